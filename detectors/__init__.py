@@ -1,0 +1,1 @@
+"""Contact detectors: text (+ line geometry) -> findings. Knows nothing about images except boxes."""

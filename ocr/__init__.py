@@ -1,0 +1,1 @@
+"""Image side of qqscan: bytes -> frames -> OCR lines. Knows nothing about contacts."""

@@ -1,0 +1,20 @@
+"""The `qqscan` command: a thin click layer over the library. Each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from qqscan import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qqscan")
+def cli() -> None:
+    """Find QQ numbers, phones, WeChat ids and QR codes hidden in product images."""
+
+
+def main() -> None:
+    cli()
+
+
+# Subcommands register below, one line each.
