@@ -1,2 +1,3 @@
 """qqscan: finds contact details hidden in e-commerce images."""
+
 __version__ = "0.1.0"

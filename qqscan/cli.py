@@ -18,3 +18,8 @@ def main() -> None:
 
 
 # Subcommands register below, one line each.
+from qqscan.doctor_cmd import doctor as _doctor  # noqa: E402
+from qqscan.scan_cmd import scan as _scan  # noqa: E402
+
+cli.add_command(_scan)
+cli.add_command(_doctor)

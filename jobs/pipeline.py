@@ -1,0 +1,88 @@
+"""scan_bytes: the one place the stages are chained. `qqscan scan` calls it inline, RQ jobs call it too."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.qrcode import scan_qr
+from ocr.decode import DecodeError, DecodeLimits, decode_image
+
+import detectors
+from detectors.base import Finding
+from ocr.engine import OcrEngine
+from ocr.reader import read_frames
+from ocr.types import OcrLine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScanResult:
+    source: str
+    sha256: str
+    findings: list[Finding] = field(default_factory=list)
+    lines: list[OcrLine] = field(default_factory=list)
+    ms: int = 0
+    error: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # width, height, format, frames, bytes
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.findings)
+
+    def to_json(self, *, with_lines: bool = False) -> dict[str, Any]:
+        """The `scan --json` contract: source, sha256, flagged, findings, ms, error (+ extra keys)."""
+        out: dict[str, Any] = {
+            "source": self.source,
+            "sha256": self.sha256,
+            "flagged": self.flagged,
+            "findings": [f.to_dict() for f in self.findings],
+            "ms": self.ms,
+            "error": self.error,
+            "rules_version": detectors.RULES_VERSION,
+            **self.meta,
+        }
+        if with_lines:
+            out["lines"] = [
+                {"text": ln.text, "score": ln.score, "box": [list(p) for p in ln.box], "frame": ln.frame}
+                for ln in self.lines
+            ]
+        return out
+
+
+def failed(source: str, error: str, sha256: str = "", ms: int = 0) -> ScanResult:
+    return ScanResult(source=source, sha256=sha256, error=error, ms=ms)
+
+
+def scan_bytes(
+    data: bytes,
+    source: str,
+    *,
+    engine: OcrEngine | None = None,
+    limits: DecodeLimits | None = None,
+) -> ScanResult:
+    """Decode, OCR, detect. Input problems come back as `error`, never as an exception."""
+    t0 = time.perf_counter()
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        frames = decode_image(data, limits or DecodeLimits.from_env())
+    except DecodeError as exc:
+        return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000))
+    lines = read_frames(frames, engine)
+    findings = detectors.detect_lines(lines)
+    for frame in frames:
+        findings.extend(scan_qr(frame.pixels, frame.index))  # type: ignore[arg-type]
+    first = frames[0]
+    meta = {
+        "width": int(first.pixels.shape[1]),  # type: ignore[attr-defined]
+        "height": int(first.pixels.shape[0]),  # type: ignore[attr-defined]
+        "format": first.meta.get("format"),
+        "frames": len(frames),
+        "bytes": len(data),
+    }
+    ms = int((time.perf_counter() - t0) * 1000)
+    return ScanResult(source=source, sha256=sha, findings=findings, lines=lines, ms=ms, meta=meta)

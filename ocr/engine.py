@@ -1,0 +1,147 @@
+"""The PaddleOCR engine: local PP-OCRv5 models, oneDNN on, built once per process and warmed up.
+
+A PaddleOCR instance is not thread-safe and Paddle's OpenMP/oneDNN threads do not survive a fork, so
+the engine belongs to the process (and thread) that built it; `get_engine()` enforces one per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ocr.models import ModelDir, find_model
+
+# Must be set before paddleocr/paddlex are imported: skip the model-hoster reachability check.
+os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+
+log = logging.getLogger(__name__)
+
+RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    det: ModelDir
+    rec: ModelDir
+    cpu_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    enable_mkldnn: bool = True
+    rec_batch_size: int = 8
+
+    @classmethod
+    def from_env(cls) -> EngineConfig:
+        threads = int(os.environ.get("QQSCAN_CPU_THREADS", "0")) or (os.cpu_count() or 1)
+        return cls(det=find_model("det"), rec=find_model("rec"), cpu_threads=threads)
+
+
+class OcrEngine:
+    """Detection + recognition on one image array. Boxes come back in that array's coordinates."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig.from_env()
+        self.pid = os.getpid()
+        self.thread = threading.get_ident()
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="No ccache found")  # paddle's build-tool nag
+            from paddleocr import PaddleOCR  # heavy import, deferred until an engine is really needed
+
+            # paddlex resets its logger to INFO on import and logs every model creation.
+            logging.getLogger("paddlex").setLevel(os.environ.get("QQSCAN_PADDLE_LOG", "WARNING"))
+
+            c = self.config
+            self._ocr = PaddleOCR(
+                text_detection_model_name=c.det.name,
+                text_detection_model_dir=str(c.det.path),
+                text_recognition_model_name=c.rec.name,
+                text_recognition_model_dir=str(c.rec.path),
+                # Each of these would load (and try to download) another model.
+                use_doc_orientation_classify=False,
+                use_doc_unwarping=False,
+                use_textline_orientation=False,
+                # Read at native resolution up to our tile size; tiling (ocr.tiles) keeps inputs small.
+                text_det_limit_side_len=64,
+                text_det_limit_type="min",
+                text_recognition_batch_size=c.rec_batch_size,
+                enable_mkldnn=c.enable_mkldnn,
+                cpu_threads=c.cpu_threads,
+                device="cpu",
+            )
+        self.build_seconds = time.perf_counter() - t0
+        self._warm_up()
+
+    def _pipeline(self) -> Any:
+        return getattr(self._ocr.paddlex_pipeline, "_pipeline", self._ocr.paddlex_pipeline)
+
+    def run_modes(self) -> dict[str, str]:
+        """The run mode Paddle actually chose per model ("mkldnn" when oneDNN is on): PaddleX silently
+        falls back to plain "paddle" for models on its blocklist, which is 5-8x slower here."""
+        p = self._pipeline()
+        return {
+            "det": str(p.text_det_model.runner._config.get("run_mode")),
+            "rec": str(p.text_rec_model.runner._config.get("run_mode")),
+        }
+
+    @property
+    def onednn(self) -> bool:
+        return all("mkldnn" in m for m in self.run_modes().values())
+
+    def _warm_up(self) -> None:
+        # oneDNN compiles kernels per input shape on first use; one small image pays the fixed part.
+        img = np.full((96, 320, 3), 255, np.uint8)
+        img[30:66, 20:300] = 0
+        self.read(img)
+
+    def read(self, image: np.ndarray) -> list[RawLine]:
+        if os.getpid() != self.pid:
+            raise EngineError("OCR engine used in a forked child; build one per process (get_engine)")
+        res = self._ocr.predict(image)[0]
+        texts, scores, polys = res["rec_texts"], res["rec_scores"], res["rec_polys"]
+        return [
+            (t, float(s), np.asarray(p, dtype=np.float32))
+            for t, s, p in zip(texts, scores, polys, strict=True)
+            if t.strip()
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        import paddle
+        import paddleocr
+
+        return {
+            "paddleocr": paddleocr.__version__,
+            "paddlepaddle": paddle.__version__,
+            "det_model": self.config.det.name,
+            "det_dir": str(self.config.det.path),
+            "rec_model": self.config.rec.name,
+            "rec_dir": str(self.config.rec.path),
+            "cpu_threads": self.config.cpu_threads,
+            "run_modes": self.run_modes(),
+            "onednn": self.onednn,
+            "build_seconds": round(self.build_seconds, 2),
+        }
+
+
+_engine: OcrEngine | None = None
+_lock = threading.Lock()
+builds = 0  # engines built in this process; the worker benchmark reports it
+
+
+def get_engine() -> OcrEngine:
+    """The process's engine, built on first use. A fork inherits the parent's object but not its threads,
+    so a child builds its own."""
+    global _engine, builds
+    with _lock:
+        if _engine is None or _engine.pid != os.getpid():
+            _engine = OcrEngine()
+            builds += 1
+        return _engine

