@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ocr.models import ModelDir, find_model
+from ocr.vertical import column_box, column_to_row, find_columns
 
 # Must be set before paddleocr/paddlex are imported: skip the model-hoster reachability check.
 os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
@@ -24,6 +25,16 @@ os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
 log = logging.getLogger(__name__)
 
 RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
+
+
+TALL_RETRY_SCORE = 0.85  # tall boxes read worse than this get the orientation retries
+COLUMN_MIN_SCORE = 0.8  # a column read replaces its fragments only when read this confidently
+
+
+def _is_tall(poly: np.ndarray) -> bool:
+    w = max(np.linalg.norm(poly[0] - poly[1]), np.linalg.norm(poly[2] - poly[3]))
+    h = max(np.linalg.norm(poly[0] - poly[3]), np.linalg.norm(poly[1] - poly[2]))
+    return bool(h >= 1.5 * w)
 
 
 class EngineError(RuntimeError):
@@ -106,12 +117,62 @@ class OcrEngine:
         if os.getpid() != self.pid:
             raise EngineError("OCR engine used in a forked child; build one per process (get_engine)")
         res = self._ocr.predict(image)[0]
-        texts, scores, polys = res["rec_texts"], res["rec_scores"], res["rec_polys"]
-        return [
-            (t, float(s), np.asarray(p, dtype=np.float32))
-            for t, s, p in zip(texts, scores, polys, strict=True)
-            if t.strip()
-        ]
+        texts, scores = list(res["rec_texts"]), [float(s) for s in res["rec_scores"]]
+        polys = [np.asarray(p, dtype=np.float32) for p in res["rec_polys"]]
+        self._reread_tall(image, texts, scores, polys)
+        self._read_columns(image, texts, scores, polys)
+        return [(t, s, p) for t, s, p in zip(texts, scores, polys, strict=True) if t.strip()]
+
+    def _read_columns(self, image: np.ndarray, texts: list[str], scores: list[float], polys: list) -> None:
+        """Stacked upright characters: read each column as one row; it replaces its fragments when the
+        recogniser is confident about the whole column."""
+        groups = find_columns(polys)
+        if not groups:
+            return
+        rows, boxes = [], []
+        for group in groups:
+            box = column_box(polys, group)
+            x0, y0 = np.floor(box[0]).astype(int)
+            x1, y1 = np.ceil(box[2]).astype(int)
+            row = column_to_row(np.ascontiguousarray(image[max(y0, 0) : y1, max(x0, 0) : x1]))
+            if row is not None:
+                rows.append((group, row))
+                boxes.append(box)
+        if not rows:
+            return
+        drop: set[int] = set()
+        recs = self._pipeline().text_rec_model([r for _, r in rows])
+        for (group, _), box, rec in zip(rows, boxes, recs, strict=True):
+            text, score = str(rec["rec_text"]), float(rec["rec_score"])
+            if text.strip() and score >= COLUMN_MIN_SCORE:
+                drop.update(group)
+                texts.append(text)
+                scores.append(score)
+                polys.append(box)
+        for i in sorted(drop, reverse=True):
+            del texts[i], scores[i], polys[i]
+
+    def _reread_tall(self, image: np.ndarray, texts: list[str], scores: list[float], polys: list) -> None:
+        """Tall boxes are either a line turned 90 degrees or upright characters stacked vertically. The stock
+        pipeline (without the orientation model, which we do not ship) always turns tall crops one way, so
+        text turned the other way, and stacked text, come back empty or garbled. For weak tall reads only,
+        try the opposite turn and the column cut into character cells laid side by side; keep the best."""
+        p = self._pipeline()
+        weak = [i for i, poly in enumerate(polys) if scores[i] < TALL_RETRY_SCORE and _is_tall(poly)]
+        if not weak:
+            return
+        candidates: list[tuple[int, np.ndarray]] = []
+        for i in weak:
+            crop = next(iter(p._crop_by_polys(image, [polys[i]])))  # already turned 90 degrees by paddlex
+            candidates.append((i, np.ascontiguousarray(np.rot90(crop, 2))))
+            column = np.ascontiguousarray(np.rot90(crop, -1))  # back to upright: a tall column
+            row = column_to_row(column)
+            if row is not None:
+                candidates.append((i, row))
+        for (i, _), rec in zip(candidates, p.text_rec_model([c for _, c in candidates]), strict=True):
+            text, score = str(rec["rec_text"]), float(rec["rec_score"])
+            if text.strip() and score > scores[i]:
+                texts[i], scores[i] = text, score
 
     def describe(self) -> dict[str, Any]:
         import paddle

@@ -39,5 +39,5 @@ class Frame:
     """One decoded still image: BGR uint8 pixels (numpy array, H x W x 3)."""
 
     index: int
-    pixels: "object"  # numpy.ndarray; typed loosely to keep this module numpy-free
+    pixels: object  # numpy.ndarray; typed loosely to keep this module numpy-free
     meta: dict = field(default_factory=dict)
