@@ -1,1 +1,38 @@
-"""Contact detectors: text (+ line geometry) -> findings. Knows nothing about images except boxes."""
+"""Contact detectors: text (+ line geometry) -> findings. Knows nothing about images except boxes.
+
+Public API: detect_text, detect_lines, explain, RULES_VERSION; QR codes in detectors.qrcode.scan_qr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from detectors.base import Finding
+from detectors.engine import Excluded, TextDetector
+from detectors.rules import load_rules
+
+if TYPE_CHECKING:
+    from ocr.types import OcrLine
+
+_DETECTOR = TextDetector(load_rules())
+RULES_VERSION: str = _DETECTOR.version
+
+__all__ = ["Finding", "Excluded", "RULES_VERSION", "detect_text", "detect_lines", "explain", "TextDetector"]
+
+
+def detect_text(text: str) -> list[Finding]:
+    """Findings in one piece of text (no geometry: box is None)."""
+    return _DETECTOR.detect(text)
+
+
+def explain(text: str) -> list[Excluded]:
+    """Candidate numbers in `text` that were rejected, each with the exclusion rule that rejected it."""
+    return _DETECTOR.explain(text)
+
+
+def detect_lines(lines: Sequence[OcrLine]) -> list[Finding]:
+    """Findings in the OCR lines of one image: lines joined in reading order per frame, boxes carried."""
+    from detectors.layout import detect_in_lines
+
+    return detect_in_lines(lines, _DETECTOR)

@@ -1,0 +1,201 @@
+"""The text detector: keywords + digit runs + exclusions -> findings. One instance per rules set."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from detectors import phone as ph
+from detectors.base import Finding
+from detectors.exclusions import Exclusions
+from detectors.keywords import KeywordHit, KeywordMatcher
+from detectors.normalize import CLASS_OTHER, DIGIT_CLASSES, Views, build_tables
+from detectors.qq import qq_rule
+from detectors.rules import rules_version
+from detectors.runs import Candidate, candidates, find_runs, fix_lookalikes
+from detectors.wechat import WechatIds
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A candidate number that was considered and rejected, with the rule that rejected it."""
+
+    digits: str
+    span: tuple[int, int]
+    text: str
+    rule: str
+
+
+class TextDetector:
+    def __init__(self, rules: dict[str, Any]) -> None:
+        self.rules = rules
+        self.version = rules_version(rules)
+        self.tables = build_tables(rules)
+        self.keywords = KeywordMatcher(rules)
+        self.exclusions = Exclusions(rules)
+        self.wechat = WechatIds(rules, self.keywords)
+        kw = rules["keywords"]
+        self.max_sep = int(rules["digits"].get("max_separator_run", 3))
+        self.max_gap = int(kw.get("max_keyword_gap", 6))
+        joiners = sorted({j.lower() for j in kw["joiners"]}, key=len, reverse=True)
+        self._joiners = re.compile("(?:" + "|".join(re.escape(j) for j in joiners) + ")*")
+        self._short_gap = re.compile(r"[\s:：\-=~_.,，。'\"`|/\\()（）\[\]【】]{0,2}")
+        q = rules["qq"]
+        self.qq_min, self.qq_max = int(q["min_digits"]), int(q["max_digits"])
+        self.conf = rules["confidence"]
+        # Prefilter: a line needs five digit-like characters in a run, or a keyword, to be worth a look.
+        self._digits5 = re.compile(f"[{DIGIT_CLASSES}](?:_{{0,{self.max_sep}}}[{DIGIT_CLASSES}]){{4,}}")
+
+    # -- public ---------------------------------------------------------------------------------------
+    def detect(self, text: str) -> list[Finding]:
+        return self._run(text, None)
+
+    def explain(self, text: str) -> list[Excluded]:
+        """Candidates that were rejected, with the exclusion rule (for moderators and debugging)."""
+        out: list[Excluded] = []
+        self._run(text, out)
+        return out
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _run(self, text: str, excluded: list[Excluded] | None) -> list[Finding]:
+        t = self.tables
+        cls = text.translate(t.cls)
+        has_digits = self._digits5.search(cls) is not None
+        if not has_digits and not self.keywords.any_char.search(text.lower()):
+            return []
+        v = Views(text, text.translate(t.canon), cls, text.translate(t.value))
+        hits = self.keywords.find(v)
+        findings: list[Finding] = []
+        if hits:
+            findings.extend(self.wechat.find(v, hits, self._conf))
+        if has_digits:
+            # Keywords are never digits (企鹅 = qi e would read 7 2).
+            cls_l = list(cls)
+            for h in hits:
+                for i in range(h.start, h.end):
+                    cls_l[i] = CLASS_OTHER
+            cls = fix_lookalikes("".join(cls_l))
+            v = Views(text, v.canon, cls, v.value)
+            for span in find_runs(cls, self.max_sep):
+                if sum(1 for i in range(*span) if cls[i] in DIGIT_CLASSES) < self.qq_min:
+                    continue
+                findings.extend(self._run_findings(span, v, hits, excluded))
+        return _dedupe(findings)
+
+    def _run_findings(
+        self, span: tuple[int, int], v: Views, hits: list[KeywordHit], excluded: list[Excluded] | None
+    ) -> list[Finding]:
+        for alternative in candidates(span, v.text, v.cls, v.value):
+            found = []
+            for c in alternative:
+                f = self._judge(c, v, hits, excluded)
+                if f is not None:
+                    found.append(f)
+            if found:
+                return found
+        return []
+
+    def _tie(self, c: Candidate, v: Views, hits: list[KeywordHit]) -> KeywordHit | None:
+        """The keyword this number belongs to: nearest before it with only joiners between, or right after."""
+        best = None
+        for h in hits:
+            if h.end <= c.start:
+                gap = v.canon[h.end : c.start]
+                if h.short:
+                    ok = self._short_gap.fullmatch(gap) is not None
+                else:
+                    ok = len(gap) <= self.max_gap and self._joiners.fullmatch(gap) is not None
+                if ok:
+                    best = h
+            elif h.start >= c.end and not h.short and h.kind in ("qq", "wechat", "qq_group"):
+                gap = v.canon[c.end : h.start]
+                if len(gap) <= 2 and self._short_gap.fullmatch(gap):
+                    return best or h
+                break
+        return best
+
+    def _judge(
+        self, c: Candidate, v: Views, hits: list[KeywordHit], excluded: list[Excluded] | None
+    ) -> Finding | None:
+        tie = self._tie(c, v, hits)
+        if tie is not None and tie.kind == "wechat":
+            after = v.canon[tie.end : tie.end + 4]
+            if self.keywords.not_contact_wechat.match(after.lstrip(" :：")):
+                tie = None
+        digits = c.digits
+        glued = ph.split_glued_id(digits) if len(digits) > 12 else None
+        if glued is not None:
+            a, b = glued
+            c = Candidate(c.positions[a:b], digits[a:b], c.classes[a:b])
+            digits = c.digits
+        reason = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb")
+        if reason is None and len(digits) > 13:
+            reason = "exclude.too_long"
+        rule = None
+        value = digits
+        if reason is None:
+            rule, value = self._classify(c, v, tie)
+            if glued is not None and rule == "phone.mobile":
+                rule = "phone.mobile_glued_id"
+            if rule is None:
+                reason = "exclude.no_rule"
+        if reason is not None or rule is None:
+            if excluded is not None:
+                excluded.append(Excluded(digits, (c.start, c.end), v.text[c.start : c.end], reason or "?"))
+            return None
+        start = tie.start if tie is not None and tie.start < c.start else c.start
+        end = tie.end if tie is not None and tie.end > c.end else c.end
+        conf = self._conf(rule)
+        if c.homophones:
+            conf *= float(self.conf.get("homophone_penalty", 1.0))
+        if "L" in c.classes:
+            conf *= float(self.conf.get("lookalike_penalty", 1.0))
+        kind = rule.split(".")[0]
+        extra: dict[str, Any] = {"rules_version": self.version}
+        if tie is not None:
+            extra["keyword"] = v.text[tie.start : tie.end]
+        if c.disguised:
+            extra["disguised"] = True
+        return Finding(kind, value, v.text[start:end], conf, rule, (start, end), extra=extra)
+
+    def _classify(self, c: Candidate, v: Views, tie: KeywordHit | None) -> tuple[str | None, str]:
+        digits = c.digits
+        kind = tie.kind if tie is not None else None
+        mob = ph.mobile(digits)
+        if kind == "wechat":
+            if mob:
+                return "wechat.keyword_phone", mob
+            if self.qq_min <= len(digits) <= self.qq_max and digits[0] != "0":
+                return "wechat.keyword_number", digits
+            return None, digits
+        if kind in ("qq", "qq_group"):
+            rule = qq_rule(c, kind, self.rules)
+            return rule, digits
+        if mob:
+            return "phone.mobile", mob
+        land = ph.landline(digits)
+        if land is not None:
+            gaps = c.gaps(v.text)
+            split_at = len(land[0]) - 1
+            # Without a phone keyword, only the written form 010-12345678 / (010)12345678 counts.
+            if kind == "phone" or (split_at < len(gaps) and gaps[split_at]):
+                return "phone.landline", "-".join(land)
+        if kind == "phone":
+            return None, digits
+        return qq_rule(c, kind, self.rules), digits
+
+    def _conf(self, rule: str) -> float:
+        return float(self.conf.get(rule, 0.5))
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """Overlapping findings: keep the most confident one."""
+    if len(findings) < 2:
+        return findings
+    kept: list[Finding] = []
+    for f in sorted(findings, key=lambda f: -f.confidence):
+        assert f.span is not None
+        if all(k.span is None or f.span[1] <= k.span[0] or f.span[0] >= k.span[1] for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f.span or (0, 0))

@@ -1,0 +1,83 @@
+"""Keyword hits (QQ / WeChat / phone / contact verbs) in the canonical view, literal and through pinyin."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from detectors.normalize import DIGIT_CLASSES, Views, syllable_chars
+
+_ASCII_WORD = re.compile(r"[a-z]")
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    kind: str  # "qq" | "qq_group" | "wechat" | "phone" | "verb"
+    start: int
+    end: int
+    short: bool  # an ordinary word elsewhere (扣, 微, v): only counts right before the number
+    word: str
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True) if w)
+
+
+class KeywordMatcher:
+    def __init__(self, rules: dict[str, Any]) -> None:
+        kw = rules["keywords"]
+        self._kind_of: dict[str, tuple[str, bool]] = {}
+        # Later entries win for words listed twice, so order from weakest to most specific.
+        for kind, key, short in [
+            ("verb", "contact_verbs", False),
+            ("phone", "phone", False),
+            ("wechat", "wechat_short", True),
+            ("wechat", "wechat", False),
+            ("qq", "qq_short", True),
+            ("qq", "qq", False),
+            ("qq_group", "qq_group", False),
+        ]:
+            for w in kw.get(key, []):
+                self._kind_of[w.lower()] = (kind, short)
+        self._literal = re.compile(_alternation(list(self._kind_of)))
+        pinyin: list[tuple[str, re.Pattern[str]]] = []
+        for kind, key in [("qq", "qq_pinyin"), ("wechat", "wechat_pinyin")]:
+            for pair in kw.get(key, []):
+                classes = []
+                for syl in pair:
+                    chars = syllable_chars(syl, fuzzy=False) | syllable_chars(syl.rstrip("g") + "g")
+                    classes.append("[" + "".join(sorted(re.escape(c) for c in chars)) + "]")
+                pinyin.append((kind, re.compile("".join(classes))))
+        self._pinyin = pinyin
+        self.not_contact_wechat = re.compile(_alternation(kw.get("wechat_not_contact", [])) or "(?!)")
+        # Fast prefilter: any keyword character at all.
+        self.any_char = re.compile("[" + "".join(sorted({re.escape(w[0]) for w in self._kind_of})) + "]")
+
+    def find(self, v: Views) -> list[KeywordHit]:
+        canon = v.canon
+        hits: list[KeywordHit] = []
+        taken: set[int] = set()
+        for m in self._literal.finditer(canon):
+            word = m.group()
+            s, e = m.span()
+            if word.isascii() and word.isalnum():
+                # An ASCII keyword inside a word (wxid, qqmusic) is not a keyword.
+                if (s > 0 and _ASCII_WORD.match(canon[s - 1])) or (
+                    e < len(canon) and _ASCII_WORD.match(canon[e])
+                ):
+                    continue
+            kind, short = self._kind_of[word]
+            hits.append(KeywordHit(kind, s, e, short, word))
+            taken.update(range(s, e))
+        for kind, rx in self._pinyin:
+            for m in rx.finditer(canon):
+                s, e = m.span()
+                if taken.intersection(range(s, e)):
+                    continue
+                # Inside a run of digit homophones (起饿 = 7 2) it is digits, not a keyword.
+                if s > 0 and v.cls[s - 1] in DIGIT_CLASSES:
+                    continue
+                hits.append(KeywordHit(kind, s, e, False, m.group()))
+        hits.sort(key=lambda h: h.start)
+        return hits

@@ -1,0 +1,160 @@
+"""Join OCR lines of one image into reading-order text, keeping which line every character came from.
+
+Sellers split contacts across lines (keyword on one line, number below or to the right) and write them
+vertically one character per line; joined in reading order they read as one text. Per frame: frames of an
+animated image are separate pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from detectors.base import Box, Finding
+
+if TYPE_CHECKING:
+    from detectors.engine import TextDetector
+    from ocr.types import OcrLine
+
+ROW_SEP = " "  # between lines of one row (number to the right of its keyword)
+LINE_SEP = "\n"  # between rows and between the characters of a vertical stack
+
+
+@dataclass
+class _Item:
+    """A line, or a vertical stack of one-character lines, with its bounding rectangle."""
+
+    text: str
+    members: list[int]  # indexes into the frame's lines, one per character when a stack
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    stack: bool = False
+
+    @property
+    def h(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+
+@dataclass
+class Joined:
+    text: str
+    line_of: list[int]  # per character of text: index of its line, -1 for separators
+
+
+def _stacks(lines: Sequence[OcrLine]) -> list[_Item]:
+    """Group short lines (1-2 characters) stacked in a column into one item read top to bottom."""
+    items: list[_Item] = []
+    order = sorted(range(len(lines)), key=lambda i: (lines[i].y0, lines[i].x0))
+    used: set[int] = set()
+    short = [len(lines[i].text.strip()) <= 2 for i in range(len(lines))]
+    for i in order:
+        if i in used:
+            continue
+        used.add(i)
+        li = lines[i]
+        item = _Item(li.text, [i], li.x0, li.y0, li.x1, li.y1)
+        if short[i]:
+            col = [i]
+            for j in order:
+                if j in used or not short[j]:
+                    continue
+                lj, last = lines[j], lines[col[-1]]
+                h = max(last.y1 - last.y0, 1.0)
+                overlap = min(last.x1, lj.x1) - max(last.x0, lj.x0)
+                width = min(last.x1 - last.x0, lj.x1 - lj.x0)
+                if (
+                    lj.y0 >= last.y0 + h * 0.5
+                    and lj.y0 - last.y1 <= h * 1.2
+                    and overlap >= 0.5 * max(width, 1.0)
+                ):
+                    col.append(j)
+                    used.add(j)
+            if len(col) >= 3:
+                item = _Item(
+                    LINE_SEP.join(lines[k].text for k in col),
+                    col,
+                    min(lines[k].x0 for k in col),
+                    min(lines[k].y0 for k in col),
+                    max(lines[k].x1 for k in col),
+                    max(lines[k].y1 for k in col),
+                    stack=True,
+                )
+            else:
+                used.difference_update(col[1:])
+        items.append(item)
+    return items
+
+
+def join_lines(lines: Sequence[OcrLine]) -> Joined:
+    """Reading order: rows by vertical overlap (top to bottom), items in a row left to right."""
+    items = sorted(_stacks(lines), key=lambda it: it.y0)
+    rows: list[list[_Item]] = []
+    for it in items:
+        if rows:
+            row = rows[-1]
+            ref = row[0]
+            # Same row when the centres are within half a line height of each other.
+            if not it.stack and not ref.stack and abs(it.cy - ref.cy) <= 0.5 * max(min(it.h, ref.h), 1.0):
+                row.append(it)
+                continue
+        rows.append([it])
+    text: list[str] = []
+    line_of: list[int] = []
+    for r, row in enumerate(rows):
+        if r:
+            text.append(LINE_SEP)
+            line_of.append(-1)
+        for k, it in enumerate(sorted(row, key=lambda it: it.x0)):
+            if k:
+                text.append(ROW_SEP)
+                line_of.append(-1)
+            if it.stack:
+                for m, idx in enumerate(it.members):
+                    if m:
+                        text.append(LINE_SEP)
+                        line_of.append(-1)
+                    text.append(lines[idx].text)
+                    line_of.extend([idx] * len(lines[idx].text))
+            else:
+                text.append(it.text)
+                line_of.extend([it.members[0]] * len(it.text))
+    return Joined("".join(text), line_of)
+
+
+def union_box(lines: Sequence[OcrLine], idxs: set[int]) -> Box:
+    x0 = min(lines[i].x0 for i in idxs)
+    y0 = min(lines[i].y0 for i in idxs)
+    x1 = max(lines[i].x1 for i in idxs)
+    y1 = max(lines[i].y1 for i in idxs)
+    return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def detect_in_lines(lines: Sequence[OcrLine], detector: TextDetector) -> list[Finding]:
+    """detect_lines: per frame, join lines, detect, then give each finding its box, frame and OCR score."""
+    out: list[Finding] = []
+    for frame in sorted({ln.frame for ln in lines}):
+        fl = [ln for ln in lines if ln.frame == frame]
+        joined = join_lines(fl)
+        for f in detector.detect(joined.text):
+            assert f.span is not None
+            idxs = {joined.line_of[i] for i in range(*f.span) if joined.line_of[i] >= 0}
+            if not idxs:
+                continue
+            score = min(fl[i].score for i in idxs)
+            out.append(
+                replace(
+                    f,
+                    box=union_box(fl, idxs),
+                    frame=frame,
+                    confidence=f.confidence * max(0.0, min(1.0, score)),
+                    extra={**f.extra, "ocr_score": round(float(score), 4), "lines": sorted(idxs)},
+                )
+            )
+    return out

@@ -1,0 +1,192 @@
+"""Character-level normalisation that never changes length, so every offset points back into the original.
+
+Three views of the same text, built with `str.translate` (fast, one character in -> one character out):
+- canon:  NFKC (full-width -> ASCII, 𝐐 -> q), lower case, traditional -> simplified for the characters in
+          the rules; used to match keywords and contexts.
+- cls:    one class letter per character (see CLASS_*), used to find digit-like runs with regexes.
+- value:  the digit each digit-like character stands for (other characters pass through).
+Because the mapping is 1:1, a span found in any view is the same span in the original text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+# Class letters. All ASCII is mapped explicitly, so an unmapped (CJK, emoji ...) character can never be
+# mistaken for one of these.
+CLASS_DIGIT = "D"  # ASCII / full-width digit
+CLASS_DISGUISED = "C"  # circled, parenthesised, keycap, mathematical, superscript ... digits
+CLASS_NUMERAL = "N"  # 〇一二三 / 零壹贰叁
+CLASS_SPOKEN = "S"  # 洞 幺 两 拐 勾
+CLASS_HOMOPHONE = "H"  # any character read like a digit (伞 san=3, 酒 jiu=9)
+CLASS_LOOKALIKE = "L"  # o/O l/I i: digits only when glued to digits and not part of a word
+CLASS_SEP = "_"  # separator allowed between two digits
+CLASS_LETTER = "a"  # other ASCII letter
+CLASS_OTHER = "."  # other ASCII (punctuation that is not a separator)
+DIGIT_CLASSES = "DCNSHL"
+
+# Code point ranges where compatibility forms of digits and letters live (scanning all of Unicode at
+# import would cost ~1 s for nothing).
+_COMPAT_RANGES = [
+    (0x00A0, 0x02FF),
+    (0x2000, 0x2BFF),
+    (0x3000, 0x33FF),
+    (0xFE00, 0xFFEF),
+    (0x1D400, 0x1D7FF),
+    (0x1F100, 0x1F1FF),
+]
+# Zero-width and emoji modifiers (keycap 3️⃣ = "3" U+FE0F U+20E3): become separators.
+_IGNORABLE = "\u200b\u200c\u200d\u2060\ufeff\ufe0f\ufe0e\u20e3"
+
+
+def _is_cjk(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x3400 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x3134F
+
+
+def _fuzzy_variants(syllable: str, initials: list[list[str]], finals: list[list[str]]) -> set[str]:
+    """All spellings an input-method fuzzy match (s/sh, in/ing, e/er ...) would accept for `syllable`."""
+    out = {syllable}
+    for a, b in initials:
+        for s in list(out):
+            for x, y in ((a, b), (b, a)):
+                if s.startswith(x) and not (len(y) > len(x) and s.startswith(y)):
+                    out.add(y + s[len(x) :])
+    for a, b in finals:
+        for s in list(out):
+            for x, y in ((a, b), (b, a)):
+                if s.endswith(x) and not (len(y) > len(x) and s.endswith(y)):
+                    out.add(s[: len(s) - len(x)] + y)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _main_readings() -> dict[str, str]:
+    """CJK character -> its main pypinyin reading without tone (pypinyin's own data, not a hand list)."""
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out: dict[str, str] = {}
+    for cp, readings in pinyin_dict.items():
+        ch = chr(cp)
+        if _is_cjk(ch):
+            out[ch] = to_normal(readings.split(",")[0]).replace("ü", "v")
+    return out
+
+
+def syllable_chars(syllable: str, fuzzy: bool = False, rules: dict[str, Any] | None = None) -> set[str]:
+    """Characters whose main reading is `syllable` (or, with fuzzy, a fuzzy variant of it)."""
+    wanted = {syllable}
+    if fuzzy and rules is not None:
+        d = rules["digits"]
+        wanted = _fuzzy_variants(syllable, d["fuzzy_initials"], d["fuzzy_finals"])
+    return {ch for ch, r in _main_readings().items() if r in wanted}
+
+
+def homophone_table(rules: dict[str, Any]) -> dict[str, str]:
+    """CJK character -> digit, for every character read (fuzzily) like a digit."""
+    d = rules["digits"]
+    by_reading: dict[str, str] = {}
+    for digit, readings in d["readings"].items():
+        for r in readings:
+            for v in _fuzzy_variants(r, d["fuzzy_initials"], d["fuzzy_finals"]):
+                by_reading.setdefault(v, digit)
+    stop = set(d.get("homophone_stoplist", []))
+    return {ch: by_reading[r] for ch, r in _main_readings().items() if r in by_reading and ch not in stop}
+
+
+@dataclass(frozen=True)
+class Tables:
+    canon: dict[int, str]
+    cls: dict[int, str]
+    value: dict[int, str]
+
+
+def build_tables(rules: dict[str, Any]) -> Tables:
+    canon: dict[int, str] = {}
+    cls: dict[int, str] = {}
+    value: dict[int, str] = {}
+    d = rules["digits"]
+    seps = set(d["separators"]) | set(_IGNORABLE) | {"\u3000"}
+
+    # ASCII first: every ASCII character gets a class, so class letters cannot collide with text.
+    for cp in range(128):
+        ch = chr(cp)
+        canon[cp] = ch.lower()
+        if ch.isdigit():
+            cls[cp] = CLASS_DIGIT
+        elif ch.isalpha():
+            cls[cp] = CLASS_LETTER
+        elif ch in seps:
+            cls[cp] = CLASS_SEP
+        else:
+            cls[cp] = CLASS_OTHER
+    # Compatibility forms: full-width, circled, math ... -> canonical ASCII where NFKC gives one char.
+    for lo, hi in _COMPAT_RANGES:
+        for cp in range(lo, hi + 1):
+            ch = chr(cp)
+            dig = unicodedata.digit(ch, None)
+            if dig is not None:
+                canon[cp] = str(dig)
+                value[cp] = str(dig)
+                cls[cp] = CLASS_DIGIT if 0xFF10 <= cp <= 0xFF19 else CLASS_DISGUISED
+                continue
+            nf = unicodedata.normalize("NFKC", ch)
+            if len(nf) == 1 and nf != ch and len(nf.lower()) == 1:
+                canon[cp] = nf.lower()
+                if ord(nf) < 128:
+                    cls[cp] = cls[ord(nf)]
+    for ch in seps:
+        cls[ord(ch)] = CLASS_SEP
+        canon.setdefault(ord(ch), " " if ch in _IGNORABLE else ch)
+    for ch in _IGNORABLE:
+        canon[ord(ch)] = " "
+    for trad, simp in rules["normalize"].get("traditional", {}).items():
+        canon[ord(trad)] = simp
+
+    def canon_of(ch: str) -> str:
+        return canon.get(ord(ch), ch)
+
+    # Digit-like CJK characters, weakest first so stronger classes overwrite.
+    tables = [
+        (homophone_table(rules), CLASS_HOMOPHONE),
+        (d["spoken"], CLASS_SPOKEN),
+        (d["numerals"], CLASS_NUMERAL),
+    ]
+    trad_of: dict[str, list[str]] = {}
+    for trad, simp in rules["normalize"].get("traditional", {}).items():
+        trad_of.setdefault(simp, []).append(trad)
+    for table, klass in tables:
+        for ch, dig in table.items():
+            for c in [ch, *trad_of.get(ch, [])]:
+                cls[ord(c)] = klass
+                value[ord(c)] = dig
+    for ch, dig in d["lookalike"].items():
+        for c in {ch, ch.upper(), canon_of(ch)}:
+            cls[ord(c)] = CLASS_LOOKALIKE
+            value[ord(c)] = dig
+    # Full-width look-alikes (Ｏ, ｌ) follow their ASCII form.
+    for cp, c in list(canon.items()):
+        if len(c) == 1 and ord(c) < 128 and cp >= 128 and cp not in value and ord(c) in value:
+            cls[cp] = cls[ord(c)]
+            value[cp] = value[ord(c)]
+    for cp in range(10):
+        value[ord(str(cp))] = str(cp)
+    return Tables(canon=canon, cls=cls, value=value)
+
+
+@dataclass(frozen=True)
+class Views:
+    """The three same-length views of one text."""
+
+    text: str
+    canon: str
+    cls: str
+    value: str
+
+
+def views(text: str, tables: Tables) -> Views:
+    return Views(text, text.translate(tables.canon), text.translate(tables.cls), text.translate(tables.value))

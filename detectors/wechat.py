@@ -1,0 +1,52 @@
+"""WeChat ids written after a WeChat keyword (微信, vx, 薇信 ...). Numbers after a keyword go via engine."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from detectors.base import Finding
+from detectors.keywords import KeywordHit, KeywordMatcher
+from detectors.normalize import Views
+from detectors.rules import rules_version
+
+# WeChat's own rule for ids: a letter, then 5-19 letters, digits, '-' or '_'.
+_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}(?![-_a-z0-9])")
+_GAP = re.compile(r"(?:[\s:：=~\-＞>→/|()（）\[\]【】·@]|号码?|是|为|我的?|加|搜)*")
+
+
+class WechatIds:
+    def __init__(self, rules: dict[str, Any], keywords: KeywordMatcher) -> None:
+        self.keywords = keywords
+        self.version = rules_version(rules)
+        self.max_gap = int(rules["keywords"].get("max_keyword_gap", 6))
+
+    def find(self, v: Views, hits: list[KeywordHit], conf: Callable[[str], float]) -> list[Finding]:
+        out: list[Finding] = []
+        for h in hits:
+            if h.kind != "wechat":
+                continue
+            gap = _GAP.match(v.canon, h.end)
+            assert gap is not None
+            if gap.end() - h.end > self.max_gap or (h.short and gap.end() - h.end > 2):
+                continue
+            if self.keywords.not_contact_wechat.match(v.canon, h.end):
+                continue  # 微信支付, 微信公众号 ...
+            m = _ID.match(v.canon, gap.end())
+            if m is None or not any(ch.isdigit() or ch in "-_" for ch in m.group()) and h.short:
+                continue  # after a one-letter keyword (v, 微), a plain word is too weak
+            value = unicodedata.normalize("NFKC", v.text[m.start() : m.end()])
+            out.append(
+                Finding(
+                    "wechat",
+                    value,
+                    v.text[h.start : m.end()],
+                    conf("wechat.keyword_id"),
+                    "wechat.keyword_id",
+                    (h.start, m.end()),
+                    extra={"rules_version": self.version, "keyword": v.text[h.start : h.end]},
+                )
+            )
+        return out
