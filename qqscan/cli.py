@@ -24,4 +24,5 @@ from qqscan.scan_cmd import scan as _scan  # noqa: E402
 cli.add_command(_scan)
 cli.add_command(_doctor)
 from detectors.cli import detect_text as _detect_text  # noqa: E402
+
 cli.add_command(_detect_text)
