@@ -1,0 +1,316 @@
+"""Bytes -> frames: sniff the format, enforce caps before decoding, composite, orient, convert to BGR.
+
+Policy (why):
+- Accepted: JPEG, PNG (incl. APNG), GIF, WebP, BMP, AVIF. These are what shops and CDNs serve.
+- Refused with a clear message: TIFF (scanner/print format, huge codec surface, never a product image),
+  SVG (vector: its text is text, not pixels), PDF, HEIC (Pillow cannot read it), anything unrecognised.
+- The byte cap is checked before anything is parsed and the pixel cap from the header before any pixel is
+  decoded. Pillow's own decompression-bomb check lives in `Image.open`; we build the format's ImageFile
+  class directly so *our* cap (QQSCAN_MAX_PIXELS) is the one that applies, in both directions.
+- Animated images: every frame matters (contacts hide in later frames). Frames identical to the previous
+  kept frame are dropped; over the frame cap we sample evenly, first and last included.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import (
+    AvifImagePlugin,
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageFile,
+    JpegImagePlugin,
+    PngImagePlugin,
+    WebPImagePlugin,
+)
+
+from ocr.types import Frame
+
+MiB = 1024 * 1024
+
+# Frames stepped through while seeking (GIF/WebP/APNG decode every frame up to the one asked for) are
+# bounded by this many times max_pixels, so a 40 MiB GIF of thousands of large frames cannot run for minutes.
+SEEK_BUDGET_FRAMES = 64
+
+_CLASSES: dict[str, type[ImageFile.ImageFile]] = {
+    "jpeg": JpegImagePlugin.JpegImageFile,
+    "png": PngImagePlugin.PngImageFile,
+    "gif": GifImagePlugin.GifImageFile,
+    "webp": WebPImagePlugin.WebPImageFile,
+    "bmp": BmpImagePlugin.BmpImageFile,
+    "avif": AvifImagePlugin.AvifImageFile,
+}
+
+_ORIENT = {  # EXIF Orientation -> transpose (same table as ImageOps.exif_transpose)
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+class DecodeError(Exception):
+    """The input is not an image we can scan; the message says why, in user terms."""
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    max_bytes: int = 40 * MiB
+    max_pixels: int = 60_000_000  # per frame
+    max_frames: int = 8
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> DecodeLimits:
+        """Defaults overridden by QQSCAN_MAX_BYTES / QQSCAN_MAX_PIXELS / QQSCAN_MAX_FRAMES."""
+        env = os.environ if environ is None else environ
+        values: dict[str, int] = {}
+        for field_name, var in (
+            ("max_bytes", "QQSCAN_MAX_BYTES"),
+            ("max_pixels", "QQSCAN_MAX_PIXELS"),
+            ("max_frames", "QQSCAN_MAX_FRAMES"),
+        ):
+            raw = env.get(var, "").strip().replace("_", "")
+            if not raw:
+                continue
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValueError(f"{var}={env[var]!r} is not a whole number") from None
+            if value < 1:
+                raise ValueError(f"{var}={value} must be at least 1")
+            values[field_name] = value
+        return cls(**values)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The accepted image format named by the magic bytes, or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:2] == b"BM" and len(data) >= 26 and data[14:18] in _BMP_HEADER_SIZES:
+        return "bmp"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        return "avif"
+    return None
+
+
+_BMP_HEADER_SIZES = {struct.pack("<I", n) for n in (12, 40, 52, 56, 64, 108, 124)}
+
+
+def describe_unaccepted(data: bytes) -> str:
+    """Why bytes that `sniff_format` refused are not scannable, in user terms."""
+    if not data:
+        return "empty file (0 bytes)"
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<script", b"<meta")):
+        return "not an image: looks like HTML (an error or login page saved under an image name?)"
+    if b"<svg" in data[:4096].lower():
+        return "not accepted: SVG is a vector drawing, not a raster image; render it to PNG first"
+    if head.startswith(b"<?xml") or head.startswith(b"<"):
+        return "not an image: looks like XML/markup text"
+    if data[:5] == b"%PDF-":
+        return "not accepted: this is a PDF document, not an image; export its pages as PNG"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "not accepted: TIFF images are not scanned; convert to PNG or JPEG"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12].decode("ascii", "replace")
+        return f"not accepted: ISO media container brand {brand!r} (HEIC/video?); convert to JPEG or PNG"
+    if data[:4] == b"PK\x03\x04":
+        return "not an image: looks like a ZIP archive"
+    if data[:2] == b"BM":
+        return "corrupt BMP: header too short or unknown header size"
+    sample = data[:512]
+    if all(b in b"\t\n\r" or 32 <= b < 127 or b >= 0x80 for b in sample):
+        try:
+            sample.decode("utf-8")
+            return "not an image: looks like plain text"
+        except UnicodeDecodeError:
+            pass
+    return f"not an image: unrecognised bytes {data[:8].hex(' ')}"
+
+
+def decode_image(data: bytes, limits: DecodeLimits | None = None) -> list[Frame]:
+    """Decode bytes into BGR uint8 frames; raise DecodeError for anything unscannable."""
+    limits = limits or DecodeLimits.from_env()
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise DecodeError(
+            f"file is {len(data) / MiB:.1f} MiB, over the {limits.max_bytes / MiB:.0f} MiB cap "
+            "(QQSCAN_MAX_BYTES)"
+        )
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise DecodeError(describe_unaccepted(data))
+    if fmt == "png":
+        _check_png_chunks(data)
+    if fmt == "webp" and int.from_bytes(data[4:8], "little") + 8 > len(data):
+        raise DecodeError(f"truncated WEBP: the file ends early ({len(data)} bytes); re-download it")
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns about (and EXIF parsing can warn about) odd files; our caps are the policy.
+            warnings.simplefilter("ignore")
+            return _decode(data, fmt, limits)
+    except DecodeError:
+        raise
+    except MemoryError:
+        raise DecodeError(f"{fmt.upper()} too large to decode in available memory") from None
+    except Exception as exc:  # any PIL/cv2/struct failure becomes a user-facing message
+        raise DecodeError(_explain(exc, fmt, len(data))) from exc
+
+
+def _explain(exc: Exception, fmt: str, size: int) -> str:
+    msg = str(exc) or type(exc).__name__
+    low = msg.lower()
+    name = fmt.upper()
+    if "truncated" in low or "premature end" in low or isinstance(exc, EOFError):
+        return f"truncated {name}: the file ends early ({size} bytes); re-download it"
+    if "no more images" in low:
+        return f"truncated {name}: no image data after the header ({size} bytes)"
+    if "not identified" in low or "not a" in low:
+        return f"corrupt {name}: the header is damaged or incomplete ({size} bytes)"
+    if "broken data stream" in low or "decoder error" in low:
+        return f"corrupt {name}: image data cannot be decoded ({msg})"
+    return f"corrupt {name}: {msg}"
+
+
+def _check_png_chunks(data: bytes) -> None:
+    """Walk PNG chunks and verify each CRC: Pillow skips IDAT CRCs, so damage would decode as garbage."""
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 8 + length + 4
+        name = ctype.decode("latin-1")
+        if end > n:
+            raise DecodeError(f"truncated PNG: chunk {name} runs past the end of the file ({n} bytes)")
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(data[pos + 4 : end - 4]) != crc:
+            raise DecodeError(f"corrupt PNG: chunk {name} fails its CRC check (damaged file)")
+        if ctype == b"IEND":
+            return
+        pos = end
+    raise DecodeError(f"truncated PNG: no IEND chunk, the file ends early ({n} bytes)")
+
+
+def _decode(data: bytes, fmt: str, limits: DecodeLimits) -> list[Frame]:
+    # Build the plugin class directly: parses the header only (lazy), and skips Pillow's global bomb
+    # check so that QQSCAN_MAX_PIXELS decides, with the real dimensions in the message.
+    im = _CLASSES[fmt](io.BytesIO(data))
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise DecodeError(f"corrupt {fmt.upper()}: header says {w}x{h}")
+    if w * h > limits.max_pixels:
+        raise DecodeError(
+            f"image is {w}x{h} = {w * h / 1e6:.0f} MPix, over the {limits.max_pixels / 1e6:g} MPix cap "
+            "(QQSCAN_MAX_PIXELS)"
+        )
+    # Load before anything else touches the image: PNG's getexif() loads lazily, and a load error swallowed
+    # there would leave a half-decoded (black) frame that later loads happily return.
+    im.load()
+    orientation = _orientation(im)
+    total = int(getattr(im, "n_frames", 1) or 1)
+    reachable = max(1, min(total, SEEK_BUDGET_FRAMES * limits.max_pixels // (w * h)))
+    wanted = sample_indices(reachable, limits.max_frames)
+
+    frames: list[Frame] = []
+    prev: np.ndarray | None = None
+    dropped = 0
+    for idx in wanted:
+        if idx:
+            im.seek(idx)
+        pixels = _to_bgr(im)
+        if orientation in _ORIENT:
+            pixels = _orient(pixels, orientation)
+        if prev is not None and np.array_equal(prev, pixels):
+            dropped += 1
+            continue
+        frames.append(Frame(index=idx, pixels=pixels, meta={}))
+        prev = pixels
+
+    meta: dict = {"format": fmt, "frames_total": total}
+    if len(wanted) < total:
+        meta["frames_sampled"] = wanted
+        meta["note"] = (
+            f"{total} frames, over the {limits.max_frames}-frame cap (QQSCAN_MAX_FRAMES): "
+            f"sampled {len(wanted)} evenly"
+        )
+        if reachable < total:  # stepping through every frame of a huge animation would take minutes
+            meta["note"] += f" from the first {reachable} (frames beyond were not decoded)"
+    meta["frames_kept"] = len(frames)
+    if dropped:
+        meta["frames_identical_dropped"] = dropped
+    if orientation in _ORIENT:
+        meta["exif_orientation"] = orientation
+    for frame in frames:
+        ph, pw = frame.pixels.shape[:2]
+        frame.meta.update(meta, width=pw, height=ph)
+    return frames
+
+
+def sample_indices(total: int, cap: int) -> list[int]:
+    """All of range(total) if it fits the cap, else `cap` indices spread evenly, first and last included."""
+    if total <= cap:
+        return list(range(total))
+    if cap <= 1:
+        return [0]
+    return sorted({round(i * (total - 1) / (cap - 1)) for i in range(cap)})
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # a broken EXIF block must not cost us the picture
+        return 1
+
+
+def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    op = _ORIENT[orientation]
+    out = {
+        Image.Transpose.FLIP_LEFT_RIGHT: lambda a: a[:, ::-1],
+        Image.Transpose.ROTATE_180: lambda a: a[::-1, ::-1],
+        Image.Transpose.FLIP_TOP_BOTTOM: lambda a: a[::-1],
+        Image.Transpose.TRANSPOSE: lambda a: a.transpose(1, 0, 2),
+        Image.Transpose.ROTATE_270: lambda a: np.rot90(a, -1),  # 90° clockwise
+        Image.Transpose.TRANSVERSE: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+        Image.Transpose.ROTATE_90: lambda a: np.rot90(a, 1),  # 90° counter-clockwise
+    }[op](pixels)
+    return np.ascontiguousarray(out)
+
+
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+def _to_bgr(im: Image.Image) -> np.ndarray:
+    """Current frame -> contiguous BGR uint8; transparency composited on white (product text is dark)."""
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # Pillow's convert("RGB") clips 16-bit grey to 255 (all white): scale to 8 bits ourselves.
+        arr = np.asarray(im).astype(np.int64)
+        if arr.max(initial=0) > 255:
+            arr = arr >> 8
+        gray = np.clip(arr, 0, 255).astype(np.uint8)
+        return cv2.cvtColor(np.ascontiguousarray(gray), cv2.COLOR_GRAY2BGR)
+    if mode in _ALPHA_MODES or (mode in ("P", "L", "RGB") and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.uint16)
+        alpha = rgba[:, :, 3:4]
+        rgb = (rgba[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
+        return cv2.cvtColor(rgb.astype(np.uint8), cv2.COLOR_RGB2BGR)
+    rgb = im if mode == "RGB" else im.convert("RGB")
+    return cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR)
