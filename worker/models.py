@@ -1,0 +1,152 @@
+"""Results-store tables (SQLAlchemy 2 typed ORM). Change them only together with a migration in
+worker/migrations/versions: the store refuses to run on a schema it does not know.
+
+images     one row per distinct bytes (sha256), with the moderators' review status
+sources    where bytes were seen: one row per URL (or file path); a URL that failed before any bytes has
+           an error and no image
+scans      one OCR + detection result per (image, rules_version): a rescan under new rules adds a row
+decisions  append-only log of moderators' decisions (who, what, when, note)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+REVIEW_STATUSES = ("pending", "violation", "false_positive", "escalated")
+
+# Named constraints, so migrations can refer to them on every backend (SQLite's batch mode needs names).
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite; None is SQL NULL, not JSON null.
+JsonType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+# SQLite has only INTEGER PRIMARY KEY as an auto-increment key; BIGINT would not auto-increment there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both backends (SQLite stores naive text, so the zone is put back on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Image(Base):
+    __tablename__ = "images"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    format: Mapped[str | None] = mapped_column(String(16))
+    frames: Mapped[int | None] = mapped_column(Integer)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    review_status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint(
+            "review_status IN ('pending', 'violation', 'false_positive', 'escalated')", name="review_status"
+        ),
+        Index("ix_images_review_status", "review_status"),
+    )
+
+
+class Source(Base):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # URLs can be longer than a btree index entry allows on PostgreSQL; the unique key is their sha256.
+    url_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    image_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("images.sha256", ondelete="CASCADE"), index=True
+    )
+    listing_id: Mapped[str | None] = mapped_column(String(128))
+    shop_id: Mapped[str | None] = mapped_column(String(128))
+    page_url: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    image_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256", ondelete="CASCADE"))
+    rules_version: Mapped[str] = mapped_column(String(64))
+    engine_version: Mapped[str | None] = mapped_column(String(128))
+    source: Mapped[str | None] = mapped_column(Text)  # what the scan read: URL or file path
+    lines: Mapped[list[Any]] = mapped_column(JsonType, default=list)
+    findings: Mapped[list[Any]] = mapped_column(JsonType, default=list)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    ms: Mapped[int | None] = mapped_column(Integer)  # total scan time
+    timings: Mapped[dict[str, Any] | None] = mapped_column(JsonType)  # per-stage ms, when the scan gave them
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        # At most one result per image and rules version: a retried job cannot store a second one.
+        UniqueConstraint("image_sha256", "rules_version", name="uq_scans_image_rules"),
+        Index("ix_scans_created_at", "created_at"),
+        Index("ix_scans_flagged", "flagged"),
+    )
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    image_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reviewer: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'violation', 'false_positive', 'escalated')", name="status"),
+    )

@@ -1,0 +1,504 @@
+"""Results store: images (by sha256), the URLs they were seen at, one scan per (image, rules version),
+and the moderators' review state. SQLite by default, PostgreSQL when QQSCAN_DATABASE_URL points at one.
+
+Writes are idempotent: the same bytes at many URLs make one image and many sources; a scan job that runs
+twice (worker killed mid-job, RQ retry) stores one result, because `scans` has a unique key on
+(image_sha256, rules_version) and every write is an `INSERT ... ON CONFLICT` (PostgreSQL and SQLite
+dialects), so concurrent writers neither duplicate rows nor fail.
+
+Schema: Alembic revisions in worker/migrations, applied when a Store opens (under a lock: a PostgreSQL
+advisory lock, or SQLite's write lock). A database stamped with a revision this code does not know
+(written by a newer qqscan) is refused with SchemaTooNew rather than used.
+
+SQLite: WAL journal (readers do not block the writer), a 30 s busy timeout, and write transactions that
+start with BEGIN IMMEDIATE so two writers queue instead of failing on a lock upgrade. Keep the file on a
+local disk: WAL does not work over network filesystems.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    case,
+    create_engine,
+    event,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from worker.config import Settings
+from worker.models import REVIEW_STATUSES, Decision, Image, Scan, Source, utcnow
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x71717363616E  # "qqscan": PostgreSQL advisory lock id held while migrating
+PAGE = 500  # rows per read transaction in results()
+
+
+class StoreError(Exception):
+    """Base class for store errors."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or went away; the message has the URL with its password hidden."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer qqscan than this one."""
+
+
+def redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def url_key(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _alembic_config(url: str | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _make_engine(url: str) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        # pre_ping: a connection the server dropped (restart, idle timeout) is replaced, not handed out.
+        return create_engine(u, pool_pre_ping=True)
+    if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+        Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(u, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling does not BEGIN before DDL and cannot BEGIN IMMEDIATE;
+        # turn it off and emit BEGIN ourselves (SQLAlchemy's documented recipe).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front, so two writers wait for each other instead of one
+        # failing with "database is locked" when its read lock cannot be upgraded.
+        read_only = conn.get_execution_options().get("qqscan_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or Settings.from_env().database_url
+        self.safe_url = redact(self.url)
+        self.engine = _make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        self.migrated = False  # True when this open applied migrations
+        with self._unavailable():
+            self.migrated = self._migrate()
+
+    # --- plumbing -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _unavailable(self) -> Iterator[None]:
+        """Connection-level failures become StoreUnavailable with the password kept out of the message."""
+        try:
+            yield
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise StoreUnavailable(self._explain(exc)) from exc
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(self._explain(exc)) from exc
+            raise
+
+    def _explain(self, exc: sa_exc.DBAPIError) -> str:
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        password = make_url(self.url).password
+        if password:
+            detail = detail.replace(str(password), "***")
+        return f"results database {self.safe_url} is unavailable: {detail}"
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._unavailable(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._unavailable(), self.engine.connect() as conn:
+            conn = conn.execution_options(qqscan_read_only=True)
+            with conn.begin():
+                yield conn
+
+    def _insert(self, model: type) -> Any:
+        if self.dialect == "postgresql":
+            return postgresql.insert(model)
+        if self.dialect == "sqlite":
+            return sqlite.insert(model)
+        raise StoreError(f"unsupported database {self.safe_url}: use SQLite or PostgreSQL")
+
+    # --- schema ---------------------------------------------------------------------------------------
+
+    def _migrate(self) -> bool:
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = _alembic_config()
+        script = ScriptDirectory.from_config(cfg)
+        head = script.get_current_head()
+
+        def current(conn: Connection) -> str | None:
+            rev = MigrationContext.configure(conn).get_current_revision()
+            if rev is not None and rev not in {s.revision for s in script.walk_revisions()}:
+                raise SchemaTooNew(
+                    f"results database {self.safe_url} has schema revision {rev!r}, which this qqscan does "
+                    f"not know (its newest is {head!r}): it was written by a newer qqscan; upgrade this one"
+                )
+            return rev
+
+        with self._read() as conn:  # the common case: already at head, no lock taken
+            if current(conn) == head:
+                return False
+        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock from here
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            if current(conn) == head:  # another process migrated while we waited for the lock
+                return False
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return True
+
+    def schema_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self._read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    # --- writes ---------------------------------------------------------------------------------------
+
+    def _ensure_image(self, conn: Connection, sha256: str, meta: dict[str, Any]) -> None:
+        values = {k: meta.get(k) for k in ("width", "height", "format", "frames", "bytes")}
+        ins = self._insert(Image).values(sha256=sha256, first_seen=utcnow(), **values)
+        present = {k: v for k, v in values.items() if v is not None}
+        if not present:
+            conn.execute(ins.on_conflict_do_nothing(index_elements=["sha256"]))
+            return
+        # Fill in what an earlier stub row (a source recorded before its scan) did not know.
+        t = Image.__table__.c
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["sha256"],
+                set_={k: func.coalesce(t[k], ins.excluded[k]) for k in present},
+            )
+        )
+
+    def _upsert_source(
+        self,
+        conn: Connection,
+        url: str,
+        *,
+        sha256: str | None,
+        listing_id: str | None,
+        shop_id: str | None,
+        page_url: str | None,
+        error: str | None,
+    ) -> None:
+        now = utcnow()
+        ins: Insert = self._insert(Source).values(
+            url_sha256=url_key(url),
+            url=url,
+            image_sha256=sha256,
+            listing_id=listing_id,
+            shop_id=shop_id,
+            page_url=page_url,
+            error=error,
+            first_seen=now,
+            last_seen=now,
+        )
+        t, new = Source.__table__.c, ins.excluded  # type: ignore[attr-defined]
+        conn.execute(
+            ins.on_conflict_do_update(  # type: ignore[attr-defined]
+                index_elements=["url_sha256"],
+                set_={
+                    # New facts win, missing ones keep what was known. Bytes arriving clear an old error;
+                    # a later failure keeps the image the URL served before.
+                    "image_sha256": func.coalesce(new.image_sha256, t.image_sha256),
+                    "listing_id": func.coalesce(new.listing_id, t.listing_id),
+                    "shop_id": func.coalesce(new.shop_id, t.shop_id),
+                    "page_url": func.coalesce(new.page_url, t.page_url),
+                    "error": case(
+                        (new.image_sha256.is_not(None), new.error), else_=func.coalesce(new.error, t.error)
+                    ),
+                    "last_seen": new.last_seen,
+                },
+            )
+        )
+
+    def record_source(
+        self,
+        url: str,
+        *,
+        sha256: str | None = None,
+        listing_id: str | None = None,
+        shop_id: str | None = None,
+        page_url: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Remember that `url` served `sha256` (or failed with `error` before any bytes). Idempotent."""
+        with self._write() as conn:
+            if sha256:
+                self._ensure_image(conn, sha256, {})
+            self._upsert_source(
+                conn,
+                url,
+                sha256=sha256,
+                listing_id=listing_id,
+                shop_id=shop_id,
+                page_url=page_url,
+                error=error,
+            )
+
+    def save_scan(self, result: dict[str, Any]) -> bool:
+        """Store one `scan --json` result (+ "lines", "rules_version", image meta). False if this image
+        already has a result under this rules version (nothing changes then but the source bookkeeping).
+
+        A result without sha256 (the fetch failed before any bytes) records its source with the error.
+        """
+        sha = result.get("sha256") or ""
+        source = result.get("url") or result.get("source")
+        meta = {k: result.get(k) for k in ("listing_id", "shop_id", "page_url")}
+        if not sha:
+            if source:
+                self.record_source(source, error=result.get("error") or "failed before any bytes", **meta)
+            return False
+        rules = result.get("rules_version")
+        if not rules:
+            raise ValueError(f"scan result for {sha} has no rules_version; cannot key it")
+        findings = list(result.get("findings") or [])
+        with self._write() as conn:
+            self._ensure_image(conn, sha, result)
+            if source:
+                self._upsert_source(conn, source, sha256=sha, error=None, **meta)
+            ins = self._insert(Scan).values(
+                image_sha256=sha,
+                rules_version=str(rules),
+                engine_version=result.get("engine_version") or result.get("engine"),
+                source=result.get("source"),
+                lines=list(result.get("lines") or []),
+                findings=findings,
+                flagged=bool(result.get("flagged", bool(findings))),
+                ms=result.get("ms"),
+                timings=result.get("timings"),
+                error=result.get("error"),
+                created_at=utcnow(),
+            )
+            ins = ins.on_conflict_do_nothing(index_elements=["image_sha256", "rules_version"])
+            # RETURNING yields a row only when this call inserted it (both backends support it; rowcount
+            # is unreliable next to the implicit RETURNING SQLAlchemy adds for the primary key).
+            return conn.execute(ins.returning(Scan.id)).first() is not None
+
+    def decide(self, sha256: str, status: str, *, reviewer: str, note: str | None = None) -> None:
+        """A moderator's decision: appended to `decisions`, and the image's current review status."""
+        if status not in REVIEW_STATUSES:
+            raise ValueError(f"review status {status!r} is not one of {', '.join(REVIEW_STATUSES)}")
+        now = utcnow()
+        with self._write() as conn:
+            changed = conn.execute(
+                update(Image).where(Image.sha256 == sha256).values(review_status=status, reviewed_at=now)
+            ).rowcount
+            if not changed:
+                raise KeyError(f"no image {sha256} in the store")
+            conn.execute(
+                self._insert(Decision).values(
+                    image_sha256=sha256, status=status, reviewer=reviewer, note=note, decided_at=now
+                )
+            )
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def has_scan(self, sha256: str, rules_version: str) -> bool:
+        q = select(exists().where(Scan.image_sha256 == sha256, Scan.rules_version == rules_version))
+        with self._read() as conn:
+            return bool(conn.execute(q).scalar())
+
+    def source(self, url: str) -> dict[str, Any] | None:
+        """The source row for `url` (its image, error, listing ids), or None."""
+        with self._read() as conn, Session(conn) as session:
+            row = session.scalars(select(Source).where(Source.url_sha256 == url_key(url))).first()
+            return _source_dict(row) if row else None
+
+    def sources(self, sha256: str) -> list[dict[str, Any]]:
+        q = select(Source).where(Source.image_sha256 == sha256).order_by(Source.id)
+        with self._read() as conn, Session(conn) as session:
+            return [_source_dict(r) for r in session.scalars(q)]
+
+    def decisions(self, sha256: str) -> list[dict[str, Any]]:
+        q = select(Decision).where(Decision.image_sha256 == sha256).order_by(Decision.id)
+        with self._read() as conn:
+            return [
+                {"status": r.status, "reviewer": r.reviewer, "note": r.note, "decided_at": r.decided_at}
+                for r in conn.execute(q)
+            ]
+
+    def results(
+        self, *, flagged: bool | None = None, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """One dict per image (its newest scan) in the `scan --json` shape, plus "url" (the first URL it
+        was seen at), "urls", "review_status", "scanned_at". Oldest first; `since` compares scan time
+        (a naive datetime is taken as UTC). Reads in pages, each its own short transaction."""
+        latest = select(func.max(Scan.id).label("id")).group_by(Scan.image_sha256).subquery()
+        q = (
+            select(Scan, Image)
+            .join(Image, Image.sha256 == Scan.image_sha256)
+            .where(Scan.id.in_(select(latest.c.id)))
+        )
+        if flagged is not None:
+            q = q.where(Scan.flagged.is_(flagged))
+        if since is not None:
+            q = q.where(Scan.created_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
+        after, left = 0, limit
+        while left is None or left > 0:
+            page = PAGE if left is None else min(PAGE, left)
+            with self._read() as conn, Session(conn) as session:
+                rows = session.execute(q.where(Scan.id > after).order_by(Scan.id).limit(page)).all()
+                shas = [scan.image_sha256 for scan, _ in rows]
+                urls: dict[str, list[str]] = {s: [] for s in shas}
+                if shas:
+                    uq = select(Source.image_sha256, Source.url).where(Source.image_sha256.in_(shas))
+                    for sha, url in conn.execute(uq.order_by(Source.id)):
+                        urls[sha].append(url)
+                out = [_result_dict(scan, image, urls[scan.image_sha256]) for scan, image in rows]
+                last_id = rows[-1][0].id if rows else after
+            yield from out  # after the transaction: a slow consumer holds no lock
+            if len(rows) < page:
+                return
+            after = last_id
+            if left is not None:
+                left -= len(rows)
+
+    def status_counts(self) -> dict[str, int]:
+        """Review status -> number of images, over images with at least one flagged scan (what moderators
+        see). Every status is present, zero or not."""
+        flagged_images = select(Scan.image_sha256).where(Scan.flagged.is_(True))
+        q = (
+            select(Image.review_status, func.count())
+            .where(Image.sha256.in_(flagged_images))
+            .group_by(Image.review_status)
+        )
+        counts = dict.fromkeys(REVIEW_STATUSES, 0)
+        with self._read() as conn:
+            for status, n in conn.execute(q):
+                counts[status] = n
+        return counts
+
+    def count(self, table: str) -> int:
+        """Rows in one of the store's tables (for tests, `qqscan doctor` and monitoring)."""
+        model = {"images": Image, "sources": Source, "scans": Scan, "decisions": Decision}[table]
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def _source_dict(s: Source) -> dict[str, Any]:
+    return {
+        "url": s.url,
+        "sha256": s.image_sha256,
+        "listing_id": s.listing_id,
+        "shop_id": s.shop_id,
+        "page_url": s.page_url,
+        "error": s.error,
+        "first_seen": s.first_seen,
+        "last_seen": s.last_seen,
+    }
+
+
+def _result_dict(scan: Scan, image: Image, urls: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "source": scan.source or (urls[0] if urls else None),
+        "sha256": scan.image_sha256,
+        "flagged": scan.flagged,
+        "findings": scan.findings,
+        "ms": scan.ms,
+        "error": scan.error,
+        "rules_version": scan.rules_version,
+        "engine_version": scan.engine_version,
+        "width": image.width,
+        "height": image.height,
+        "format": image.format,
+        "frames": image.frames,
+        "bytes": image.bytes,
+        "lines": scan.lines,
+        "url": urls[0] if urls else None,
+        "urls": urls,
+        "review_status": image.review_status,
+        "scanned_at": scan.created_at.isoformat(),
+    }
+    if scan.timings is not None:
+        out["timings"] = scan.timings
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m worker.store upgrade|current|revision -m MSG [--autogenerate]` for maintainers."""
+    import argparse
+
+    from alembic import command
+
+    p = argparse.ArgumentParser(prog="python -m worker.store")
+    p.add_argument("action", choices=["upgrade", "current", "revision"])
+    p.add_argument("-m", "--message", default="")
+    p.add_argument("--autogenerate", action="store_true")
+    p.add_argument("--url", default=None, help="database URL (default: QQSCAN_DATABASE_URL)")
+    args = p.parse_args(argv)
+    url = args.url or Settings.from_env().database_url
+    if args.action == "upgrade":
+        store = Store(url)
+        done = "migrated" if store.migrated else "no change"
+        print(f"{store.safe_url}: at revision {store.schema_revision()} ({done})")
+    elif args.action == "current":
+        cfg = _alembic_config(url)
+        command.current(cfg)
+    else:
+        cfg = _alembic_config(url)
+        command.revision(cfg, message=args.message, autogenerate=args.autogenerate)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
