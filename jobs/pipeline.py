@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.qrcode import scan_qr
-from ocr.decode import DecodeError, DecodeLimits, decode_image
-
 import detectors
 from detectors.base import Finding
+from detectors.qrcode import scan_qr
+from ocr.decode import DecodeError, DecodeLimits, decode_image
 from ocr.engine import OcrEngine
 from ocr.reader import read_frames
 from ocr.types import OcrLine
@@ -64,6 +64,7 @@ def scan_bytes(
     *,
     engine: OcrEngine | None = None,
     limits: DecodeLimits | None = None,
+    enhance: Sequence[str] = (),
 ) -> ScanResult:
     """Decode, OCR, detect. Input problems come back as `error`, never as an exception."""
     t0 = time.perf_counter()
@@ -72,7 +73,7 @@ def scan_bytes(
         frames = decode_image(data, limits or DecodeLimits.from_env())
     except DecodeError as exc:
         return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000))
-    lines = read_frames(frames, engine)
+    lines = read_frames(frames, engine, enhance)
     findings = detectors.detect_lines(lines)
     for frame in frames:
         findings.extend(scan_qr(frame.pixels, frame.index))  # type: ignore[arg-type]

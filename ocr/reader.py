@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ocr.engine import OcrEngine, RawLine, get_engine
+from ocr.enhance import STEPS
 from ocr.tiles import merge_duplicates, owned, plan_tiles, to_page
 from ocr.types import Frame, OcrLine
 
 
-def read_pixels(pixels: np.ndarray, engine: OcrEngine | None = None) -> list[RawLine]:
-    """OCR one BGR image of any size; polygons in its own coordinates."""
+def read_pixels(
+    pixels: np.ndarray, engine: OcrEngine | None = None, enhance: Sequence[str] = ()
+) -> list[RawLine]:
+    """OCR one BGR image of any size; polygons in its own coordinates. Each `enhance` step (ocr.enhance)
+    adds one more pass over an enhanced copy; where passes read the same place, the best score wins."""
     engine = engine or get_engine()
     h, w = pixels.shape[:2]
     found: list[RawLine] = []
     for tile in plan_tiles(w, h):
         crop = np.ascontiguousarray(pixels[tile.y0 : tile.y1, tile.x0 : tile.x1])
-        for text, score, poly in engine.read(crop):
-            page_poly = to_page(poly, tile)
-            if owned(page_poly, tile):
-                found.append((text, score, page_poly))
+        views = [crop] + [STEPS[name](crop) for name in enhance]
+        for view in views:
+            for text, score, poly in engine.read(view):
+                page_poly = to_page(poly, tile)
+                if owned(page_poly, tile):
+                    found.append((text, score, page_poly))
     return merge_duplicates(found)
 
 
@@ -29,11 +37,13 @@ def _to_line(raw: RawLine, frame: int) -> OcrLine:
     return OcrLine(text=text, score=round(score, 4), box=pts, frame=frame)  # type: ignore[arg-type]
 
 
-def read_frames(frames: list[Frame], engine: OcrEngine | None = None) -> list[OcrLine]:
+def read_frames(
+    frames: list[Frame], engine: OcrEngine | None = None, enhance: Sequence[str] = ()
+) -> list[OcrLine]:
     """OCR lines of every frame, in reading order within each frame."""
     lines: list[OcrLine] = []
     for frame in frames:
-        raw = read_pixels(frame.pixels, engine)  # type: ignore[arg-type]
+        raw = read_pixels(frame.pixels, engine, enhance)  # type: ignore[arg-type]
         raw.sort(key=lambda r: (float(r[2][:, 1].min()), float(r[2][:, 0].min())))
         lines.extend(_to_line(r, frame.index) for r in raw)
     return lines

@@ -15,9 +15,8 @@ from tqdm import tqdm
 from qqscan.sources import SourceError, expand, load
 
 if TYPE_CHECKING:
-    from ocr.decode import DecodeLimits
-
     from jobs.pipeline import ScanResult
+    from ocr.decode import DecodeLimits
 
 PREFETCH = 4  # sources read ahead (files or URLs) while the engine is busy
 
@@ -65,17 +64,28 @@ def describe(result: ScanResult) -> str:
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @click.option("--lines", "with_lines", is_flag=True, help="With --json: include every OCR line.")
-def scan(sources: tuple[str, ...], as_json: bool, with_lines: bool) -> None:
+@click.option(
+    "--enhance",
+    default=None,
+    metavar="STEPS",
+    help="Extra OCR passes over enhanced copies, comma-separated: tophat (light text over busy photos), "
+    "clahe (near-white text). Each costs one more pass. Default: $QQSCAN_ENHANCE or none.",
+)
+def scan(sources: tuple[str, ...], as_json: bool, with_lines: bool, enhance: str | None) -> None:
     """Scan image files, folders (recursive), http(s) URLs, or '-' (a list on stdin).
 
     Exit status: 0 when every input was scanned (flagged or not), 2 when any input failed.
     """
     # Imported here so `qqscan --help` and the other subcommands stay light.
-    from ocr.decode import DecodeLimits
-
     from jobs.pipeline import failed, scan_bytes
+    from ocr.decode import DecodeLimits
     from ocr.engine import get_engine
+    from ocr.enhance import steps_from_env
 
+    try:
+        steps = steps_from_env(enhance)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--enhance") from exc
     limits = DecodeLimits.from_env()
     items = list(expand(sources, sys.stdin))
     engine = get_engine()
@@ -89,7 +99,7 @@ def scan(sources: tuple[str, ...], as_json: bool, with_lines: bool) -> None:
             result = failed(src, str(data), ms=int((time.perf_counter() - t0) * 1000))
         else:
             try:
-                result = scan_bytes(data, src, engine=engine, limits=limits)
+                result = scan_bytes(data, src, engine=engine, limits=limits, enhance=steps)
             except Exception as exc:  # one image must not stop the batch; say what broke
                 result = failed(src, f"scan failed: {type(exc).__name__}: {exc}")
         any_failed |= result.error is not None
