@@ -4,7 +4,7 @@ QQSCAN_DATABASE_URL            results store; default sqlite:///$XDG_DATA_HOME/q
                                (~/.local/share when XDG_DATA_HOME is unset); postgresql://... for PostgreSQL
 QQSCAN_ALLOW_PRIVATE_NETWORKS  1 = fetch from any address (intranet, tests); default 0
 QQSCAN_ALLOW_HOSTS             comma list of host, ip, ip:port or [v6]:port treated as public
-QQSCAN_MAX_BYTES               largest image body fetched; default 20971520 (20 MiB)
+QQSCAN_MAX_BYTES               largest image body fetched; default 40 MiB, as ocr.decode's cap
 QQSCAN_FETCH_CONNECT_TIMEOUT   seconds to connect; default 5
 QQSCAN_FETCH_READ_TIMEOUT      seconds to wait for the next bytes; default 15
 QQSCAN_FETCH_DEADLINE          seconds for a whole fetch, against slow-drip servers; default 60
@@ -66,7 +66,7 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     allow_private_networks: bool = False
     allow_hosts: frozenset[str] = frozenset()
-    max_bytes: int = 20 * MiB
+    max_bytes: int = 40 * MiB  # the same variable and default as ocr.decode.DecodeLimits
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     deadline: float = 60.0
@@ -87,7 +87,7 @@ class Settings:
             "database_url": env.get("QQSCAN_DATABASE_URL") or default_database_url(env),
             "allow_private_networks": _flag(env.get("QQSCAN_ALLOW_PRIVATE_NETWORKS")),
             "allow_hosts": hosts,
-            "max_bytes": int(_num(env, "QQSCAN_MAX_BYTES", 20 * MiB)),
+            "max_bytes": int(_num(env, "QQSCAN_MAX_BYTES", 40 * MiB)),
             "connect_timeout": _num(env, "QQSCAN_FETCH_CONNECT_TIMEOUT", 5.0),
             "read_timeout": _num(env, "QQSCAN_FETCH_READ_TIMEOUT", 15.0),
             "deadline": _num(env, "QQSCAN_FETCH_DEADLINE", 60.0),

@@ -167,10 +167,10 @@ def _read_capped(resp: httpx.Response, url: str, settings: Settings, started: fl
 
 def _pinned_request(client: httpx.Client, url: str, target: netguard.Target) -> httpx.Request:
     request_url = httpx.URL(url)
-    host_header = request_url.netloc.decode("ascii")  # "name" or "name:port", as the URL wrote it
-    if "@" in host_header:  # userinfo is not part of Host
-        host_header = host_header.rsplit("@", 1)[1]
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    host_header = request_url.netloc.decode("ascii")  # "name" or "name:port" (IDN as punycode), no userinfo
+    # httpcore passes sni_hostname to the TLS handshake as server_hostname: SNI and certificate checks.
+    sni = request_url.raw_host.decode("ascii")
+    extensions = {"sni_hostname": sni} if target.scheme == "https" else {}
     return client.build_request(
         "GET",
         request_url.copy_with(host=target.ip),

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from worker.config import Settings
 from worker.models import REVIEW_STATUSES, Decision, Image, Scan, Source, utcnow
@@ -383,11 +383,13 @@ class Store:
         """One dict per image (its newest scan) in the `scan --json` shape, plus "url" (the first URL it
         was seen at), "urls", "review_status", "scanned_at". Oldest first; `since` compares scan time
         (a naive datetime is taken as UTC). Reads in pages, each its own short transaction."""
-        latest = select(func.max(Scan.id).label("id")).group_by(Scan.image_sha256).subquery()
+        # "Newest scan of its image" as an anti-join: it uses the (image_sha256, rules_version) unique
+        # index per row, so each page costs its own rows, where a GROUP BY would rescan the whole table.
+        newer = aliased(Scan)
         q = (
             select(Scan, Image)
             .join(Image, Image.sha256 == Scan.image_sha256)
-            .where(Scan.id.in_(select(latest.c.id)))
+            .where(~exists().where(newer.image_sha256 == Scan.image_sha256, newer.id > Scan.id))
         )
         if flagged is not None:
             q = q.where(Scan.flagged.is_(flagged))
