@@ -351,3 +351,41 @@ def test_rate_limiter_queues_requests_per_host():
     assert waits[3] == pytest.approx(1.0, abs=0.05)
     assert limiter.reserve("b.example") == 0.0  # other hosts have their own bucket
     assert HostRateLimiter(rate=0, burst=1).reserve("a.example") == 0.0
+
+
+# --- request building ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "ip", "want_url", "want_host", "want_sni"),
+    [
+        ("https://[2001:db8::1]:8443/a.png?x=1", "2001:db8::1", "https://[2001:db8::1]:8443/a.png?x=1",
+         "[2001:db8::1]:8443", "2001:db8::1"),
+        ("https://例子.测试/a.png", "203.0.113.7", "https://203.0.113.7/a.png",
+         "xn--fsqu00a.xn--0zwm56d", "xn--fsqu00a.xn--0zwm56d"),
+        ("http://img.cdn.test:8080/a.png", "203.0.113.7", "http://203.0.113.7:8080/a.png",
+         "img.cdn.test:8080", None),
+    ],
+)  # fmt: skip
+def test_pinned_request_targets_the_ip_and_keeps_the_name(url, ip, want_url, want_host, want_sni):
+    import httpx
+
+    from worker.fetch import _pinned_request
+
+    scheme, host, port = netguard.split_url(url)
+    with httpx.Client() as client:  # builds the request only; nothing is sent
+        req = _pinned_request(client, url, netguard.Target(scheme, host, port, ip))
+    assert str(req.url) == want_url
+    assert req.headers["host"] == want_host
+    assert req.extensions.get("sni_hostname") == want_sni
+
+
+def test_allow_hosts_from_the_environment(http_server, monkeypatch):  # noqa: F811
+    png = image_bytes("PNG")
+    http_server.route("/a.png", body=png)
+    monkeypatch.delenv("QQSCAN_ALLOW_PRIVATE_NETWORKS", raising=False)
+    monkeypatch.setenv("QQSCAN_ALLOW_HOSTS", f"cdn.example.com, {http_server.host}")
+    monkeypatch.setenv("QQSCAN_FETCH_RATE", "0")
+    assert fetch_image(http_server.url("/a.png")).data == png
+    with pytest.raises(PermanentFetchError, match="refused"):
+        fetch_image("http://127.0.0.1:1/a.png")  # same IP, another port: not on the list
