@@ -43,8 +43,14 @@ def split_image(w: int = 40, h: int = 20) -> Image.Image:
 
 @pytest.mark.parametrize(
     "fmt,name,tol",
-    [("PNG", "png", 0), ("JPEG", "jpeg", 12), ("GIF", "gif", 0), ("WEBP", "webp", 12), ("BMP", "bmp", 0),
-     ("AVIF", "avif", 16)],
+    [
+        ("PNG", "png", 0),
+        ("JPEG", "jpeg", 12),
+        ("GIF", "gif", 0),
+        ("WEBP", "webp", 12),
+        ("BMP", "bmp", 0),
+        ("AVIF", "avif", 16),
+    ],
 )
 def test_formats_decode_to_bgr(fmt: str, name: str, tol: int) -> None:
     data = encode(split_image(), fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP", "AVIF") else {}))
@@ -154,8 +160,15 @@ def test_every_exif_orientation_matches_pillow(orientation: int) -> None:
 
 def animated(colors: list[tuple[int, int, int]], fmt: str = "GIF") -> bytes:
     frames = [Image.new("RGB", (32, 32), c) for c in colors]
-    return encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, loop=0,
-                  **({"lossless": True} if fmt == "WEBP" else {}))
+    return encode(
+        frames[0],
+        fmt,
+        save_all=True,
+        append_images=frames[1:],
+        duration=100,
+        loop=0,
+        **({"lossless": True} if fmt == "WEBP" else {}),
+    )
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
@@ -173,8 +186,14 @@ def test_identical_frames_dropped_keeping_original_indices() -> None:
     base = Image.new("RGB", (32, 32), RED)
     same = base.copy()
     other = Image.new("RGB", (32, 32), BLUE)
-    data = encode(base, "GIF", save_all=True, append_images=[same, same, other, other],
-                  duration=[100, 200, 300, 400, 500], loop=0)
+    data = encode(
+        base,
+        "GIF",
+        save_all=True,
+        append_images=[same, same, other, other],
+        duration=[100, 200, 300, 400, 500],
+        loop=0,
+    )
     total = Image.open(io.BytesIO(data)).n_frames
     frames = decode_image(data)
     assert len(frames) == 2
@@ -250,8 +269,11 @@ def test_pixel_cap_from_header() -> None:
 
 @pytest.mark.parametrize(
     "data,dims",
-    [(badfiles.png_bomb(), "50000x50000"), (badfiles.gif_bomb(), "65535x65535"),
-     (badfiles.jpeg_header_bomb(), "65000x65000")],
+    [
+        (badfiles.png_bomb(), "50000x50000"),
+        (badfiles.gif_bomb(), "65535x65535"),
+        (badfiles.jpeg_header_bomb(), "65000x65000"),
+    ],
 )
 def test_bombs_refused_by_our_cap(data: bytes, dims: str) -> None:
     cap = r"over the 60 MPix cap \(QQSCAN_MAX_PIXELS\)"
@@ -374,8 +396,13 @@ def test_corrupt_jpeg_body() -> None:
 def test_random_garbage_never_escapes_as_raw_exception() -> None:
     """Mutate valid files at random offsets: decode either works or raises DecodeError, nothing else."""
     rng = np.random.default_rng(7)
-    sources = [good_png(), good_jpeg(), animated([RED, GREEN, BLUE]), animated([RED, BLUE], "WEBP"),
-               encode(split_image(), "BMP")]
+    sources = [
+        good_png(),
+        good_jpeg(),
+        animated([RED, GREEN, BLUE]),
+        animated([RED, BLUE], "WEBP"),
+        encode(split_image(), "BMP"),
+    ]
     for src in sources:
         for _ in range(40):
             data = bytearray(src)
