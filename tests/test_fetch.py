@@ -264,6 +264,18 @@ def test_connects_to_the_checked_ip_and_sends_the_real_host_header(http_server):
     assert http_server.request_headers["/a.png"]["host"] == f"img.cdn.test:{http_server.port}"
 
 
+def test_tries_the_next_checked_address_when_one_refuses_the_connection(http_server):  # noqa: F811
+    png = image_bytes("PNG")
+    http_server.route("/a.png", body=png)
+    # 127.0.0.2 is loopback too (Linux answers for all of 127/8) but nothing listens there on this port.
+    resolver = _table_resolver({"two.cdn.test": ["127.0.0.2", "127.0.0.1"]})
+    allow = frozenset({f"127.0.0.2:{http_server.port}", http_server.host})
+    settings = Settings.from_env(
+        {}, allow_hosts=allow, resolver=resolver, rate_per_host=0, connect_timeout=2.0
+    )
+    assert fetch_image(f"http://two.cdn.test:{http_server.port}/a.png", settings=settings).data == png
+
+
 def test_name_with_any_private_answer_is_refused(http_server):  # noqa: F811
     http_server.route("/a.png", body=image_bytes("PNG"))
     settings = guarded(http_server, resolver=_table_resolver({"mixed.test": ["127.0.0.1", "10.1.2.3"]}))
@@ -374,7 +386,7 @@ def test_pinned_request_targets_the_ip_and_keeps_the_name(url, ip, want_url, wan
 
     scheme, host, port = netguard.split_url(url)
     with httpx.Client() as client:  # builds the request only; nothing is sent
-        req = _pinned_request(client, url, netguard.Target(scheme, host, port, ip))
+        req = _pinned_request(client, url, netguard.Target(scheme, host, port, (ip,)), ip)
     assert str(req.url) == want_url
     assert req.headers["host"] == want_host
     assert req.extensions.get("sni_hostname") == want_sni

@@ -165,7 +165,7 @@ def _read_capped(resp: httpx.Response, url: str, settings: Settings, started: fl
     return bytes(buf)
 
 
-def _pinned_request(client: httpx.Client, url: str, target: netguard.Target) -> httpx.Request:
+def _pinned_request(client: httpx.Client, url: str, target: netguard.Target, ip: str) -> httpx.Request:
     request_url = httpx.URL(url)
     host_header = request_url.netloc.decode("ascii")  # "name" or "name:port" (IDN as punycode), no userinfo
     # httpcore passes sni_hostname to the TLS handshake as server_hostname: SNI and certificate checks.
@@ -173,7 +173,7 @@ def _pinned_request(client: httpx.Client, url: str, target: netguard.Target) -> 
     extensions = {"sni_hostname": sni} if target.scheme == "https" else {}
     return client.build_request(
         "GET",
-        request_url.copy_with(host=target.ip),
+        request_url.copy_with(host=ip),
         headers={"Host": host_header},
         extensions=extensions,
     )
@@ -221,6 +221,33 @@ def _request(
         resp.close()  # a refused or oversized body is not read to the end
 
 
+def _request_any(
+    client: httpx.Client,
+    current: str,
+    target: netguard.Target,
+    url: str,
+    where: str,
+    settings: Settings,
+    started: float,
+) -> Fetched | str:
+    """`_request` to the checked addresses in resolver order, moving on only when one refuses the
+    connection or is unreachable (say an IPv6 answer on a host without an IPv6 route)."""
+    for n, ip in enumerate(target.ips, start=1):
+        try:
+            return _request(
+                client, _pinned_request(client, current, target, ip), url, where, settings, started
+            )
+        except httpx.ConnectError as exc:
+            if n < len(target.ips):
+                continue
+            raise _classify_transport_error(exc, where, url) from exc
+        except httpx.TransportError as exc:
+            raise _classify_transport_error(exc, where, url) from exc
+        except httpx.InvalidURL as exc:
+            raise PermanentFetchError(f"invalid URL {where}: {exc}", url=url) from None
+    raise AssertionError("netguard.pin returns at least one address")
+
+
 def _tls_context(settings: Settings) -> ssl.SSLContext | bool:
     if not settings.ca_bundle:
         return True  # httpx's default: certifi's bundle
@@ -254,14 +281,7 @@ def fetch_image(url: str, *, settings: Settings | None = None) -> Fetched:
                 cls = TransientFetchError if exc.temporary else PermanentFetchError
                 raise cls(f"{exc}; url {where}", url=url) from None
             limiter.acquire(target.host)
-            try:
-                got = _request(
-                    client, _pinned_request(client, current, target), url, where, settings, started
-                )
-            except httpx.TransportError as exc:
-                raise _classify_transport_error(exc, where, url) from exc
-            except httpx.InvalidURL as exc:
-                raise PermanentFetchError(f"invalid URL {where}: {exc}", url=url) from None
+            got = _request_any(client, current, target, url, where, settings, started)
             if isinstance(got, Fetched):
                 return replace(got, final_url=current, redirects=redirects)
             if len(redirects) >= settings.max_redirects:

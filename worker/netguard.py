@@ -51,7 +51,11 @@ class Target:
     scheme: str
     host: str  # as in the URL, lowercased, without brackets
     port: int
-    ip: str  # the checked address to connect to
+    ips: tuple[str, ...]  # every address the name resolved to, all checked; connect to these only
+
+    @property
+    def ip(self) -> str:
+        return self.ips[0]
 
 
 def classify(ip: IPAddress) -> str | None:
@@ -113,10 +117,11 @@ def split_url(url: str) -> tuple[str, str, int]:
 
 
 def pin(url: str, settings: Settings) -> Target:
-    """Check `url` and return the address to connect to. Raises BlockedAddress or ResolveError.
+    """Check `url` and return the addresses to connect to. Raises BlockedAddress or ResolveError.
 
-    The host is resolved once; if ANY of its addresses is not public the URL is refused (a name that
-    mixes public and private answers is an attack or a misconfiguration, and either way not a seller's CDN).
+    The host is resolved once; the caller connects only to the returned addresses. If ANY of them is
+    not public the URL is refused (a name that mixes public and private answers is an attack or a
+    misconfiguration, and either way not a seller's CDN).
     """
     scheme, host, port = split_url(url)
     try:
@@ -131,7 +136,7 @@ def pin(url: str, settings: Settings) -> Target:
     if not ips:
         raise ResolveError(f"cannot resolve host {host!r}: no addresses", temporary=False)
     if settings.allow_private_networks:
-        return Target(scheme, host, port, ips[0])
+        return Target(scheme, host, port, tuple(ips))
     for raw in ips:
         ip = ipaddress.ip_address(raw)
         if _allowed(settings, host, raw, port):
@@ -140,4 +145,4 @@ def pin(url: str, settings: Settings) -> Target:
         if why:
             named = raw if raw == host else f"{host} resolves to {raw}, which"
             raise BlockedAddress(f"refused: {named} is {why} ({HINT})")
-    return Target(scheme, host, port, ips[0])
+    return Target(scheme, host, port, tuple(ips))
