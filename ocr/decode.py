@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
-import warnings
 import zlib
 from dataclasses import dataclass
 
@@ -164,14 +164,18 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> list[Frame]
     if fmt == "webp" and int.from_bytes(data[4:8], "little") + 8 > len(data):
         raise DecodeError(f"truncated WEBP: the file ends early ({len(data)} bytes); re-download it")
     try:
-        with warnings.catch_warnings():
-            # Pillow warns about (and EXIF parsing can warn about) odd files; our caps are the policy.
-            warnings.simplefilter("ignore")
-            return _decode(data, fmt, limits)
+        return _decode(data, fmt, limits)
     except DecodeError:
         raise
     except MemoryError:
         raise DecodeError(f"{fmt.upper()} too large to decode in available memory") from None
+    except Image.DecompressionBombError as exc:  # a later GIF frame grew the canvas past Pillow's limit
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)) / 1e6:.0f} MPix" if found else "too many pixels"
+        raise DecodeError(
+            f"a frame of this {fmt.upper()} is {size}, over the {limits.max_pixels / 1e6:g} MPix cap "
+            "(QQSCAN_MAX_PIXELS)"
+        ) from None
     except Exception as exc:  # any PIL/cv2/struct failure becomes a user-facing message
         raise DecodeError(_explain(exc, fmt, len(data))) from exc
 
@@ -213,14 +217,7 @@ def _decode(data: bytes, fmt: str, limits: DecodeLimits) -> list[Frame]:
     # Build the plugin class directly: parses the header only (lazy), and skips Pillow's global bomb
     # check so that QQSCAN_MAX_PIXELS decides, with the real dimensions in the message.
     im = _CLASSES[fmt](io.BytesIO(data))
-    w, h = im.size
-    if w <= 0 or h <= 0:
-        raise DecodeError(f"corrupt {fmt.upper()}: header says {w}x{h}")
-    if w * h > limits.max_pixels:
-        raise DecodeError(
-            f"image is {w}x{h} = {w * h / 1e6:.0f} MPix, over the {limits.max_pixels / 1e6:g} MPix cap "
-            "(QQSCAN_MAX_PIXELS)"
-        )
+    w, h = _check_size(im, fmt, limits)
     # Load before anything else touches the image: PNG's getexif() loads lazily, and a load error swallowed
     # there would leave a half-decoded (black) frame that later loads happily return.
     im.load()
@@ -228,13 +225,19 @@ def _decode(data: bytes, fmt: str, limits: DecodeLimits) -> list[Frame]:
     total = int(getattr(im, "n_frames", 1) or 1)
     reachable = max(1, min(total, SEEK_BUDGET_FRAMES * limits.max_pixels // (w * h)))
     wanted = sample_indices(reachable, limits.max_frames)
+    wanted_set = set(wanted)
 
     frames: list[Frame] = []
     prev: np.ndarray | None = None
     dropped = 0
-    for idx in wanted:
+    for idx in range(wanted[-1] + 1):
         if idx:
+            # One frame at a time (Pillow decodes the ones in between anyway) so that a GIF frame that
+            # grows the canvas is caught by the size check before that frame is allocated.
             im.seek(idx)
+            _check_size(im, fmt, limits)
+        if idx not in wanted_set:
+            continue
         pixels = _to_bgr(im)
         if orientation in _ORIENT:
             pixels = _orient(pixels, orientation)
@@ -262,6 +265,18 @@ def _decode(data: bytes, fmt: str, limits: DecodeLimits) -> list[Frame]:
         ph, pw = frame.pixels.shape[:2]
         frame.meta.update(meta, width=pw, height=ph)
     return frames
+
+
+def _check_size(im: Image.Image, fmt: str, limits: DecodeLimits) -> tuple[int, int]:
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise DecodeError(f"corrupt {fmt.upper()}: header says {w}x{h}")
+    if w * h > limits.max_pixels:
+        raise DecodeError(
+            f"image is {w}x{h} = {w * h / 1e6:.0f} MPix, over the {limits.max_pixels / 1e6:g} MPix cap "
+            "(QQSCAN_MAX_PIXELS)"
+        )
+    return w, h
 
 
 def sample_indices(total: int, cap: int) -> list[int]:

@@ -281,6 +281,20 @@ def test_bombs_refused_by_our_cap(data: bytes, dims: str) -> None:
         decode_image(data, DecodeLimits())
 
 
+def test_bomb_in_a_later_gif_frame() -> None:
+    """Logical screen 10x10, 2nd frame descriptor 5000x5000 (25 MPix): caught when seeking, before load."""
+    colors = [Image.new("RGB", (10, 10), c) for c in (RED, GREEN, BLUE)]
+    small = encode(colors[0], "GIF", save_all=True, append_images=colors[1:], duration=100)
+    assert decode_image(small)
+    grown = badfiles.gif_growing_frame(small, 5000, 5000)
+    with pytest.raises(DecodeError, match=r"image is 5000x5000 = 25 MPix, over the 1 MPix cap"):
+        decode_image(grown, DecodeLimits(max_pixels=1_000_000))
+    # Past Pillow's own hard limit its DecompressionBombError fires while counting frames: same message.
+    huge = badfiles.gif_growing_frame(small, 30000, 30000)
+    with pytest.raises(DecodeError, match=r"is 900 MPix, over the 60 MPix cap \(QQSCAN_MAX_PIXELS\)"):
+        decode_image(huge, DecodeLimits())
+
+
 def test_our_cap_governs_not_pillows() -> None:
     """A 225 MPix header is over Pillow's own hard bomb limit (~179 MPix); with our cap raised it gets past
     the header check (and then fails as the scan-less file it is), so QQSCAN_MAX_PIXELS is the one policy."""
