@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from worker.store import SchemaTooNew, Store, StoreUnavailable
+from worker.store import SchemaTooNew, Store, StoreError, StoreUnavailable
 
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("QQSCAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -388,6 +388,11 @@ def test_unreachable_database_is_reported_without_the_password():
     assert "s3cret-pw" not in message
     assert "qq:***@127.0.0.1:1/nope" in message
     assert "unavailable" in message
+
+
+def test_other_databases_are_refused_with_a_clear_error():
+    with pytest.raises(StoreError, match="unsupported database mysql://qq:\\*\\*\\*@db/x"):
+        Store("mysql://qq:pw@db/x")
 
 
 class _TcpRelay:

@@ -118,11 +118,21 @@ class Store:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or Settings.from_env().database_url
         self.safe_url = redact(self.url)
+        backend = make_url(self.url).get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise StoreError(
+                f"unsupported database {self.safe_url}: QQSCAN_DATABASE_URL must be a SQLite or "
+                "PostgreSQL URL (sqlite:///path or postgresql://user@host/db)"
+            )
         self.engine = _make_engine(self.url)
         self.dialect = self.engine.dialect.name
         self.migrated = False  # True when this open applied migrations
-        with self._unavailable():
-            self.migrated = self._migrate()
+        try:
+            with self._unavailable():
+                self.migrated = self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -167,11 +177,8 @@ class Store:
                 yield conn
 
     def _insert(self, model: type) -> Any:
-        if self.dialect == "postgresql":
-            return postgresql.insert(model)
-        if self.dialect == "sqlite":
-            return sqlite.insert(model)
-        raise StoreError(f"unsupported database {self.safe_url}: use SQLite or PostgreSQL")
+        """The dialect's INSERT, which has on_conflict_do_nothing / on_conflict_do_update."""
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
 
     # --- schema ---------------------------------------------------------------------------------------
 
