@@ -13,8 +13,13 @@ from detectors.keywords import KeywordHit, KeywordMatcher
 from detectors.normalize import CLASS_OTHER, DIGIT_CLASSES, Views, build_tables
 from detectors.qq import qq_rule
 from detectors.rules import rules_version
-from detectors.runs import Candidate, candidates, find_runs, fix_lookalikes
+from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
 from detectors.wechat import WechatIds
+
+# Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
+# price / ...": after them a longer or split reading of the same run is still worth trying.
+MAX_RUN_DIGITS = 29  # an 18-digit ID glued to an 11-digit mobile is the longest run worth reading
+SOFT_EXCLUSIONS = {"exclude.no_rule", "exclude.too_long", "exclude.code"}
 
 
 @dataclass(frozen=True)
@@ -86,15 +91,38 @@ class TextDetector:
     def _run_findings(
         self, span: tuple[int, int], v: Views, hits: list[KeywordHit], excluded: list[Excluded] | None
     ) -> list[Finding]:
-        for alternative in candidates(span, v.text, v.cls, v.value):
-            found = []
-            for c in alternative:
-                f = self._judge(c, v, hits, excluded)
+        """Read a run as one or more numbers: consecutive groups of digits, most digits first.
+
+        A reading that becomes a contact, or is excluded for what it is (a date, a price ...), uses up its
+        groups; one that merely fits no rule (too long, no keyword) leaves them for shorter readings, so
+        "13812345678 7天" still yields the mobile and "qq391287654 2009.03.08" the QQ number."""
+        groups = digit_groups(span, v.text, v.canon, v.cls)
+        sizes = [len(g) for g in groups]
+        n = len(groups)
+        subs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
+        subs = [(i, j) for i, j in subs if self.qq_min <= sum(sizes[i:j]) <= MAX_RUN_DIGITS]
+        subs.sort(key=lambda ij: (-sum(sizes[ij[0] : ij[1]]), ij[0]))
+        used = [False] * n
+        found: list[Finding] = []
+        for i, j in subs:
+            if any(used[i:j]):
+                continue
+            positions = [p for g in groups[i:j] for p in g]
+            for c in readings(positions, v.cls, v.value, alone=(i, j) == (0, n)):
+                f, reason, scope = self._judge(c, v, hits, excluded)
                 if f is not None:
                     found.append(f)
-            if found:
-                return found
-        return []
+                    used[i:j] = [True] * (j - i)
+                elif reason in SOFT_EXCLUSIONS:
+                    continue
+                elif scope == "head":
+                    used[i] = True
+                elif scope == "tail":
+                    used[j - 1] = True
+                else:
+                    used[i:j] = [True] * (j - i)
+                break
+        return found
 
     def _tie(self, c: Candidate, v: Views, hits: list[KeywordHit]) -> KeywordHit | None:
         """The keyword this number belongs to: nearest before it with only joiners between, or right after."""
@@ -117,7 +145,8 @@ class TextDetector:
 
     def _judge(
         self, c: Candidate, v: Views, hits: list[KeywordHit], excluded: list[Excluded] | None
-    ) -> Finding | None:
+    ) -> tuple[Finding | None, str | None, str]:
+        """A finding for candidate `c`, or None, the exclusion rule that rejected it and its scope."""
         tie = self._tie(c, v, hits)
         if tie is not None and tie.kind == "wechat":
             after = v.canon[tie.end : tie.end + 4]
@@ -129,7 +158,8 @@ class TextDetector:
             a, b = glued
             c = Candidate(c.positions[a:b], digits[a:b], c.classes[a:b])
             digits = c.digits
-        reason = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb")
+        checked = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb")
+        reason, scope = checked if checked is not None else (None, "all")
         if reason is None and len(digits) > 13:
             reason = "exclude.too_long"
         rule = None
@@ -143,7 +173,7 @@ class TextDetector:
         if reason is not None or rule is None:
             if excluded is not None:
                 excluded.append(Excluded(digits, (c.start, c.end), v.text[c.start : c.end], reason or "?"))
-            return None
+            return None, reason, scope
         start = tie.start if tie is not None and tie.start < c.start else c.start
         end = tie.end if tie is not None and tie.end > c.end else c.end
         conf = self._conf(rule)
@@ -157,7 +187,7 @@ class TextDetector:
             extra["keyword"] = v.text[tie.start : tie.end]
         if c.disguised:
             extra["disguised"] = True
-        return Finding(kind, value, v.text[start:end], conf, rule, (start, end), extra=extra)
+        return Finding(kind, value, v.text[start:end], conf, rule, (start, end), extra=extra), None, scope
 
     def _classify(self, c: Candidate, v: Views, tie: KeywordHit | None) -> tuple[str | None, str]:
         digits = c.digits
@@ -176,11 +206,13 @@ class TextDetector:
             return "phone.mobile", mob
         land = ph.landline(digits)
         if land is not None:
-            gaps = c.gaps(v.text)
+            gaps = c.gaps(v.text, v.canon)
             split_at = len(land[0]) - 1
             # Without a phone keyword, only the written form 010-12345678 / (010)12345678 counts.
             if kind == "phone" or (split_at < len(gaps) and gaps[split_at]):
                 return "phone.landline", "-".join(land)
+        if kind == "phone" and 7 <= len(digits) <= 8 and digits[0] in "23456789":
+            return "phone.local", digits  # 电话：65091040 - a local number after a phone keyword
         if kind == "phone":
             return None, digits
         return qq_rule(c, kind, self.rules), digits

@@ -9,11 +9,10 @@ import re
 from typing import Any
 
 from detectors.normalize import CLASS_LETTER, CLASS_LOOKALIKE, Views
-from detectors.phone import is_service_number
+from detectors.phone import MOBILE, is_service_number
 from detectors.runs import Candidate
 
 _DATE_SEPS = set("-/.")
-_MASK = re.compile(r"[*x×#]{2,}|[*×#]")
 
 
 def _word_rx(words: list[str]) -> re.Pattern[str]:
@@ -27,58 +26,98 @@ def _word_rx(words: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(parts) or "(?!)")
 
 
+def _unit_rx(units: list[str]) -> re.Pattern[str]:
+    alts = sorted({u.lower() for u in units}, key=len, reverse=True)
+    return re.compile(
+        r"^ ?(?:"
+        + "|".join(re.escape(u) + ("(?![a-z])" if u.isascii() and u[-1].isalpha() else "") for u in alts)
+        + ")"
+    )
+
+
 class Exclusions:
     def __init__(self, rules: dict[str, Any]) -> None:
         self.rules = rules
         ex = rules["exclude"]
         self.window = int(ex.get("context_window", 8))
         self.before = _word_rx(ex["context_before"] + ["日期", "时间", "有效期", "保质期", "生产日期"])
-        self.after = re.compile(r"^[\s:：,，.。]{0,2}(?:" + _word_rx(ex["context_after"]).pattern + ")")
-        units = sorted({u.lower() for u in ex["units"]}, key=len, reverse=True)
-        self.unit = re.compile(
-            r"^ ?(?:"
-            + "|".join(re.escape(u) + ("(?![a-z])" if u.isascii() and u[-1].isalpha() else "") for u in units)
-            + ")"
-        )
+        ctx = self.before.pattern
+        # The context word must introduce the number (订单号：1411592970, 订单184477629), not just be near it.
+        self.before = re.compile(f"(?:{ctx})(?:[号码:：#=是为\\s]|no\\.?)*$")
+        # A mobile number is distinctive: only a context word glued to it counts (发票 13812345678 is not
+        # an invoice number, 发票号：13812345678 is).
+        self.before_tight = re.compile(f"(?:{ctx})(?:(?:[号码:：#=]|no\\.?)[号码:：#=是为\\s]*|[是为]*)$")
+        # After the number: "174208675是我的订单编号" (not "13812345678 订单号1411592970").
+        after = _word_rx(ex["context_after"]).pattern
+        self.after = re.compile(rf"^\s?(?:是|为)?(?:我们的|我的|的)?(?:{after})(?![号码:：\s]*\d)")
+        self.after_tight = re.compile(rf"^(?:是|为)?(?:我们的|我的|的)?(?:{after})(?![号码:：\s]*\d)")
+        self.unit_always = _unit_rx([u for u in ex["units"] if u.isascii() or u in ex["units_always"]])
+        self.unit_untied = _unit_rx(ex["units"])
+        self.max_unit_digits = int(ex.get("max_unit_digits", 8))
+        self.currency_symbol = re.compile(r"[¥￥$€£]\s?$")
         self.currency = re.compile(
             "(?:" + "|".join(re.escape(c.lower()) for c in ex["currency"]) + r")\s?[:：]?\s?$"
         )
 
-    def check(self, c: Candidate, v: Views, tied: bool) -> str | None:
-        """The exclusion rule that applies to `c`, or None. `tied`: a contact keyword sits right before it."""
+    def check(self, c: Candidate, v: Views, tied: bool) -> tuple[str, str] | None:
+        """(rule, scope) of the exclusion that applies to `c`, or None. `tied`: a contact keyword sits right
+        before it. scope says which digits the reason is about: "all", or only the "head" / "tail" group
+        (a decimal tail or a unit after the last group says nothing about an earlier group)."""
         text, canon = v.text, v.canon
         s, e = c.start, c.end
-        gaps = c.gaps(text)
+        gaps = c.gaps(text, canon)
         n = len(c.digits)
-        if (
-            any("**" in g or "×" in g for g in gaps)
-            or _MASK.match(canon[e : e + 2])
-            or (s >= 1 and canon[s - 1] in "*×#")
+        if any("**" in g or "×" in g for g in gaps) or (
+            s >= 2 and canon[s - 2 : s] in ("**", "××", "xx", "##")
         ):
-            return "exclude.masked"
+            return "exclude.masked", "all"
+        if re.match(r"[*×#]{2}|xx(?![a-z])|\*(?=\d)", canon[e : e + 2]):
+            return "exclude.masked", "tail"
         dot_gaps = [g for g in gaps if g]
         if len(dot_gaps) == 3 and all(g == "." for g in dot_gaps) and n <= 12:
             groups = _groups(c, gaps)
             if len(groups) == 4 and all(1 <= len(g) <= 3 for g in groups):
-                return "exclude.ip"
-        if self._is_date(c, gaps):
-            return "exclude.date"
-        if self.currency.search(canon[max(0, s - 5) : s]):
-            return "exclude.price"
+                return "exclude.ip", "all"
+        date_groups = self._date_groups(c, gaps)
+        if date_groups:
+            # 2008/04/14 13812345678: the date condemns its own groups, not a number after it.
+            return "exclude.date", "all" if date_groups == len(_groups(c, gaps)) else "head"
+        mobile = MOBILE.fullmatch(c.digits) is not None
+        # Currency before: any mark for ordinary numbers; before a mobile only a currency symbol counts.
+        if (self.currency_symbol if mobile else self.currency).search(canon[max(0, s - 5) : s]):
+            return "exclude.price", "head"
+        if len(dot_gaps) == 1 and dot_gaps[0] in (".", "·") and not tied:
+            return "exclude.price", "all"
         tail = canon[e : e + 6]
-        if re.match(r"^\.\d{1,2}(?!\d)", tail) or (dot_gaps == ["."] and not tied):
-            return "exclude.price"
-        if self.unit.match(tail):
-            return "exclude.unit"
+        if re.match(r"^[.·]\d{1,2}(?!\d)", tail):
+            return "exclude.price", "tail"
+        # 5000mAh, 12元 always; 391287654人 / 13812345678包装 is a contact followed by the next word:
+        # counting words only exclude short, untied numbers.
+        # After a keyword only a glued unit counts ("QQ 391287654 元的标间" is two things).
+        if self.unit_always.match("" if (tied or mobile) and tail[:1] == " " else tail) or (
+            not tied and n <= self.max_unit_digits and self.unit_untied.match(tail)
+        ):
+            return "exclude.unit", "tail"
         if is_service_number(c.digits, self.rules):
-            return "exclude.service_number"
+            return "exclude.service_number", "all"
         if self._glued_to_letters(v, s, e):
-            return "exclude.code"
+            return "exclude.code", "all"
         if not tied:
-            if self.before.search(canon[max(0, s - self.window) : s]):
-                return "exclude.context"
-            if self.after.search(canon[e : e + self.window]):
-                return "exclude.context"
+            before, after = (self.before_tight, self.after_tight) if mobile else (self.before, self.after)
+            if before.search(canon[max(0, s - self.window) : s]):
+                return "exclude.context", "head"
+            if after.search(canon[e : e + 12]):
+                return "exclude.context", "tail"
+            if len(set(c.digits)) == 1:
+                return "exclude.repeated", "all"  # 55555555 is crying (呜呜), not a number
+            if not c.disguised and any(g in _LIST_SEPS for g in gaps):
+                # 6.673.581.09, 1,234,567: figures in a table. A '.' at one end only condemns that end.
+                inner = [g for g in gaps if g]
+                scope = "head" if inner[0] in _LIST_SEPS else "tail" if inner[-1] in _LIST_SEPS else "all"
+                return "exclude.number_list", scope
+        head_url, tail_url = _in_url(canon, s), _in_url(canon, e - 1)
+        if head_url or tail_url:
+            return "exclude.url", "all" if head_url and tail_url else "head" if head_url else "tail"
         return None
 
     @staticmethod
@@ -92,7 +131,8 @@ class Exclusions:
         return before or after
 
     @staticmethod
-    def _is_date(c: Candidate, gaps: list[str]) -> bool:
+    def _date_groups(c: Candidate, gaps: list[str]) -> int:
+        """How many leading groups form a date (and its time): 2007-7-11 14 -> 4; 0 if no date."""
         groups = _groups(c, gaps)
         seps = {g for g in gaps if g}
         if len(groups) >= 3 and seps and seps <= _DATE_SEPS | {" "}:
@@ -104,8 +144,27 @@ class Exclusions:
                 and 1 <= int(m) <= 12
                 and 1 <= int(d) <= 31
             ):
-                return True
-        return False
+                k = 3
+                while k < len(groups) and len(groups[k]) <= 2:
+                    k += 1
+                return k
+        return 0
+
+
+_LIST_SEPS = (".", ",", "·", "、")
+_URL_HINTS = ("://", "www.", ".com", ".htm", ".cn", ".net", ".org", ".php", ".asp")
+_URL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789./:?=&_%#-~+")
+
+
+def _in_url(canon: str, i: int) -> bool:
+    """The digit at `i` sits inside a URL or path (.com/thread-1368750-1-2.html)."""
+    a = i
+    while a > 0 and canon[a - 1] in _URL_CHARS:
+        a -= 1
+    b = i + 1
+    while b < len(canon) and canon[b] in _URL_CHARS:
+        b += 1
+    return any(h in canon[a:b] for h in _URL_HINTS)
 
 
 def _groups(c: Candidate, gaps: list[str]) -> list[str]:

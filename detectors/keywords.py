@@ -8,8 +8,6 @@ from typing import Any
 
 from detectors.normalize import DIGIT_CLASSES, Views, syllable_chars
 
-_ASCII_WORD = re.compile(r"[a-z]")
-
 
 @dataclass(frozen=True)
 class KeywordHit:
@@ -20,8 +18,20 @@ class KeywordHit:
     word: str
 
 
-def _alternation(words: list[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True) if w)
+def _alternation(words: list[str], ascii_bounds: bool = False) -> str:
+    """Longest first. With ascii_bounds, a word that starts/ends with an ASCII letter must not touch
+    another ASCII letter there (wxid, qqmusic), so 加qq is read as 加 + qq rather than 加q + q."""
+    parts = []
+    for w in sorted(set(words), key=len, reverse=True):
+        if not w:
+            continue
+        p = re.escape(w)
+        if ascii_bounds and w[0].isascii() and w[0].isalpha():
+            p = "(?<![a-z])" + p
+        if ascii_bounds and w[-1].isascii() and w[-1].isalpha():
+            p += "(?![a-z])"
+        parts.append(p)
+    return "|".join(parts)
 
 
 class KeywordMatcher:
@@ -40,7 +50,7 @@ class KeywordMatcher:
         ]:
             for w in kw.get(key, []):
                 self._kind_of[w.lower()] = (kind, short)
-        self._literal = re.compile(_alternation(list(self._kind_of)))
+        self._literal = re.compile(_alternation(list(self._kind_of), ascii_bounds=True))
         pinyin: list[tuple[str, re.Pattern[str]]] = []
         for kind, key in [("qq", "qq_pinyin"), ("wechat", "wechat_pinyin")]:
             for pair in kw.get(key, []):
@@ -61,12 +71,6 @@ class KeywordMatcher:
         for m in self._literal.finditer(canon):
             word = m.group()
             s, e = m.span()
-            if word.isascii() and word.isalnum():
-                # An ASCII keyword inside a word (wxid, qqmusic) is not a keyword.
-                if (s > 0 and _ASCII_WORD.match(canon[s - 1])) or (
-                    e < len(canon) and _ASCII_WORD.match(canon[e])
-                ):
-                    continue
             kind, short = self._kind_of[word]
             hits.append(KeywordHit(kind, s, e, short, word))
             taken.update(range(s, e))

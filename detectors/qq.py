@@ -24,7 +24,10 @@ def qq_rule(c: Candidate, kind: str | None, rules: dict[str, Any]) -> str | None
         return "qq.group"
     if kind == "verb":
         return "qq.contact_verb" if n >= 6 else None
-    if c.disguised:
+    if c.core_disguised:
         need = int(q["min_homophone_disguise_digits"] if c.homophones else q["min_disguise_digits"])
         return "qq.disguise" if n >= need else None
-    return "qq.bare" if n >= int(q["bare_min_digits"]) else None
+    # Plain digits with no keyword: only one unbroken block (6031669 1599 is two figures in a table).
+    # (and alone in its run: 1239·90 3·84 28015046099 is a row of a table).
+    contiguous = c.end - c.start == n
+    return "qq.bare" if n >= int(q["bare_min_digits"]) and contiguous and c.alone else None

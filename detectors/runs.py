@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from detectors.normalize import (
     CLASS_DIGIT,
@@ -46,6 +46,7 @@ class Candidate:
     positions: tuple[int, ...]  # offsets of each digit in the text
     digits: str
     classes: str  # class letter per digit
+    alone: bool = True  # the whole run: no other digit group shares its run (tables, lists)
 
     @property
     def start(self) -> int:
@@ -63,13 +64,23 @@ class Candidate:
     def homophones(self) -> bool:
         return CLASS_HOMOPHONE in self.classes
 
-    def gaps(self, text: str) -> list[str]:
-        """Text between consecutive digits, ignorable characters (keycap modifiers) removed."""
-        p = self.positions
-        return [
-            "".join(ch for ch in text[a + 1 : b] if ch not in _IGNORABLE)
-            for a, b in zip(p, p[1:], strict=False)
-        ]
+    def gaps(self, text: str, canon: str) -> list[str]:
+        """Canonical text between consecutive digits, keycap modifiers and zero-width characters removed."""
+        return _gaps(self.positions, text, canon)
+
+    @property
+    def core_disguised(self) -> bool:
+        """Really written in disguise: two or more non-ASCII digits, or one inside plain digits (39一287654).
+        以2008 or 1995、1996三 (one such character at an edge) is a plain number next to a word."""
+        odd = [k for k, c in enumerate(self.classes) if c != CLASS_DIGIT]
+        return len(odd) >= 2 or (len(odd) == 1 and 0 < odd[0] < len(self.classes) - 1)
+
+
+def _gaps(p: tuple[int, ...] | list[int], text: str, canon: str) -> list[str]:
+    return [
+        "".join(canon[i] for i in range(a + 1, b) if text[i] not in _IGNORABLE)
+        for a, b in zip(p, p[1:], strict=False)
+    ]
 
 
 def find_runs(cls: str, max_sep: int) -> list[tuple[int, int]]:
@@ -105,28 +116,23 @@ def _trim_weak(pos: list[int], cls: str) -> list[int]:
     return pos[a:b]
 
 
-def candidates(span: tuple[int, int], text: str, cls: str, value: str) -> list[list[Candidate]]:
-    """Alternatives for one run, best first; each alternative is a list of numbers read from the run.
+def digit_groups(span: tuple[int, int], text: str, canon: str, cls: str) -> list[list[int]]:
+    """Digit positions of a run, split wherever a separator stands between two digits (138 1234 5678)."""
+    pos = [i for i in range(span[0], span[1]) if cls[i] in DIGIT_CLASSES]
+    groups = [[pos[0]]]
+    for (_a, b), gap in zip(zip(pos, pos[1:], strict=False), _gaps(pos, text, canon), strict=True):
+        if gap:
+            groups.append([])
+        groups[-1].append(b)
+    return groups
 
-    1. the whole run; 2. the run without weak edge characters; 3. the run split at hard gaps (line breaks,
-    wide separators), each piece whole or trimmed.
-    """
-    s, e = span
-    pos = [i for i in range(s, e) if cls[i] in DIGIT_CLASSES]
-    out: list[list[Candidate]] = [[_make(pos, value, cls)]]
-    trimmed = _trim_weak(pos, cls)
-    if trimmed and trimmed != pos:
-        out.append([_make(trimmed, value, cls)])
-    pieces: list[list[int]] = [[pos[0]]]
-    for a, b in zip(pos, pos[1:], strict=False):
-        gap = "".join(ch for ch in text[a + 1 : b] if ch not in _IGNORABLE)
-        if "\n" in gap or len(gap) >= 2 or (cls[a] in _STRONG) != (cls[b] in _STRONG):
-            pieces.append([])
-        pieces[-1].append(b)
-    if len(pieces) > 1:
-        alt = []
-        for p in pieces:
-            t = _trim_weak(p, cls)
-            alt.append(_make(t or p, value, cls))
-        out.append(alt)
-    return out
+
+def readings(positions: list[int], cls: str, value: str, alone: bool = True) -> list[Candidate]:
+    """The ways to read these digit positions as one number, best first: without weak edge characters
+    (加我就391287654: 就 is not a 9), then as written."""
+    out = []
+    trimmed = _trim_weak(positions, cls)
+    if trimmed and trimmed != positions:
+        out.append(_make(trimmed, value, cls))
+    out.append(_make(positions, value, cls))
+    return [replace(c, alone=alone) for c in out] if not alone else out
