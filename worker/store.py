@@ -361,6 +361,8 @@ class Store:
     # --- reads ----------------------------------------------------------------------------------------
 
     def has_scan(self, sha256: str, rules_version: str) -> bool:
+        """True when these bytes already have a result under these rules: the worker can skip OCR and
+        just `record_source` the URL. A stored result with an error counts too (same bytes, same code)."""
         q = select(exists().where(Scan.image_sha256 == sha256, Scan.rules_version == rules_version))
         with self._read() as conn:
             return bool(conn.execute(q).scalar())
