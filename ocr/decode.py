@@ -31,6 +31,7 @@ from PIL import (
     JpegImagePlugin,
     PngImagePlugin,
     WebPImagePlugin,
+    features,
 )
 
 from ocr.types import Frame
@@ -159,6 +160,8 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> list[Frame]
     fmt = sniff_format(data)
     if fmt is None:
         raise DecodeError(describe_unaccepted(data))
+    if fmt == "avif" and not features.check("avif"):
+        raise DecodeError("not accepted: this Pillow build cannot read AVIF; convert to JPEG or PNG")
     if fmt == "png":
         _check_png_chunks(data)
     if fmt == "webp" and int.from_bytes(data[4:8], "little") + 8 > len(data):
