@@ -203,3 +203,14 @@ def test_missing_font_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(draw, "KNOWN_FONTS", ["/nonexistent/NotoSansCJK-Regular.ttc"])
     with pytest.raises(RuntimeError, match="apt-get install fonts-noto-cjk"):
         draw.cjk_font_file.__wrapped__()
+
+
+def test_exif_and_alpha_fixtures_decode_as_a_viewer_shows_them(fixture_dir: Path) -> None:
+    raw = (fixture_dir / "test/main_exif6.jpg").read_bytes()
+    f = decode_image(raw)[0]
+    stored = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    assert f.meta["exif_orientation"] == 6
+    upright = np.rot90(stored, -1).astype(int)  # stored sideways, shown turned clockwise
+    assert np.abs(f.pixels.astype(int) - upright).max() <= 4  # two JPEG decoders may differ by a step
+    alpha = decode_image((fixture_dir / "test/main_alpha.png").read_bytes())[0].pixels
+    assert alpha[5, 795].tolist() == [255, 255, 255]  # transparent corner composited on white
