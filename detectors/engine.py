@@ -10,7 +10,15 @@ from detectors import phone as ph
 from detectors.base import Finding
 from detectors.exclusions import Exclusions
 from detectors.keywords import KeywordHit, KeywordMatcher
-from detectors.normalize import CLASS_OTHER, DIGIT_CLASSES, Views, build_tables
+from detectors.normalize import (
+    CLASS_DISGUISED,
+    CLASS_LETTER,
+    CLASS_LOOKALIKE,
+    CLASS_OTHER,
+    DIGIT_CLASSES,
+    Views,
+    build_tables,
+)
 from detectors.qq import qq_rule
 from detectors.rules import rules_version
 from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
@@ -18,6 +26,7 @@ from detectors.wechat import WechatIds
 
 # Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
 # price / ...": after them a longer or split reading of the same run is still worth trying.
+_KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
 MAX_RUN_DIGITS = 29  # an 18-digit ID glued to an 11-digit mobile is the longest run worth reading
 SOFT_EXCLUSIONS = {"exclude.no_rule", "exclude.too_long", "exclude.code"}
 
@@ -67,7 +76,9 @@ class TextDetector:
         t = self.tables
         cls = text.translate(t.cls)
         has_digits = self._digits5.search(cls) is not None
-        if not has_digits and not self.keywords.any_char.search(text.lower()):
+        if not has_digits and not (
+            (CLASS_LETTER in cls or CLASS_LOOKALIKE in cls) and self.keywords.wechat_char.search(text.lower())
+        ):
             return []
         v = Views(text, text.translate(t.canon), cls, text.translate(t.value))
         hits = self.keywords.find(v)
@@ -80,6 +91,10 @@ class TextDetector:
             for h in hits:
                 for i in range(h.start, h.end):
                     cls_l[i] = CLASS_OTHER
+            if "\u20e3" in text:
+                # Keycap digits (3️⃣) are plain ASCII digits with modifiers: written in disguise all the same.
+                for m in _KEYCAP.finditer(text):
+                    cls_l[m.start()] = CLASS_DISGUISED
             cls = fix_lookalikes("".join(cls_l))
             v = Views(text, v.canon, cls, v.value)
             for span in find_runs(cls, self.max_sep):

@@ -50,19 +50,27 @@ class KeywordMatcher:
         ]:
             for w in kw.get(key, []):
                 self._kind_of[w.lower()] = (kind, short)
-        self._literal = re.compile(_alternation(list(self._kind_of), ascii_bounds=True))
+        # The lookahead on first characters lets the regex engine skip most positions in C.
+        firsts = "".join(sorted({re.escape(w[0]) for w in self._kind_of}))
+        self._literal = re.compile(
+            f"(?=[{firsts}])(?:{_alternation(list(self._kind_of), ascii_bounds=True)})"
+        )
         pinyin: list[tuple[str, re.Pattern[str]]] = []
+        wechat_firsts: set[str] = {w[0] for w, (k, _) in self._kind_of.items() if k == "wechat"}
         for kind, key in [("qq", "qq_pinyin"), ("wechat", "wechat_pinyin")]:
             for pair in kw.get(key, []):
                 classes = []
-                for syl in pair:
-                    chars = syllable_chars(syl, fuzzy=False) | syllable_chars(syl.rstrip("g") + "g")
+                for k, syl in enumerate(pair):
+                    # Exact reading, plus the -in/-ing confusion (xin/xing) input methods accept.
+                    chars = syllable_chars(syl) | (syllable_chars(syl + "g") if syl.endswith("n") else set())
                     classes.append("[" + "".join(sorted(re.escape(c) for c in chars)) + "]")
+                    if kind == "wechat" and k == 0:
+                        wechat_firsts |= chars
                 pinyin.append((kind, re.compile("".join(classes))))
         self._pinyin = pinyin
         self.not_contact_wechat = re.compile(_alternation(kw.get("wechat_not_contact", [])) or "(?!)")
-        # Fast prefilter: any keyword character at all.
-        self.any_char = re.compile("[" + "".join(sorted({re.escape(w[0]) for w in self._kind_of})) + "]")
+        # Prefilter for lines without digits: only a WeChat id (keyword + ASCII letters) can be found there.
+        self.wechat_char = re.compile("[" + "".join(sorted(re.escape(c) for c in wechat_firsts)) + "]")
 
     def find(self, v: Views) -> list[KeywordHit]:
         canon = v.canon

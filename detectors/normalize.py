@@ -38,6 +38,7 @@ _COMPAT_RANGES = [
     (0x1D400, 0x1D7FF),
     (0x1F100, 0x1F1FF),
 ]
+_SYMBOL_RANGES = [(0x2190, 0x21FF), (0x2300, 0x23FF), (0x25A0, 0x27BF), (0x2B00, 0x2BFF), (0x1F300, 0x1FAFF)]
 # Zero-width and emoji modifiers (keycap 3️⃣ = "3" U+FE0F U+20E3): become separators.
 _IGNORABLE = "\u200b\u200c\u200d\u2060\ufeff\ufe0f\ufe0e\u20e3"
 
@@ -77,13 +78,9 @@ def _main_readings() -> dict[str, str]:
     return out
 
 
-def syllable_chars(syllable: str, fuzzy: bool = False, rules: dict[str, Any] | None = None) -> set[str]:
-    """Characters whose main reading is `syllable` (or, with fuzzy, a fuzzy variant of it)."""
-    wanted = {syllable}
-    if fuzzy and rules is not None:
-        d = rules["digits"]
-        wanted = _fuzzy_variants(syllable, d["fuzzy_initials"], d["fuzzy_finals"])
-    return {ch for ch, r in _main_readings().items() if r in wanted}
+def syllable_chars(syllable: str) -> set[str]:
+    """Characters whose main reading (tone dropped) is `syllable`."""
+    return {ch for ch, r in _main_readings().items() if r == syllable}
 
 
 def homophone_table(rules: dict[str, Any]) -> dict[str, str]:
@@ -139,6 +136,11 @@ def build_tables(rules: dict[str, Any]) -> Tables:
                 canon[cp] = nf.lower()
                 if ord(nf) < 128:
                     cls[cp] = cls[ord(nf)]
+    # Emoji and pictographic symbols between digits are decoration (3❤9🌸1): separators.
+    for lo, hi in _SYMBOL_RANGES:
+        for cp in range(lo, hi + 1):
+            if cp not in cls and unicodedata.category(chr(cp)) in ("So", "Sm", "Sk"):
+                cls[cp] = CLASS_SEP
     for ch in seps:
         cls[ord(ch)] = CLASS_SEP
         canon.setdefault(ord(ch), " " if ch in _IGNORABLE else ch)

@@ -25,10 +25,17 @@ def landline(digits: str) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
+_ID = re.compile(r"[1-8]\d{5}(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]")
+
+
 def is_id_number(digits: str) -> bool:
-    """18-digit resident ID with a valid check digit (X check digits end the digit run, so not here)."""
-    if len(digits) != 18 or not digits[:17].isdigit():
-        return False
+    """Looks like an 18-digit resident ID: region, birth date, sequence, check digit.
+
+    The check digit is not verified: OCR that glues an ID to a phone number also misreads digits."""
+    return _ID.fullmatch(digits) is not None
+
+
+def id_checksum_ok(digits: str) -> bool:
     total = sum(int(d) * w for d, w in zip(digits[:17], _ID_WEIGHTS, strict=True))
     return "10X98765432"[total % 11] == digits[17]
 

@@ -17,6 +17,7 @@ from detectors.normalize import (
 )
 
 _WEAK = CLASS_HOMOPHONE + CLASS_SPOKEN + CLASS_LOOKALIKE
+_TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE
 _STRONG = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL
 # A block of ASCII letters: its look-alikes (o, l, i) are digits only if the whole block is look-alikes.
 _LETTER_BLOCK = re.compile(f"[{CLASS_LETTER}{CLASS_LOOKALIKE}]+")
@@ -105,13 +106,15 @@ def _make(positions: list[int], value: str, cls: str) -> Candidate:
 
 
 def _trim_weak(pos: list[int], cls: str) -> list[int]:
-    """Drop homophones / spoken forms at the edges of a mostly strong run (加我就391287654: 就 is not 9)."""
-    if sum(cls[i] in _STRONG for i in pos) < 4:
+    """Drop homophones / look-alikes at the edges of a plain-digit run (加我就391287654: 就 is not a 9).
+
+    Only next to ASCII digits: in a run written in numerals (幺三八幺...) the spoken forms are the point."""
+    if sum(cls[i] == CLASS_DIGIT for i in pos) < 4:
         return pos
     a, b = 0, len(pos)
-    while a < b and cls[pos[a]] in _WEAK:
+    while a < b - 1 and cls[pos[a]] in _TRIMMABLE and cls[pos[a + 1]] in _TRIMMABLE + CLASS_DIGIT:
         a += 1
-    while b > a and cls[pos[b - 1]] in _WEAK:
+    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE and cls[pos[b - 2]] in _TRIMMABLE + CLASS_DIGIT:
         b -= 1
     return pos[a:b]
 
