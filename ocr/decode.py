@@ -41,6 +41,9 @@ MiB = 1024 * 1024
 # Frames stepped through while seeking (GIF/WebP/APNG decode every frame up to the one asked for) are
 # bounded by this many times max_pixels, so a 40 MiB GIF of thousands of large frames cannot run for minutes.
 SEEK_BUDGET_FRAMES = 64
+# Kept frames are held in memory together (8 x 60 MPix would be 1.4 GB of BGR): at most this many times
+# max_pixels in all, so a large animation keeps fewer frames.
+KEPT_BUDGET_FRAMES = 2
 
 _CLASSES: dict[str, type[ImageFile.ImageFile]] = {
     "jpeg": JpegImagePlugin.JpegImageFile,
@@ -227,7 +230,8 @@ def _decode(data: bytes, fmt: str, limits: DecodeLimits) -> list[Frame]:
     orientation = _orientation(im)
     total = int(getattr(im, "n_frames", 1) or 1)
     reachable = max(1, min(total, SEEK_BUDGET_FRAMES * limits.max_pixels // (w * h)))
-    wanted = sample_indices(reachable, limits.max_frames)
+    frame_cap = min(limits.max_frames, max(1, KEPT_BUDGET_FRAMES * limits.max_pixels // (w * h)))
+    wanted = sample_indices(reachable, frame_cap)
     wanted_set = set(wanted)
 
     frames: list[Frame] = []
@@ -253,12 +257,16 @@ def _decode(data: bytes, fmt: str, limits: DecodeLimits) -> list[Frame]:
     meta: dict = {"format": fmt, "frames_total": total}
     if len(wanted) < total:
         meta["frames_sampled"] = wanted
-        meta["note"] = (
-            f"{total} frames, over the {limits.max_frames}-frame cap (QQSCAN_MAX_FRAMES): "
-            f"sampled {len(wanted)} evenly"
-        )
+        why = []
+        if frame_cap < total:
+            why.append(
+                f"over the {frame_cap}-frame cap (QQSCAN_MAX_FRAMES)"
+                if frame_cap == limits.max_frames
+                else f"{w}x{h} frames: only {frame_cap} fit in 2x QQSCAN_MAX_PIXELS"
+            )
         if reachable < total:  # stepping through every frame of a huge animation would take minutes
-            meta["note"] += f" from the first {reachable} (frames beyond were not decoded)"
+            why.append(f"only the first {reachable} frames stepped through (time budget)")
+        meta["note"] = f"{total} frames, sampled {len(wanted)} evenly: {'; '.join(why)}"
     meta["frames_kept"] = len(frames)
     if dropped:
         meta["frames_identical_dropped"] = dropped

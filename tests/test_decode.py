@@ -232,6 +232,22 @@ def test_frames_over_cap_sampled_evenly_first_and_last() -> None:
     assert "QQSCAN_MAX_FRAMES" in meta["note"]
 
 
+def test_large_animation_keeps_fewer_frames() -> None:
+    """Kept frames are held together in memory: frames of 0.4 x max_pixels -> 5 fit the 2x budget."""
+    colors = [(i * 12, 255 - i * 12, (i * 37) % 256) for i in range(20)]
+    frames = decode_image(animated(colors), DecodeLimits(max_pixels=2560, max_frames=8))  # 32x32 = 1024
+    assert [f.index for f in frames] == [0, 5, 10, 14, 19]
+    assert "only 5 fit in 2x QQSCAN_MAX_PIXELS" in frames[0].meta["note"]
+
+
+def test_seek_budget_limits_frames_stepped() -> None:
+    colors = [(i * 3, 255 - i * 3, (i * 37) % 256) for i in range(80)]
+    frames = decode_image(animated(colors), DecodeLimits(max_pixels=1024, max_frames=8))
+    # 32x32 frames at max_pixels=1024: stepping budget 64 frames (0..63), memory budget 2 frames
+    assert [f.index for f in frames] == [0, 63]
+    assert "only the first 64 frames stepped through" in frames[0].meta["note"]
+
+
 def test_sample_indices() -> None:
     assert sample_indices(3, 8) == [0, 1, 2]
     assert sample_indices(100, 8)[0] == 0 and sample_indices(100, 8)[-1] == 99
