@@ -110,6 +110,8 @@ class Exclusions:
                 return "exclude.context", "tail"
             if len(set(c.digits)) == 1:
                 return "exclude.repeated", "all"  # 55555555 is crying (呜呜), not a number
+            if c.digits in "01234567890" or c.digits in "98765432109876543210":
+                return "exclude.sequence", "all"  # 一二三四五六七八九: counting, not a number
             if not c.disguised and any(g in _LIST_SEPS for g in gaps):
                 # 6.673.581.09, 1,234,567: figures in a table. A '.' at one end only condemns that end.
                 inner = [g for g in gaps if g]
@@ -128,6 +130,8 @@ class Exclusions:
         if before and v.canon[s - 1] == "x" and s > 1 and v.canon[s - 2].isdigit():
             before = False  # an ID number's X check digit, glued to a mobile
         after = e < len(v.cls) and v.cls[e] in letters
+        if after and v.canon[e] == "x" and e - s >= 17:
+            after = False  # an ID number's X check digit ends the run
         return before or after
 
     @staticmethod

@@ -47,9 +47,12 @@ def split_glued_id(digits: str) -> tuple[int, int] | None:
             return (18, 29)
         if MOBILE.fullmatch(digits[:11]) and is_id_number(digits[11:]):
             return (0, 11)
-    if len(digits) == 28 and MOBILE.fullmatch(digits[17:]):
-        # ID whose X check digit was read as a separator: 17 digits then the mobile.
-        return (17, 28)
+    if len(digits) == 28:
+        # An ID ending in the check digit X: the X is not a digit, so 17 ID digits sit next to the mobile.
+        if MOBILE.fullmatch(digits[17:]) and is_id_number(digits[:17] + "X"):
+            return (17, 28)
+        if MOBILE.fullmatch(digits[:11]) and is_id_number(digits[11:] + "X"):
+            return (0, 11)
     return None
 
 
