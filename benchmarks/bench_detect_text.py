@@ -85,9 +85,8 @@ def main() -> None:
     lines = load_corpus("reviews")[:5000]
     spliced = [ln[: len(ln) // 2] + " QQ:391287654 " + ln[len(ln) // 2 :] for ln in lines]
     rate, flagged = measure(spliced, args.repeat)
-    print(
-        f"{'spliced':<10}{len(spliced):>8}{statistics.fmean(map(len, spliced)):>11.1f}{rate:>11.0f}{flagged:>9}"
-    )
+    avg = statistics.fmean(map(len, spliced))
+    print(f"{'spliced':<10}{len(spliced):>8}{avg:>11.1f}{rate:>11.0f}{flagged:>9}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ocr.types import OcrLine
 
 ROW_SEP = " "  # between lines of one row (number to the right of its keyword)
-LINE_SEP = "\n"  # between rows and between the characters of a vertical stack
+LINE_SEP = "\n"  # between rows
 
 
 @dataclass
@@ -78,7 +78,7 @@ def _stacks(lines: Sequence[OcrLine]) -> list[_Item]:
                     used.add(j)
             if len(col) >= 3:
                 item = _Item(
-                    LINE_SEP.join(lines[k].text for k in col),
+                    "".join(lines[k].text for k in col),
                     col,
                     min(lines[k].x0 for k in col),
                     min(lines[k].y0 for k in col),
@@ -116,10 +116,8 @@ def join_lines(lines: Sequence[OcrLine]) -> Joined:
                 text.append(ROW_SEP)
                 line_of.append(-1)
             if it.stack:
-                for m, idx in enumerate(it.members):
-                    if m:
-                        text.append(LINE_SEP)
-                        line_of.append(-1)
+                # One character per line: read as one word (扣 / 扣 / 3 / 9 ... is 扣扣39...).
+                for idx in it.members:
                     text.append(lines[idx].text)
                     line_of.extend([idx] * len(lines[idx].text))
             else:
@@ -140,7 +138,8 @@ def detect_in_lines(lines: Sequence[OcrLine], detector: TextDetector) -> list[Fi
     """detect_lines: per frame, join lines, detect, then give each finding its box, frame and OCR score."""
     out: list[Finding] = []
     for frame in sorted({ln.frame for ln in lines}):
-        fl = [ln for ln in lines if ln.frame == frame]
+        orig = [k for k, ln in enumerate(lines) if ln.frame == frame]
+        fl = [lines[k] for k in orig]
         joined = join_lines(fl)
         for f in detector.detect(joined.text):
             assert f.span is not None
@@ -154,7 +153,11 @@ def detect_in_lines(lines: Sequence[OcrLine], detector: TextDetector) -> list[Fi
                     box=union_box(fl, idxs),
                     frame=frame,
                     confidence=f.confidence * max(0.0, min(1.0, score)),
-                    extra={**f.extra, "ocr_score": round(float(score), 4), "lines": sorted(idxs)},
+                    extra={
+                        **f.extra,
+                        "ocr_score": round(float(score), 4),
+                        "lines": sorted(orig[i] for i in idxs),
+                    },
                 )
             )
     return out

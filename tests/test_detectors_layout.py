@@ -1,0 +1,86 @@
+"""detect_lines: OCR lines joined in reading order (rows, vertical stacks), boxes/frames/scores carried."""
+
+from __future__ import annotations
+
+import random
+
+import detectors
+from detectors.layout import join_lines
+from ocr.types import OcrLine
+
+QQ = "391287654"
+
+
+def line(
+    text: str, x: float, y: float, w: float | None = None, h: float = 20, score: float = 0.95, frame: int = 0
+):
+    w = w if w is not None else 20 * len(text)
+    return OcrLine(text, score, ((x, y), (x + w, y), (x + w, y + h), (x, y + h)), frame)
+
+
+def test_keyword_line_then_number_line_below() -> None:
+    lines = [line("加我扣扣", 10, 10), line(QQ, 10, 40, score=0.8)]
+    (f,) = detectors.detect_lines(lines)
+    assert (f.type, f.value, f.rule) == ("qq", QQ, "qq.keyword")
+    assert f.box == [[10, 10], [190, 10], [190, 60], [10, 60]]  # union of both lines
+    assert f.confidence <= 0.8 * 0.95 + 1e-9  # the weaker OCR line bounds it
+    assert f.extra["ocr_score"] == 0.8
+
+
+def test_number_to_the_right_of_keyword() -> None:
+    lines = [line("QQ：", 10, 100), line("③⑨①②⑧⑦⑥⑤④", 200, 102), line("正品保证", 10, 300)]
+    (f,) = detectors.detect_lines(lines)
+    assert f.value == QQ and f.box == [[10, 100], [380, 100], [380, 122], [10, 122]]
+
+
+def test_two_line_split_number() -> None:
+    lines = [line("QQ：3912", 10, 10), line("87654", 10, 40)]
+    (f,) = detectors.detect_lines(lines)
+    assert f.value == QQ
+
+
+def test_vertical_text_one_character_per_line() -> None:
+    chars = "扣扣" + QQ
+    lines = [line(ch, 500, 10 + 24 * k, w=20) for k, ch in enumerate(chars)]
+    lines.append(line("店铺公告：本店所有商品均为正品", 10, 10))  # a row beside the column
+    random.Random(1).shuffle(lines)
+    found = detectors.detect_lines(lines)
+    assert [(f.type, f.value) for f in found] == [("qq", QQ)]
+    box = found[0].box
+    assert box[0] == [500, 10] and box[2] == [520, 10 + 24 * (len(chars) - 1) + 20]
+
+
+def test_vertical_phone_in_numerals() -> None:
+    lines = [line(ch, 300, 50 + 30 * k, w=24, h=24) for k, ch in enumerate("幺三八幺两三四五六七八")]
+    (f,) = detectors.detect_lines(lines)
+    assert (f.type, f.value) == ("phone", "13812345678")
+
+
+def test_frames_are_separate_pictures() -> None:
+    qq8 = "39128765"  # 8 digits: a QQ number only next to its keyword
+    lines = [line("QQ", 10, 10, frame=0), line(qq8, 10, 40, frame=1), line(f"QQ {qq8}", 10, 10, frame=2)]
+    found = detectors.detect_lines(lines)
+    assert [(f.value, f.frame) for f in found] == [(qq8, 2)]
+
+
+def test_unrelated_lines_do_not_merge_into_a_number() -> None:
+    lines = [line("价格 128", 10, 10), line("2024", 10, 40), line("包邮", 10, 70)]
+    assert detectors.detect_lines(lines) == []
+
+
+def test_reading_order_rows_then_left_to_right() -> None:
+    lines = [line("B", 200, 12), line("C", 10, 60), line("A", 10, 10)]
+    assert join_lines(lines).text == "A B\nC"
+
+
+def test_finding_text_is_the_joined_evidence() -> None:
+    lines = [line("微信", 10, 10), line("shop2024", 100, 10)]
+    (f,) = detectors.detect_lines(lines)
+    assert (f.type, f.value, f.text) == ("wechat", "shop2024", "微信 shop2024")
+    assert f.to_dict()["box"] == [[10, 10], [260, 10], [260, 30], [10, 30]]
+
+
+def test_finding_names_its_input_lines() -> None:
+    lines = [line("QQ", 10, 10, frame=1), line("广告", 10, 10, frame=0), line(QQ, 10, 40, frame=1)]
+    (f,) = detectors.detect_lines(lines)
+    assert f.extra["lines"] == [0, 2] and f.frame == 1
