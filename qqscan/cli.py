@@ -26,3 +26,14 @@ cli.add_command(_doctor)
 from detectors.cli import detect_text as _detect_text  # noqa: E402
 
 cli.add_command(_detect_text)
+from qqscan.batch_cmds import crawl as _crawl  # noqa: E402
+from qqscan.batch_cmds import enqueue as _enqueue  # noqa: E402
+from qqscan.batch_cmds import results as _results  # noqa: E402
+from qqscan.batch_cmds import status as _status  # noqa: E402
+from qqscan.batch_cmds import worker as _worker  # noqa: E402
+
+cli.add_command(_enqueue)
+cli.add_command(_crawl)
+cli.add_command(_worker)
+cli.add_command(_results)
+cli.add_command(_status)

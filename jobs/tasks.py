@@ -1,0 +1,129 @@
+"""RQ job functions: what a `qqscan worker` runs. Plain functions of plain arguments, so RQ can name them
+by import path ("jobs.tasks.scan_url") and a test can call them directly.
+
+Failure policy, decided here once:
+- transient fetch failures (timeouts, 5xx, 429) are re-raised: RQ's Retry, set at enqueue
+  (worker.queueing.Policy), runs the job again after an interval;
+- permanent ones (404, not an image, too large, refused by the SSRF guard) are stored as the URL's error
+  and the job returns normally: running it again cannot help;
+- anything else (a bug, the database going away) raises, so RQ retries it and finally keeps it in the
+  failed registry where `rq info` / `qqscan status` show it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from worker.store import Store
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+_stores: dict[str, Store] = {}
+
+
+def get_store(url: str | None = None) -> Store:
+    """One Store (one connection pool) per process and database URL; jobs reuse it."""
+    from worker.config import Settings
+
+    url = url or Settings.from_env().database_url
+    if url not in _stores:
+        _stores[url] = Store(url)
+    return _stores[url]
+
+
+def _ms(t0: float) -> int:
+    return int((time.perf_counter() - t0) * 1000)
+
+
+def scan_url(
+    url: str,
+    *,
+    listing_id: str | None = None,
+    shop_id: str | None = None,
+    page_url: str | None = None,
+) -> dict[str, Any]:
+    """Fetch one image URL, scan it unless these bytes were already scanned under the current rules, and
+    store the result and the source. Idempotent: running it twice stores one scan and one source."""
+    import detectors
+    import ocr.engine
+    from jobs.pipeline import scan_bytes
+    from worker.fetch import PermanentFetchError, fetch_image
+
+    t0 = time.perf_counter()
+    store = get_store()
+    meta = {"listing_id": listing_id, "shop_id": shop_id, "page_url": page_url}
+    out: dict[str, Any] = {"url": url, "pid": os.getpid()}
+    try:
+        fetched = fetch_image(url)  # TransientFetchError propagates: RQ retries
+    except PermanentFetchError as exc:
+        store.record_source(url, error=str(exc), **meta)
+        return {**out, "status": "failed", "error": str(exc), "timings": {"total_ms": _ms(t0)}}
+    fetch_ms = _ms(t0)
+    sha = hashlib.sha256(fetched.data).hexdigest()
+    if store.has_scan(sha, detectors.RULES_VERSION):
+        store.record_source(url, sha256=sha, **meta)
+        return {
+            **out,
+            "status": "known",
+            "sha256": sha,
+            "timings": {"fetch_ms": fetch_ms, "total_ms": _ms(t0)},
+        }
+    engine = ocr.engine.get_engine()
+    result = scan_bytes(fetched.data, url, engine=engine)
+    t_store = time.perf_counter()
+    doc = result.to_json(with_lines=True)
+    doc.update(url=url, **{k: v for k, v in meta.items() if v is not None})
+    stored = store.save_scan(doc)
+    return {
+        **out,
+        "status": "scanned" if stored else "known",
+        "sha256": sha,
+        "flagged": result.flagged,
+        "error": result.error,
+        "engine_builds": ocr.engine.builds,
+        "timings": {
+            "fetch_ms": fetch_ms,
+            "scan_ms": result.ms,  # decode + OCR + detectors, as recorded in the result
+            "store_ms": _ms(t_store),
+            "total_ms": _ms(t0),
+        },
+    }
+
+
+def crawl_page(
+    url: str,
+    *,
+    listing_id: str | None = None,
+    shop_id: str | None = None,
+) -> dict[str, Any]:
+    """RQ job: fetch a listing page (HTML or JSON), extract every product image URL and queue one scan per
+    URL. A page that cannot be fetched for good is recorded as a failed source; a transient failure raises."""
+    from rq import get_current_job
+
+    from worker.queueing import connect
+
+    job = get_current_job()
+    return crawl(job.connection if job else connect(), url, listing_id=listing_id, shop_id=shop_id)
+
+
+def crawl(
+    conn: Redis, url: str, *, listing_id: str | None = None, shop_id: str | None = None
+) -> dict[str, Any]:
+    """The body of crawl_page with an explicit Redis connection (`qqscan crawl --now` runs it inline)."""
+    from jobs.crawl import extract_image_urls
+    from jobs.pagefetch import fetch_page
+    from worker.fetch import PermanentFetchError
+    from worker.queueing import enqueue_scans
+
+    try:
+        page = fetch_page(url)
+    except PermanentFetchError as exc:
+        get_store().record_source(url, error=str(exc), listing_id=listing_id, shop_id=shop_id)
+        return {"page": url, "status": "failed", "error": str(exc)}
+    urls = extract_image_urls(page.text, page.final_url, page.content_type)
+    enqueued, skipped = enqueue_scans(conn, urls, listing_id=listing_id, shop_id=shop_id, page_url=url)
+    return {"page": url, "status": "ok", "images": len(urls), "enqueued": enqueued, "already_queued": skipped}

@@ -1,0 +1,331 @@
+"""Batch commands over Redis (RQ) and the results store: enqueue, crawl, worker, results, status.
+
+QQSCAN_REDIS_URL (default redis://localhost:6379/0) names the queues, QQSCAN_DATABASE_URL the store.
+Heavy imports (RQ, SQLAlchemy, Paddle) happen inside the commands so `qqscan --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
+
+import click
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from worker.store import Store
+
+EXIT_UNAVAILABLE = 3  # Redis or the database cannot be reached
+
+
+def _redis() -> Redis:
+    from worker.queueing import QueueUnavailable, connect
+
+    try:
+        return connect()
+    except QueueUnavailable as exc:
+        click.echo(f"qqscan: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+def _store() -> Store:
+    from worker.config import Settings
+    from worker.store import StoreError, redact
+
+    url = Settings.from_env().database_url
+    try:
+        from jobs.tasks import get_store
+
+        return get_store(url)
+    except StoreError as exc:
+        click.echo(f"qqscan: {exc}. Check QQSCAN_DATABASE_URL (now {redact(url)}).", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+def _lines(args: Iterable[str], file: TextIO | None, stdin: TextIO) -> Iterator[str]:
+    """URLs from arguments, a file and/or stdin ('-'); blank lines and # comments skipped."""
+    sources: list[Iterable[str]] = []
+    for a in args:
+        sources.append(stdin if a == "-" else [a])
+    if file is not None:
+        sources.append(file)
+    for src in sources:
+        for line in src:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                yield line
+
+
+def _check_urls(urls: list[str]) -> None:
+    bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+    if bad:
+        raise click.BadParameter(
+            f"not an http(s) URL: {bad[0]!r}" + (f" (+{len(bad) - 1} more)" if bad[1:] else "")
+        )
+    if not urls:
+        raise click.UsageError("no URLs given (arguments, --file F, or - for stdin)")
+
+
+@click.command("enqueue")
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--file", "-f", "file", type=click.File("r", encoding="utf-8"), help="A file of URLs, one a line."
+)
+@click.option("--listing-id", help="Listing (product) id the images belong to.")
+@click.option("--shop-id", help="Shop (seller) id.")
+@click.option("--page-url", help="The page the images were found on.")
+def enqueue(
+    urls: tuple[str, ...],
+    file: TextIO | None,
+    listing_id: str | None,
+    shop_id: str | None,
+    page_url: str | None,
+) -> None:
+    """Queue image URLs for scanning (URL..., --file F, or - for stdin). A URL already queued is skipped."""
+    from worker.queueing import Policy, enqueue_scans
+
+    items = list(_lines(urls, file, sys.stdin))
+    _check_urls(items)
+    conn = _redis()
+    policy = Policy.from_env()
+    done, skipped = enqueue_scans(
+        conn, items, listing_id=listing_id, shop_id=shop_id, page_url=page_url, policy=policy
+    )
+    click.echo(
+        f"queued {done} image(s) on '{policy.scan_queue}'"
+        + (f", {skipped} already queued" if skipped else "")
+    )
+
+
+@click.command("crawl")
+@click.argument("urls", nargs=-1)
+@click.option("--file", "-f", "file", type=click.File("r", encoding="utf-8"), help="A file of page URLs.")
+@click.option(
+    "--now", is_flag=True, help="Fetch the pages here and queue their images, instead of queueing crawls."
+)
+@click.option("--listing-id", help="Listing (product) id of the page.")
+@click.option("--shop-id", help="Shop (seller) id.")
+def crawl(
+    urls: tuple[str, ...], file: TextIO | None, now: bool, listing_id: str | None, shop_id: str | None
+) -> None:
+    """Queue listing pages (HTML or JSON) to be crawled: each image found on a page is queued for scanning."""
+    from worker.queueing import Policy, enqueue_crawls
+
+    items = list(_lines(urls, file, sys.stdin))
+    _check_urls(items)
+    conn = _redis()
+    if not now:
+        policy = Policy.from_env()
+        done, skipped = enqueue_crawls(conn, items, listing_id=listing_id, shop_id=shop_id, policy=policy)
+        click.echo(
+            f"queued {done} page(s) on '{policy.crawl_queue}'"
+            + (f", {skipped} already queued" if skipped else "")
+        )
+        return
+    from jobs.tasks import crawl as crawl_inline
+    from worker.fetch import TransientFetchError
+
+    _store()  # fail early and clearly when the store is down: failures are recorded there
+    failed = False
+    for url in items:
+        try:
+            r = crawl_inline(conn, url, listing_id=listing_id, shop_id=shop_id)
+        except TransientFetchError as exc:
+            r = {"page": url, "status": "failed", "error": f"{exc} (try again later)"}
+        if r["status"] == "ok":
+            click.echo(
+                f"{url}: {r['images']} image(s), queued {r['enqueued']}, already queued {r['already_queued']}"
+            )
+        else:
+            failed = True
+            click.echo(f"{url}: FAILED {r['error']}", err=True)
+    sys.exit(2 if failed else 0)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
+@click.option("--queues", "-q", "queues", multiple=True, help="Queues to listen on (repeat or comma list).")
+@click.option(
+    "--max-jobs", type=int, default=None, help="Exit after N jobs (recycle; $QQSCAN_WORKER_MAX_JOBS)."
+)
+@click.option(
+    "--max-rss-mb",
+    type=float,
+    default=None,
+    help="Exit after a job leaves RSS above M MiB ($QQSCAN_WORKER_MAX_RSS_MB).",
+)
+@click.option(
+    "--with-scheduler/--without-scheduler",
+    default=True,
+    show_default=True,
+    help="Run RQ's scheduler (retry intervals, scheduled jobs); one per Redis holds the lock.",
+)
+@click.option("--name", default=None, help="Worker name (default: random).")
+@click.option("--logging-level", "-l", default="INFO", show_default=True)
+def worker(
+    burst: bool,
+    queues: tuple[str, ...],
+    max_jobs: int | None,
+    max_rss_mb: float | None,
+    with_scheduler: bool,
+    name: str | None,
+    logging_level: str,
+) -> None:
+    """Run a scan worker: builds the OCR engine once, then takes jobs until stopped (SIGTERM finishes the
+    current job first). Run several, on one box or many, against the same Redis and database."""
+    import logging
+
+    from worker.queueing import Policy
+    from worker.worker import ScanWorker
+
+    logging.basicConfig(
+        level=logging_level.upper(), format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"
+    )
+    for noisy in ("httpx", "alembic"):  # a line per request / per migration check drowns the job log
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    names = [q.strip() for arg in queues for q in arg.split(",") if q.strip()] or Policy.from_env().queues
+    conn = _redis()
+    _store()  # fail before the 3 s engine build, with the URL, when the database is unreachable
+    w = ScanWorker(names, connection=conn, name=name, max_rss_mb=max_rss_mb)
+    w.work(burst=burst, max_jobs=max_jobs, with_scheduler=with_scheduler, logging_level=logging_level.upper())
+    if w.recycle_reason:
+        click.echo(f"qqscan worker: recycled ({w.recycle_reason})", err=True)
+
+
+_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """'1h', '30m', '2d', '1w' ago, or an ISO date/time (naive = UTC)."""
+    m = _AGO.match(value)
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2).lower()]
+        return (now or datetime.now(UTC)) - timedelta(**{unit: float(m.group(1))})
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: use an ISO time (2026-11-24T08:00) or an age like 1h, 2d"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def describe(r: dict[str, Any]) -> str:
+    where = r.get("url") or r.get("source")
+    extra = f" (+{len(r['urls']) - 1} more URLs)" if len(r.get("urls") or []) > 1 else ""
+    if r.get("error"):
+        return f"ERROR    {where}{extra}: {r['error']}"
+    if not r.get("flagged"):
+        return f"clean    {where}{extra}"
+    parts = [
+        f"{f.get('type')} {f.get('value')} [{f.get('rule')}] {f.get('text')!r}"
+        for f in r.get("findings") or []
+    ]
+    return f"FLAGGED  {where}{extra}: " + "; ".join(parts)
+
+
+@click.command("results")
+@click.option("--flagged", is_flag=True, help="Only images with findings.")
+@click.option("--since", default=None, help="Scanned since: ISO time or an age (1h, 2d).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image (scan --json shape + url).")
+@click.option("--lines/--no-lines", "with_lines", default=True, help="With --json: include OCR lines.")
+@click.option("--limit", type=int, default=None, help="At most N images.")
+def results(flagged: bool, since: str | None, as_json: bool, with_lines: bool, limit: int | None) -> None:
+    """Scan results from the store, oldest first: one per image (its newest scan)."""
+    since_dt = parse_since(since) if since else None
+    store = _store()
+    from worker.store import StoreError
+
+    try:
+        for r in store.results(flagged=True if flagged else None, since=since_dt, limit=limit):
+            if as_json:
+                if not with_lines:
+                    r.pop("lines", None)
+                click.echo(json.dumps(r, ensure_ascii=False, default=str))
+            else:
+                click.echo(describe(r))
+    except StoreError as exc:
+        click.echo(f"qqscan: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+def status(as_json: bool) -> None:
+    """Queue depths, started/scheduled/failed jobs, workers, and recent throughput from the store."""
+    from rq import Queue, Worker
+
+    from worker.queueing import Policy
+
+    conn = _redis()
+    policy = Policy.from_env()
+    queues: dict[str, dict[str, int]] = {}
+    for name in policy.queues:
+        q = Queue(name, connection=conn)
+        queues[name] = {
+            "queued": q.count,
+            "started": q.started_job_registry.count,
+            "scheduled": q.scheduled_job_registry.count,
+            "deferred": q.deferred_job_registry.count,
+            "failed": q.failed_job_registry.count,
+            "finished": q.finished_job_registry.count,
+        }
+    workers = Worker.all(connection=conn)
+    busy = sum(1 for w in workers if w.get_state() == "busy")
+    out: dict[str, Any] = {"queues": queues, "workers": len(workers), "busy_workers": busy}
+    out["store"] = _store_stats(_store())
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(f"{'queue':<10} {'queued':>7} {'started':>8} {'sched':>6} {'failed':>7} {'done':>7}")
+    for name, c in queues.items():
+        click.echo(
+            f"{name:<10} {c['queued']:>7} {c['started']:>8} {c['scheduled']:>6} "
+            f"{c['failed']:>7} {c['finished']:>7}"
+        )
+    click.echo(f"workers: {len(workers)} ({busy} busy)")
+    s = out["store"]
+    click.echo(
+        f"store: {s['images']} images, {s['scans']} scans ({s['flagged']} flagged), "
+        f"{s['failed_sources']} failed URLs"
+    )
+    click.echo(
+        "scans per minute: last 1 min {0[1m]}, last 10 min {0[10m]:.1f}, last hour {0[1h]:.1f}".format(
+            s["per_minute"]
+        )
+    )
+
+
+def _store_stats(store: Store) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from worker.models import Scan, Source
+
+    now = datetime.now(UTC)
+    # Read-only: the store's SQLite engine otherwise opens every transaction as a writer.
+    with store.engine.connect().execution_options(qqscan_read_only=True) as conn:
+        recent = {
+            label: conn.execute(
+                select(func.count()).select_from(Scan).where(Scan.created_at >= now - timedelta(minutes=mins))
+            ).scalar_one()
+            / mins
+            for label, mins in (("1m", 1), ("10m", 10), ("1h", 60))
+        }
+        flagged = conn.execute(
+            select(func.count()).select_from(Scan).where(Scan.flagged.is_(True))
+        ).scalar_one()
+        failed = conn.execute(
+            select(func.count()).select_from(Source).where(Source.error.is_not(None))
+        ).scalar_one()
+    return {
+        "images": store.count("images"),
+        "scans": store.count("scans"),
+        "flagged": flagged,
+        "failed_sources": failed,
+        "per_minute": {k: round(v, 1) for k, v in recent.items()},
+    }
