@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ocr.extend import accept_extension, extend_right, wants_extension
 from ocr.models import ModelDir, find_model
 from ocr.vertical import column_box, column_to_row, find_columns
 
@@ -28,6 +29,7 @@ RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input
 
 
 TALL_RETRY_SCORE = 0.85  # tall boxes read worse than this get the orientation retries
+EXTEND_MIN_SCORE = 0.6  # an extended line read replaces the detector's shorter one above this
 COLUMN_MIN_SCORE = 0.8  # a column read replaces its fragments only when read this confidently
 
 
@@ -132,7 +134,24 @@ class OcrEngine:
         polys = [np.asarray(p, dtype=np.float32) for p in res["rec_polys"]]
         self._reread_tall(image, texts, scores, polys)
         self._read_columns(image, texts, scores, polys)
+        self._extend_lines(image, texts, scores, polys)
         return [(t, s, p) for t, s, p in zip(texts, scores, polys, strict=True) if t.strip()]
+
+    def _extend_lines(self, image: np.ndarray, texts: list[str], scores: list[float], polys: list) -> None:
+        todo = []
+        for i, text in enumerate(texts):
+            if wants_extension(text):
+                region = extend_right(image, polys[i])
+                if region is not None:
+                    todo.append((i, region))
+        if not todo:
+            return
+        crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for _, (x0, y0, x1, y1) in todo]
+        for (i, (x0, y0, x1, y1)), rec in zip(todo, self._pipeline().text_rec_model(crops), strict=True):
+            text, score = str(rec["rec_text"]), float(rec["rec_score"])
+            if score >= EXTEND_MIN_SCORE and accept_extension(texts[i], text):
+                texts[i], scores[i] = text, score
+                polys[i] = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
 
     def _read_columns(self, image: np.ndarray, texts: list[str], scores: list[float], polys: list) -> None:
         """Stacked upright characters: read each column as one row; it replaces its fragments when the

@@ -1,0 +1,198 @@
+"""qqscan scan vs the stock PaddleOCR pipeline, side by side in one run, on the generated bench set.
+
+    .venv/bin/python -m benchmarks.bench_scan [--kinds main,tall,gif] [--limit N]
+
+Each pipeline runs in its own child process (so peak RSS is its own), over the same images, with the same
+PP-OCRv5 mobile models. "read" counts contacts whose digits appear in the OCR text; "found" counts contacts
+the qqscan detectors report with the right value from that text. Results are printed as a Markdown table
+and written to benchmarks/out/bench_scan.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "benchmarks" / "out"
+
+
+def _digits(text: str) -> str:
+    import unicodedata
+
+    return re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+
+
+def _score(entry: dict, texts: list[str], found_values: set[str]) -> tuple[int, int, int]:
+    contacts = [c for c in entry["contacts"] if c["type"] in ("qq", "phone")]
+    digits = _digits(" ".join(texts))
+    read = sum(c["value"] in digits for c in contacts)
+    found = sum(c["value"] in found_values for c in contacts)
+    return len(contacts), read, found
+
+
+def run_stock(entries: list[dict], root: Path) -> dict:
+    """PaddleOCR's own pipeline as a user would build it: same local models, extra models off, defaults
+    for everything else (cpu_threads, detector limits)."""
+    os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+    from paddleocr import PaddleOCR
+
+    import detectors
+    from ocr.models import find_model
+    from ocr.types import OcrLine
+
+    det, rec = find_model("det"), find_model("rec")
+    t_build = time.perf_counter()
+    ocr = PaddleOCR(
+        text_detection_model_name=det.name,
+        text_detection_model_dir=str(det.path),
+        text_recognition_model_name=rec.name,
+        text_recognition_model_dir=str(rec.path),
+        use_doc_orientation_classify=False,
+        use_doc_unwarping=False,
+        use_textline_orientation=False,
+    )
+    build = time.perf_counter() - t_build
+    ocr.predict(str(root / entries[0]["file"]))  # warm-up, as qqscan's engine does
+    per_image = []
+    for e in entries:
+        t0 = time.perf_counter()
+        try:
+            res = ocr.predict(str(root / e["file"]))[0]
+            texts, scores, polys = res["rec_texts"], res["rec_scores"], res["rec_polys"]
+            err = None
+        except Exception as exc:  # stock cannot read some inputs (e.g. GIF); that is a miss, not a crash
+            texts, scores, polys, err = [], [], [], f"{type(exc).__name__}: {exc}"
+        secs = time.perf_counter() - t0
+        lines = [
+            OcrLine(t, float(s), tuple((float(x), float(y)) for x, y in p[:4]))  # type: ignore[arg-type]
+            for t, s, p in zip(texts, scores, polys, strict=True)
+        ]
+        values = {f.value for f in detectors.detect_lines(lines) if f.value}
+        per_image.append(
+            {"file": e["file"], "secs": secs, "texts": texts, "values": sorted(values), "error": err}
+        )
+    return {"build_s": build, "images": per_image}
+
+
+def run_qqscan(entries: list[dict], root: Path) -> dict:
+    from jobs.pipeline import scan_bytes
+    from ocr.engine import get_engine
+
+    t_build = time.perf_counter()
+    engine = get_engine()
+    build = time.perf_counter() - t_build
+    per_image = []
+    for e in entries:
+        data = (root / e["file"]).read_bytes()
+        t0 = time.perf_counter()
+        r = scan_bytes(data, e["file"], engine=engine)
+        secs = time.perf_counter() - t0
+        values = {f.value for f in r.findings if f.value}
+        texts = [ln.text for ln in r.lines]
+        per_image.append(
+            {"file": e["file"], "secs": secs, "texts": texts, "values": sorted(values), "error": r.error}
+        )
+    return {"build_s": build, "images": per_image}
+
+
+def child(which: str, manifest_path: Path, files: list[str]) -> None:
+    manifest = {e["file"]: e for e in json.loads(manifest_path.read_text(encoding="utf-8"))}
+    entries = [manifest[f] for f in files]
+    fn = run_stock if which == "stock" else run_qqscan
+    out = fn(entries, manifest_path.parent)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out, ensure_ascii=False))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kinds", default="main,tall,gif")
+    ap.add_argument("--limit", type=int, default=0, help="at most N images per kind")
+    ap.add_argument("--child", choices=["stock", "qqscan"], help=argparse.SUPPRESS)
+    ap.add_argument("--files", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    from fixtures.generate import generate
+
+    root = REPO / "fixtures" / "generated"
+    manifest_path = root / "manifest.json"
+    if args.child:
+        child(args.child, manifest_path, json.loads(args.files))
+        return
+    generate(root, bench=True)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    kinds = args.kinds.split(",")
+    chosen: dict[str, list[dict]] = {}
+    for kind in kinds:
+        es = [e for e in manifest if e.get("set") == "bench" and e["kind"] == kind]
+        chosen[kind] = es[: args.limit] if args.limit else es
+    files = [e["file"] for k in kinds for e in chosen[k]]
+    results = {}
+    for which in ("stock", "qqscan"):
+        cmd = [sys.executable, "-m", "benchmarks.bench_scan", "--child", which, "--files", json.dumps(files)]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(f"{which} run failed:\n{proc.stderr[-3000:]}")
+        results[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+    by_file = {e["file"]: e for e in manifest}
+    rows = []
+    for kind in kinds:
+        row = {"kind": kind, "images": len(chosen[kind])}
+        mpix = 0.0
+        for e in chosen[kind]:
+            with Image.open(root / e["file"]) as im:
+                mpix += im.width * im.height / 1e6
+        for which in ("stock", "qqscan"):
+            imgs = [i for i in results[which]["images"] if by_file[i["file"]]["kind"] == kind]
+            secs = sum(i["secs"] for i in imgs)
+            n = read = found = 0
+            for i in imgs:
+                a, b, c = _score(by_file[i["file"]], i["texts"], set(i["values"]))
+                n, read, found = n + a, read + b, found + c
+            row[which] = {
+                "secs": secs,
+                "img_s": len(imgs) / secs if secs else 0.0,
+                "mpix_s": mpix / secs if secs else 0.0,
+                "contacts": n,
+                "read": read,
+                "found": found,
+            }
+        rows.append(row)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bench_scan.json").write_text(
+        json.dumps({"rows": rows, "raw": results}, ensure_ascii=False, indent=1)
+    )
+    print(_table(rows, results))
+
+
+def _table(rows: list[dict], results: dict) -> str:
+    head = (
+        "| set | images | stock img/s | qqscan img/s | speed-up | stock MPix/s | qqscan MPix/s "
+        "| contacts | stock read | qqscan read | qqscan found |"
+    )
+    out = [head, "|" + "---|" * 11]
+    for r in rows:
+        s, q = r["stock"], r["qqscan"]
+        ratio = q["img_s"] / s["img_s"] if s["img_s"] else float("nan")
+        out.append(
+            f"| {r['kind']} | {r['images']} | {s['img_s']:.2f} | {q['img_s']:.2f} | {ratio:.2f}x "
+            f"| {s['mpix_s']:.2f} | {q['mpix_s']:.2f} | {s['contacts']} "
+            f"| {s['read']} | {q['read']} | {q['found']} |"
+        )
+    rss_s, rss_q = results["stock"]["peak_rss_mb"], results["qqscan"]["peak_rss_mb"]
+    out.append("")
+    out.append(f"peak RSS: stock {rss_s:.0f} MB, qqscan {rss_q:.0f} MB ({rss_q / rss_s:.2f}x)")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

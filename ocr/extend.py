@@ -1,0 +1,60 @@
+"""Line extension: the detector often stops a line where disguised digits begin.
+
+Circled digits (③⑨①), keycap emoji and digits on coloured chips are weak "text" to the detector: on a line
+like "企鹅 ③⑨①②⑧⑦⑥⑤④" it boxes "企鹅③9" and drops the rest, although the recogniser reads the whole band fine.
+For lines that end in something contact-like (a digit or a contact keyword), we follow the ink to the right
+along the line's own band and, when there is more, read the longer crop once.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+
+TRIGGER_ENDINGS = set("QqＱｑ扣鹅企微信VvXxWw:：号")
+
+
+def wants_extension(text: str) -> bool:
+    t = text.rstrip()
+    if not t:
+        return False
+    last = t[-1]
+    return last in TRIGGER_ENDINGS or last.isnumeric() or unicodedata.category(last) == "So"
+
+
+def extend_right(image: np.ndarray, poly: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the line's band followed to the right while ink continues, or None when the line
+    is slanted or nothing follows it."""
+    xs, ys = poly[:, 0], poly[:, 1]
+    x0, x1, y0, y1 = int(xs.min()), int(np.ceil(xs.max())), int(ys.min()), int(np.ceil(ys.max()))
+    h = y1 - y0
+    if h < 6 or abs(float(poly[1, 1] - poly[0, 1])) > 0.3 * h:  # level lines only; slanted ones stay as read
+        return None
+    height, width = image.shape[:2]
+    band = image[max(0, y0) : min(height, y1), x1:width]
+    if band.shape[1] < h // 2 or band.shape[0] == 0:
+        return None
+    gray = band.mean(axis=2) if band.ndim == 3 else band.astype(np.float32)
+    # Background per band: its most common brightness; ink is what differs from it clearly.
+    bg = np.median(gray)
+    ink_cols = (np.abs(gray - bg) > 40).sum(axis=0) >= max(2, h // 8)
+    end, gap = 0, 0
+    for i, ink in enumerate(ink_cols):
+        if ink:
+            end, gap = i + 1, 0
+        else:
+            gap += 1
+            if gap > 1.2 * h:
+                break
+    if end < h // 2:
+        return None
+    pad = max(2, h // 6)
+    return max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + end + pad), min(height, y1 + pad)
+
+
+def accept_extension(old: str, new: str) -> bool:
+    """The longer read must still contain what was read before (the detector's line), minus its last char,
+    which the cut may have garbled."""
+    o, n = old.replace(" ", ""), new.replace(" ", "")
+    return len(n) > len(o) and o[:-1] in n
