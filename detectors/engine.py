@@ -26,6 +26,15 @@ from detectors.wechat import WechatIds
 
 # Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
 # price / ...": after them a longer or split reading of the same run is still worth trying.
+_NEXT_NUMBER = re.compile(f"[^{DIGIT_CLASSES}]{{0,6}}[{DIGIT_CLASSES}]")
+_LIST_PUNCT = set(",;、，；")
+
+
+def _gaps(ends: list[int], starts: list[int], text: str, canon: str) -> list[str]:
+    """Text between digit groups: ends[k] is the last digit of group k, starts[k] the first of group k+1."""
+    return [canon[a + 1 : b] for a, b in zip(ends, starts, strict=True)]
+
+
 _KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
 MAX_RUN_DIGITS = 29  # an 18-digit ID glued to an 11-digit mobile is the longest run worth reading
 SOFT_EXCLUSIONS = {"exclude.no_rule", "exclude.too_long", "exclude.code"}
@@ -116,7 +125,10 @@ class TextDetector:
         n = len(groups)
         subs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
         subs = [(i, j) for i, j in subs if self.qq_min <= sum(sizes[i:j]) <= MAX_RUN_DIGITS]
-        subs.sort(key=lambda ij: (-sum(sizes[ij[0] : ij[1]]), ij[0]))
+        # Readings that reach across list punctuation (QQ：7822096122，1、长征) come after all that do not.
+        gaps = _gaps([g[-1] for g in groups[:-1]], [g[0] for g in groups[1:]], v.text, v.canon)
+        lists = [0] + [int(any(ch in _LIST_PUNCT for ch in g)) for g in gaps]
+        subs.sort(key=lambda ij: (sum(lists[ij[0] + 1 : ij[1]]), -sum(sizes[ij[0] : ij[1]]), ij[0]))
         used = [False] * n
         found: list[Finding] = []
         for i, j in subs:
@@ -129,6 +141,8 @@ class TextDetector:
                     found.append(f)
                     used[i:j] = [True] * (j - i)
                 elif reason in SOFT_EXCLUSIONS:
+                    continue
+                elif scope == "none":
                     continue
                 elif scope == "head":
                     used[i] = True
@@ -153,7 +167,9 @@ class TextDetector:
                     best = h
             elif h.start >= c.end and not h.short and h.kind in ("qq", "wechat", "qq_group"):
                 gap = v.canon[c.end : h.start]
-                if len(gap) <= 2 and self._short_gap.fullmatch(gap):
+                # "391287654（QQ）" labels the number before it; "，QQ：5599..." introduces the next one.
+                introduces = _NEXT_NUMBER.match(v.cls, h.end) is not None
+                if len(gap) <= 2 and self._short_gap.fullmatch(gap) and not introduces:
                     return best or h
                 break
         return best
@@ -197,7 +213,7 @@ class TextDetector:
         if "L" in c.classes:
             conf *= float(self.conf.get("lookalike_penalty", 1.0))
         kind = rule.split(".")[0]
-        extra: dict[str, Any] = {"rules_version": self.version}
+        extra: dict[str, Any] = {"rules_version": self.version, "_core": (c.start, c.end)}
         if tie is not None:
             extra["keyword"] = v.text[tie.start : tie.end]
         if c.disguised:
@@ -237,12 +253,17 @@ class TextDetector:
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
-    """Overlapping findings: keep the most confident one."""
-    if len(findings) < 2:
-        return findings
-    kept: list[Finding] = []
+    """Findings over the same characters (a WeChat id and a number inside it): keep the most confident.
+
+    Overlap is judged on the contact itself, not its keyword: two numbers may share one keyword."""
+    kept: list[tuple[tuple[int, int], Finding]] = []
     for f in sorted(findings, key=lambda f: -f.confidence):
         assert f.span is not None
-        if all(k.span is None or f.span[1] <= k.span[0] or f.span[0] >= k.span[1] for k in kept):
-            kept.append(f)
-    return sorted(kept, key=lambda f: f.span or (0, 0))
+        core = f.extra.get("_core", f.span)
+        if all(core[1] <= k[0] or core[0] >= k[1] for k, _ in kept):
+            kept.append((core, f))
+    out = []
+    for _, f in sorted(kept, key=lambda kf: kf[1].span or (0, 0)):
+        f.extra.pop("_core", None)
+        out.append(f)
+    return out

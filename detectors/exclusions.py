@@ -112,11 +112,12 @@ class Exclusions:
                 return "exclude.repeated", "all"  # 55555555 is crying (呜呜), not a number
             if c.digits in "01234567890" or c.digits in "98765432109876543210":
                 return "exclude.sequence", "all"  # 一二三四五六七八九: counting, not a number
+            if not c.alone and _in_table(canon, s, e):
+                return "exclude.number_list", "all"  # 1293·78 0·67 16984418409: a row of figures
             if not c.disguised and any(g in _LIST_SEPS for g in gaps):
                 # 6.673.581.09, 1,234,567: figures in a table. A '.' at one end only condemns that end.
-                inner = [g for g in gaps if g]
-                scope = "head" if inner[0] in _LIST_SEPS else "tail" if inner[-1] in _LIST_SEPS else "all"
-                return "exclude.number_list", scope
+                # Says nothing about any one group: shorter readings are still tried.
+                return "exclude.number_list", "none"
         head_url, tail_url = _in_url(canon, s), _in_url(canon, e - 1)
         if head_url or tail_url:
             return "exclude.url", "all" if head_url and tail_url else "head" if head_url else "tail"
@@ -156,6 +157,19 @@ class Exclusions:
 
 
 _LIST_SEPS = (".", ",", "·", "、")
+_DECIMAL = re.compile(r"\d[.·]\d")
+_CELL = re.compile(r"[0-9.·\-+%\s]*")
+_CELL_END = re.compile(r"[0-9.·\-+%\s]*$")
+
+
+def _in_table(canon: str, s: int, e: int) -> bool:
+    """Decimal figures in the same stretch of numbers (no list punctuation or words in between)."""
+    left = _CELL_END.search(canon, max(0, s - 16), s)
+    right = _CELL.match(canon, e)
+    around = (left.group() if left else "") + " " + (right.group() if right else "")
+    return _DECIMAL.search(around) is not None
+
+
 _URL_HINTS = ("://", "www.", ".com", ".htm", ".cn", ".net", ".org", ".php", ".asp")
 _URL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789./:?=&_%#-~+")
 

@@ -71,10 +71,14 @@ class Candidate:
 
     @property
     def core_disguised(self) -> bool:
-        """Really written in disguise: two or more non-ASCII digits, or one inside plain digits (39一287654).
-        以2008 or 1995、1996三 (one such character at an edge) is a plain number next to a word."""
-        odd = [k for k, c in enumerate(self.classes) if c != CLASS_DIGIT]
-        return len(odd) >= 2 or (len(odd) == 1 and 0 < odd[0] < len(self.classes) - 1)
+        """Really written in disguise: at least half the digits non-ASCII (叁玖壹, ③⑨①, 伞酒依), or non-ASCII
+        digits woven between ASCII ones (3九1二8七6五4). A word before or after a plain number (以2008,
+        一起 39128765, 1995、1996三) is not a disguise."""
+        cl = self.classes
+        odd = [k for k, c in enumerate(cl) if c != CLASS_DIGIT]
+        if len(odd) * 2 >= len(cl):
+            return True
+        return any(0 < k < len(cl) - 1 and cl[k - 1] == CLASS_DIGIT and cl[k + 1] == CLASS_DIGIT for k in odd)
 
 
 def _gaps(p: tuple[int, ...] | list[int], text: str, canon: str) -> list[str]:
