@@ -1,0 +1,105 @@
+"""Rules as data: the TOML, the operator override, the rules version, and the pypinyin-derived tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pypinyin import Style, pinyin
+
+import detectors
+from detectors.engine import TextDetector
+from detectors.normalize import build_tables, homophone_table, views
+from detectors.rules import RulesError, load_rules, rules_version
+
+
+def test_shipped_rules_version_is_declared_version_plus_hash() -> None:
+    rules = load_rules(override="")
+    declared = rules["version"]
+    assert detectors.RULES_VERSION.startswith(declared + "+")
+    assert rules_version(rules) == rules_version(load_rules(override=""))  # stable
+
+
+def test_any_edit_changes_the_version() -> None:
+    rules = load_rules(override="")
+    edited = {**rules, "keywords": {**rules["keywords"], "qq": [*rules["keywords"]["qq"], "鹅鹅"]}}
+    assert rules_version(edited) != rules_version(rules)
+
+
+def test_override_extends_lists_and_replaces_scalars(tmp_path: Path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text('version = "site-7"\n[keywords]\nqq = ["鹅鹅"]\n[qq]\nmin_disguise_digits = 6\n', "utf-8")
+    rules = load_rules(path)
+    assert rules["version"] == "site-7"
+    assert "鹅鹅" in rules["keywords"]["qq"] and "扣扣" in rules["keywords"]["qq"]
+    assert rules["qq"]["min_disguise_digits"] == 6 and rules["qq"]["max_digits"] == 11
+    det = TextDetector(rules)
+    assert [(f.value, f.rule) for f in det.detect("鹅鹅 39128765")] == [("39128765", "qq.keyword")]
+    assert [(f.value, f.rule) for f in det.detect("叁玖壹贰捌柒")] == [("391287", "qq.disguise")]
+    assert detectors.detect_text("叁玖壹贰捌柒") == []  # the shipped rules need 7 digits
+    assert det.version.startswith("site-7+") and det.version != detectors.RULES_VERSION
+
+
+def test_override_replace(tmp_path: Path) -> None:
+    shipped = (Path(detectors.__file__).with_name("vocab.toml")).read_text("utf-8")
+    path = tmp_path / "replace.toml"
+    # Without 企鹅 and its pinyin (qi e), the operator's file no longer reads 企鹅 as a QQ keyword.
+    edited = shipped.replace('"企鹅", ', "").replace(', ["qi", "e"]', "")
+    assert edited != shipped
+    path.write_text("replace = true\n" + edited, "utf-8")
+    det = TextDetector(load_rules(path))
+    assert "企鹅" not in det.rules["keywords"]["qq"]
+    assert detectors.detect_text("企鹅 39128765") != []
+    assert det.detect("企鹅 39128765") == []
+
+
+def test_override_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "env.toml"
+    path.write_text('[keywords]\nwechat = ["绿信"]\n', "utf-8")
+    monkeypatch.setenv("QQSCAN_RULES", str(path))
+    assert "绿信" in load_rules()["keywords"]["wechat"]
+
+
+def test_bad_override_says_which_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("keywords = [", "utf-8")
+    with pytest.raises(RulesError, match="bad.toml"):
+        load_rules(path)
+    with pytest.raises(RulesError, match="QQSCAN_RULES"):
+        load_rules(tmp_path / "missing.toml")
+
+
+def test_homophones_come_from_pypinyin() -> None:
+    table = homophone_table(load_rules(override=""))
+    assert len(table) > 1000
+    for ch, digit in [
+        ("伞", "3"),
+        ("酒", "9"),
+        ("依", "1"),
+        ("耳", "2"),
+        ("吧", "8"),
+        ("溜", "6"),
+        ("雾", "5"),
+    ]:
+        assert table[ch] == digit
+    assert table["山"] == "3" and table["诗"] == "4"  # fuzzy s/sh
+    readings = {
+        "0": {"ling", "lin"},
+        "1": {"yi", "yao"},
+        "2": {"er", "e"},
+        "3": {"san", "shan", "sang", "shang"},
+    }
+    readings |= {"4": {"si", "shi"}, "5": {"wu"}, "6": {"liu"}, "7": {"qi"}, "8": {"ba"}, "9": {"jiu"}}
+    # Every entry really reads like its digit according to pypinyin itself (first reading, no tone).
+    for ch, digit in list(table.items())[::50]:
+        main = pinyin(ch, style=Style.NORMAL, heteronym=True)[0]
+        assert readings[digit] & set(main), (ch, digit, main)
+
+
+def test_views_keep_length_and_offsets() -> None:
+    tables = build_tables(load_rules(override=""))
+    text = "ＱＱ：③⑨①贰捌柒陸伍肆 3️⃣ 薇信"
+    v = views(text, tables)
+    assert len(v.canon) == len(v.cls) == len(v.value) == len(text)
+    assert v.canon.startswith("qq:") and v.value[3:12] == "391287654"
+    assert v.cls[3:6] == "CCC" and v.cls[6:12] == "NNNNNN"
