@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ocr.extend import accept_extension, extend_right, wants_extension
+from ocr.extend import accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.models import ModelDir, find_model
 from ocr.vertical import column_box, column_to_row, find_columns
 
@@ -142,7 +142,8 @@ class OcrEngine:
         for i, text in enumerate(texts):
             if wants_extension(text):
                 region = extend_right(image, polys[i])
-                if region is not None:
+                # Ink that the detector already boxed as another line is that line, not our tail.
+                if region is not None and not overlaps_others(region, polys[i], polys, texts):
                     todo.append((i, region))
         if not todo:
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr.extend import accept_extension, extend_right, wants_extension
+from ocr.extend import accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.reader import read_pixels
 from tests.text_images import cjk_font_path
 
@@ -46,3 +46,9 @@ def test_circled_digits_cut_by_the_detector_are_read_whole(engine):
     circled = {"①": "1", "②": "2", "③": "3", "④": "4", "⑤": "5", "⑥": "6", "⑦": "7", "⑧": "8", "⑨": "9"}
     digits = "".join(circled.get(c, c) for c in text if c.isnumeric())
     assert digits == "391287654", text
+
+
+def test_extension_does_not_swallow_a_line_the_detector_already_boxed():
+    own, other = _box(20, 40, 200, 60), _box(230, 35, 420, 62)
+    assert overlaps_others((15, 35, 430, 65), own, [own, other], ["QQ:", "135792468"])
+    assert not overlaps_others((15, 35, 430, 65), own, [own, other], ["QQ:", ""])  # empty reads don't count
