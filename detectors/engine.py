@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from detectors import phone as ph
@@ -139,6 +139,9 @@ class TextDetector:
                 f, reason, scope = self._judge(c, v, hits, excluded)
                 if f is not None:
                     found.append(f)
+                    if f.rule == "wechat.keyword_phone":
+                        # 电话/微信同号 138...: the number is a phone as well as the WeChat account.
+                        found.append(replace(f, type="phone", rule="phone.mobile", extra=dict(f.extra)))
                     used[i:j] = [True] * (j - i)
                 elif reason in SOFT_EXCLUSIONS:
                     continue
@@ -255,12 +258,13 @@ class TextDetector:
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     """Findings over the same characters (a WeChat id and a number inside it): keep the most confident.
 
-    Overlap is judged on the contact itself, not its keyword: two numbers may share one keyword."""
+    Overlap is judged on the contact itself, not its keyword: two numbers may share one keyword. A
+    phone number given as the WeChat account is reported as both."""
     kept: list[tuple[tuple[int, int], Finding]] = []
     for f in sorted(findings, key=lambda f: -f.confidence):
         assert f.span is not None
         core = f.extra.get("_core", f.span)
-        if all(core[1] <= k[0] or core[0] >= k[1] for k, _ in kept):
+        if all(core[1] <= k[0] or core[0] >= k[1] or f.type != g.type for k, g in kept):
             kept.append((core, f))
     out = []
     for _, f in sorted(kept, key=lambda kf: kf[1].span or (0, 0)):

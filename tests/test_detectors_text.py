@@ -119,6 +119,9 @@ POSITIVES: list[tuple[str, str, str, str]] = [
     ("wechat full-width id", "微信：ｓｈｏｐ２０２４", "wechat", "shop2024"),
     ("wechat phone", f"微信 {MOBILE}", "wechat", MOBILE),
     ("wechat phone 同号", f"微信同号 {MOBILE}", "wechat", MOBILE),
+    ("phone given as wechat", f"电话/微信同号 {MOBILE}", "phone", MOBILE),
+    ("wechat given as phone", f"电话/微信同号 {MOBILE}", "wechat", MOBILE),
+    ("hotline mobile", f"订购热线 {MOBILE}", "phone", MOBILE),
     ("wechat phone disguised", "vx 幺叁捌幺贰叁肆伍陆柒捌", "wechat", MOBILE),
 ]
 
