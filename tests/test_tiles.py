@@ -53,3 +53,31 @@ def test_merge_duplicates_keeps_best_scored():
     other = box + 500
     kept = merge_duplicates([("QQ 12345", 0.7, box), ("QQ 123456", 0.9, box + 2), ("price", 0.8, other)])
     assert sorted(t for t, _, _ in kept) == ["QQ 123456", "price"]
+
+
+def test_lines_across_tile_edges_are_read_once_in_page_coordinates(engine):
+    """Lines drawn across each tile's cut edge and across each core boundary: every number is read exactly
+    once, whole, and its box lands where it was drawn on the page."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ocr.reader import read_pixels
+    from tests.text_images import cjk_font_path
+
+    w, h = 750, 4000
+    tiles = plan_tiles(w, h)
+    cuts = sorted({t.y1 for t in tiles[:-1]} | {int(t.cy1) for t in tiles[:-1]})
+    page = Image.new("RGB", (w, h), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(cjk_font_path(), 28)
+    planted = {}
+    for k, y in enumerate(cuts):
+        number = f"{k + 1}{k + 3}{k + 5}{k}8642{k}"
+        top = y - 18  # the line's 36 px straddle the cut
+        draw.text((60, top), f"QQ {number}", font=font, fill="black")
+        planted[number] = top
+    lines = read_pixels(np.asarray(page)[:, :, ::-1].copy(), engine)
+    for number, top in planted.items():
+        hits = [(t, p) for t, _, p in lines if number in t.replace(" ", "")]
+        assert len(hits) == 1, (number, [t for t, _, _ in lines])
+        ys = hits[0][1][:, 1]
+        assert top - 15 <= ys.min() <= top + 15 and ys.max() <= top + 60
