@@ -1,6 +1,6 @@
 """A real redis-server for tests, on a free loopback port, with persistence off. Never the machine's 6379.
 
-    from tests.redis_server import redis_server, redis_url  # noqa: F401  (pytest fixtures)
+    pytest_plugins = ("tests.redis_server",)  # in a test module
 
 `redis_server` (session) starts one server; `redis_url` (per test) hands out an empty database on it
 (FLUSHALL on our own server only, before each test).

@@ -78,6 +78,17 @@ def _run_scheduler(scheduler: RQScheduler, level: int) -> None:
     run(scheduler)
 
 
+_fork_hook = False
+forks_after_engine = 0
+
+
+def _forking() -> None:
+    # Nothing in a worker should fork once Paddle's threads exist; count it and say so loudly.
+    global forks_after_engine
+    forks_after_engine += 1
+    log.error("qqscan worker pid %d: os.fork() called after the OCR engine was built", os.getpid())
+
+
 class SpawnedScheduler(RQScheduler):
     """RQ's scheduler, started as a spawned process rather than a fork of a process with Paddle threads."""
 
@@ -170,11 +181,10 @@ class ScanWorker(SimpleWorker):
             engine.onednn,
             rss_mb(),
         )
-        os.register_at_fork(before=self._forking)
-
-    def _forking(self) -> None:
-        # Nothing in this worker should fork once Paddle's threads exist; say so loudly if something does.
-        log.error("qqscan worker pid %d: os.fork() called after the OCR engine was built", os.getpid())
+        global _fork_hook
+        if not _fork_hook:  # once per process, however many workers a test builds
+            os.register_at_fork(before=_forking)
+            _fork_hook = True
 
     def work(self, *args: Any, max_jobs: int | None = None, **kwargs: Any) -> bool:  # type: ignore[override]
         if max_jobs is None:  # `rq worker-pool` cannot pass it: take it from the environment

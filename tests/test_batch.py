@@ -1,0 +1,491 @@
+"""The batch system end to end, on the real things: a redis-server of our own (tests/redis_server.py), a
+loopback HTTP server serving drawn PNGs, the real OCR engine, and the store on SQLite and (when reachable)
+PostgreSQL. Workers run as `qqscan worker` subprocesses where process behaviour is the point (signals,
+kills, the watchdog, the scheduler), and in-process (sharing the session's engine) where it is not.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy import create_engine, text
+
+from worker.queueing import Policy, enqueue_scans, job_id
+
+if TYPE_CHECKING:  # imported by pytest as a plugin below; importing it first would skip assert rewriting
+    from tests.helpers_http import LoopbackServer
+
+# Fixtures: http_server (loopback HTTP), redis_server / redis_url (our own redis-server).
+pytest_plugins = ("tests.helpers_http", "tests.redis_server")
+
+REPO = Path(__file__).resolve().parent.parent
+QQSCAN = str(Path(sys.executable).parent / "qqscan")
+FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+QQ = "391287654"
+PG_URL = os.environ.get("QQSCAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# --- images, databases, environment ----------------------------------------------------------------------
+
+
+def draw_png(text_: str, shade: int = 255) -> bytes:
+    img = Image.new("RGB", (480, 120), (shade, shade, shade))
+    ImageDraw.Draw(img).text((20, 35), text_, font=ImageFont.truetype(FONT, 36), fill=(0, 0, 0))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, bytes]:
+    if not Path(FONT).exists():
+        pytest.skip(f"Noto CJK font missing at {FONT} (./setup.sh installs fonts-noto-cjk)")
+    return {
+        "qq": draw_png(f"加QQ {QQ}"),
+        "clean": draw_png("全新正品 包邮"),
+        "qq_grey": draw_png(f"QQ {QQ}", 235),
+    }
+
+
+def _pg_unreachable() -> str | None:
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+    except ImportError:
+        return "psycopg is not installed"
+    u = make_url(PG_URL)
+    try:
+        psycopg.connect(
+            host=u.host, port=u.port or 5432, user=u.username, password=u.password, dbname=u.database,
+            connect_timeout=3,
+        ).close()  # fmt: skip
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty store: a SQLite file, or a fresh schema in PostgreSQL (skipped with the reason if down)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
+        yield url
+        return
+    reason = _pg_unreachable()
+    if reason:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({reason}); set QQSCAN_TEST_POSTGRES_URL")
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    schema = f"qqscan_batch_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        from jobs import tasks
+
+        store = tasks._stores.pop(url, None)
+        if store is not None:
+            store.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def env(redis_url: str, http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loopback server is the one host the fetcher may reach; everything else stays guarded.
+    Subprocesses take os.environ when they start, so the database fixture's variable reaches them too."""
+    monkeypatch.setenv("QQSCAN_ALLOW_HOSTS", http_server.host)
+    monkeypatch.delenv("QQSCAN_ALLOW_PRIVATE_NETWORKS", raising=False)
+    monkeypatch.setenv("QQSCAN_FETCH_RATE", "0")
+    monkeypatch.setenv("QQSCAN_WATCHDOG_GRACE", "1")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # subprocess workers import tests.batch_jobs
+
+
+@pytest.fixture
+def restore_signals() -> Iterator[None]:
+    """An in-process worker installs RQ's SIGINT/SIGTERM handlers in pytest's process: put them back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, h in saved.items():
+        signal.signal(s, h)
+
+
+def store_for(url: str) -> Any:
+    from jobs.tasks import get_store
+
+    return get_store(url)
+
+
+def run_worker_inprocess(redis: str, **work: Any) -> Any:
+    from worker.worker import ScanWorker
+
+    w = ScanWorker(Policy.from_env().queues, connection=Redis.from_url(redis))
+    w.work(burst=True, with_scheduler=True, **work)
+    return w
+
+
+class Worker:
+    """`qqscan worker ...` in a subprocess, its log in a file (a full pipe would block it)."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        assert "QQSCAN_DATABASE_URL" in os.environ, "never let a test worker write to the default store"
+        self.log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self._out = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [QQSCAN, "worker", *args], env=dict(os.environ), cwd=REPO, stdout=self._out, stderr=self._out
+        )
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"worker did not exit within {timeout} s; log:\n{self.text()[-3000:]}")
+        finally:
+            self._out.close()
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [QQSCAN, *args],
+        env=dict(os.environ) if env is None else env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# --- the whole path ---------------------------------------------------------------------------------------
+
+
+def test_enqueue_worker_store_results_json(tmp_path, env, http_server, images, db_url, redis_url):
+    """enqueue (CLI) -> `qqscan worker --burst` -> store -> `qqscan results --json`, with a 404 and an SSRF
+    refusal among the URLs: both stored once as failed sources with their reason, neither retried."""
+    http_server.route("/qq.png", body=images["qq"], content_type="image/png")
+    http_server.route("/clean.png", body=images["clean"], content_type="image/png")
+    http_server.route("/gone.png", status=404, body=b"no such image", content_type="text/plain")
+    qq, clean, gone = (http_server.url(p) for p in ("/qq.png", "/clean.png", "/gone.png"))
+    ssrf = f"http://127.0.0.1:{http_server.port + 1 if http_server.port < 65535 else 1}/secret.png"
+
+    r = subprocess.run(
+        [QQSCAN, "enqueue", "--listing-id", "L1", "--shop-id", "S1", "-"],
+        input="\n".join([qq, clean, gone, ssrf, "# a comment", qq]) + "\n",
+        env=dict(os.environ), cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "queued 4 image(s)" in r.stdout
+
+    w = Worker(tmp_path, "--burst")
+    assert w.wait(120) == 0, w.text()[-3000:]
+
+    out = cli("results", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {row["url"]: row for row in map(json.loads, out.stdout.splitlines())}
+    assert set(rows) == {qq, clean}
+    assert rows[qq]["flagged"] and QQ in [f["value"] for f in rows[qq]["findings"]]
+    assert {"source", "sha256", "findings", "ms", "error", "rules_version", "lines"} <= set(rows[qq])
+    assert not rows[clean]["flagged"] and rows[clean]["findings"] == []
+
+    text_out = cli("results", "--flagged").stdout
+    assert text_out.startswith("FLAGGED") and QQ in text_out and clean not in text_out
+
+    store = store_for(db_url)
+    assert store.source(gone), w.text()[-4000:]
+    assert "404" in store.source(gone)["error"] and store.source(gone)["listing_id"] == "L1"
+    assert "loopback" in store.source(ssrf)["error"]
+    assert store.count("sources") == 4 and store.count("scans") == 2
+    assert http_server.hits["/gone.png"] == 1  # a permanent failure is not retried
+
+    conn = Redis.from_url(redis_url)
+    assert Queue("scan", connection=conn).failed_job_registry.count == 0
+    results = {
+        u: Job.fetch(job_id("scan", u), connection=conn).return_value() for u in (qq, clean, gone, ssrf)
+    }
+    assert results[gone]["status"] == results[ssrf]["status"] == "failed"
+    assert results[qq]["status"] == results[clean]["status"] == "scanned"
+    assert results[qq]["engine_builds"] == results[clean]["engine_builds"] == 1  # one engine per process
+    assert results[qq]["pid"] == results[clean]["pid"] == w.proc.pid  # no forked work horse
+
+
+def route(**kwargs: Any) -> Any:
+    from tests.helpers_http import Route
+
+    return Route(**kwargs)
+
+
+class _Flaky(dict):
+    """Routes for helpers_http's server where one path answers 503 for its first `fails` requests."""
+
+    def __init__(self, base: dict, server: LoopbackServer, path: str, fails: int, ok: Any) -> None:
+        super().__init__(base)
+        self.server, self.path, self.fails, self.ok = server, path, fails, ok
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == self.path:  # the server counts the hit before it looks the route up
+            if self.server.hits[key] <= self.fails:
+                return route(status=503, body=b"busy", content_type="text/plain")
+            return self.ok
+        return super().get(key, default)
+
+
+def test_transient_failures_are_retried_by_rq_on_its_interval_then_succeed(
+    tmp_path, env, http_server, images, sqlite_db, redis_url
+):
+    """503 twice, then the image: RQ's Retry(interval=[1]) with the worker's (spawned) scheduler."""
+    ok = route(body=images["qq"], content_type="image/png")
+    http_server.routes = _Flaky(http_server.routes, http_server, "/busy.png", 2, ok)
+    url = http_server.url("/busy.png")
+    conn = Redis.from_url(redis_url)
+    enqueue_scans(conn, [url], policy=Policy(retry_max=3, retry_intervals=(1,)))
+
+    w = Worker(tmp_path, "--max-jobs", "3")  # not burst: the retries arrive later, via the scheduler
+    assert w.wait(120) == 0, w.text()[-3000:]
+    job = Job.fetch(job_id("scan", url), connection=conn)
+    assert http_server.hits["/busy.png"] == 3
+    assert job.get_status() == JobStatus.FINISHED and job.retries_left == 1
+    assert job.return_value()["status"] == "scanned"
+    assert store_for(sqlite_db).count("scans") == 1
+    assert "Scheduler for crawl, scan started" in w.text()
+
+
+def test_a_worker_killed_mid_job_leaves_the_job_to_rq_which_runs_it_again_once(
+    tmp_path, env, http_server, images, sqlite_db, redis_url, restore_signals
+):
+    """SIGKILL while the job waits on the image: the job is abandoned in the started registry; when its
+    entry expires (timeout + watchdog grace + margin), RQ's cleanup in the next worker requeues it (it
+    has retries left) and that worker stores exactly one result."""
+    http_server.route("/slow.png", body=images["qq"], content_type="image/png", delay=30)
+    url = http_server.url("/slow.png")
+    conn = Redis.from_url(redis_url)
+    enqueue_scans(conn, [url], policy=Policy(job_timeout=4, retry_max=2, retry_intervals=(0,)))
+
+    w = Worker(tmp_path, "--burst")
+    wait_for(lambda: http_server.hits["/slow.png"] >= 1, 90, "the worker to start fetching")
+    started_at = time.monotonic()
+    w.proc.kill()
+    assert w.wait(10) == -signal.SIGKILL
+    job = Job.fetch(job_id("scan", url), connection=conn)
+    assert job.get_status() == JobStatus.STARTED  # nobody marked it: it is abandoned, not lost
+
+    http_server.route("/slow.png", body=images["qq"], content_type="image/png")  # the server recovers
+    registry = Queue("scan", connection=conn).started_job_registry
+    wait_for(lambda: registry.get_expired_job_ids(), 4 + 1 + 5 + 5, "the started-registry entry to expire")
+    assert time.monotonic() - started_at >= 4  # not before the job's own timeout
+
+    run_worker_inprocess(redis_url)  # its first maintenance pass finds the abandoned job and requeues it
+    job = Job.fetch(job_id("scan", url), connection=conn)
+    assert job.get_status() == JobStatus.FINISHED and job.retries_left == 1
+    assert http_server.hits["/slow.png"] == 2
+    store = store_for(sqlite_db)
+    assert store.count("scans") == 1 and store.count("sources") == 1
+
+
+def test_the_watchdog_ends_a_job_stuck_where_sigalrm_cannot_reach(tmp_path, env, sqlite_db, redis_url):
+    """A job blocks in a sleep with SIGALRM masked (as a native call would ignore it), far past its 2 s
+    timeout. RQ's own timeout cannot fire; the watchdog exits the worker at timeout + grace (1 s) with
+    its own status, the job never finishes, and RQ's started-registry cleanup then fails it as abandoned
+    (no retries were asked for) instead of it being lost or running forever."""
+    conn = Redis.from_url(redis_url)
+    marker = tmp_path / "finished"
+    job = Queue("scan", connection=conn).enqueue(
+        "tests.batch_jobs.stuck_in_native_code", 120, str(marker), job_timeout=2
+    )
+    w = Worker(tmp_path, "--burst")
+    code = w.wait(90)
+    from worker.worker import WATCHDOG_EXIT
+
+    assert code == WATCHDOG_EXIT, w.text()[-3000:]
+    assert "overran its timeout" in w.text()
+    assert not marker.exists()  # killed mid-sleep, not finished late
+    assert job.get_status() == JobStatus.STARTED
+
+    registry = Queue("scan", connection=conn).started_job_registry
+    wait_for(lambda: registry.get_expired_job_ids(), 2 + 1 + 5 + 5, "the started-registry entry to expire")
+    registry.cleanup()  # what any worker's maintenance pass runs
+    assert job.get_status() == JobStatus.FAILED
+    assert job.id in Queue("scan", connection=conn).failed_job_registry.get_job_ids()
+
+
+def test_sigterm_lets_the_current_job_finish_then_exits(
+    tmp_path, env, http_server, images, sqlite_db, redis_url
+):
+    http_server.route("/slow.png", body=images["qq"], content_type="image/png", delay=2)
+    url = http_server.url("/slow.png")
+    conn = Redis.from_url(redis_url)
+    enqueue_scans(conn, [url, http_server.url("/next.png")])
+    w = Worker(tmp_path)  # not burst: only the signal ends it
+    wait_for(lambda: http_server.hits["/slow.png"] >= 1, 90, "the job to start")
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.wait(60) == 0, w.text()[-3000:]
+    assert Job.fetch(job_id("scan", url), connection=conn).get_status() == JobStatus.FINISHED
+    assert store_for(sqlite_db).count("scans") == 1
+    assert Queue("scan", connection=conn).count == 1  # the next job was left for another worker
+
+
+# --- in-process: store semantics, recycling ----------------------------------------------------------------
+
+
+def test_same_bytes_at_two_urls_make_one_image_two_sources_and_one_ocr(
+    env, http_server, images, db_url, redis_url, restore_signals
+):
+    for p in ("/a.png", "/copy-of-a.png"):
+        http_server.route(p, body=images["qq_grey"], content_type="image/png")
+    urls = [http_server.url("/a.png"), http_server.url("/copy-of-a.png")]
+    conn = Redis.from_url(redis_url)
+    enqueue_scans(conn, urls, listing_id="L9")
+    run_worker_inprocess(redis_url)
+
+    statuses = [Job.fetch(job_id("scan", u), connection=conn).return_value()["status"] for u in urls]
+    assert statuses == ["scanned", "known"]  # the second URL was recognised by sha256: no OCR
+    store = store_for(db_url)
+    assert store.count("images") == 1 and store.count("scans") == 1 and store.count("sources") == 2
+    (row,) = store.results()
+    assert row["urls"] == urls and QQ in [f["value"] for f in row["findings"]]
+
+    # Running the same job again (a retry, a second crawl) changes nothing.
+    from jobs.tasks import scan_url
+
+    assert scan_url(urls[0])["status"] == "known"
+    assert store.count("scans") == 1 and store.count("sources") == 2
+
+
+def test_recycling_after_max_jobs_and_above_the_memory_ceiling(
+    env, http_server, images, sqlite_db, redis_url, restore_signals
+):
+    from worker.worker import ScanWorker
+
+    for i in range(3):
+        http_server.route(f"/{i}.png", body=images["clean"], content_type="image/png")
+    conn = Redis.from_url(redis_url)
+    enqueue_scans(conn, [http_server.url(f"/{i}.png") for i in range(3)])
+    q = Queue("scan", connection=conn)
+
+    w = ScanWorker(["scan"], connection=conn)
+    w.work(burst=True, max_jobs=1)  # RQ's own max_jobs
+    assert q.count == 2 and w.recycle_reason is None
+
+    w = ScanWorker(["scan"], connection=conn, max_rss_mb=1)  # any real process is above 1 MiB
+    w.work(burst=True)
+    assert q.count == 1 and "ceiling" in (w.recycle_reason or "")
+
+
+# --- scheduling ------------------------------------------------------------------------------------------
+
+
+def test_cron_config_registers_a_crawl_per_target_and_enqueues_due_ones(tmp_path, redis_url, monkeypatch):
+    from rq.cron import CronScheduler
+
+    targets = tmp_path / "crawl.toml"
+    targets.write_text(
+        '[[target]]\nurl = "https://shop.test/list?page=1"\nshop_id = "S1"\ncron = "0 */6 * * *"\n\n'
+        '[[target]]\nurl = "https://shop.test/list?page=2"\ninterval = 600\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("QQSCAN_CRAWL_FILE", str(targets))
+    monkeypatch.setenv("QQSCAN_CRAWL_URLS", "https://other.test/a, https://other.test/b")
+    conn = Redis.from_url(redis_url)
+    sched = CronScheduler(connection=conn)
+    sched.load_config_from_file("jobs.cron")  # what `rq cron jobs.cron` does
+
+    jobs = {j.kwargs["url"]: j for j in sched.get_jobs()}
+    assert set(jobs) == {
+        "https://shop.test/list?page=1",
+        "https://shop.test/list?page=2",
+        "https://other.test/a",
+        "https://other.test/b",
+    }
+    assert all(j.func_name == "jobs.tasks.crawl_page" and j.queue_name == "crawl" for j in jobs.values())
+    assert jobs["https://shop.test/list?page=1"].cron == "0 */6 * * *"
+    assert jobs["https://shop.test/list?page=1"].kwargs["shop_id"] == "S1"
+    assert jobs["https://shop.test/list?page=2"].interval == 600
+    assert jobs["https://other.test/a"].interval == 3600
+
+    due = sched.enqueue_jobs()  # interval jobs are due at once; the cron one waits for its time
+    assert len(due) == 3
+    queued = [Job.fetch(i, connection=conn) for i in Queue("crawl", connection=conn).get_job_ids()]
+    assert sorted(j.kwargs["url"] for j in queued) == sorted(u for u in jobs if "page=1" not in u)
+
+
+def test_cron_config_without_targets_says_what_to_set(redis_url, monkeypatch):
+    from rq.cron import CronScheduler
+
+    monkeypatch.delenv("QQSCAN_CRAWL_FILE", raising=False)
+    monkeypatch.delenv("QQSCAN_CRAWL_URLS", raising=False)
+    with pytest.raises(Exception, match="QQSCAN_CRAWL_URLS"):
+        CronScheduler(connection=Redis.from_url(redis_url)).load_config_from_file("jobs.cron")
+
+
+# --- clear errors -----------------------------------------------------------------------------------------
+
+
+def test_unreachable_redis_is_named_redacted_and_exits_nonzero(sqlite_db):
+    env = dict(os.environ, QQSCAN_REDIS_URL="redis://:s3cret@127.0.0.1:1/0")
+    for args in (["status"], ["enqueue", "https://x.test/a.png"], ["worker", "--burst"]):
+        r = cli(*args, env=env)
+        assert r.returncode == 3, (args, r.stderr)
+        assert "127.0.0.1:1" in r.stderr and "QQSCAN_REDIS_URL" in r.stderr and "s3cret" not in r.stderr
+
+
+def test_unreachable_database_is_named_redacted_and_exits_nonzero(redis_url):
+    env = dict(
+        os.environ, QQSCAN_DATABASE_URL="postgresql+psycopg://qq:pw-s3cret@127.0.0.1:1/x?connect_timeout=2"
+    )
+    for args in (["results"], ["status"]):
+        r = cli(*args, env=env)
+        assert r.returncode == 3, (args, r.stderr)
+        assert "127.0.0.1:1" in r.stderr and "QQSCAN_DATABASE_URL" in r.stderr and "pw-s3cret" not in r.stderr
+
+
+def test_since_accepts_ages_and_iso_times():
+    from datetime import UTC, datetime
+
+    import click
+
+    from qqscan.batch_cmds import parse_since
+
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert parse_since("1h", now) == datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+    assert parse_since("2d", now) == datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    assert parse_since("2026-11-24T08:00", now) == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    with pytest.raises(click.BadParameter):
+        parse_since("yesterday", now)
