@@ -38,6 +38,9 @@ class WechatIds:
             if m is None or not any(ch.isdigit() or ch in "-_" for ch in m.group()) and h.short:
                 continue  # after a one-letter keyword (v, 微), a plain word is too weak
             value = unicodedata.normalize("NFKC", v.text[m.start() : m.end()])
+            # A trailing dash is nearly always OCR reading a rule or underline after the id.
+            if value.endswith("-") and len(value.rstrip("-")) >= 6:
+                value = value.rstrip("-")
             out.append(
                 Finding(
                     "wechat",

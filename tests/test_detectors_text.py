@@ -116,6 +116,7 @@ POSITIVES: list[tuple[str, str, str, str]] = [
     ("wechat ➕v", "➕v：shop2024", "wechat", "shop2024"),
     ("wechat 伩", "伩 shop2024", "wechat", "shop2024"),
     ("wechat pinyin 唯心", "唯心：shop2024", "wechat", "shop2024"),
+    ("wechat OCR trailing dash", "薇信: shop_abc123-", "wechat", "shop_abc123"),
     ("wechat full-width id", "微信：ｓｈｏｐ２０２４", "wechat", "shop2024"),
     ("wechat phone", f"微信 {MOBILE}", "wechat", MOBILE),
     ("wechat phone 同号", f"微信同号 {MOBILE}", "wechat", MOBILE),
