@@ -1,0 +1,43 @@
+"""detect_lines on what the real OCR engine reads from the generated fixture images (layout end to end)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import detectors
+from ocr.decode import decode_image
+from ocr.reader import read_frames
+
+CASES = [
+    ("disguise_circled.png", "qq"),
+    ("disguise_daxie.png", "qq"),
+    ("disguise_phone.png", "phone"),
+    ("disguise_twoline.png", "qq"),
+    ("disguise_wechat.png", "wechat"),
+    ("vertical.png", "qq"),
+    ("clean_decoys.png", None),
+    ("clean_01.jpg", None),
+]
+
+
+@pytest.mark.parametrize(("name", "kind"), CASES)
+def test_fixture_image(name: str, kind: str | None, engine, fixture_dir: Path, manifest: list[dict]) -> None:
+    (item,) = [it for it in manifest if it["file"].endswith("/" + name)]
+    frames = decode_image((fixture_dir / item["file"]).read_bytes())
+    lines = read_frames(frames, engine)
+    found = detectors.detect_lines(lines)
+    got = {(f.type, f.value) for f in found}
+    want = {(c["type"], c["value"]) for c in item["contacts"]}
+    assert want <= got and (kind is None) == (not got), (got, [ln.text for ln in lines])
+    for c in item["contacts"]:
+        # The finding's box covers where the fixture drew the contact.
+        (f,) = [f for f in found if (f.type, f.value) == (c["type"], c["value"])]
+        x0, y0, x1, y1 = c["bbox"]
+        assert f.box[0][0] <= (x0 + x1) / 2 <= f.box[2][0] and f.box[0][1] <= (y0 + y1) / 2 <= f.box[2][1]
+    for f in found:
+        xs = [p[0] for p in f.box]
+        ys = [p[1] for p in f.box]
+        assert len(f.box) == 4 and min(xs) < max(xs) and min(ys) < max(ys)
+        assert f.frame == 0 and 0 < f.confidence <= 1 and f.extra["ocr_score"] > 0
