@@ -78,8 +78,11 @@ def scan_url(
     doc = result.to_json(with_lines=True)
     doc.update(url=url, **{k: v for k, v in meta.items() if v is not None})
     stored = store.save_scan(doc)
+    from worker.worker import rss_mb
+
     return {
         **out,
+        "rss_mb": round(rss_mb(), 1),  # for recycling decisions and the worker benchmark
         "status": "scanned" if stored else "known",
         "sha256": sha,
         "flagged": result.flagged,

@@ -235,13 +235,20 @@ def describe(r: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (scan --json shape + url).")
 @click.option("--lines/--no-lines", "with_lines", default=True, help="With --json: include OCR lines.")
 @click.option("--limit", type=int, default=None, help="At most N images.")
-def results(flagged: bool, since: str | None, as_json: bool, with_lines: bool, limit: int | None) -> None:
+@click.option("--failed", is_flag=True, help="Instead: URLs that could not be fetched, with the reason.")
+def results(
+    flagged: bool, since: str | None, as_json: bool, with_lines: bool, limit: int | None, failed: bool
+) -> None:
     """Scan results from the store, oldest first: one per image (its newest scan)."""
     since_dt = parse_since(since) if since else None
     store = _store()
     from worker.store import StoreError
 
     try:
+        if failed:
+            for r in _failed_sources(store, since_dt, limit):
+                click.echo(json.dumps(r, default=str) if as_json else f"FAILED   {r['url']}: {r['error']}")
+            return
         for r in store.results(flagged=True if flagged else None, since=since_dt, limit=limit):
             if as_json:
                 if not with_lines:
@@ -252,6 +259,21 @@ def results(flagged: bool, since: str | None, as_json: bool, with_lines: bool, l
     except StoreError as exc:
         click.echo(f"qqscan: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
+
+
+def _failed_sources(store: Store, since: datetime | None, limit: int | None) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from worker.models import Source
+
+    q = select(Source).where(Source.error.is_not(None)).order_by(Source.id)
+    if since is not None:
+        q = q.where(Source.last_seen >= since)
+    if limit is not None:
+        q = q.limit(limit)
+    keys = ("url", "error", "listing_id", "shop_id", "page_url", "last_seen")
+    with store.engine.connect().execution_options(qqscan_read_only=True) as conn:
+        return [{k: getattr(row, k) for k in keys} for row in conn.execute(q)]
 
 
 @click.command("status")

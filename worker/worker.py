@@ -172,7 +172,7 @@ class ScanWorker(SimpleWorker):
         t0 = time.perf_counter()
         engine = ocr.engine.get_engine()
         self.engine_builds = ocr.engine.builds
-        log.info(
+        self.log.info(  # RQ's logger: configured by `qqscan worker`, `rq worker` and `rq worker-pool` alike
             "qqscan worker pid %d: OCR engine ready in %.1f s (builds in this process: %d, oneDNN: %s, "
             "rss %.0f MiB)",
             os.getpid(),
