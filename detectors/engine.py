@@ -64,6 +64,8 @@ class TextDetector:
         joiners = sorted({j.lower() for j in kw["joiners"]}, key=len, reverse=True)
         self._joiners = re.compile("(?:" + "|".join(re.escape(j) for j in joiners) + ")*")
         self._short_gap = re.compile(r"[\s:：\-=~_.,，。'\"`|/\\()（）\[\]【】]{0,2}")
+        # Measure words (个 只 次 ...): a numeral right before one is counting, not part of a number.
+        self._measure = {u for u in rules["exclude"]["units"] if len(u) == 1 and not u.isascii()}
         q = rules["qq"]
         self.qq_min, self.qq_max = int(q["min_digits"]), int(q["max_digits"])
         self.conf = rules["confidence"]
@@ -128,14 +130,25 @@ class TextDetector:
         # Readings that reach across list punctuation (QQ：7822096122，1、长征) come after all that do not.
         gaps = _gaps([g[-1] for g in groups[:-1]], [g[0] for g in groups[1:]], v.text, v.canon)
         lists = [0] + [int(any(ch in _LIST_PUNCT for ch in g)) for g in gaps]
-        subs.sort(key=lambda ij: (sum(lists[ij[0] + 1 : ij[1]]), -sum(sizes[ij[0] : ij[1]]), ij[0]))
+        # ... and readings that join plain digits to disguised ones without a separator (③⑨①...④2) come
+        # after those that do not, though before those crossing list punctuation.
+        fams = [0] + [int(g == "") for g in gaps]
+        subs.sort(
+            key=lambda ij: (
+                sum(lists[ij[0] + 1 : ij[1]]),
+                sum(fams[ij[0] + 1 : ij[1]]) > 0,
+                -sum(sizes[ij[0] : ij[1]]),
+                ij[0],
+            )
+        )
         used = [False] * n
         found: list[Finding] = []
         for i, j in subs:
             if any(used[i:j]):
                 continue
             positions = [p for g in groups[i:j] for p in g]
-            for c in readings(positions, v.cls, v.value, alone=(i, j) == (0, n)):
+            counted = lambda k: v.canon[k] in "一两" and v.canon[k + 1 : k + 2] in self._measure  # noqa: E731
+            for c in readings(positions, v.cls, v.value, alone=(i, j) == (0, n), counted=counted):
                 f, reason, scope = self._judge(c, v, hits, excluded)
                 if f is not None:
                     found.append(f)
@@ -248,7 +261,9 @@ class TextDetector:
         if kind == "phone" and 7 <= len(digits) <= 8 and digits[0] in "23456789":
             return "phone.local", digits  # 电话：65091040 - a local number after a phone keyword
         if kind == "phone":
-            return None, digits
+            # A phone keyword before a disguised run that is no phone: judge the disguise on its own
+            # (电话，叁玖壹...); a plain number after 热线 is some phone we cannot place, not a QQ number.
+            return (qq_rule(c, None, self.rules) if c.disguised else None), digits
         return qq_rule(c, kind, self.rules), digits
 
     def _conf(self, rule: str) -> float:

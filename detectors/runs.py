@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from detectors.normalize import (
@@ -18,6 +19,8 @@ from detectors.normalize import (
 
 _WEAK = CLASS_HOMOPHONE + CLASS_SPOKEN + CLASS_LOOKALIKE
 _TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE
+_PLAIN = CLASS_DIGIT + CLASS_LOOKALIKE
+_FIRM = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL + CLASS_SPOKEN
 _STRONG = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL
 # A block of ASCII letters: its look-alikes (o, l, i) are digits only if the whole block is look-alikes.
 _LETTER_BLOCK = re.compile(f"[{CLASS_LETTER}{CLASS_LOOKALIKE}]+")
@@ -110,36 +113,46 @@ def _make(positions: list[int], value: str, cls: str) -> Candidate:
 
 
 def _trim_weak(pos: list[int], cls: str) -> list[int]:
-    """Drop homophones / look-alikes at the edges of a plain-digit run (加我就391287654: 就 is not a 9).
-
-    Only next to ASCII digits: in a run written in numerals (幺三八幺...) the spoken forms are the point."""
-    if sum(cls[i] == CLASS_DIGIT for i in pos) < 4:
+    """Drop homophones / look-alikes at the edges of a run of firmer digits: 加我就391287654 (就 is not
+    a 9), 会议三九一二八七六五四 (议 is not a 1). Spoken forms (幺 两 拐) stay: in 幺三八幺... they count."""
+    if sum(cls[i] in _FIRM for i in pos) < 4:
         return pos
     a, b = 0, len(pos)
-    while a < b - 1 and cls[pos[a]] in _TRIMMABLE and cls[pos[a + 1]] in _TRIMMABLE + CLASS_DIGIT:
+    while a < b - 1 and cls[pos[a]] in _TRIMMABLE:
         a += 1
-    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE and cls[pos[b - 2]] in _TRIMMABLE + CLASS_DIGIT:
+    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE:
         b -= 1
     return pos[a:b]
 
 
 def digit_groups(span: tuple[int, int], text: str, canon: str, cls: str) -> list[list[int]]:
-    """Digit positions of a run, split wherever a separator stands between two digits (138 1234 5678)."""
+    """Digit positions of a run, split wherever a separator stands between two digits (138 1234 5678)
+    and where plain digits meet disguised ones (③⑨①②⑧⑦⑥⑤④2: the 2 belongs to what follows)."""
     pos = [i for i in range(span[0], span[1]) if cls[i] in DIGIT_CLASSES]
     groups = [[pos[0]]]
-    for (_a, b), gap in zip(zip(pos, pos[1:], strict=False), _gaps(pos, text, canon), strict=True):
-        if gap:
+    for (a, b), gap in zip(zip(pos, pos[1:], strict=False), _gaps(pos, text, canon), strict=True):
+        if gap or (cls[a] in _PLAIN) != (cls[b] in _PLAIN):
             groups.append([])
         groups[-1].append(b)
     return groups
 
 
-def readings(positions: list[int], cls: str, value: str, alone: bool = True) -> list[Candidate]:
+def readings(
+    positions: list[int],
+    cls: str,
+    value: str,
+    alone: bool = True,
+    counted: Callable[[int], bool] | None = None,
+) -> list[Candidate]:
     """The ways to read these digit positions as one number, best first: without weak edge characters
-    (加我就391287654: 就 is not a 9), then as written."""
+    (加我就391287654: 就 is not a 9); without a last 一/两 that counts the next word (...捌一个, ...4两只);
+    as written. `counted(i)`: the character at i is 一/两 and a measure word follows it."""
     out = []
     trimmed = _trim_weak(positions, cls)
     if trimmed and trimmed != positions:
         out.append(_make(trimmed, value, cls))
+    last = positions[-1]
+    if counted is not None and len(positions) > 1 and cls[last] not in _PLAIN and counted(last):
+        out.append(_make(positions[:-1], value, cls))
     out.append(_make(positions, value, cls))
     return [replace(c, alone=alone) for c in out] if not alone else out

@@ -93,3 +93,37 @@ def test_spliced_mentions_are_all_caught(corpus: list[str]) -> None:
             missed.append((want, text[max(0, cut - 20) : cut + 40], detectors.explain(text)))
     print(f"\nrecall: {total - len(missed)}/{total} spliced mentions caught")
     assert missed == []
+
+
+DISGUISES = [
+    ("qq", "391287654", "伞酒依耳吧起溜雾死"),
+    ("qq", "391287654", "叁玖壹贰捌柒陆伍肆"),
+    ("qq", "391287654", "③⑨①②⑧⑦⑥⑤④"),
+    ("qq", "391287654", "三九一二八七六五四"),
+    ("qq", "391287654", "3九1二8七6五4"),
+    ("qq", "391287654", "QQ 伞酒依耳吧起溜雾死"),
+    ("qq", "127901279", "幺两拐勾洞幺两拐勾"),
+    ("phone", "13812345678", "壹叁捌壹贰叁肆伍陆柒捌"),
+    ("phone", "13812345678", "①③⑧①②③④⑤⑥⑦⑧"),
+]
+
+
+def test_spliced_disguises(corpus: list[str]) -> None:
+    """Written as its own clause (，…，) every disguise is read exactly; glued straight onto the words of
+    a sentence it may merge with a neighbouring homophone (会议伞酒...) but is still flagged."""
+    rng = random.Random(7)
+    lines = rng.sample(corpus, 1000)
+    missed, glued_flagged, total = [], 0, 0
+    for typ, value, form in DISGUISES:
+        for ln in lines:
+            cut = rng.choice([0, len(ln) // 2, len(ln)])
+            text = f"{ln[:cut]}，{form}，{ln[cut:]}"
+            if (typ, value) not in [(f.type, f.value) for f in detectors.detect_text(text)]:
+                missed.append((form, text[max(0, cut - 10) : cut + 30]))
+            glued = ln[:cut] + form + ln[cut:]
+            total += 1
+            spans = [f.span for f in detectors.detect_text(glued) if f.span]
+            glued_flagged += any(a < cut + len(form) and b > cut for a, b in spans)
+    print(f"\nglued disguises flagged: {glued_flagged}/{total}")
+    assert missed == []
+    assert glued_flagged >= 0.97 * total
