@@ -24,20 +24,19 @@ from detectors.rules import rules_version
 from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
 from detectors.wechat import WechatIds
 
-# Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
-# price / ...": after them a longer or split reading of the same run is still worth trying.
+# A keyword followed by a number is introducing that number, not labelling the one before it.
 _NEXT_NUMBER = re.compile(f"[^{DIGIT_CLASSES}]{{0,6}}[{DIGIT_CLASSES}]")
 _LIST_PUNCT = set(",;、，；")
-
-
-def _gaps(ends: list[int], starts: list[int], text: str, canon: str) -> list[str]:
-    """Text between digit groups: ends[k] is the last digit of group k, starts[k] the first of group k+1."""
-    return [canon[a + 1 : b] for a, b in zip(ends, starts, strict=True)]
-
-
 _KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
 MAX_RUN_DIGITS = 29  # an 18-digit ID glued to an 11-digit mobile is the longest run worth reading
+# Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
+# price / ...": after them a shorter reading of the same run is still worth trying.
 SOFT_EXCLUSIONS = {"exclude.no_rule", "exclude.too_long", "exclude.code"}
+
+
+def _gaps(ends: list[int], starts: list[int], canon: str) -> list[str]:
+    """Text between digit groups: ends[k] is the last digit of group k, starts[k] the first of group k+1."""
+    return [canon[a + 1 : b] for a, b in zip(ends, starts, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ class TextDetector:
         subs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
         subs = [(i, j) for i, j in subs if self.qq_min <= sum(sizes[i:j]) <= MAX_RUN_DIGITS]
         # Readings that reach across list punctuation (QQ：7822096122，1、长征) come after all that do not.
-        gaps = _gaps([g[-1] for g in groups[:-1]], [g[0] for g in groups[1:]], v.text, v.canon)
+        gaps = _gaps([g[-1] for g in groups[:-1]], [g[0] for g in groups[1:]], v.canon)
         lists = [0] + [int(any(ch in _LIST_PUNCT for ch in g)) for g in gaps]
         # ... and readings that join plain digits to disguised ones without a separator (③⑨①...④2) come
         # after those that do not, though before those crossing list punctuation.

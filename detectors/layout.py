@@ -49,11 +49,13 @@ class Joined:
 
 
 def _stacks(lines: Sequence[OcrLine]) -> list[_Item]:
-    """Group short lines (1-2 characters) stacked in a column into one item read top to bottom."""
+    """Group one-character lines stacked in a column into one item read top to bottom (vertical text).
+
+    Only single characters: a column of "38" "39" "40" is a size chart, not a vertical number."""
     items: list[_Item] = []
     order = sorted(range(len(lines)), key=lambda i: (lines[i].y0, lines[i].x0))
     used: set[int] = set()
-    short = [len(lines[i].text.strip()) <= 2 for i in range(len(lines))]
+    short = [len(lines[i].text.strip()) == 1 for i in range(len(lines))]
     for i in order:
         if i in used:
             continue

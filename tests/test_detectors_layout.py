@@ -84,3 +84,8 @@ def test_finding_names_its_input_lines() -> None:
     lines = [line("QQ", 10, 10, frame=1), line("广告", 10, 10, frame=0), line(QQ, 10, 40, frame=1)]
     (f,) = detectors.detect_lines(lines)
     assert f.extra["lines"] == [0, 2] and f.frame == 1
+
+
+def test_size_chart_column_is_not_a_vertical_number() -> None:
+    lines = [line(size, 100, 10 + 24 * k, w=30) for k, size in enumerate(["38", "39", "40", "41", "42"])]
+    assert detectors.detect_lines(lines) == []
