@@ -108,6 +108,10 @@ class Exclusions:
                 return "exclude.context", "head"
             if after.search(canon[e : e + 12]):
                 return "exclude.context", "tail"
+            if _DATE8.fullmatch(c.digits):
+                return "exclude.date", "all"  # 20241124 with no contact keyword is a date
+            if c.digits.endswith("0000") and not c.disguised and not mobile:
+                return "exclude.round", "all"  # 100000, 1000000: amounts, not numbers anyone is given
             if len(set(c.digits)) == 1:
                 return "exclude.repeated", "all"  # 55555555 is crying (呜呜), not a number
             if c.digits in "01234567890" or c.digits in "98765432109876543210":
@@ -156,6 +160,7 @@ class Exclusions:
         return 0
 
 
+_DATE8 = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 _LIST_SEPS = (".", ",", "·", "、")
 _DECIMAL = re.compile(r"\d[.·]\d")
 _CELL = re.compile(r"[0-9.·\-+%\s]*")

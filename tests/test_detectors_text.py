@@ -241,6 +241,11 @@ NEGATIVES: list[tuple[str, str | None]] = [
     ("5G 手机 12+256GB", None),
     ("型号 SM-G9910", None),
     ("QQ空间 QQ群 QQ音乐 QQ浏览器", None),
+    ("加100000积分", "exclude.unit"),
+    ("满300再加1000000", "exclude.round"),
+    ("加我 20000000", "exclude.round"),
+    ("加我 20241124", "exclude.date"),
+    ("加送 123456 个赠品", "exclude.unit"),
     ("第1件 第2件 第3件 第4件 第5件", None),
 ]
 
