@@ -147,25 +147,29 @@ class TextDetector:
                 continue
             positions = [p for g in groups[i:j] for p in g]
             counted = lambda k: v.canon[k] in "一两" and v.canon[k + 1 : k + 2] in self._measure  # noqa: E731
+            hits_here: list[Finding] = []
             for c in readings(positions, v.cls, v.value, alone=(i, j) == (0, n), counted=counted):
                 f, reason, scope = self._judge(c, v, hits, excluded)
                 if f is not None:
-                    found.append(f)
-                    if f.rule == "wechat.keyword_phone":
-                        # 电话/微信同号 138...: the number is a phone as well as the WeChat account.
-                        found.append(replace(f, type="phone", rule="phone.mobile", extra=dict(f.extra)))
-                    used[i:j] = [True] * (j - i)
-                elif reason in SOFT_EXCLUSIONS:
+                    hits_here.append(f)
+                    continue  # a later reading may still be a phone number (腰散八腰二...: 幺 is 1)
+                if reason in SOFT_EXCLUSIONS or scope == "none" or hits_here:
                     continue
-                elif scope == "none":
-                    continue
-                elif scope == "head":
+                if scope == "head":
                     used[i] = True
                 elif scope == "tail":
                     used[j - 1] = True
                 else:
                     used[i:j] = [True] * (j - i)
                 break
+            if hits_here:
+                # Phone readings first: a mobile's shape is more specific than a QQ number's.
+                f = next((h for h in hits_here if h.type == "phone"), hits_here[0])
+                found.append(f)
+                if f.rule == "wechat.keyword_phone":
+                    # 电话/微信同号 138...: the number is a phone as well as the WeChat account.
+                    found.append(replace(f, type="phone", rule="phone.mobile", extra=dict(f.extra)))
+                used[i:j] = [True] * (j - i)
         return found
 
     def _tie(self, c: Candidate, v: Views, hits: list[KeywordHit]) -> KeywordHit | None:
