@@ -24,10 +24,8 @@ def read_pixels(
         crop = np.ascontiguousarray(pixels[tile.y0 : tile.y1, tile.x0 : tile.x1])
         views = [crop] + [STEPS[name](crop) for name in enhance]
         for view in views:
-            for text, score, poly in engine.read(view):
-                page_poly = to_page(poly, tile)
-                if owned(page_poly, tile):
-                    found.append((text, score, page_poly))
+            for text, score, poly in engine.read(view, keep=lambda q, t=tile: owned(to_page(q, t), t)):
+                found.append((text, score, to_page(poly, tile)))
     return merge_duplicates(found)
 
 
