@@ -21,7 +21,10 @@ class WechatIds:
     def __init__(self, rules: dict[str, Any], keywords: KeywordMatcher) -> None:
         self.keywords = keywords
         self.version = rules_version(rules)
-        self.max_gap = int(rules["keywords"].get("max_keyword_gap", 6))
+        kw = rules["keywords"]
+        self.max_gap = int(kw.get("max_keyword_gap", 6))
+        self.explicit = {w.lower() for w in kw.get("wechat_explicit", [])}
+        self.not_ids = {w.lower() for w in kw.get("wechat_not_ids", [])}
 
     def find(self, v: Views, hits: list[KeywordHit], conf: Callable[[str], float]) -> list[Finding]:
         out: list[Finding] = []
@@ -35,8 +38,14 @@ class WechatIds:
             if self.keywords.not_contact_wechat.match(v.canon, h.end):
                 continue  # 微信支付, 微信公众号 ...
             m = _ID.match(v.canon, gap.end())
-            if m is None or not any(ch.isdigit() or ch in "-_" for ch in m.group()) and h.short:
-                continue  # after a one-letter keyword (v, 微), a plain word is too weak
+            if m is None or m.group() in self.not_ids:
+                continue
+            if m.group().isalpha():
+                # A plain word is an id only after a colon or an unmistakable keyword: "微信：shopmall",
+                # not "威信 prestige" (威信 is also a word) or "v download".
+                colon = any(ch in ":：=" for ch in v.canon[h.end : gap.end()])
+                if h.short or not (colon or h.word in self.explicit):
+                    continue
             value = unicodedata.normalize("NFKC", v.text[m.start() : m.end()])
             # A trailing dash is nearly always OCR reading a rule or underline after the id.
             if value.endswith("-") and len(value.rstrip("-")) >= 6:
