@@ -62,7 +62,7 @@ class TextDetector:
         self.max_gap = int(kw.get("max_keyword_gap", 6))
         joiners = sorted({j.lower() for j in kw["joiners"]}, key=len, reverse=True)
         self._joiners = re.compile("(?:" + "|".join(re.escape(j) for j in joiners) + ")*")
-        self._short_gap = re.compile(r"[\s:：\-=~_.,，。'\"`|/\\()（）\[\]【】]{0,2}")
+        self._short_gap = re.compile(r"[\s:：\-=~_.,，。'\"`|/\\()（）\[\]【】@]{0,2}")
         # Measure words (个 只 次 ...): a numeral right before one is counting, not part of a number.
         self._measure = {u for u in rules["exclude"]["units"] if len(u) == 1 and not u.isascii()}
         q = rules["qq"]

@@ -44,6 +44,7 @@ POSITIVES: list[tuple[str, str, str, str]] = [
     ("keyword short 扣", f"扣 {QQ}", "qq", QQ),
     ("keyword traditional", "扣扣 叄玖壹貳捌柒陸伍肆", "qq", QQ),
     ("keyword after number", f"{QQ}（QQ）", "qq", QQ),
+    ("QQ mail address", f"邮箱 {QQ}@qq.com", "qq", QQ),
     ("contact verb 加我", f"有问题加我{QQ}", "qq", QQ),
     ("contact verb 私聊", f"私聊 {QQ}", "qq", QQ),
     ("contact verb traditional", f"聯繫 {QQ}", "qq", QQ),
