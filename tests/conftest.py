@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers_http import http_server  # noqa: F401  (a fixture every test module may use)
+
 REPO = Path(__file__).resolve().parent.parent
 
 

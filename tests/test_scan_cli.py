@@ -147,3 +147,29 @@ def test_missing_file_is_an_error_not_a_crash(tmp_path, test_set, fixture_dir):
     rows = [json.loads(x) for x in proc.stdout.splitlines()]
     assert proc.returncode == 2
     assert "nope.jpg" in rows[0]["error"] and rows[1]["error"] is None and rows[1]["flagged"]
+
+
+def test_urls_dead_urls_and_internal_addresses(http_server, test_set, fixture_dir):
+    """http(s) sources go through the fetcher: a served image is scanned, a 404 and an HTML page are errors
+    with their reason, and without QQSCAN_ALLOW_PRIVATE_NETWORKS a loopback URL is refused unfetched."""
+    good = next(e for e in test_set if e["kind"] == "main")
+    http_server.route("/item.jpg", body=(fixture_dir / good["file"]).read_bytes(), content_type="image/jpeg")
+    http_server.route("/gone.jpg", status=404, body=b"not found")
+    http_server.route(
+        "/page.jpg", body=b"<!doctype html><html><body>hi</body></html>", content_type="text/html"
+    )
+    urls = [http_server.url(p) for p in ("/item.jpg", "/gone.jpg", "/page.jpg")]
+    proc = run_scan("--json", *urls, env={"QQSCAN_ALLOW_PRIVATE_NETWORKS": "1"})
+    rows = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert proc.returncode == 2 and [r["source"] for r in rows] == urls
+    assert rows[0]["error"] is None and {f["value"] for f in rows[0]["findings"]} >= {
+        good["contacts"][0]["value"]
+    }
+    assert "404" in rows[1]["error"]
+    assert "not an image" in rows[2]["error"].lower()
+
+    before = http_server.connections
+    refused = run_scan("--json", urls[0], env={"QQSCAN_ALLOW_PRIVATE_NETWORKS": "0"})
+    row = json.loads(refused.stdout)
+    assert refused.returncode == 2 and "refused" in row["error"] and "127.0.0.1" in row["error"]
+    assert http_server.connections == before
