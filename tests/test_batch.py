@@ -294,7 +294,8 @@ def test_transient_failures_are_retried_by_rq_on_its_interval_then_succeed(
     assert job.return_value()["status"] == "scanned"
     assert store_for(sqlite_db).count("scans") == 1
     # Only RQ's scheduler moves a job from the scheduled registry back to its queue: three attempts with
-    # a 1 s interval mean the worker's spawned scheduler process did its work.
+    # a 1 s interval mean the worker's spawned scheduler process did its work, without a fork.
+    assert "os.fork() called after the OCR engine" not in w.text()
 
 
 def test_a_worker_killed_mid_job_leaves_the_job_to_rq_which_runs_it_again_once(
@@ -369,6 +370,33 @@ def test_sigterm_lets_the_current_job_finish_then_exits(
     assert Job.fetch(job_id("scan", url), connection=conn).get_status() == JobStatus.FINISHED
     assert store_for(sqlite_db).count("scans") == 1
     assert Queue("scan", connection=conn).count == 1  # the next job was left for another worker
+
+
+def test_a_crawl_job_queues_the_pages_images_and_the_same_worker_scans_them(
+    env, http_server, images, sqlite_db, redis_url, restore_signals
+):
+    from worker.queueing import enqueue_crawls
+
+    page = (
+        '<html><body><img src="/blank.gif" data-ks-lazyload="/qq.png">'
+        '<div style="background-image:url(/clean.png)"></div></body></html>'
+    )
+    http_server.route("/item/7.html", body=page.encode(), content_type="text/html; charset=utf-8")
+    http_server.route("/blank.gif", body=b"GIF89a" + bytes(40), content_type="image/gif")
+    http_server.route("/qq.png", body=images["qq"], content_type="image/png")
+    http_server.route("/clean.png", body=images["clean"], content_type="image/png")
+    conn = Redis.from_url(redis_url)
+    assert enqueue_crawls(conn, [http_server.url("/item/7.html")], shop_id="S7") == (1, 0)
+
+    run_worker_inprocess(redis_url)  # crawl queue first, then the scans it queued, in one burst
+    store = store_for(sqlite_db)
+    qq = store.source(http_server.url("/qq.png"))
+    assert qq["shop_id"] == "S7" and qq["page_url"] == http_server.url("/item/7.html")
+    rows = {r["url"]: r for r in store.results()}
+    assert set(rows) == {http_server.url(p) for p in ("/blank.gif", "/qq.png", "/clean.png")}
+    assert rows[http_server.url("/blank.gif")]["error"]  # the 46-byte "GIF" is a scan with a decode error
+    flagged = list(store.results(flagged=True))
+    assert [r["url"] for r in flagged] == [http_server.url("/qq.png")]
 
 
 # --- in-process: store semantics, recycling ----------------------------------------------------------------
