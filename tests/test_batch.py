@@ -28,18 +28,8 @@ from sqlalchemy import create_engine, text
 from tests.helpers_http import LoopbackServer, Route
 from worker.queueing import Policy, enqueue_scans, job_id
 
-# Fixtures redis_server / redis_url: a redis-server of our own (tests/redis_server.py).
+# Fixtures: http_server (tests/conftest.py), redis_server / redis_url (tests/redis_server.py).
 pytest_plugins = ("tests.redis_server",)
-
-
-@pytest.fixture
-def http_server() -> Iterator[LoopbackServer]:
-    """tests/helpers_http.py's loopback server (its own fixture, minus the import-for-side-effect)."""
-    server = LoopbackServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -238,13 +228,9 @@ def test_enqueue_worker_store_results_json(tmp_path, env, http_server, images, d
     text_out = cli("results", "--flagged").stdout
     assert text_out.startswith("FLAGGED") and QQ in text_out and clean not in text_out
 
-    failed_out = cli("results", "--failed").stdout.splitlines()
-    assert sorted(failed_out) == sorted(
-        [f"FAILED   {gone}: {store_for(db_url).source(gone)['error']}", f"FAILED   {ssrf}: " + store_for(
-            db_url).source(ssrf)["error"]]
-    )  # fmt: skip
-
     store = store_for(db_url)
+    failed_out = cli("results", "--failed").stdout.splitlines()
+    assert sorted(failed_out) == sorted(f"FAILED   {u}: {store.source(u)['error']}" for u in (gone, ssrf))
     assert "404" in store.source(gone)["error"] and store.source(gone)["listing_id"] == "L1"
     assert "loopback" in store.source(ssrf)["error"]
     assert store.count("sources") == 4 and store.count("scans") == 2

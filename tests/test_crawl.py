@@ -4,7 +4,6 @@ crawl against a loopback HTTP server and a real Redis (no OCR here)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from redis import Redis
@@ -12,20 +11,9 @@ from rq import Queue
 from rq.job import Job
 
 from jobs.crawl import extract_image_urls, parse_srcset
-from tests.helpers_http import LoopbackServer
 
-# Fixtures redis_server / redis_url: a redis-server of our own (tests/redis_server.py).
+# Fixtures: http_server (tests/conftest.py), redis_server / redis_url (tests/redis_server.py).
 pytest_plugins = ("tests.redis_server",)
-
-
-@pytest.fixture
-def http_server() -> Iterator[LoopbackServer]:
-    """tests/helpers_http.py's loopback server (its own fixture, minus the import-for-side-effect)."""
-    server = LoopbackServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 LISTING = """<!doctype html>
