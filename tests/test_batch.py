@@ -247,6 +247,28 @@ def test_enqueue_worker_store_results_json(tmp_path, env, http_server, images, d
     assert results[qq]["pid"] == results[clean]["pid"] == w.proc.pid  # no forked work horse
 
 
+def test_two_workers_share_the_queue_and_store_each_image_once(
+    tmp_path, env, http_server, images, db_url, redis_url
+):
+    """Scale-out on one box: two `qqscan worker --burst` processes on the same Redis and store, eight URLs
+    serving three distinct images. Whoever takes which job, the store ends with one scan per image."""
+    bodies = [images["qq"], images["clean"], images["qq_grey"]]
+    urls = []
+    for i in range(8):
+        http_server.route(f"/m{i}.png", body=bodies[i % 3], content_type="image/png", delay=0.3)
+        urls.append(http_server.url(f"/m{i}.png"))
+    conn = Redis.from_url(redis_url)
+    enqueue_scans(conn, urls)
+    workers = [Worker(tmp_path, "--burst"), Worker(tmp_path, "--burst")]
+    for w in workers:
+        assert w.wait(120) == 0, w.text()[-3000:]
+    store = store_for(db_url)
+    assert store.count("images") == 3 and store.count("scans") == 3 and store.count("sources") == 8
+    rets = [Job.fetch(job_id("scan", u), connection=conn).return_value() for u in urls]
+    assert all(r["status"] in ("scanned", "known") for r in rets)
+    assert {r["pid"] for r in rets} <= {w.proc.pid for w in workers}
+
+
 class _Flaky(dict):
     """Routes for helpers_http's server where one path answers 503 for its first `fails` requests."""
 
