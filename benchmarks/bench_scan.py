@@ -65,21 +65,28 @@ def run_stock(entries: list[dict], root: Path) -> dict:
     ocr.predict(str(root / entries[0]["file"]))  # warm-up, as qqscan's engine does
     per_image = []
     for e in entries:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             res = ocr.predict(str(root / e["file"]))[0]
             texts, scores, polys = res["rec_texts"], res["rec_scores"], res["rec_polys"]
             err = None
         except Exception as exc:  # stock cannot read some inputs (e.g. GIF); that is a miss, not a crash
             texts, scores, polys, err = [], [], [], f"{type(exc).__name__}: {exc}"
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         lines = [
             OcrLine(t, float(s), tuple((float(x), float(y)) for x, y in p[:4]))  # type: ignore[arg-type]
             for t, s, p in zip(texts, scores, polys, strict=True)
         ]
         values = {f.value for f in detectors.detect_lines(lines) if f.value}
         per_image.append(
-            {"file": e["file"], "secs": secs, "texts": texts, "values": sorted(values), "error": err}
+            {
+                "file": e["file"],
+                "secs": secs,
+                "cpu": cpu,
+                "texts": texts,
+                "values": sorted(values),
+                "error": err,
+            }
         )
     return {"build_s": build, "images": per_image}
 
@@ -94,13 +101,20 @@ def run_qqscan(entries: list[dict], root: Path) -> dict:
     per_image = []
     for e in entries:
         data = (root / e["file"]).read_bytes()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = scan_bytes(data, e["file"], engine=engine)
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         values = {f.value for f in r.findings if f.value}
         texts = [ln.text for ln in r.lines]
         per_image.append(
-            {"file": e["file"], "secs": secs, "texts": texts, "values": sorted(values), "error": r.error}
+            {
+                "file": e["file"],
+                "secs": secs,
+                "cpu": cpu,
+                "texts": texts,
+                "values": sorted(values),
+                "error": r.error,
+            }
         )
     return {"build_s": build, "images": per_image}
 
@@ -154,6 +168,8 @@ def main() -> None:
         for which in ("stock", "qqscan"):
             imgs = [i for i in results[which]["images"] if by_file[i["file"]]["kind"] == kind]
             secs = sum(i["secs"] for i in imgs)
+            cpu = sum(i["cpu"] for i in imgs)
+            failed = sum(1 for i in imgs if i["error"])
             n = read = found = 0
             for i in imgs:
                 a, b, c = _score(by_file[i["file"]], i["texts"], set(i["values"]))
@@ -161,6 +177,8 @@ def main() -> None:
             row[which] = {
                 "secs": secs,
                 "img_s": len(imgs) / secs if secs else 0.0,
+                "cpu_per_img": cpu / len(imgs) if imgs else 0.0,
+                "failed": failed,
                 "mpix_s": mpix / secs if secs else 0.0,
                 "contacts": n,
                 "read": read,
@@ -176,21 +194,27 @@ def main() -> None:
 
 def _table(rows: list[dict], results: dict) -> str:
     head = (
-        "| set | images | stock img/s | qqscan img/s | speed-up | stock MPix/s | qqscan MPix/s "
-        "| contacts | stock read | qqscan read | qqscan found |"
+        "| set | images | stock img/s | qqscan img/s | speed-up | stock CPU s/img | qqscan CPU s/img "
+        "| stock MPix/s | qqscan MPix/s | contacts | stock read | qqscan read | qqscan found |"
     )
-    out = [head, "|" + "---|" * 11]
+    out = [head, "|" + "---|" * 13]
     for r in rows:
         s, q = r["stock"], r["qqscan"]
-        ratio = q["img_s"] / s["img_s"] if s["img_s"] else float("nan")
+        if s["failed"] == r["images"]:  # stock could not open any: a speed would be meaningless
+            s_speed, ratio = f"n/a ({s['failed']} failed)", "n/a"
+        else:
+            s_speed = f"{s['img_s']:.2f}" + (f" ({s['failed']} failed)" if s["failed"] else "")
+            ratio = f"{q['img_s'] / s['img_s']:.2f}x" if s["img_s"] else "n/a"
         out.append(
-            f"| {r['kind']} | {r['images']} | {s['img_s']:.2f} | {q['img_s']:.2f} | {ratio:.2f}x "
-            f"| {s['mpix_s']:.2f} | {q['mpix_s']:.2f} | {s['contacts']} "
-            f"| {s['read']} | {q['read']} | {q['found']} |"
+            f"| {r['kind']} | {r['images']} | {s_speed} | {q['img_s']:.2f} | {ratio} "
+            f"| {s['cpu_per_img']:.2f} | {q['cpu_per_img']:.2f} | {s['mpix_s']:.2f} | {q['mpix_s']:.2f} "
+            f"| {s['contacts']} | {s['read']} | {q['read']} | {q['found']} |"
         )
     rss_s, rss_q = results["stock"]["peak_rss_mb"], results["qqscan"]["peak_rss_mb"]
     out.append("")
     out.append(f"peak RSS: stock {rss_s:.0f} MB, qqscan {rss_q:.0f} MB ({rss_q / rss_s:.2f}x)")
+    build_s, build_q = results["stock"]["build_s"], results["qqscan"]["build_s"]
+    out.append(f"engine build + warm-up: stock {build_s:.1f} s, qqscan {build_q:.1f} s")
     return "\n".join(out)
 
 
