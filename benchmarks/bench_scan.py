@@ -207,7 +207,8 @@ def _table(rows: list[dict], results: dict) -> str:
             ratio = f"{q['img_s'] / s['img_s']:.2f}x" if s["img_s"] else "n/a"
         out.append(
             f"| {r['kind']} | {r['images']} | {s_speed} | {q['img_s']:.2f} | {ratio} "
-            f"| {s['cpu_per_img']:.2f} | {q['cpu_per_img']:.2f} | {s['mpix_s']:.2f} | {q['mpix_s']:.2f} "
+            f"| {s['cpu_per_img']:.2f} | {q['cpu_per_img']:.2f} "
+            f"| {'n/a' if s['failed'] == r['images'] else format(s['mpix_s'], '.2f')} | {q['mpix_s']:.2f} "
             f"| {s['contacts']} | {s['read']} | {q['read']} | {q['found']} |"
         )
     rss_s, rss_q = results["stock"]["peak_rss_mb"], results["qqscan"]["peak_rss_mb"]

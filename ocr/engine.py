@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ocr.extend import accept_extension, extend_right, overlaps_others, wants_extension
+from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.models import ModelDir, find_model
 from ocr.vertical import column_box, column_to_row, find_columns
 
@@ -51,12 +51,12 @@ class EngineConfig:
     cpu_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     enable_mkldnn: bool = True
     rec_batch_size: int = 6
-    det_scale: float = 1.0
+    det_scale: float = 0.8  # measured: finds 10 px text at 0.64; 0.8 saves ~12% per main image
 
     @classmethod
     def from_env(cls) -> EngineConfig:
         threads = int(os.environ.get("QQSCAN_CPU_THREADS", "0")) or (os.cpu_count() or 1)
-        scale = float(os.environ.get("QQSCAN_DET_SCALE", "1.0"))
+        scale = float(os.environ.get("QQSCAN_DET_SCALE", "0.8"))
         return cls(det=find_model("det"), rec=find_model("rec"), cpu_threads=threads, det_scale=scale)
 
 
@@ -166,7 +166,11 @@ class OcrEngine:
         crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for _, (x0, y0, x1, y1) in todo]
         for (i, (x0, y0, x1, y1)), rec in zip(todo, self._pipeline().text_rec_model(crops), strict=True):
             text, score = str(rec["rec_text"]), float(rec["rec_score"])
+            if not texts[i]:  # absorbed into a longer line a moment ago
+                continue
             if score >= EXTEND_MIN_SCORE and accept_extension(texts[i], text):
+                for j in absorbed_fragments((x0, y0, x1, y1), polys[i], polys, texts):
+                    texts[j] = ""  # the tail piece the detector boxed apart is now part of this line
                 texts[i], scores[i] = text, score
                 polys[i] = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
 

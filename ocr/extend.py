@@ -53,21 +53,37 @@ def extend_right(image: np.ndarray, poly: np.ndarray) -> tuple[int, int, int, in
     return max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + end + pad), min(height, y1 + pad)
 
 
-def overlaps_others(
-    region: tuple[int, int, int, int], own: np.ndarray, polys: list[np.ndarray], texts: list[str]
-) -> bool:
-    """Does the added part of `region` (right of the line's own box) cover a good part of another line?"""
+FRAGMENT_CHARS = 2  # a box read as this few characters may be a piece of the cut line, not a line
+
+
+def _covered(region: tuple[int, int, int, int], own: np.ndarray, polys: list[np.ndarray]) -> list[int]:
+    """Indices of boxes a good part of which lies in the added part of `region` (right of `own`)."""
     x0, y0, x1, y1 = region
     x0 = int(own[:, 0].max())
-    for poly, text in zip(polys, texts, strict=True):
-        if poly is own or not text.strip():
+    out = []
+    for i, poly in enumerate(polys):
+        if poly is own:
             continue
         bx0, by0 = poly.min(axis=0)
         bx1, by1 = poly.max(axis=0)
         iw, ih = min(x1, bx1) - max(x0, bx0), min(y1, by1) - max(y0, by0)
         if iw > 0 and ih > 0 and iw * ih > 0.3 * (bx1 - bx0) * (by1 - by0):
-            return True
-    return False
+            out.append(i)
+    return out
+
+
+def overlaps_others(
+    region: tuple[int, int, int, int], own: np.ndarray, polys: list[np.ndarray], texts: list[str]
+) -> bool:
+    """Does the added part of `region` cover another real line (more than a fragment of a few chars)?"""
+    return any(len(texts[i].replace(" ", "")) > FRAGMENT_CHARS for i in _covered(region, own, polys))
+
+
+def absorbed_fragments(
+    region: tuple[int, int, int, int], own: np.ndarray, polys: list[np.ndarray], texts: list[str]
+) -> list[int]:
+    """Fragments (e.g. "4)" read from the tail of a cut line) that the extended read replaces."""
+    return [i for i in _covered(region, own, polys) if texts[i].strip()]
 
 
 def accept_extension(old: str, new: str) -> bool:

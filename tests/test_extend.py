@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr.extend import accept_extension, extend_right, overlaps_others, wants_extension
+from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.reader import read_pixels
 from tests.text_images import cjk_font_path
 
@@ -52,3 +52,10 @@ def test_extension_does_not_swallow_a_line_the_detector_already_boxed():
     own, other = _box(20, 40, 200, 60), _box(230, 35, 420, 62)
     assert overlaps_others((15, 35, 430, 65), own, [own, other], ["QQ:", "135792468"])
     assert not overlaps_others((15, 35, 430, 65), own, [own, other], ["QQ:", ""])  # empty reads don't count
+
+
+def test_fragments_in_the_extension_are_absorbed_not_counted_as_lines():
+    own, frag = _box(20, 40, 200, 60), _box(420, 42, 440, 58)
+    region = (15, 35, 450, 65)
+    assert not overlaps_others(region, own, [own, frag], ["企鹅③9", "4)"])  # a 2-char piece does not block
+    assert absorbed_fragments(region, own, [own, frag], ["企鹅③9", "4)"]) == [1]
