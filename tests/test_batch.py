@@ -26,6 +26,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import create_engine, text
 
 from tests.helpers_http import LoopbackServer, Route
+from tests.pg import PG_URL, pg_unreachable
 from worker.queueing import Policy, enqueue_scans, job_id
 
 # Fixtures: http_server (tests/conftest.py), redis_server / redis_url (tests/redis_server.py).
@@ -36,7 +37,6 @@ REPO = Path(__file__).resolve().parent.parent
 QQSCAN = str(Path(sys.executable).parent / "qqscan")
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 QQ = "391287654"
-PG_URL = os.environ.get("QQSCAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 # --- images, databases, environment ----------------------------------------------------------------------
@@ -61,23 +61,6 @@ def images() -> dict[str, bytes]:
     }
 
 
-def _pg_unreachable() -> str | None:
-    try:
-        import psycopg
-        from sqlalchemy.engine import make_url
-    except ImportError:
-        return "psycopg is not installed"
-    u = make_url(PG_URL)
-    try:
-        psycopg.connect(
-            host=u.host, port=u.port or 5432, user=u.username, password=u.password, dbname=u.database,
-            connect_timeout=3,
-        ).close()  # fmt: skip
-    except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty store: a SQLite file, or a fresh schema in PostgreSQL (skipped with the reason if down)."""
@@ -86,7 +69,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
         yield url
         return
-    reason = _pg_unreachable()
+    reason = pg_unreachable()
     if reason:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({reason}); set QQSCAN_TEST_POSTGRES_URL")
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")

@@ -5,7 +5,6 @@ QQSCAN_TEST_POSTGRES_URL."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -19,33 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from tests.pg import PG_URL, pg_unreachable
 from worker.store import SchemaTooNew, Store, StoreError, StoreUnavailable
 
 REPO = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("QQSCAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_unreachable() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed"
-    from sqlalchemy.engine import make_url
-
-    u = make_url(PG_URL)
-    try:
-        psycopg.connect(
-            host=u.host, port=u.port or 5432, user=u.username, password=u.password, dbname=u.database,
-            connect_timeout=3,
-        ).close()  # fmt: skip
-    except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
 
 
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Any]:
-    reason = _pg_unreachable()
+    reason = pg_unreachable()
     if reason:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({reason}); set QQSCAN_TEST_POSTGRES_URL")
     engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
