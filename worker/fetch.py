@@ -180,10 +180,27 @@ def _pinned_request(client: httpx.Client, url: str, target: netguard.Target, ip:
     )
 
 
+@dataclass(frozen=True)
+class Body:
+    """What a guarded GET returned: the bytes after redirects, before any check of what they are."""
+
+    url: str
+    final_url: str
+    data: bytes = field(repr=False)
+    status: int
+    declared_type: str  # the server's Content-Type header ("" when absent): a hint, never trusted
+    elapsed_ms: int
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return self.url if self.final_url == self.url else f"{self.final_url} (redirected from {self.url})"
+
+
 def _request(
     client: httpx.Client, request: httpx.Request, url: str, where: str, settings: Settings, started: float
-) -> Fetched | str:
-    """Send one request: the image, or the Location of a redirect (for the caller to check and follow)."""
+) -> Body | str:
+    """Send one request: the body, or the Location of a redirect (for the caller to check and follow)."""
     resp = client.send(request, stream=True)
     try:
         status = resp.status_code
@@ -206,16 +223,12 @@ def _request(
                 f"HTTP {status} {resp.reason_phrase} from {where}", url=url, status=status
             )
         data = _read_capped(resp, url, settings, started)
-        content_type = sniff(data)
-        if content_type is None:
-            message = _not_an_image(data, resp.headers.get("content-type"))
-            raise PermanentFetchError(f"{message}: {where}", url=url, status=status)
-        return Fetched(
+        return Body(
             url=url,
             final_url=url,
             data=data,
-            content_type=content_type,
             status=status,
+            declared_type=resp.headers.get("content-type", ""),
             elapsed_ms=int((time.monotonic() - started) * 1000),
         )
     finally:
@@ -230,7 +243,7 @@ def _request_any(
     where: str,
     settings: Settings,
     started: float,
-) -> Fetched | str:
+) -> Body | str:
     """`_request` to the checked addresses in resolver order, moving on only when one refuses the
     connection or is unreachable (say an IPv6 answer on a host without an IPv6 route)."""
     for n, ip in enumerate(target.ips, start=1):
@@ -262,8 +275,11 @@ def _ssl_context(cafile: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile or certifi.where())
 
 
-def fetch_image(url: str, *, settings: Settings | None = None) -> Fetched:
-    """GET `url` and return its bytes if they are an image. See the module docstring for the errors."""
+def fetch_body(
+    url: str, *, settings: Settings | None = None, accept: str = "*/*", accept_encoding: str = "identity"
+) -> Body:
+    """GET `url` through the SSRF guard: every hop resolved, checked and pinned, redirects followed by us,
+    the body capped while streaming. Raises TransientFetchError / PermanentFetchError (module docstring)."""
     settings = settings or Settings.from_env()
     started = time.monotonic()
     limiter = limiter_for(settings.rate_per_host, settings.burst_per_host)
@@ -277,7 +293,7 @@ def fetch_image(url: str, *, settings: Settings | None = None) -> Fetched:
         follow_redirects=False,  # every hop must pass the guard, so we follow them ourselves
         trust_env=False,
         verify=_tls_context(settings),
-        headers={"User-Agent": settings.user_agent, "Accept": "image/*", "Accept-Encoding": "identity"},
+        headers={"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": accept_encoding},
     ) as client:
         while True:
             where = current if current == url else f"{current} (redirected from {url})"
@@ -290,7 +306,7 @@ def fetch_image(url: str, *, settings: Settings | None = None) -> Fetched:
                 raise cls(f"{exc}; url {where}", url=url) from None
             limiter.acquire(target.host)
             got = _request_any(client, current, target, url, where, settings, started)
-            if isinstance(got, Fetched):
+            if isinstance(got, Body):
                 return replace(got, final_url=current, redirects=redirects)
             if len(redirects) >= settings.max_redirects:
                 raise PermanentFetchError(
@@ -300,3 +316,21 @@ def fetch_image(url: str, *, settings: Settings | None = None) -> Fetched:
                 )
             current = urljoin(current, got)
             redirects.append(current)
+
+
+def fetch_image(url: str, *, settings: Settings | None = None) -> Fetched:
+    """GET `url` and return its bytes if they are an image. See the module docstring for the errors."""
+    body = fetch_body(url, settings=settings, accept="image/*")
+    content_type = sniff(body.data)
+    if content_type is None:
+        message = _not_an_image(body.data, body.declared_type or None)
+        raise PermanentFetchError(f"{message}: {body.where}", url=url, status=body.status)
+    return Fetched(
+        url=url,
+        final_url=body.final_url,
+        data=body.data,
+        content_type=content_type,
+        status=body.status,
+        elapsed_ms=body.elapsed_ms,
+        redirects=body.redirects,
+    )
