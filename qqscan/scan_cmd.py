@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -94,9 +93,8 @@ def scan(sources: tuple[str, ...], as_json: bool, with_lines: bool, enhance: str
         total=len(items), unit="img", file=sys.stderr, disable=not sys.stderr.isatty() or len(items) < 3
     )
     for src, data in _loaded(items, limits):
-        t0 = time.perf_counter()
         if isinstance(data, SourceError):
-            result = failed(src, str(data), ms=int((time.perf_counter() - t0) * 1000))
+            result = failed(src, str(data))  # nothing was scanned: no time to report
         else:
             try:
                 result = scan_bytes(data, src, engine=engine, limits=limits, enhance=steps)
