@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers_http import http_server  # noqa: F401  (a fixture every test module may use)
+from tests.databases import db_url, pg_admin  # noqa: F401  (fixtures every test module may use)
+from tests.helpers_http import http_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 

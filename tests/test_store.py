@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,42 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from tests.pg import PG_URL, pg_unreachable
+from tests.databases import pg_schema_url
+from tests.pg import PG_URL
 from worker.store import SchemaTooNew, Store, StoreError, StoreUnavailable
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[Any]:
-    reason = pg_unreachable()
-    if reason:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({reason}); set QQSCAN_TEST_POSTGRES_URL")
-    engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    yield engine
-    engine.dispose()
-
-
-def _pg_schema_url(admin: Any) -> tuple[str, str]:
-    schema = f"qqscan_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    return schema, f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL with nothing in it yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
-        return
-    admin = request.getfixturevalue("pg_admin")
-    schema, url = _pg_schema_url(admin)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture
@@ -116,12 +84,23 @@ def result(sha: str = SHA_A, url: str = "https://img.example.com/a.jpg", **kw: A
 def test_migrations_create_the_schema_and_a_second_open_is_a_no_op(db_url):
     first = Store(db_url)
     assert first.migrated
-    assert first.schema_revision() == "0001"
+    assert first.schema_revision() == "0002"
     names = set(inspect(first.engine).get_table_names())
-    assert {"images", "sources", "scans", "decisions", "alembic_version"} <= names
+    assert {
+        "images",
+        "sources",
+        "scans",
+        "decisions",
+        "blobs",
+        "evidence",
+        "users",
+        "allowlist",
+        "audit",
+        "alembic_version",
+    } <= names
     second = Store(db_url)
     assert not second.migrated
-    assert second.schema_revision() == "0001"
+    assert second.schema_revision() == "0002"
     first.close()
     second.close()
 
@@ -432,7 +411,7 @@ class _TcpRelay:
 def test_database_going_away_mid_batch_raises_store_unavailable(pg_admin):
     from sqlalchemy.engine import make_url
 
-    schema, url = _pg_schema_url(pg_admin)
+    schema, url = pg_schema_url(pg_admin)
     relay = _TcpRelay(make_url(PG_URL).port or 5432)
     try:
         relayed = make_url(url).set(host="127.0.0.1", port=relay.port, password="pw-not-for-logs")

@@ -5,7 +5,9 @@ images     one row per distinct bytes (sha256), with the moderators' review stat
 sources    where bytes were seen: one row per URL (or file path); a URL that failed before any bytes has
            an error and no image
 scans      one OCR + detection result per (image, rules_version): a rescan under new rules adds a row
-decisions  append-only log of moderators' decisions (who, what, when, note)
+decisions  append-only log of moderators' decisions (who, what, when, note); an undo is a new row
+blobs, evidence   rendered frames and crops kept at scan time for review (content-addressed)
+users, allowlist, audit, settings   the review app's accounts, feedback into detection, audit log
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -128,6 +132,11 @@ class Scan(Base):
     timings: Mapped[dict[str, Any] | None] = mapped_column(JsonType)  # per-stage ms, when the scan gave them
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Denormalised from findings (not allowed ones) for the review queue's filters and sort, portable across
+    # SQLite and PostgreSQL: ",qq,phone," and ",qq.keyword,phone.plain," so a filter is a LIKE '%,qq,%'.
+    finding_types: Mapped[str | None] = mapped_column(Text)
+    finding_rules: Mapped[str | None] = mapped_column(Text)
+    max_confidence: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         # At most one result per image and rules version: a retried job cannot store a second one.
@@ -146,7 +155,112 @@ class Decision(Base):
     reviewer: Mapped[str] = mapped_column(String(128))
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # 0002: "decide" | "bulk" | "undo"; the status before this row, so an undo appends the way back
+    action: Mapped[str] = mapped_column(String(8), default="decide", server_default="decide")
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    undoes: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'violation', 'false_positive', 'escalated')", name="status"),
+        Index("ix_decisions_reviewer", "reviewer", "id"),
     )
+
+
+# --- review (migration 0002) ----------------------------------------------------------------------------
+
+ROLES = ("moderator", "admin")
+DECISION_ACTIONS = ("decide", "bulk", "undo")
+
+
+class Blob(Base):
+    """Evidence bytes, content-addressed: a rendered frame or a zoomed crop, kept so review works after the
+    listing URL is dead. In the database (not on a disk) so workers on many machines need no shared folder."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Evidence(Base):
+    """What a scan kept for review: "frame" renderings (the decoded frame, maybe scaled down) and "crop"s
+    around each finding. scale = blob pixels per image pixel; (x0, y0) = the blob's origin in image pixels,
+    so a finding's box maps onto the blob as (x - x0) * scale."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # "frame" | "crop"
+    frame: Mapped[int] = mapped_column(Integer, default=0)
+    finding: Mapped[int] = mapped_column(Integer, default=-1)  # index in the scan's findings; -1 for frames
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    scale: Mapped[float] = mapped_column(Float, default=1.0)
+    x0: Mapped[int] = mapped_column(Integer, default=0)
+    y0: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        UniqueConstraint("scan_id", "kind", "frame", "finding", name="uq_evidence_scan_item"),
+        CheckConstraint("kind IN ('frame', 'crop')", name="kind"),
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="moderator")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("role IN ('moderator', 'admin')", name="role"),)
+
+
+class AllowEntry(Base):
+    """Feedback from review: a contact value (optionally of one type, optionally for one shop) or a phrase
+    that is not a contact. Entries are never deleted, only marked removed, so the audit trail holds."""
+
+    __tablename__ = "allowlist"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "value" | "phrase"
+    value: Mapped[str] = mapped_column(Text)
+    contact_type: Mapped[str | None] = mapped_column(String(16))
+    shop_id: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    removed_by: Mapped[str | None] = mapped_column(String(128))
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint("kind IN ('value', 'phrase')", name="kind"),)
+
+
+class AuditEntry(Base):
+    """Append-only log of everything people did: logins, decisions, allow-list edits, accounts."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+
+class Setting(Base):
+    """Small key/value settings shared by every review server on this store (e.g. the session secret)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,56 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, aliased
 
+from detectors.allowlist import Allowed
 from worker.config import Settings
-from worker.models import REVIEW_STATUSES, Decision, Image, Scan, Source, utcnow
+from worker.models import (
+    REVIEW_STATUSES,
+    AllowEntry,
+    Blob,
+    Decision,
+    Evidence,
+    Image,
+    Scan,
+    Source,
+    utcnow,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x71717363616E  # "qqscan": PostgreSQL advisory lock id held while migrating
 PAGE = 500  # rows per read transaction in results()
+
+
+@dataclass(frozen=True)
+class EvidenceBlob:
+    """One picture kept for review (made by jobs.evidence): a rendered frame or a crop around a finding.
+    scale = blob pixels per image pixel; (x0, y0) = the blob's top-left corner in image pixels."""
+
+    kind: str  # "frame" | "crop"
+    frame: int
+    finding: int  # index in the result's findings; -1 for a frame
+    content_type: str
+    data: bytes
+    width: int
+    height: int
+    scale: float = 1.0
+    x0: int = 0
+    y0: int = 0
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def queue_columns(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The scans row's denormalised filter columns, from the findings that count (not allow-listed)."""
+    live = [f for f in findings if not f.get("allowed_by")]
+    if not live:
+        return {"finding_types": None, "finding_rules": None, "max_confidence": None}
+    return {
+        "finding_types": "," + ",".join(sorted({str(f.get("type")) for f in live})) + ",",
+        "finding_rules": "," + ",".join(sorted({str(f.get("rule")) for f in live})) + ",",
+        "max_confidence": max(float(f.get("confidence") or 0.0) for f in live),
+    }
 
 
 class StoreError(Exception):
@@ -302,9 +347,10 @@ class Store:
                 error=error,
             )
 
-    def save_scan(self, result: dict[str, Any]) -> bool:
-        """Store one `scan --json` result (+ "lines", "rules_version", image meta). False if this image
-        already has a result under this rules version (nothing changes then but the source bookkeeping).
+    def save_scan(self, result: dict[str, Any], evidence: Sequence[EvidenceBlob] = ()) -> bool:
+        """Store one `scan --json` result (+ "lines", "rules_version", image meta) and the evidence kept for
+        review. False if this image already has a result under this rules version (nothing changes then but
+        the source bookkeeping; its evidence was stored with the first result).
 
         A result without sha256 (the fetch failed before any bytes) records its source with the error.
         """
@@ -335,11 +381,45 @@ class Store:
                 timings=result.get("timings"),
                 error=result.get("error"),
                 created_at=utcnow(),
+                **queue_columns(findings),
             )
             ins = ins.on_conflict_do_nothing(index_elements=["image_sha256", "rules_version"])
             # RETURNING yields a row only when this call inserted it (both backends support it; rowcount
             # is unreliable next to the implicit RETURNING SQLAlchemy adds for the primary key).
-            return conn.execute(ins.returning(Scan.id)).first() is not None
+            row = conn.execute(ins.returning(Scan.id)).first()
+            if row is None:
+                return False
+            self._save_evidence(conn, row[0], evidence)
+            return True
+
+    def _save_evidence(self, conn: Connection, scan_id: int, evidence: Sequence[EvidenceBlob]) -> None:
+        now = utcnow()
+        for item in evidence:
+            sha = item.sha256
+            conn.execute(
+                self._insert(Blob)
+                .values(
+                    sha256=sha,
+                    content_type=item.content_type,
+                    width=item.width,
+                    height=item.height,
+                    data=item.data,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["sha256"])  # same picture from another scan
+            )
+            conn.execute(
+                self._insert(Evidence).values(
+                    scan_id=scan_id,
+                    kind=item.kind,
+                    frame=item.frame,
+                    finding=item.finding,
+                    blob_sha256=sha,
+                    scale=item.scale,
+                    x0=item.x0,
+                    y0=item.y0,
+                )
+            )
 
     def decide(self, sha256: str, status: str, *, reviewer: str, note: str | None = None) -> None:
         """A moderator's decision: appended to `decisions`, and the image's current review status."""
@@ -359,6 +439,14 @@ class Store:
             )
 
     # --- reads ----------------------------------------------------------------------------------------
+
+    def allowlist(self) -> list[Allowed]:
+        """Active allow-list entries (not removed), oldest first: the scan pipeline hands them to
+        detectors.allowlist so contacts moderators dismissed stop flagging images."""
+        t = AllowEntry.__table__.c
+        q = select(t.id, t.kind, t.value, t.contact_type, t.shop_id).where(t.removed_at.is_(None))
+        with self._read() as conn:
+            return [Allowed(*row) for row in conn.execute(q.order_by(t.id))]
 
     def has_scan(self, sha256: str, rules_version: str) -> bool:
         """True when these bytes already have a result under these rules: the worker can skip OCR and
@@ -441,7 +529,14 @@ class Store:
 
     def count(self, table: str) -> int:
         """Rows in one of the store's tables (for tests, `qqscan doctor` and monitoring)."""
-        model = {"images": Image, "sources": Source, "scans": Scan, "decisions": Decision}[table]
+        model = {
+            "images": Image,
+            "sources": Source,
+            "scans": Scan,
+            "decisions": Decision,
+            "blobs": Blob,
+            "evidence": Evidence,
+        }[table]
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
 
