@@ -406,6 +406,23 @@ class ReviewStore(Store):
             "decisions": decisions,
         }
 
+    def resolve(self, prefix: str) -> str:
+        """The full sha256 of the one image whose hash starts with `prefix` (at least 6 hex digits), for
+        the terminal commands. KeyError when none or several match."""
+        prefix = prefix.strip().lower()
+        if len(prefix) < 6 or any(c not in "0123456789abcdef" for c in prefix):
+            raise KeyError(f"{prefix!r} is not an image hash or a prefix of at least 6 hex digits")
+        with self._read() as conn:
+            found = [
+                s
+                for (s,) in conn.execute(select(Image.sha256).where(Image.sha256.startswith(prefix)).limit(2))
+            ]
+        if not found:
+            raise KeyError(f"no image whose hash starts with {prefix}")
+        if len(found) > 1:
+            raise KeyError(f"several images start with {prefix}: give more digits")
+        return found[0]
+
     def blob(self, sha256: str) -> tuple[str, bytes] | None:
         """(content type, bytes) of a kept picture, or None."""
         with self._read() as conn:
