@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Fonts for the fixture generator, redis-server for the batch tests.
+# Fonts for the fixture generator, redis-server for the batch tests, Debian's chromium for the browser
+# tests (Playwright drives it; never `playwright install`, whose browser CDN CI cannot reach).
 need=()
 fc-list :lang=zh 2>/dev/null | grep -qi "noto" || need+=(fonts-noto-cjk)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
