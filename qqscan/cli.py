@@ -37,3 +37,8 @@ cli.add_command(_crawl)
 cli.add_command(_worker)
 cli.add_command(_results)
 cli.add_command(_status)
+from qqscan.review_cmds import review as _review  # noqa: E402
+from qqscan.users_cmd import users as _users  # noqa: E402
+
+cli.add_command(_review)
+cli.add_command(_users)

@@ -1,0 +1,543 @@
+"""`qqscan review`: the moderation queue from a terminal, over the same store, accounts and audit trail as
+the web app (`qqscan review serve`). list / show / decide / undo / export, and the allow-list.
+
+Who decides is a named account (`--as NAME`, default $QQSCAN_REVIEWER) that must exist and be enabled:
+a decision made here is attributed and undoable exactly like one made in the browser. Editing the
+allow-list needs an admin account. Heavy imports (SQLAlchemy, the store) happen inside the commands so
+`qqscan --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+import click
+
+if TYPE_CHECKING:
+    from review.store import ReviewStore, UserInfo
+
+STATUSES = ("pending", "violation", "false_positive", "escalated")  # as worker.models.REVIEW_STATUSES
+CONTACT_TYPES = ("qq", "phone", "wechat", "qrcode")
+SHORT = 12  # hash digits shown in tables
+URL_WIDTH = 60
+VALUES_WIDTH = 40
+# violations()' keys, for the CSV header of an export with no rows (tests check they match the store's).
+EXPORT_COLUMNS = (
+    "sha256",
+    "decided_at",
+    "reviewer",
+    "note",
+    "url",
+    "listing_id",
+    "shop_id",
+    "page_url",
+    "type",
+    "value",
+    "text",
+    "rule",
+    "confidence",
+    "rules_version",
+)
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+# --- shared plumbing (users_cmd uses these too) ------------------------------------------------------------
+
+
+@contextmanager
+def opened_store() -> Iterator[ReviewStore]:
+    """The review store at QQSCAN_DATABASE_URL (or the default), closed afterwards. Store errors and input
+    the store refuses (ValueError: a short password, a bad name) become one-line errors, exit 1."""
+    from sqlalchemy.exc import ArgumentError
+
+    from review.store import ReviewStore
+    from worker.store import StoreError
+
+    try:
+        store = ReviewStore()
+    except StoreError as exc:
+        raise click.ClickException(f"{exc}. Check QQSCAN_DATABASE_URL.") from exc
+    except ArgumentError as exc:
+        raise click.ClickException(f"QQSCAN_DATABASE_URL is not a database URL: {exc}") from exc
+    try:
+        yield store
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+
+
+def read_password(name: str, from_stdin: bool) -> str:
+    """The first line of stdin, or typed twice without echo."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise click.ClickException("--password-stdin: no password on the first line of stdin")
+        return password
+    return click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        return None
+    return str(value)
+
+
+def dumps(obj: Any, **kw: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=_jsonable, **kw)
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.utcoffset() is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC")  # the store keeps UTC (naive from SQLite)
+    return "-" if value is None else str(value)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def resolve(store: ReviewStore, prefix: str) -> str:
+    """The full hash for a hash or prefix; a clear error when none or several images match."""
+    try:
+        return store.resolve(prefix)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from exc
+
+
+def _reviewer(store: ReviewStore, name: str | None, *, admin: bool = False) -> UserInfo:
+    """The enabled account acting here; an admin one when `admin`."""
+    if not name:
+        raise click.UsageError("say who you are: --as NAME or QQSCAN_REVIEWER=NAME (a review account)")
+    user = next((u for u in store.users() if u.name == name), None)
+    if user is None:
+        raise click.ClickException(
+            f"no review account {name!r}: terminal review uses the web app's accounts "
+            f"(an admin creates one with `qqscan users add {name}`)"
+        )
+    if user.disabled:
+        raise click.ClickException(f"review account {name!r} is disabled")
+    if admin and not user.is_admin:
+        raise click.ClickException(f"{name} is a {user.role}: editing the allow-list needs an admin account")
+    return user
+
+
+AS_OPTION = click.option(
+    "--as",
+    "as_user",
+    envvar="QQSCAN_REVIEWER",
+    show_envvar=True,
+    help="Review account acting (must exist and be enabled).",
+)
+
+
+# --- the group -------------------------------------------------------------------------------------------
+
+
+@click.group("review")
+def review() -> None:
+    """Review flagged images: the web app, or the queue from a terminal."""
+
+
+@review.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--cookie-secure/--no-cookie-secure",
+    default=None,
+    help="Send the session cookie over HTTPS only (default: decided by the server).",
+)
+@click.option("--threads", type=click.IntRange(1, 256), default=4, show_default=True, help="Worker threads.")
+def serve(host: str, port: int, cookie_secure: bool | None, threads: int) -> None:
+    """Run the review web app (waitress) on the store at QQSCAN_DATABASE_URL."""
+    try:
+        from review.server import run
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("review.server", "review"):
+            raise
+        raise click.ClickException("the review web app (review/server.py) is not installed") from exc
+    from worker.store import StoreError
+
+    try:
+        run(host=host, port=port, database_url=None, cookie_secure=cookie_secure, threads=threads)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # address in use, permission denied on a low port
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from exc
+
+
+# --- list / show -----------------------------------------------------------------------------------------
+
+
+@review.command("list")
+@click.option(
+    "--status",
+    type=click.Choice((*STATUSES, "all")),
+    default="pending",
+    show_default=True,
+    help="Review status (all = any).",
+)
+@click.option("--type", "type_", type=click.Choice(CONTACT_TYPES), help="Only images with this finding type.")
+@click.option("--rule", help="Only images where this rule fired (e.g. qq.keyword).")
+@click.option("--shop", help="Only images seen in this shop.")
+@click.option("--since", type=DATE, help="Scanned on or after YYYY-MM-DD (UTC).")
+@click.option("--until", type=DATE, help="Scanned on or before YYYY-MM-DD (UTC).")
+@click.option("--sort", type=click.Choice(("newest", "confidence")), default="newest", show_default=True)
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image, nothing else.")
+def list_(
+    status: str,
+    type_: str | None,
+    rule: str | None,
+    shop: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    sort: str,
+    page: int,
+    per_page: int,
+    as_json: bool,
+) -> None:
+    """The review queue: flagged images (their newest scan), newest first by default."""
+    from review.store import QueueFilter
+
+    f = QueueFilter(
+        status=None if status == "all" else status,
+        type=type_,
+        rule=rule,
+        shop=shop,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        sort=sort,
+    )
+    with opened_store() as store:
+        qp = store.queue(f, page=page, per_page=per_page)
+    if as_json:
+        for item in qp.items:
+            click.echo(dumps(item))
+        return
+    if qp.items:
+        click.echo(
+            f"{'sha':<{SHORT}}  {'status':<14} {'conf':>5}  {'types':<16} {'values':<{VALUES_WIDTH}}  url"
+        )
+        for it in qp.items:
+            conf = f"{it['max_confidence']:.2f}" if it["max_confidence"] is not None else "-"
+            values = ",".join(dict.fromkeys(str(x.get("value")) for x in it["findings"] if x.get("value")))
+            more = f" (+{it['sources'] - 1})" if it["sources"] > 1 else ""
+            click.echo(
+                f"{it['sha256'][:SHORT]}  {it['review_status']:<14} {conf:>5}  {','.join(it['types']):<16} "
+                f"{_cut(values, VALUES_WIDTH):<{VALUES_WIDTH}}  {_cut(it['url'] or '-', URL_WIDTH)}{more}"
+            )
+    else:
+        click.echo("no images match")
+    click.echo("  ".join(f"{s}: {n}" for s, n in qp.counts.items()))
+    click.echo(f"page {qp.page}/{qp.pages} ({qp.total} image(s))")
+
+
+def _box(box: Any) -> str:
+    try:
+        xs = [float(p[0]) for p in box]
+        ys = [float(p[1]) for p in box]
+        return f"({min(xs):.0f},{min(ys):.0f})-({max(xs):.0f},{max(ys):.0f})"
+    except (TypeError, ValueError, IndexError):
+        return "-"
+
+
+@review.command("show")
+@click.argument("sha")
+@click.option("--json", "as_json", is_flag=True, help="The whole record as one JSON object.")
+def show(sha: str, as_json: bool) -> None:
+    """One image: findings, OCR lines, every URL it was seen at, the decision history.
+
+    SHA is the image's sha256 or a prefix of at least 6 hex digits."""
+    with opened_store() as store:
+        item = store.item(resolve(store, sha))
+    if item is None:  # removed between resolve and read
+        raise click.ClickException(f"no image {sha}")
+    if as_json:
+        click.echo(dumps(item, indent=2))
+        return
+    scan = item["scan"] or {}
+    echo = click.echo
+    echo(f"image {item['sha256']}")
+    reviewed = f" (reviewed {_when(item['reviewed_at'])})" if item["reviewed_at"] else ""
+    echo(f"  status     {item['review_status']}{reviewed}")
+    echo(
+        f"  picture    {item['width']}x{item['height']} {item['format'] or '?'}, "
+        f"{item['frames_total'] or 1} frame(s), {item['bytes'] or '?'} bytes, "
+        f"first seen {_when(item['first_seen'])}"
+    )
+    if scan:
+        echo(
+            f"  scan       #{scan['id']} at {_when(scan['scanned_at'])}, rules {scan['rules_version']}, "
+            f"engine {scan['engine_version'] or '?'}" + (f", {scan['ms']} ms" if scan.get("ms") else "")
+        )
+        if scan.get("error"):
+            echo(f"  error      {scan['error']}")
+    echo(f"findings ({len(item['findings'])}, rules {scan.get('rules_version', '?')}):")
+    for f in item["findings"]:
+        conf = f.get("confidence")
+        allowed = f"  ALLOWED by entry #{f['allowed_by']}" if f.get("allowed_by") else ""
+        echo(
+            f"  [{f['index']}] {f.get('type')} {f.get('value')}  rule {f.get('rule')}  "
+            f"conf {conf if conf is None else f'{conf:.2f}'}  frame {f.get('frame', 0)}  "
+            f"box {_box(f.get('box'))}"
+            f"  text {f.get('text')!r}{allowed}"
+        )
+    lines = scan.get("lines") or []
+    echo(f"OCR lines ({len(lines)}):")
+    for ln in lines:
+        score = ln.get("score")
+        echo(
+            f"  frame {ln.get('frame', 0)}  {score if score is None else f'{score:.2f}'}  "
+            f"box {_box(ln.get('box'))}  {ln.get('text')}"
+        )
+    echo(f"sources ({len(item['sources'])}):")
+    for s in item["sources"]:
+        extra = [f"{k} {s[k]}" for k in ("listing_id", "shop_id", "page_url") if s.get(k)]
+        echo(f"  {s['url']}" + ("  " + "  ".join(extra) if extra else ""))
+    echo(f"decisions ({len(item['decisions'])}):")
+    for d in item["decisions"]:
+        how = (
+            f" [undo of #{d['undoes']}]"
+            if d["action"] == "undo"
+            else (" [bulk]" if d["action"] == "bulk" else "")
+        )
+        note = f"  note {d['note']!r}" if d["note"] else ""
+        echo(
+            f"  #{d['id']} {_when(d['decided_at'])} {d['reviewer']}: "
+            f"{d['previous_status'] or '?'} -> {d['status']}{how}{note}"
+        )
+
+
+# --- decide / undo ---------------------------------------------------------------------------------------
+
+
+@review.command("decide")
+@click.argument("shas", nargs=-1, required=True)
+@click.option("--status", type=click.Choice(STATUSES), required=True, help="The decision (pending = reset).")
+@click.option("--note", help="Why (kept with the decision).")
+@AS_OPTION
+@click.option(
+    "--allow",
+    is_flag=True,
+    help="With false_positive: allow-list the images' contact values (per shop when an image has one).",
+)
+def decide(shas: tuple[str, ...], status: str, note: str | None, as_user: str | None, allow: bool) -> None:
+    """Decide one or more images (hashes or prefixes). Several are decided together: all or nothing."""
+    if allow and status != "false_positive":
+        raise click.UsageError("--allow goes with --status false_positive")
+    with opened_store() as store:
+        user = _reviewer(store, as_user)
+        full = list(dict.fromkeys(resolve(store, s) for s in shas))  # every hash resolves before any write
+        if len(full) == 1:
+            store.record_decision(full[0], status, reviewer=user.name, note=note)
+        else:
+            store.decide_many(full, status, reviewer=user.name, note=note)
+        for sha in full:
+            click.echo(f"{sha[:SHORT]} -> {status} (by {user.name})")
+        if allow:
+            _allow_values(store, full, user.name, note)
+
+
+def _allow_values(store: ReviewStore, shas: list[str], reviewer: str, note: str | None) -> None:
+    """Allow-list each finding value of these images: one entry per (value, type, shop), skipping entries
+    that already exist."""
+    from detectors.allowlist import value_key
+
+    have = {
+        (value_key(e["value"]), e["contact_type"], e["shop_id"])
+        for e in store.allow_entries()
+        if e["kind"] == "value"
+    }
+    added = 0
+    for sha in shas:
+        item = store.item(sha) or {"findings": [], "sources": []}
+        shops = {s["shop_id"] for s in item["sources"] if s.get("shop_id")}
+        shop = next(iter(shops)) if len(shops) == 1 else None
+        for f in item["findings"]:
+            value, ctype = str(f.get("value") or "").strip(), f.get("type")
+            if not value or f.get("allowed_by"):
+                continue
+            key = (value_key(value), ctype, shop)
+            where = f"shop {shop}" if shop else "all shops"
+            if key in have:
+                click.echo(f"already allowed: {ctype} {value} ({where})")
+                continue
+            try:
+                eid = store.add_allow(
+                    "value",
+                    value,
+                    created_by=reviewer,
+                    contact_type=ctype,
+                    shop_id=shop,
+                    note=note or f"false positive {sha[:SHORT]}",
+                )
+            except ValueError as exc:  # e.g. a QR payload longer than an entry may be
+                click.echo(f"not allow-listed: {ctype} {_cut(value, 60)}: {exc}", err=True)
+                continue
+            have.add(key)
+            added += 1
+            click.echo(f"allow-listed #{eid}: {ctype} {value} ({where})")
+    if not added:
+        click.echo("allow-list: nothing new to add")
+
+
+@review.command("undo")
+@AS_OPTION
+def undo(as_user: str | None) -> None:
+    """Undo your most recent decision (refused when someone changed that image since)."""
+    with opened_store() as store:
+        user = _reviewer(store, as_user)
+        done = store.undo_last(user.name)
+    if done is None:
+        click.echo(f"nothing to undo for {user.name}")
+        return
+    click.echo(
+        f"undid decision #{done['undone']} on {done['sha256'][:SHORT]}: "
+        f"{done['from']} -> {done['to']} (decision #{done['id']})"
+    )
+
+
+# --- export ----------------------------------------------------------------------------------------------
+
+
+@review.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(("csv", "json", "jsonl")), default="csv", show_default=True
+)
+@click.option("--since", type=DATE, help="Decided on or after YYYY-MM-DD (UTC).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    default="-",
+    help="Write here instead of stdout.",
+)
+def export(fmt: str, since: datetime | None, output: str) -> None:
+    """Confirmed violations for enforcement: one row per URL x finding, with who decided and when (UTF-8)."""
+    with opened_store() as store:
+        rows = store.violations(since=since.date() if since else None)
+        if output == "-":
+            sys.stdout.flush()
+            out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+            try:
+                n = _write_rows(rows, fmt, out)
+            finally:
+                out.flush()
+                out.detach()  # leave stdout open
+        else:
+            try:
+                with open(output, "w", encoding="utf-8", newline="") as fh:
+                    n = _write_rows(rows, fmt, fh)
+            except OSError as exc:
+                raise click.ClickException(f"cannot write {output}: {exc}") from exc
+    click.echo(f"exported {n} row(s)" + ("" if output == "-" else f" to {output}"), err=True)
+
+
+def _write_rows(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO) -> int:
+    n = 0
+    if fmt == "csv":
+        writer: Any = None
+        for row in rows:
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+            n += 1
+        if writer is None:
+            csv.writer(out).writerow(EXPORT_COLUMNS)
+        return n
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(dumps(row) + "\n")
+            n += 1
+        return n
+    out.write("[")
+    for row in rows:
+        out.write(("," if n else "") + "\n" + dumps(row))
+        n += 1
+    out.write("\n]\n")
+    return n
+
+
+# --- allow-list ------------------------------------------------------------------------------------------
+
+
+@review.group("allow")
+def allow() -> None:
+    """The allow-list: contacts and phrases that no longer flag an image (editing needs an admin)."""
+
+
+@allow.command("list")
+@click.option("--all", "include_removed", is_flag=True, help="Include removed entries.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
+def allow_list(include_removed: bool, as_json: bool) -> None:
+    """Allow-list entries, oldest first."""
+    with opened_store() as store:
+        entries = store.allow_entries(include_removed=include_removed)
+    if as_json:
+        for e in entries:
+            click.echo(dumps(e))
+        return
+    if not entries:
+        click.echo("the allow-list is empty")
+        return
+    click.echo(f"{'id':>5}  {'kind':<6} {'type':<7} {'shop':<12} {'value':<30} by / note")
+    for e in entries:
+        removed = f"  REMOVED {_when(e['removed_at'])} by {e['removed_by']}" if e.get("removed_at") else ""
+        note = f"  {e['note']!r}" if e.get("note") else ""
+        click.echo(
+            f"{e['id']:>5}  {e['kind']:<6} {e['contact_type'] or 'any':<7} {e['shop_id'] or 'all':<12} "
+            f"{_cut(e['value'], 30):<30} {e['created_by']} {_when(e['created_at'])}{note}{removed}"
+        )
+
+
+@allow.command("add")
+@click.argument("value")
+@click.option(
+    "--kind",
+    type=click.Choice(("value", "phrase")),
+    default="value",
+    show_default=True,
+    help="value: a contact (compared on letters and digits); phrase: text that is not a contact.",
+)
+@click.option("--type", "type_", type=click.Choice(CONTACT_TYPES), help="Only for this contact type.")
+@click.option("--shop", help="Only in this shop (default: every shop).")
+@click.option("--note", help="Why.")
+@AS_OPTION
+def allow_add(
+    value: str, kind: str, type_: str | None, shop: str | None, note: str | None, as_user: str | None
+) -> None:
+    """Add an allow-list entry (admin)."""
+    with opened_store() as store:
+        user = _reviewer(store, as_user, admin=True)
+        eid = store.add_allow(kind, value, created_by=user.name, contact_type=type_, shop_id=shop, note=note)
+    click.echo(
+        f"allow-listed #{eid}: {kind} {value.strip()!r} for {type_ or 'any type'}, "
+        f"{f'shop {shop}' if shop else 'all shops'}"
+    )
+
+
+@allow.command("remove")
+@click.argument("entry_id", metavar="ID", type=int)
+@AS_OPTION
+def allow_remove(entry_id: int, as_user: str | None) -> None:
+    """Remove an allow-list entry (admin; kept in the history with who removed it)."""
+    with opened_store() as store:
+        user = _reviewer(store, as_user, admin=True)
+        if not store.remove_allow(entry_id, removed_by=user.name):
+            raise click.ClickException(f"no active allow-list entry #{entry_id}")
+    click.echo(f"removed allow-list entry #{entry_id}")

@@ -1,0 +1,93 @@
+"""`qqscan users`: review accounts (moderators and admins) for the web app and `qqscan review`.
+
+Passwords are typed twice without echo, or read from the first line of stdin with --password-stdin so
+scripts and CI can create accounts. Every change is in the store's audit log (actor "cli").
+"""
+
+from __future__ import annotations
+
+import click
+
+from qqscan.review_cmds import dumps, opened_store, read_password
+
+ROLES = ("moderator", "admin")  # as worker.models.ROLES
+STDIN_OPTION = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+
+
+@click.group("users")
+def users() -> None:
+    """Review accounts: add, list, disable, enable, passwd."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default="moderator", show_default=True)
+@STDIN_OPTION
+def add(name: str, role: str, password_stdin: bool) -> None:
+    """Create a review account."""
+    with opened_store() as store:
+        if any(u.name == name.strip() for u in store.users()):  # before asking for a password
+            raise click.ClickException(f"user {name.strip()!r} already exists")
+        password = read_password(name, password_stdin)
+        user = store.add_user(name, password, role)
+    click.echo(f"added {user.role} {user.name}")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per account.")
+def list_(as_json: bool) -> None:
+    """Accounts: name, role, enabled."""
+    with opened_store() as store:
+        accounts = store.users()
+    if as_json:
+        for u in accounts:
+            click.echo(dumps({"name": u.name, "role": u.role, "enabled": not u.disabled}))
+        return
+    if not accounts:
+        click.echo("no accounts yet: qqscan users add NAME --role admin")
+        return
+    width = max(4, *(len(u.name) for u in accounts))
+    click.echo(f"{'name':<{width}}  {'role':<9}  enabled")
+    for u in accounts:
+        click.echo(f"{u.name:<{width}}  {u.role:<9}  {'no' if u.disabled else 'yes'}")
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    with opened_store() as store:
+        try:
+            store.set_disabled(name, disabled)
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from exc
+    click.echo(f"{'disabled' if disabled else 'enabled'} {name}")
+
+
+@users.command("disable")
+@click.argument("name")
+def disable(name: str) -> None:
+    """Disable an account: it can no longer log in or decide (its history stays)."""
+    _set_disabled(name, True)
+
+
+@users.command("enable")
+@click.argument("name")
+def enable(name: str) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(name, False)
+
+
+@users.command("passwd")
+@click.argument("name")
+@STDIN_OPTION
+def passwd(name: str, password_stdin: bool) -> None:
+    """Set an account's password."""
+    with opened_store() as store:
+        if not any(u.name == name for u in store.users()):
+            raise click.ClickException(f"no user {name!r}")
+        password = read_password(name, password_stdin)
+        try:
+            store.set_password(name, password)
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from exc
+    click.echo(f"password changed for {name}")

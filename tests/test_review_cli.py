@@ -1,0 +1,617 @@
+"""`qqscan users` and `qqscan review` against a real store: a temp SQLite file for most tests, and SQLite plus
+PostgreSQL (the `db_url` fixture) for a round trip. No OCR: scans are seeded with ReviewStore.save_scan."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import types
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from qqscan.cli import cli
+from qqscan.review_cmds import EXPORT_COLUMNS
+from review.store import ReviewStore
+
+REPO = Path(__file__).resolve().parent.parent
+QQSCAN = str(Path(sys.executable).parent / "qqscan")
+PW = "correct-horse"
+
+# Image hashes: A and A2 share a 7-digit prefix (to test ambiguous prefixes); D is clean.
+SHA_A = "abcdef1" + "0" * 57
+SHA_A2 = "abcdef2" + "0" * 57
+SHA_B = "b" * 64
+SHA_C = "c" * 64
+SHA_D = "d" * 64
+QQ, PHONE, WECHAT = "391287654", "13812345678", "wxid_abc123"
+
+
+def finding(type_: str, value: str, text: str, rule: str, confidence: float) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "value": value,
+        "text": text,
+        "rule": rule,
+        "confidence": confidence,
+        "box": [[10.0, 20.0], [200.0, 20.0], [200.0, 50.0], [10.0, 50.0]],
+        "frame": 0,
+    }
+
+
+def scan(sha: str, url: str, findings: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+    out = {
+        "sha256": sha,
+        "source": url,
+        "url": url,
+        "rules_version": "2026.11.1",
+        "findings": findings,
+        "lines": [{"text": f["text"], "score": 0.97, "box": f["box"], "frame": 0} for f in findings],
+        "width": 750,
+        "height": 1200,
+        "format": "JPEG",
+        "frames": 1,
+        "bytes": 183211,
+        "ms": 400,
+    }
+    out.update(kw)
+    return out
+
+
+def seed(url: str) -> None:
+    """A: QQ in shop S1, seen at two URLs. B: phone, seen in shops S2 and S3. C: WeChat in shop S1.
+    A2: QQ with no shop (shares A's prefix). D: clean. Scanned in that order (newest = D)."""
+    with ReviewStore(url) as s:
+        qq = finding("qq", QQ, f"扣扣{QQ}", "qq.keyword", 0.93)
+        s.save_scan(scan(SHA_A, "https://img.example.com/a.jpg", [qq], shop_id="S1", listing_id="L1"))
+        s.save_scan(scan(SHA_A, "https://img.example.com/a-copy.jpg", [qq], shop_id="S1", listing_id="L9"))
+        ph = finding("phone", PHONE, f"电话 {PHONE}", "phone.cn", 0.71)
+        s.save_scan(scan(SHA_B, "https://img.example.com/b.jpg", [ph], shop_id="S2"))
+        s.save_scan(scan(SHA_B, "https://img.example.com/b2.jpg", [ph], shop_id="S3"))
+        wx = finding("wechat", WECHAT, f"微信 {WECHAT}", "wechat.keyword", 0.88)
+        s.save_scan(scan(SHA_C, "https://img.example.com/c.jpg", [wx], shop_id="S1"))
+        qq2 = finding("qq", "55512345", "QQ 55512345", "qq.keyword", 0.5)
+        s.save_scan(scan(SHA_A2, "https://img.example.com/a2.jpg", [qq2]))
+        s.save_scan(scan(SHA_D, "https://img.example.com/d.jpg", []))
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'qqscan.sqlite3'}"
+
+
+@pytest.fixture
+def seeded(url: str) -> str:
+    seed(url)
+    with ReviewStore(url) as s:
+        s.add_user("alice", PW, "moderator")
+        s.add_user("bob", PW, "moderator")
+        s.add_user("root", PW, "admin")
+    return url
+
+
+def run(url: str, *args: str, input: str | None = None, env: dict[str, str | None] | None = None) -> Result:
+    full_env: dict[str, str | None] = {"QQSCAN_DATABASE_URL": url, "QQSCAN_REVIEWER": None}
+    full_env.update(env or {})
+    return CliRunner().invoke(cli, list(args), input=input, env=full_env, catch_exceptions=False)
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def store(url: str) -> ReviewStore:
+    return ReviewStore(url)
+
+
+def status_of(url: str, sha: str) -> str:
+    with store(url) as s:
+        item = s.item(sha)
+    assert item is not None
+    return item["review_status"]
+
+
+# --- users ------------------------------------------------------------------------------------------------
+
+
+def test_users_add_list_disable_enable(url: str) -> None:
+    ok(run(url, "users", "add", "alice", "--password-stdin", input=f"{PW}\nignored second line\n"))
+    r = ok(run(url, "users", "add", "root", "--role", "admin", input=f"{PW}2\n{PW}2\n"))
+    assert "added admin root" in r.output
+    with store(url) as s:
+        assert s.verify_user("alice", PW) is not None  # the first line only, without its newline
+        assert s.verify_user("root", PW + "2").role == "admin"
+        assert s.verify_user("alice", "ignored second line") is None
+
+    lines = ok(run(url, "users", "list")).output.splitlines()
+    assert lines[0].split() == ["name", "role", "enabled"]
+    assert lines[1].split() == ["alice", "moderator", "yes"]
+    assert lines[2].split() == ["root", "admin", "yes"]
+
+    ok(run(url, "users", "disable", "alice"))
+    rows = [json.loads(x) for x in ok(run(url, "users", "list", "--json")).output.splitlines()]
+    assert rows == [
+        {"name": "alice", "role": "moderator", "enabled": False},
+        {"name": "root", "role": "admin", "enabled": True},
+    ]
+    with store(url) as s:
+        assert s.verify_user("alice", PW) is None
+    ok(run(url, "users", "enable", "alice"))
+    assert "alice  moderator  yes" in run(url, "users", "list").output
+
+    r = run(url, "users", "disable", "nobody")
+    assert r.exit_code == 1 and "no user 'nobody'" in r.output
+
+
+def test_users_add_refuses_bad_passwords_and_duplicates(url: str) -> None:
+    r = run(url, "users", "add", "alice", "--password-stdin", input="short\n")
+    assert r.exit_code == 1 and "at least 8 characters" in r.output
+    r = run(url, "users", "add", "alice", "--password-stdin", input="\n")
+    assert r.exit_code == 1 and "no password" in r.output
+    # Typed twice, differently: click asks again; stdin runs out, so it aborts.
+    r = run(url, "users", "add", "alice", input="first-password\nsecond-password\n")
+    assert r.exit_code == 1 and "do not match" in r.output
+    r = run(url, "users", "add", "bad name", "--password-stdin", input=f"{PW}\n")
+    assert r.exit_code == 1 and "without spaces" in r.output
+    with store(url) as s:
+        assert s.users() == []
+
+    ok(run(url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n"))
+    r = run(url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n")
+    assert r.exit_code == 1 and "already exists" in r.output
+    assert len(store(url).users()) == 1
+
+
+def test_users_passwd(url: str) -> None:
+    ok(run(url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n"))
+    ok(run(url, "users", "passwd", "alice", "--password-stdin", input="new-password-1\n"))
+    with store(url) as s:
+        assert s.verify_user("alice", PW) is None
+        assert s.verify_user("alice", "new-password-1") is not None
+    r = run(url, "users", "passwd", "alice", "--password-stdin", input="short\n")
+    assert r.exit_code == 1 and "at least 8" in r.output
+    ok(run(url, "users", "passwd", "alice", input="typed-password\ntyped-password\n"))
+    assert store(url).verify_user("alice", "typed-password") is not None
+    r = run(url, "users", "passwd", "zed", "--password-stdin", input=f"{PW}\n")
+    assert r.exit_code == 1 and "no user 'zed'" in r.output
+
+
+def test_installed_command_adds_user_from_stdin(url: str) -> None:
+    env = {**os.environ, "QQSCAN_DATABASE_URL": url}
+    p = subprocess.run(
+        [QQSCAN, "users", "add", "alice", "--password-stdin"],
+        input=f"{PW}\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "added moderator alice" in p.stdout
+    with store(url) as s:
+        assert s.verify_user("alice", PW) is not None
+    p = subprocess.run(
+        [QQSCAN, "users", "add", "alice", "--password-stdin"],
+        input=f"{PW}\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert p.returncode == 1 and "already exists" in p.stderr
+
+
+def test_store_errors_are_one_line_without_password() -> None:
+    r = run("mysql://u:pw@localhost/db", "users", "list")
+    assert r.exit_code == 1 and "unsupported database" in r.output
+    assert "Traceback" not in r.output
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    r = run(f"postgresql://u:hunter2secret@127.0.0.1:{port}/db", "review", "list")
+    assert r.exit_code == 1 and "unavailable" in r.output
+    assert "hunter2secret" not in r.output
+
+
+# --- list / show ------------------------------------------------------------------------------------------
+
+
+def test_list_table_filters_and_pages(seeded: str) -> None:
+    r = ok(run(seeded, "review", "list"))
+    lines = r.output.splitlines()
+    assert lines[0].split()[:5] == ["sha", "status", "conf", "types", "values"]
+    assert [x.split()[0] for x in lines[1:5]] == [s[:12] for s in (SHA_A2, SHA_C, SHA_B, SHA_A)]
+    row_a = lines[4]
+    assert row_a.split()[1:5] == ["pending", "0.93", "qq", QQ]
+    assert "https://img.example.com/a.jpg (+1)" in row_a
+    assert SHA_D[:12] not in r.output  # clean images are not in the queue
+    assert "pending: 4  violation: 0  false_positive: 0  escalated: 0" in r.output
+    assert lines[-1] == "page 1/1 (4 image(s))"
+
+    def listed(*args: str) -> list[str]:
+        out = ok(run(seeded, "review", "list", "--json", *args)).output
+        return [json.loads(line)["sha256"] for line in out.splitlines()]
+
+    assert listed("--type", "phone") == [SHA_B]
+    assert listed("--shop", "S1") == [SHA_C, SHA_A]
+    assert listed("--rule", "qq.keyword") == [SHA_A2, SHA_A]
+    assert listed("--sort", "confidence") == [SHA_A, SHA_C, SHA_B, SHA_A2]
+    assert listed("--per-page", "3", "--page", "2") == [SHA_A]
+    today = datetime.now(UTC).date()
+    assert len(listed("--since", today.isoformat(), "--until", today.isoformat())) == 4
+    assert listed("--since", (today + timedelta(days=1)).isoformat()) == []
+    assert listed("--until", (today - timedelta(days=1)).isoformat()) == []
+
+    out = ok(run(seeded, "review", "list", "--per-page", "3")).output
+    assert out.splitlines()[-1] == "page 1/2 (4 image(s))"
+
+    item = json.loads(ok(run(seeded, "review", "list", "--json", "--type", "wechat")).output)
+    assert item["review_status"] == "pending" and item["types"] == ["wechat"]
+    assert item["findings"][0]["value"] == WECHAT and item["shops"] == ["S1"]
+    datetime.fromisoformat(item["scanned_at"])
+
+    ok(run(seeded, "review", "decide", SHA_B[:8], "--status", "violation", "--as", "alice"))
+    assert listed() == [SHA_A2, SHA_C, SHA_A]
+    assert listed("--status", "violation") == [SHA_B]
+    assert len(listed("--status", "all")) == 4
+    out = ok(run(seeded, "review", "list", "--status", "escalated")).output
+    assert "no images match" in out and "pending: 3  violation: 1" in out
+
+    r = run(seeded, "review", "list", "--since", "yesterday")
+    assert r.exit_code == 2 and "'yesterday' does not match the format '%Y-%m-%d'" in r.output
+
+
+def test_show_by_prefix(seeded: str) -> None:
+    ok(
+        run(
+            seeded,
+            "review",
+            "decide",
+            SHA_A[:10],
+            "--status",
+            "escalated",
+            "--as",
+            "bob",
+            "--note",
+            "ask legal",
+        )
+    )
+    out = ok(run(seeded, "review", "show", SHA_A[:10])).output
+    assert out.splitlines()[0] == f"image {SHA_A}"
+    assert "status     escalated" in out
+    assert "rules 2026.11.1" in out
+    assert f"[0] qq {QQ}  rule qq.keyword  conf 0.93  frame 0  box (10,20)-(200,50)  text '扣扣{QQ}'" in out
+    assert f"OCR lines (1):\n  frame 0  0.97  box (10,20)-(200,50)  扣扣{QQ}" in out
+    assert "https://img.example.com/a.jpg  listing_id L1  shop_id S1" in out
+    assert "https://img.example.com/a-copy.jpg  listing_id L9  shop_id S1" in out
+    assert "bob: pending -> escalated  note 'ask legal'" in out
+
+    item = json.loads(ok(run(seeded, "review", "show", SHA_A.upper()[:12], "--json")).output)
+    assert item["sha256"] == SHA_A and item["review_status"] == "escalated"
+    assert [f["value"] for f in item["findings"]] == [QQ]
+    assert [s["url"] for s in item["sources"]] == [
+        "https://img.example.com/a.jpg",
+        "https://img.example.com/a-copy.jpg",
+    ]
+    assert item["decisions"][0]["reviewer"] == "bob" and item["scan"]["rules_version"] == "2026.11.1"
+
+    r = run(seeded, "review", "show", "abcdef")
+    assert r.exit_code == 1 and "several images start with abcdef" in r.output
+    r = run(seeded, "review", "show", "123456")
+    assert r.exit_code == 1 and "no image whose hash starts with 123456" in r.output
+    r = run(seeded, "review", "show", "abc")
+    assert r.exit_code == 1 and "at least 6 hex digits" in r.output
+
+
+# --- decide / undo ----------------------------------------------------------------------------------------
+
+
+def test_decide_persists_with_history(seeded: str) -> None:
+    r = ok(
+        run(
+            seeded,
+            "review",
+            "decide",
+            SHA_A[:8] + "0",
+            "--status",
+            "violation",
+            "--as",
+            "alice",
+            "--note",
+            "QQ",
+        )
+    )
+    assert f"{SHA_A[:12]} -> violation (by alice)" in r.output
+    assert status_of(seeded, SHA_A) == "violation"
+    # The reviewer from the environment.
+    ok(run(seeded, "review", "decide", SHA_C, "--status", "false_positive", env={"QQSCAN_REVIEWER": "bob"}))
+    with store(seeded) as s:
+        hist = s.history()
+        assert [(h["sha256"], h["status"], h["reviewer"], h["note"], h["action"]) for h in hist] == [
+            (SHA_C, "false_positive", "bob", None, "decide"),
+            (SHA_A, "violation", "alice", "QQ", "decide"),
+        ]
+        assert hist[1]["previous_status"] == "pending"
+        assert s.status_counts()["violation"] == 1
+
+
+def test_decide_needs_a_real_enabled_user(seeded: str) -> None:
+    r = run(seeded, "review", "decide", SHA_A[:8] + "0", "--status", "violation", "--as", "mallory")
+    assert r.exit_code == 1 and "no review account 'mallory'" in r.output
+    r = run(seeded, "review", "decide", SHA_A[:8] + "0", "--status", "violation")
+    assert r.exit_code == 2 and "QQSCAN_REVIEWER" in r.output
+    ok(run(seeded, "users", "disable", "alice"))
+    r = run(seeded, "review", "decide", SHA_B, "--status", "violation", env={"QQSCAN_REVIEWER": "alice"})
+    assert r.exit_code == 1 and "disabled" in r.output
+    # One unknown hash among several: nothing is decided.
+    r = run(seeded, "review", "decide", SHA_B, "eeeeeeee", "--status", "violation", "--as", "bob")
+    assert r.exit_code == 1 and "no image whose hash starts with eeeeeeee" in r.output
+    r = run(seeded, "review", "decide", SHA_B, "--status", "approved", "--as", "bob")
+    assert r.exit_code == 2
+    with store(seeded) as s:
+        assert s.count("decisions") == 0
+        assert s.status_counts()["pending"] == 4
+
+
+def test_bulk_decide_and_undo(seeded: str) -> None:
+    r = ok(run(seeded, "review", "decide", SHA_A, SHA_B[:6], SHA_B, "--status", "escalated", "--as", "alice"))
+    assert r.output.count("-> escalated") == 2  # the same image twice is decided once
+    assert status_of(seeded, SHA_A) == status_of(seeded, SHA_B) == "escalated"
+    with store(seeded) as s:
+        assert {(h["sha256"], h["action"]) for h in s.history()} == {(SHA_A, "bulk"), (SHA_B, "bulk")}
+
+    ok(run(seeded, "review", "decide", SHA_C, "--status", "violation", "--as", "alice"))
+    r = ok(run(seeded, "review", "undo", "--as", "alice"))
+    assert f"on {SHA_C[:12]}: violation -> pending" in r.output
+    assert status_of(seeded, SHA_C) == "pending"
+    r = ok(run(seeded, "review", "undo", env={"QQSCAN_REVIEWER": "alice"}))  # the bulk one, next back
+    assert "escalated -> pending" in r.output
+    assert "nothing to undo for bob" in ok(run(seeded, "review", "undo", "--as", "bob")).output
+
+    # Someone else changed the image after alice's decision: her undo is refused, nothing changes.
+    ok(run(seeded, "review", "decide", SHA_C, "--status", "violation", "--as", "alice"))
+    ok(run(seeded, "review", "decide", SHA_C, "--status", "false_positive", "--as", "bob"))
+    with store(seeded) as s:
+        before = s.count("decisions")
+    r = run(seeded, "review", "undo", "--as", "alice")
+    assert r.exit_code == 1 and "cannot undo" in r.output and "by bob" in r.output
+    assert status_of(seeded, SHA_C) == "false_positive"
+    with store(seeded) as s:
+        assert s.count("decisions") == before
+    r = run(seeded, "review", "undo", "--as", "nobody")
+    assert r.exit_code == 1 and "no review account" in r.output
+
+
+def test_decide_allow_adds_allow_list_entries(seeded: str) -> None:
+    r = run(seeded, "review", "decide", SHA_A, "--status", "violation", "--allow", "--as", "alice")
+    assert r.exit_code == 2 and "false_positive" in r.output
+    r = ok(
+        run(
+            seeded, "review", "decide", SHA_A, SHA_B, "--status", "false_positive", "--allow", "--as", "alice"
+        )
+    )
+    assert f"qq {QQ} (shop S1)" in r.output
+    assert f"phone {PHONE} (all shops)" in r.output  # B was seen in two shops: a global entry
+    with store(seeded) as s:
+        allowed = {(a.kind, a.value, a.contact_type, a.shop_id) for a in s.allowlist()}
+        assert allowed == {("value", QQ, "qq", "S1"), ("value", PHONE, "phone", None)}
+        assert {e["created_by"] for e in s.allow_entries()} == {"alice"}
+        assert status_of(seeded, SHA_A) == "false_positive"
+    r = ok(run(seeded, "review", "decide", SHA_A, "--status", "false_positive", "--allow", "--as", "bob"))
+    assert f"already allowed: qq {QQ} (shop S1)" in r.output
+    assert len(store(seeded).allowlist()) == 2
+
+
+# --- export -----------------------------------------------------------------------------------------------
+
+
+def test_export_csv_and_json(seeded: str, tmp_path: Path) -> None:
+    ok(run(seeded, "review", "decide", SHA_A, "--status", "violation", "--as", "alice", "--note", "qq 联系"))
+    ok(run(seeded, "review", "decide", SHA_C, "--status", "violation", "--as", "bob"))
+    ok(run(seeded, "review", "decide", SHA_B, "--status", "false_positive", "--as", "bob"))
+    ok(run(seeded, "review", "decide", SHA_A2, "--status", "violation", "--as", "bob"))
+    ok(run(seeded, "review", "decide", SHA_A2, "--status", "pending", "--as", "bob"))  # reset: not exported
+
+    r = ok(run(seeded, "review", "export"))
+    raw = r.stdout_bytes.decode("utf-8")
+    assert f"微信 {WECHAT}" in raw
+    rows = list(csv.DictReader(io.StringIO(raw)))
+    with store(seeded) as s:
+        keys = list(next(s.violations()).keys())
+    assert raw.splitlines()[0].split(",") == keys == list(EXPORT_COLUMNS)
+    got = sorted((row["url"], row["value"], row["reviewer"], row["type"]) for row in rows)
+    assert got == [
+        ("https://img.example.com/a-copy.jpg", QQ, "alice", "qq"),
+        ("https://img.example.com/a.jpg", QQ, "alice", "qq"),
+        ("https://img.example.com/c.jpg", WECHAT, "bob", "wechat"),
+    ]
+    a_row = next(row for row in rows if row["url"].endswith("/a.jpg"))
+    assert a_row["note"] == "qq 联系" and a_row["shop_id"] == "S1" and a_row["listing_id"] == "L1"
+    assert "exported 3 row(s)" in r.stderr
+
+    data = json.loads(ok(run(seeded, "review", "export", "--format", "json")).stdout)
+    assert sorted(d["value"] for d in data) == [QQ, QQ, WECHAT]
+    assert {d["sha256"] for d in data} == {SHA_A, SHA_C}
+    lines = ok(run(seeded, "review", "export", "--format", "jsonl")).stdout.splitlines()
+    assert [json.loads(x)["url"] for x in lines] == [d["url"] for d in data]
+
+    out = tmp_path / "v.json"
+    r = ok(run(seeded, "review", "export", "--format", "json", "-o", str(out)))
+    assert r.stdout == ""
+    assert json.loads(out.read_text(encoding="utf-8")) == data
+    assert f"微信 {WECHAT}" in out.read_text(encoding="utf-8")  # not \u-escaped
+
+    tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    empty = ok(run(seeded, "review", "export", "--since", tomorrow)).stdout
+    assert empty.splitlines() == [",".join(keys)]
+    assert (
+        json.loads(ok(run(seeded, "review", "export", "--format", "json", "--since", tomorrow)).stdout) == []
+    )
+
+
+# --- allow-list -------------------------------------------------------------------------------------------
+
+
+def test_allow_list_editing_needs_admin(seeded: str) -> None:
+    r = run(seeded, "review", "allow", "add", "400-820-8820", "--type", "phone", "--as", "alice")
+    assert r.exit_code == 1 and "needs an admin" in r.output
+    assert store(seeded).allow_entries() == []
+
+    r = ok(
+        run(
+            seeded,
+            "review",
+            "allow",
+            "add",
+            "400-820-8820",
+            "--type",
+            "phone",
+            "--shop",
+            "S2",
+            "--as",
+            "root",
+        )
+    )
+    assert "allow-listed #1" in r.output
+    ok(
+        run(
+            seeded,
+            "review",
+            "allow",
+            "add",
+            "官方客服",
+            "--kind",
+            "phrase",
+            "--note",
+            "slogan",
+            "--as",
+            "root",
+        )
+    )
+    entries = [
+        json.loads(x) for x in ok(run(seeded, "review", "allow", "list", "--json")).output.splitlines()
+    ]
+    assert [
+        (e["id"], e["kind"], e["value"], e["contact_type"], e["shop_id"], e["created_by"]) for e in entries
+    ] == [
+        (1, "value", "400-820-8820", "phone", "S2", "root"),
+        (2, "phrase", "官方客服", None, None, "root"),
+    ]
+    table = ok(run(seeded, "review", "allow", "list")).output
+    assert "400-820-8820" in table and "官方客服" in table and "'slogan'" in table
+
+    r = run(seeded, "review", "allow", "remove", "1", "--as", "bob")
+    assert r.exit_code == 1 and "needs an admin" in r.output
+    ok(run(seeded, "review", "allow", "remove", "1", env={"QQSCAN_REVIEWER": "root"}))
+    with store(seeded) as s:
+        assert [a.id for a in s.allowlist()] == [2]
+    r = run(seeded, "review", "allow", "remove", "1", "--as", "root")
+    assert r.exit_code == 1 and "no active allow-list entry #1" in r.output
+    assert "400-820-8820" not in ok(run(seeded, "review", "allow", "list")).output
+    assert "REMOVED" in ok(run(seeded, "review", "allow", "list", "--all")).output
+    r = run(seeded, "review", "allow", "add", "x", "--kind", "regex", "--as", "root")
+    assert r.exit_code == 2
+
+
+# --- SQLite and PostgreSQL --------------------------------------------------------------------------------
+
+
+def test_round_trip_on_each_database(db_url: str) -> None:
+    seed(db_url)
+    ok(run(db_url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n"))
+    ok(run(db_url, "users", "add", "root", "--role", "admin", "--password-stdin", input=f"{PW}\n"))
+    assert len(ok(run(db_url, "review", "list", "--json", "--shop", "S1")).output.splitlines()) == 2
+    ok(run(db_url, "review", "decide", SHA_A[:8] + "0", SHA_C[:8], "--status", "violation", "--as", "alice"))
+    ok(run(db_url, "review", "decide", SHA_B, "--status", "false_positive", "--allow", "--as", "alice"))
+    rows = list(csv.DictReader(io.StringIO(ok(run(db_url, "review", "export")).stdout)))
+    assert sorted(r["value"] for r in rows) == [QQ, QQ, WECHAT]
+    assert {r["reviewer"] for r in rows} == {"alice"}
+    r = ok(run(db_url, "review", "undo", "--as", "alice"))
+    assert "false_positive -> pending" in r.output
+    ok(run(db_url, "review", "allow", "remove", "1", "--as", "root"))
+    with store(db_url) as s:
+        assert s.allowlist() == []
+        assert s.status_counts() == {"pending": 2, "violation": 2, "false_positive": 0, "escalated": 0}
+
+
+def test_users_disable_on_each_database(db_url: str) -> None:
+    ok(run(db_url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n"))
+    ok(run(db_url, "users", "disable", "alice"))
+    assert ok(run(db_url, "users", "list")).output.splitlines()[1].split() == ["alice", "moderator", "no"]
+
+
+# --- serve ------------------------------------------------------------------------------------------------
+
+
+def test_serve_options(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    help_text = ok(run(url, "review", "serve", "--help")).output
+    for opt in ("--host", "--port", "--cookie-secure / --no-cookie-secure", "--threads"):
+        assert opt in help_text
+    calls: list[dict[str, Any]] = []
+    fake = types.ModuleType("review.server")
+    fake.run = lambda **kw: calls.append(kw)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "review.server", fake)
+    ok(run(url, "review", "serve"))
+    ok(
+        run(
+            url, "review", "serve", "--host", "0.0.0.0", "--port", "9000", "--cookie-secure", "--threads", "8"
+        )
+    )
+    ok(run(url, "review", "serve", "--no-cookie-secure"))
+    assert calls == [
+        {"host": "127.0.0.1", "port": 8080, "database_url": None, "cookie_secure": None, "threads": 4},
+        {"host": "0.0.0.0", "port": 9000, "database_url": None, "cookie_secure": True, "threads": 8},
+        {"host": "127.0.0.1", "port": 8080, "database_url": None, "cookie_secure": False, "threads": 4},
+    ]
+    assert run(url, "review", "serve", "--port", "70000").exit_code == 2
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    yield port
+
+
+@pytest.mark.skipif(not (REPO / "review" / "server.py").exists(), reason="review/server.py not written yet")
+def test_serve_runs_the_web_app(url: str, free_port: int) -> None:
+    env = {**os.environ, "QQSCAN_DATABASE_URL": url}
+    proc = subprocess.Popen(
+        [QQSCAN, "review", "serve", "--port", str(free_port), "--no-cookie-secure"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{free_port}/login", timeout=2) as resp:
+                    status = resp.status
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        assert status == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
