@@ -7,15 +7,20 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import detectors
+from detectors.allowlist import Allowed
+from detectors.allowlist import apply as apply_allowlist
 from detectors.base import Finding
 from detectors.qrcode import scan_qr
 from ocr.decode import DecodeError, DecodeLimits, decode_image
 from ocr.engine import OcrEngine
 from ocr.reader import read_frames
 from ocr.types import OcrLine
+
+if TYPE_CHECKING:
+    from worker.store import EvidenceBlob
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +34,16 @@ class ScanResult:
     ms: int = 0
     error: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # width, height, format, frames, bytes
+    evidence: list[EvidenceBlob] = field(default_factory=list)  # kept for review (scan_bytes keep_evidence)
+
+    @property
+    def live_findings(self) -> list[Finding]:
+        """Findings the allow-list did not excuse: these flag the image."""
+        return [f for f in self.findings if not f.extra.get("allowed_by")]
 
     @property
     def flagged(self) -> bool:
-        return bool(self.findings)
+        return bool(self.live_findings)
 
     def to_json(self, *, with_lines: bool = False) -> dict[str, Any]:
         """The `scan --json` contract: source, sha256, flagged, findings, ms, error (+ extra keys)."""
@@ -65,8 +76,13 @@ def scan_bytes(
     engine: OcrEngine | None = None,
     limits: DecodeLimits | None = None,
     enhance: Sequence[str] = (),
+    allow: Sequence[Allowed] = (),
+    shop_id: str | None = None,
+    keep_evidence: bool = False,
 ) -> ScanResult:
-    """Decode, OCR, detect. Input problems come back as `error`, never as an exception."""
+    """Decode, OCR, detect, excuse what the allow-list allows (for this shop), and, with keep_evidence,
+    render what review needs while the frames are in memory (flagged images only). Input problems come
+    back as `error`, never as an exception."""
     t0 = time.perf_counter()
     sha = hashlib.sha256(data).hexdigest()
     try:
@@ -77,6 +93,7 @@ def scan_bytes(
     findings = detectors.detect_lines(lines)
     for frame in frames:
         findings.extend(scan_qr(frame.pixels, frame.index))  # type: ignore[arg-type]
+    apply_allowlist(findings, allow, shop_id)
     first = frames[0]
     meta = {
         "width": int(first.pixels.shape[1]),  # type: ignore[attr-defined]
@@ -85,5 +102,10 @@ def scan_bytes(
         "frames": len(frames),
         "bytes": len(data),
     }
-    ms = int((time.perf_counter() - t0) * 1000)
-    return ScanResult(source=source, sha256=sha, findings=findings, lines=lines, ms=ms, meta=meta)
+    result = ScanResult(source=source, sha256=sha, findings=findings, lines=lines, meta=meta)
+    if keep_evidence and result.flagged:
+        from jobs.evidence import keep_evidence as render  # OpenCV encoders; only flagged images pay
+
+        result.evidence = render(frames, findings)
+    result.ms = int((time.perf_counter() - t0) * 1000)
+    return result

@@ -73,11 +73,13 @@ def scan_url(
             "timings": {"fetch_ms": fetch_ms, "total_ms": _ms(t0)},
         }
     engine = ocr.engine.get_engine()
-    result = scan_bytes(fetched.data, url, engine=engine)
+    # The allow-list is read per job (one small query), so a moderator's dismissal counts from the next job.
+    allow = store.allowlist()
+    result = scan_bytes(fetched.data, url, engine=engine, allow=allow, shop_id=shop_id, keep_evidence=True)
     t_store = time.perf_counter()
     doc = result.to_json(with_lines=True)
     doc.update(url=url, **{k: v for k, v in meta.items() if v is not None})
-    stored = store.save_scan(doc)
+    stored = store.save_scan(doc, result.evidence)
     from worker.worker import rss_mb
 
     return {

@@ -6,6 +6,7 @@ kills, the watchdog, the scheduler), and in-process (sharing the session's engin
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -415,6 +416,38 @@ def test_same_bytes_at_two_urls_make_one_image_two_sources_and_one_ocr(
 
     assert scan_url(urls[0])["status"] == "known"
     assert store.count("scans") == 1 and store.count("sources") == 2
+
+
+def test_a_worker_keeps_review_evidence_and_honours_the_allowlist_from_the_next_job(
+    env, http_server, images, sqlite_db, redis_url, restore_signals
+):
+    from review.store import ReviewStore
+
+    http_server.route("/s1/a.png", body=images["qq"], content_type="image/png")
+    http_server.route("/s1/b.png", body=images["qq_grey"], content_type="image/png")
+    http_server.route("/s2/b.png", body=draw_png(f"QQ: {QQ}", 245), content_type="image/png")
+    conn = Redis.from_url(redis_url)
+    enqueue_scans(conn, [http_server.url("/s1/a.png")], shop_id="S1")
+    run_worker_inprocess(redis_url)
+    review = ReviewStore(sqlite_db)
+    (first,) = review.queue().items
+    item = review.item(first["sha256"])
+    assert [f["frame"] for f in item["frames"]] == [0] and item["findings"][0]["crop"] is not None
+    content_type, data = review.blob(item["frames"][0]["blob"])
+    assert content_type == "image/jpeg" and data[:3] == b"\xff\xd8\xff"
+
+    # A moderator dismisses the number as shop S1's own: the next S1 image with it is not flagged,
+    # another shop's still is.
+    review.add_allow("value", QQ, created_by="mod", contact_type="qq", shop_id="S1")
+    enqueue_scans(conn, [http_server.url("/s1/b.png")], shop_id="S1")
+    enqueue_scans(conn, [http_server.url("/s2/b.png")], shop_id="S2")
+    run_worker_inprocess(redis_url)
+    s1 = review.result(hashlib.sha256(images["qq_grey"]).hexdigest())
+    assert not s1["flagged"] and s1["findings"][0]["allowed_by"] >= 1
+    flagged = {r["url"] for r in review.results(flagged=True)}
+    assert flagged == {http_server.url("/s1/a.png"), http_server.url("/s2/b.png")}
+    assert review.count("evidence") == 4  # frame + crop for each flagged image, nothing for the allowed one
+    review.close()
 
 
 def test_recycling_after_max_jobs_and_above_the_memory_ceiling(

@@ -512,6 +512,25 @@ class Store:
             if left is not None:
                 left -= len(rows)
 
+    def result(self, sha256: str) -> dict[str, Any] | None:
+        """The newest stored result for these bytes, in the results() shape, or None."""
+        q = (
+            select(Scan, Image)
+            .join(Image, Image.sha256 == Scan.image_sha256)
+            .where(Scan.image_sha256 == sha256)
+        )
+        with self._read() as conn, Session(conn) as session:
+            row = session.execute(q.order_by(Scan.id.desc()).limit(1)).first()
+            if row is None:
+                return None
+            urls = [
+                u
+                for (u,) in conn.execute(
+                    select(Source.url).where(Source.image_sha256 == sha256).order_by(Source.id)
+                )
+            ]
+            return _result_dict(row[0], row[1], urls)
+
     def status_counts(self) -> dict[str, int]:
         """Review status -> number of images, over images with at least one flagged scan (what moderators
         see). Every status is present, zero or not."""
