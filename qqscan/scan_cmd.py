@@ -45,12 +45,12 @@ def _loaded(sources: list[str], limits: DecodeLimits) -> Iterator[tuple[str, byt
             yield src, fut.result()
 
 
-def _open_store(shop: str | None, listing: str | None) -> ScanStore:
+def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStore:
     from qqscan.scan_store import ScanStore
     from worker.store import Store, StoreError
 
     try:
-        return ScanStore(Store(), shop_id=shop, listing_id=listing)
+        return ScanStore(Store(), shop_id=shop, listing_id=listing, rescan=rescan)
     except StoreError as exc:  # before any OCR: nothing would be kept
         raise click.ClickException(str(exc)) from exc
 
@@ -161,6 +161,12 @@ def describe_known(source: str, stored: dict[str, Any]) -> str:
     help="Also write results (and review evidence) into the results store ($QQSCAN_DATABASE_URL, SQLite by "
     "default), as a worker would; bytes already stored under the current rules are not scanned again.",
 )
+@click.option(
+    "--rescan",
+    is_flag=True,
+    help="With --store: scan bytes already stored again and replace their result (same review status), "
+    "e.g. so a new allow-list entry reaches them.",
+)
 @click.option("--shop", default=None, help="With --store: the shop id these images belong to.")
 @click.option("--listing", default=None, help="With --store: the listing id these images belong to.")
 def scan(
@@ -169,6 +175,7 @@ def scan(
     with_lines: bool,
     enhance: str | None,
     to_store: bool,
+    rescan: bool,
     shop: str | None,
     listing: str | None,
 ) -> None:
@@ -186,11 +193,13 @@ def scan(
         steps = steps_from_env(enhance)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--enhance") from exc
-    if (shop or listing) and not to_store:
-        raise click.UsageError("--shop and --listing describe stored results: use them with --store")
+    if (shop or listing or rescan) and not to_store:
+        raise click.UsageError(
+            "--shop, --listing and --rescan are about stored results: use them with --store"
+        )
     limits = DecodeLimits.from_env()
     items = list(expand(sources, sys.stdin))
-    sink = _open_store(shop, listing) if to_store else None
+    sink = _open_store(shop, listing, rescan) if to_store else None
     engine = get_engine()
     any_failed = False
     bar = tqdm(

@@ -131,8 +131,19 @@ def test_the_allowlist_from_review_is_honoured_for_its_shop_only(engine, fixture
     assert doc["flagged"] is False and doc["findings"][0]["allowed_by"] == entry
     assert review.queue().total == 0 and review.count("evidence") == 0
 
+    # An entry added after a scan reaches the stored result with --rescan (same row, evidence replaced).
+    second = str(fixture_dir / "test/main_02.png")
+    res = CliRunner().invoke(cli, ["scan", "--store", "--json", "--shop", "shop-8", second])
+    assert json.loads(res.output)["flagged"] is True and review.count("evidence") == 2
+    value = json.loads(res.output)["findings"][0]["value"]
+    review.add_allow("value", value, created_by="mod", shop_id="shop-8")
+    res = CliRunner().invoke(cli, ["scan", "--store", "--rescan", "--json", "--shop", "shop-8", second])
+    doc = json.loads(res.output)
+    assert doc["flagged"] is False and doc["stored"] is True
+    assert review.count("scans") == 2 and review.count("evidence") == 0 and review.queue().total == 0
+
     other = CliRunner().invoke(
-        cli, ["scan", "--shop", "shop-9", "--store", str(fixture_dir / "test/main_02.png")]
+        cli, ["scan", "--shop", "shop-9", "--store", str(fixture_dir / "test/main_03.webp")]
     )
     assert other.output.startswith("FLAGGED"), other.output  # another shop's image with its own number
     review.close()

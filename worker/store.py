@@ -32,6 +32,7 @@ from sqlalchemy import (
     Insert,
     case,
     create_engine,
+    delete,
     event,
     exists,
     func,
@@ -347,10 +348,15 @@ class Store:
                 error=error,
             )
 
-    def save_scan(self, result: dict[str, Any], evidence: Sequence[EvidenceBlob] = ()) -> bool:
+    def save_scan(
+        self, result: dict[str, Any], evidence: Sequence[EvidenceBlob] = (), *, replace: bool = False
+    ) -> bool:
         """Store one `scan --json` result (+ "lines", "rules_version", image meta) and the evidence kept for
         review. False if this image already has a result under this rules version (nothing changes then but
         the source bookkeeping; its evidence was stored with the first result).
+
+        replace=True is a rescan: the result under this rules version is overwritten in place (same row,
+        its evidence replaced), e.g. after the allow-list changed. The image's review status is kept.
 
         A result without sha256 (the fetch failed before any bytes) records its source with the error.
         """
@@ -383,12 +389,19 @@ class Store:
                 created_at=utcnow(),
                 **queue_columns(findings),
             )
-            ins = ins.on_conflict_do_nothing(index_elements=["image_sha256", "rules_version"])
-            # RETURNING yields a row only when this call inserted it (both backends support it; rowcount
-            # is unreliable next to the implicit RETURNING SQLAlchemy adds for the primary key).
+            keys = ["image_sha256", "rules_version"]
+            if replace:
+                fresh = {c: ins.excluded[c] for c in ins.excluded.keys() if c not in ("id", *keys)}
+                ins = ins.on_conflict_do_update(index_elements=keys, set_=fresh)
+            else:
+                ins = ins.on_conflict_do_nothing(index_elements=keys)
+            # RETURNING yields a row only when this call inserted (or replaced) it (both backends support
+            # it; rowcount is unreliable next to the implicit RETURNING SQLAlchemy adds for the key).
             row = conn.execute(ins.returning(Scan.id)).first()
             if row is None:
                 return False
+            if replace:
+                conn.execute(delete(Evidence).where(Evidence.scan_id == row[0]))
             self._save_evidence(conn, row[0], evidence)
             return True
 
