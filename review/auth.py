@@ -1,0 +1,199 @@
+"""Accounts in the review app: login and logout, the session's user, who may see what.
+
+Choices:
+- Every route needs a logged-in, enabled user except /login and static files. The check is one
+  before_request hook (registered before CSRF and the rate limiter), so an anonymous request is refused
+  the same way everywhere: a GET for a page redirects (302) to /login?next=<that page>; a POST, or a
+  GET for /blob (pictures, not pages), gets 401.
+- The user is loaded from the store on every request: a disabled (or deleted) account stops working on
+  its next request, not when its cookie expires.
+- Sessions: Flask's signed cookie, HttpOnly, SameSite=Lax, Secure when the app is told so. Flask-Login
+  session protection "strong" (a session used from another address or browser is dropped); its
+  identifier uses the socket's address, not X-Forwarded-For, which a client can set. The session is a
+  browser-session cookie (Flask-Login's strong mode does nothing for "permanent" sessions) and also
+  ends REVIEW_SESSION_HOURS (default 12) after login, checked server-side from the signed login time.
+- Login: argon2 via ReviewStore.verify_user (same cost for unknown names); POST /login is limited to
+  LOGIN_RATE_LIMIT (default 5 per minute) per client address with Flask-Limiter's in-memory storage
+  (per process: behind a proxy every client shares the proxy's address). Every login, failed login and
+  logout is written to the audit log. The session is cleared on login (no fixation) and on logout.
+- /login?next= follows only a local path ("/queue?x=1"); anything else ("//evil", "/\\evil",
+  "https://...", control characters) falls back to "/".
+- Logout is POST only (with CSRF), so a link or an image elsewhere cannot log a moderator out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+
+from review.store import ReviewStore, UserInfo
+
+PUBLIC_ENDPOINTS = frozenset({"login", "static"})
+NOT_PAGES = frozenset({"blob"})  # GETs that are not pages: 401 instead of a redirect to the login form
+DEFAULT_LOGIN_LIMIT = "5 per minute"
+DEFAULT_SESSION_HOURS = 12
+
+
+def current_store() -> ReviewStore:
+    return current_app.extensions["qqscan_review_store"]
+
+
+class ReviewUser(UserMixin):
+    """The logged-in account as Flask-Login sees it."""
+
+    def __init__(self, info: UserInfo) -> None:
+        self.info = info
+        self.id = str(info.id)
+        self.name = info.name
+        self.role = info.role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.info.is_admin
+
+
+def _session_identifier() -> str:
+    """Flask-Login's "strong" protection fingerprint, from the socket address (not X-Forwarded-For)."""
+    base = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
+    return hashlib.sha512(base.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def safe_next(target: str | None) -> str:
+    """`target` when it is a path on this site, else "/"."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+def _requested_path() -> str:
+    return request.full_path.rstrip("?") if request.query_string else request.path
+
+
+def refuse_anonymous() -> Any:
+    if request.method in ("GET", "HEAD") and request.endpoint not in NOT_PAGES:
+        return redirect(url_for("login", next=_requested_path()))
+    abort(401)
+
+
+def require_login() -> Any:
+    """before_request: the single place where anonymous requests are refused."""
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None  # routing failed (404/405 follow) or a public page
+    if not current_user.is_authenticated:
+        return refuse_anonymous()
+    hours = float(current_app.config.get("REVIEW_SESSION_HOURS", DEFAULT_SESSION_HOURS))
+    login_at = session.get("login_at")
+    if not isinstance(login_at, int | float) or time.time() - login_at > hours * 3600:
+        logout_user()
+        session.clear()
+        return refuse_anonymous()
+    return None
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return refuse_anonymous()
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _client() -> dict[str, Any]:
+    return {"ip": request.remote_addr, "user_agent": (request.headers.get("User-Agent") or "")[:200]}
+
+
+def login() -> Any:
+    nxt = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(nxt)
+        return render_template("login.html", next=nxt, username="")
+    store = current_store()
+    name = (request.form.get("username") or "").strip()[:64]
+    password = request.form.get("password") or ""
+    info = store.verify_user(name, password) if name and password else None
+    if info is None:
+        store.audit("anonymous", "login_failed", name or None, _client())
+        flash("Wrong user name or password, or the account is disabled.", "error")
+        return render_template("login.html", next=nxt, username=name), 401
+    session.clear()  # nothing from before the login survives into the user's session
+    login_user(ReviewUser(info))
+    session["login_at"] = int(time.time())
+    store.audit(info.name, "login", info.name, _client())
+    return redirect(nxt)
+
+
+def logout() -> Any:
+    name = current_user.name
+    logout_user()
+    session.clear()
+    current_store().audit(name, "logout", name, _client())
+    flash("Logged out.", "info")
+    return redirect(url_for("login"))
+
+
+def init_auth(app: Flask) -> None:
+    """Flask-Login, the login check, the login rate limit and the /login, /logout routes. Call before
+    CSRFProtect.init_app so anonymous POSTs get 401 before the CSRF check answers 400."""
+    manager = LoginManager()
+    manager.session_protection = "strong"
+    manager._session_identifier_generator = _session_identifier  # type: ignore[attr-defined]
+    manager.init_app(app)
+
+    @manager.user_loader
+    def load_user(user_id: str) -> ReviewUser | None:
+        try:
+            uid = int(user_id)
+        except (TypeError, ValueError):
+            return None
+        info = current_store().get_user(uid)
+        if info is None or info.disabled:
+            return None
+        return ReviewUser(info)
+
+    manager.unauthorized_handler(refuse_anonymous)
+    app.before_request(require_login)
+
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri="memory://",
+        headers_enabled=False,
+        default_limits=[],
+    )
+    app.extensions["qqscan_review_limiter"] = limiter
+    limited_login = limiter.limit(
+        lambda: current_app.config.get("LOGIN_RATE_LIMIT", DEFAULT_LOGIN_LIMIT),
+        methods=["POST"],
+        error_message="Too many login attempts from this address; wait a minute and try again.",
+    )(login)
+    app.add_url_rule("/login", "login", limited_login, methods=["GET", "POST"])
+    app.add_url_rule("/logout", "logout", logout, methods=["POST"])

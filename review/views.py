@@ -1,0 +1,391 @@
+"""The moderator's pages: the queue, one image, decisions (single, bulk, undo), the decision history, and
+the evidence pictures.
+
+Choices:
+- The queue's filters are GET parameters (status incl. "all", type, rule, shop, since, until, sort) and
+  ride along everywhere: pagination links, links to an image, the image's previous/next links, and the
+  query string of every form's action. After a decision the server redirects (303) to the next image in
+  that same filtered queue, computed from those parameters only: there is no `next=` URL to abuse.
+  Invalid filter values are dropped (and said so), not a 400: a stale bookmark still opens the queue.
+- A decision is on the image (its bytes), so it covers every URL, listing and shop the bytes were seen
+  at; the pages say so.
+- Two moderators on one image: the decision form carries the id of the newest decision the moderator
+  saw; if another person decided the image since, the decision is refused (nothing written) and the
+  image shown again with what changed. The same person's repeat (double submit) is not refused.
+- Allow-list from a decision: findings ticked "allow" become kind "value" entries (contact type = the
+  finding's type, scope = one of the image's shops or everywhere, chosen in the form), only together with
+  a "false positive" decision. The entries are written before the decision (two transactions); undoing
+  the decision does not remove them (an admin can, on the allow-list page).
+- /blob/<sha> serves kept evidence pictures to logged-in users only: PNG, JPEG, WebP, GIF as themselves,
+  anything else as an application/octet-stream attachment; private caching (the bytes never change).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from review.auth import current_store
+from review.store import DECISIONS, SORTS, DecisionRefused, QueueFilter
+from worker.models import REVIEW_STATUSES
+
+SHA_RE = re.compile(r"[0-9a-f]{64}")
+FILTER_KEYS = ("status", "type", "rule", "shop", "since", "until", "sort")
+KNOWN_TYPES = ("qq", "qq_group", "phone", "wechat", "qrcode")
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+MAX_BULK = 500
+
+
+def _valid_sha(sha: str) -> str:
+    if not SHA_RE.fullmatch(sha):
+        abort(404)
+    return sha
+
+
+def parse_filter(args: Any) -> tuple[QueueFilter, dict[str, str], list[str]]:
+    """(the QueueFilter, the cleaned parameters to carry in links, what was ignored and why)."""
+    params: dict[str, str] = {}
+    ignored: list[str] = []
+    status: str | None = "pending"
+    raw = (args.get("status") or "").strip()
+    if raw == "all":
+        status = None
+        params["status"] = "all"
+    elif raw in REVIEW_STATUSES:
+        status = raw
+        params["status"] = raw
+    elif raw:
+        ignored.append(f"status {raw!r}")
+    text: dict[str, str | None] = {}
+    for key in ("type", "rule", "shop"):
+        v = (args.get(key) or "").strip()
+        if len(v) > 128:
+            ignored.append(f"{key} (too long)")
+            v = ""
+        text[key] = v or None
+        if v:
+            params[key] = v
+    dates: dict[str, date | None] = {}
+    for key in ("since", "until"):
+        v = (args.get(key) or "").strip()
+        dates[key] = None
+        if v:
+            try:
+                dates[key] = date.fromisoformat(v)
+                params[key] = dates[key].isoformat()  # type: ignore[union-attr]
+            except ValueError:
+                ignored.append(f"{key} {v!r} (not a YYYY-MM-DD date)")
+    sort = (args.get("sort") or "").strip()
+    if sort and sort not in SORTS:
+        ignored.append(f"sort {sort!r}")
+        sort = ""
+    if sort:
+        params["sort"] = sort
+    f = QueueFilter(
+        status=status,
+        type=text["type"],
+        rule=text["rule"],
+        shop=text["shop"],
+        since=dates["since"],
+        until=dates["until"],
+        sort=sort or "newest",
+    )
+    return f, params, ignored
+
+
+def _page_arg(name: str = "page") -> int:
+    try:
+        return max(1, min(int(request.args.get(name, "1")), 1_000_000))
+    except ValueError:
+        return 1
+
+
+def _per_page() -> int:
+    return int(current_app.config.get("REVIEW_PER_PAGE", 50))
+
+
+# --- the queue ---------------------------------------------------------------------------------------------
+
+
+def queue() -> Any:
+    store = current_store()
+    f, params, ignored = parse_filter(request.args)
+    page = _page_arg()
+    result = store.queue(f, page=page, per_page=_per_page())
+    if page > result.pages:  # past the end (images left the queue since): show the last page
+        page = result.pages
+        result = store.queue(f, page=page, per_page=_per_page())
+    for item in result.items:
+        seen: dict[tuple[str, str], None] = {}
+        for finding in item["findings"]:
+            seen[(str(finding.get("type")), str(finding.get("value") or finding.get("text") or ""))] = None
+        item["summary"] = list(seen)
+    types = list(KNOWN_TYPES) + ([f.type] if f.type and f.type not in KNOWN_TYPES else [])
+    rules = store.rules_in_use()
+    if f.rule and f.rule not in rules:
+        rules.append(f.rule)
+    return render_template(
+        "queue.html",
+        result=result,
+        page=page,
+        filters=params,
+        filter=f,
+        ignored=ignored,
+        statuses=REVIEW_STATUSES,
+        decisions=DECISIONS,
+        types=types,
+        rules=rules,
+        shops=store.shops_in_use(),
+        sorts=SORTS,
+        all_count=sum(result.counts.values()),
+    )
+
+
+def bulk() -> Any:
+    store = current_store()
+    _, params, _ = parse_filter(request.args)
+    page = _page_arg()
+    back = url_for("queue", **params, **({"page": page} if page > 1 else {}))
+    status = request.form.get("status", "")
+    shas = request.form.getlist("sha")
+    if status not in REVIEW_STATUSES:
+        abort(400, "Choose what to mark the selected images as.")
+    if not shas:
+        flash("No images selected: tick the images first.", "error")
+        return redirect(back, 303)
+    if len(shas) > MAX_BULK or not all(SHA_RE.fullmatch(s) for s in shas):
+        abort(400, "The selection is not a list of image hashes.")
+    try:
+        n = store.decide_many(shas, status, reviewer=current_user.name, note=request.form.get("note"))
+    except DecisionRefused as exc:
+        flash(f"Nothing was changed: {exc}", "error")
+        return redirect(back, 303)
+    flash(
+        f"Marked {n} image{'s' if n != 1 else ''} as {status.replace('_', ' ')} (every source of each).", "ok"
+    )
+    return redirect(back, 303)
+
+
+# --- one image ----------------------------------------------------------------------------------------------
+
+
+def _points(box: Any, ev: dict[str, Any]) -> list[tuple[float, float]] | None:
+    """A finding's box (4 [x, y] corners, or [x1, y1, x2, y2]) in image pixels, mapped onto an evidence
+    blob: ((x - x0) * scale, (y - y0) * scale)."""
+    try:
+        if isinstance(box, list | tuple) and len(box) == 4 and all(isinstance(v, int | float) for v in box):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            corners = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+        else:
+            corners = [(float(p[0]), float(p[1])) for p in box]
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    if len(corners) < 3:
+        return None
+    scale, x0, y0 = float(ev.get("scale") or 1.0), float(ev.get("x0") or 0), float(ev.get("y0") or 0)
+    return [(round((x - x0) * scale, 1), round((y - y0) * scale, 1)) for x, y in corners]
+
+
+def _overlay(finding: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any] | None:
+    pts = _points(finding.get("box"), ev)
+    if pts is None:
+        return None
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    font = max(12.0, round(float(ev.get("width") or 0) / 50, 1))
+    label_y = min(ys) - 4 if min(ys) - font - 4 > 0 else max(ys) + font
+    return {
+        "index": finding["index"],
+        "number": finding["index"] + 1,
+        "points": " ".join(f"{x},{y}" for x, y in pts),
+        "label_x": max(0.0, min(xs)),
+        "label_y": round(label_y, 1),
+        "font": font,
+        "allowed": bool(finding.get("allowed_by")),
+    }
+
+
+def _zoom(ev: dict[str, Any], target: int = 360) -> tuple[int, int]:
+    """Display size of a crop: enlarged to about `target` pixels wide (at most 4x), never shrunk."""
+    w, h = int(ev.get("width") or 1), int(ev.get("height") or 1)
+    k = max(1.0, min(4.0, target / max(w, 1)))
+    return round(w * k), round(h * k)
+
+
+def detail(sha: str) -> Any:
+    store = current_store()
+    _valid_sha(sha)
+    item = store.item(sha)
+    if item is None:
+        abort(404, "No image with this hash in the store.")
+    f, params, ignored = parse_filter(request.args)
+    frames = []
+    for ev in item["frames"]:
+        boxes = [
+            o
+            for finding in item["findings"]
+            if finding.get("frame", 0) == ev["frame"] and (o := _overlay(finding, ev)) is not None
+        ]
+        frames.append({**ev, "boxes": boxes})
+    kept = {ev["frame"] for ev in item["frames"]}
+    for finding in item["findings"]:
+        finding["on_kept_frame"] = finding.get("frame", 0) in kept
+        crop = finding.get("crop")
+        if crop:
+            finding["crop_box"] = _overlay(finding, crop)
+            finding["crop_size"] = _zoom(crop)
+    shops = sorted({s["shop_id"] for s in item["sources"] if s.get("shop_id")})
+    last = item["decisions"][-1]["id"] if item["decisions"] else 0
+    return render_template(
+        "detail.html",
+        item=item,
+        frames=frames,
+        shops=shops,
+        filters=params,
+        filter=f,
+        ignored=ignored,
+        prev_sha=store.neighbour(sha, f, -1),
+        next_sha=store.neighbour(sha, f, +1),
+        seen=last,
+        decisions=DECISIONS,
+    )
+
+
+def decide(sha: str) -> Any:
+    store = current_store()
+    _valid_sha(sha)
+    f, params, _ = parse_filter(request.args)
+    here = url_for("detail", sha=sha, **params)
+    status = request.form.get("status", "")
+    if status not in REVIEW_STATUSES:
+        abort(400, f"Unknown decision {status!r}.")
+    allow = request.form.getlist("allow")
+    me = current_user.name
+
+    newest = store.history(sha256=sha, limit=1)
+    seen = request.form.get("seen")
+    if seen is not None and newest:
+        latest = newest[0]
+        if str(latest["id"]) != seen.strip() and latest["reviewer"] != me:
+            flash(
+                f"Not saved: {latest['reviewer']} changed this image to "
+                f"{latest['status'].replace('_', ' ')} meanwhile. Check it and decide again.",
+                "error",
+            )
+            return redirect(here, 303)
+
+    entries: list[tuple[str, str]] = []
+    if allow:
+        if status != "false_positive":
+            flash("Not saved: findings can be allow-listed only with a false positive decision.", "error")
+            return redirect(here, 303)
+        item = store.item(sha)
+        if item is None:
+            abort(404, "No image with this hash in the store.")
+        findings = item["findings"]
+        for raw in allow:
+            try:
+                finding = findings[int(raw)]
+            except (ValueError, IndexError):
+                abort(400, f"No finding {raw!r} on this image.")
+            value = str(finding.get("value") or "").strip()
+            if not value:
+                abort(400, f"Finding {int(raw) + 1} has no value to allow-list.")
+            entries.append((value, str(finding.get("type") or "") or ""))
+        scope = request.form.get("allow_shop", "")
+        shops = {s["shop_id"] for s in item["sources"] if s.get("shop_id")}
+        if scope and scope not in shops:
+            abort(400, "The allow-list scope must be one of this image's shops, or everywhere.")
+        note = f"from the decision on {sha[:12]}" + (f": {n}" if (n := request.form.get("note")) else "")
+        ids = [
+            store.add_allow(
+                "value", v, created_by=me, contact_type=t or None, shop_id=scope or None, note=note
+            )
+            for v, t in dict.fromkeys(entries)
+        ]
+        where = f"shop {scope}" if scope else "everywhere"
+        flash(f"Allow-listed {len(ids)} value{'s' if len(ids) != 1 else ''} ({where}): entries "
+              + ", ".join(str(i) for i in ids) + ".", "ok")  # fmt: skip
+    try:
+        store.record_decision(sha, status, reviewer=me, note=request.form.get("note"))
+    except DecisionRefused:
+        abort(404, "No image with this hash in the store.")
+    flash(f"Marked {sha[:12]} as {status.replace('_', ' ')}.", "ok")
+    nxt = store.neighbour(sha, f, +1)
+    if nxt:
+        return redirect(url_for("detail", sha=nxt, **params), 303)
+    flash("That was the last image in this queue.", "info")
+    return redirect(url_for("queue", **params), 303)
+
+
+def undo() -> Any:
+    """Undo the current user's newest decision; back to that image. When refused or when there is
+    nothing to undo, back to the page the form was on (`here`: an image hash, never a URL) or the queue."""
+    store = current_store()
+    _, params, _ = parse_filter(request.args)
+    here = request.form.get("here", "")
+    back = url_for("detail", sha=here, **params) if SHA_RE.fullmatch(here) else url_for("queue", **params)
+    try:
+        done = store.undo_last(current_user.name)
+    except DecisionRefused as exc:
+        msg = str(exc)
+        flash(msg[:1].upper() + msg[1:], "error")
+        return redirect(back, 303)
+    if done is None:
+        flash("Nothing to undo: you have no decision left to take back.", "info")
+        return redirect(back, 303)
+    flash(
+        f"Undone: {done['sha256'][:12]} is back to {done['to'].replace('_', ' ')} "
+        f"(was {done['from'].replace('_', ' ')}).",
+        "ok",
+    )
+    return redirect(url_for("detail", sha=done["sha256"], **params), 303)
+
+
+# --- history and pictures ---------------------------------------------------------------------------------
+
+
+def history() -> Any:
+    store = current_store()
+    reviewer = (request.args.get("reviewer") or "").strip()[:128]
+    page, per = _page_arg(), _per_page()
+    rows = store.history(reviewer=reviewer or None, limit=per + 1, offset=(page - 1) * per)
+    return render_template(
+        "history.html",
+        rows=rows[:per],
+        page=page,
+        has_next=len(rows) > per,
+        reviewer=reviewer,
+        reviewers=[u.name for u in store.users()],
+    )
+
+
+def blob(sha: str) -> Any:
+    _valid_sha(sha)
+    found = current_store().blob(sha)
+    if found is None:
+        abort(404)
+    content_type, data = found
+    resp = Response(data)
+    if content_type in IMAGE_TYPES:
+        resp.headers["Content-Type"] = content_type
+    else:
+        resp.headers["Content-Type"] = "application/octet-stream"
+        resp.headers["Content-Disposition"] = f'attachment; filename="{sha}.bin"'
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, max-age=31536000, immutable"  # content-addressed
+    resp.headers["ETag"] = f'"{sha}"'
+    return resp
+
+
+def register(app: Flask) -> None:
+    app.add_url_rule("/", "queue", queue)
+    app.add_url_rule("/bulk", "bulk", bulk, methods=["POST"])
+    app.add_url_rule("/image/<sha>", "detail", detail)
+    app.add_url_rule("/image/<sha>/decide", "decide", decide, methods=["POST"])
+    app.add_url_rule("/undo", "undo", undo, methods=["POST"])
+    app.add_url_rule("/history", "history", history)
+    app.add_url_rule("/blob/<sha>", "blob", blob)

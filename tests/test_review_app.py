@@ -1,0 +1,530 @@
+"""The review web app's accounts and security, through Flask's test client on a real SQLite store (a few
+over PostgreSQL too, see test_review_pages.py): login/logout, refusal of anonymous requests on every
+route, CSRF (enabled, tokens read from the rendered forms), the login rate limit, open redirects, escaping
+of hostile data, security headers, evidence pictures, the 503 page, admin-only pages.
+
+The helpers here (a template database with accounts, `seed`, `login`, `token`) are shared with
+test_review_pages.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import create_engine
+
+from review.app import CSP, create_app
+from review.store import ReviewStore
+from worker.store import EvidenceBlob
+
+PASSWORD = "correct horse 42"
+RULES = "2026.11.1"
+XSS = "<script>alert(1)</script>"
+XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+# --- test data ------------------------------------------------------------------------------------------
+
+
+def png(width: int, height: int, colour: tuple[int, int, int] = (220, 220, 220)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def sha_of(n: int | str) -> str:
+    return hashlib.sha256(f"image-{n}".encode()).hexdigest()
+
+
+def finding(
+    type_: str = "qq",
+    value: str | None = "391287654",
+    *,
+    text: str | None = None,
+    rule: str | None = None,
+    confidence: float = 0.9,
+    box: Any = None,
+    frame: int = 0,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "value": value,
+        "text": text if text is not None else f"扣扣{value}",
+        "box": box if box is not None else [[20.0, 40.0], [120.0, 40.0], [120.0, 60.0], [20.0, 60.0]],
+        "frame": frame,
+        "confidence": confidence,
+        "rule": rule or f"{type_}.keyword",
+        **extra,
+    }
+
+
+def seed(
+    store: ReviewStore,
+    n: int | str,
+    *,
+    findings: list[dict[str, Any]] | None = None,
+    url: str | None = None,
+    shop: str | None = "shop-1",
+    listing: str | None = "L-1",
+    page_url: str | None = None,
+    lines: list[dict[str, Any]] | None = None,
+    frames: int = 1,
+    kept: int = 1,
+    crop: bool = True,
+    colour: tuple[int, int, int] = (220, 220, 220),
+) -> str:
+    """One scanned image with evidence: frame blobs 100x80 at scale 0.5 (the image is 200x160) and a crop
+    per finding (scale 2 around its box). Returns its sha256."""
+    sha = sha_of(n)
+    fs = [finding()] if findings is None else findings
+    result = {
+        "sha256": sha,
+        "source": url or f"https://img.example.com/{n}.jpg",
+        "url": url or f"https://img.example.com/{n}.jpg",
+        "shop_id": shop,
+        "listing_id": listing,
+        "page_url": page_url,
+        "rules_version": RULES,
+        "engine_version": "test-engine 1",
+        "findings": fs,
+        "lines": [{"text": f.get("text"), "score": 0.97, "frame": 0} for f in fs] if lines is None else lines,
+        "width": 200,
+        "height": 160,
+        "format": "PNG",
+        "frames": frames,
+        "bytes": 4321,
+    }
+    evidence = []
+    for i in range(kept):
+        picture = png(100, 80, (colour[0], colour[1], (colour[2] + i) % 256))
+        evidence.append(EvidenceBlob("frame", i, -1, "image/png", picture, 100, 80, scale=0.5))
+    for i in range(len(fs) if crop else 0):
+        picture = png(60, 30, (200, 30 + i, 30))
+        evidence.append(EvidenceBlob("crop", 0, i, "image/png", picture, 60, 30, scale=2.0, x0=10, y0=30))
+    assert store.save_scan(result, evidence)
+    return sha
+
+
+# --- store, app, client -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite store with the accounts (argon2 hashing is slow on purpose: made once, copied)."""
+    path = tmp_path_factory.mktemp("review-template") / "store.sqlite3"
+    s = ReviewStore(f"sqlite:///{path}")
+    s.add_user("alice", PASSWORD, "admin")
+    s.add_user("bob", PASSWORD)
+    s.add_user("carol", PASSWORD)
+    s.secret_key()
+    s.close()
+    return path
+
+
+@pytest.fixture
+def store(template_db: Path, tmp_path: Path) -> Iterator[ReviewStore]:
+    dst = tmp_path / "store.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(template_db) + suffix)
+        if src.exists():
+            shutil.copy(src, str(dst) + suffix)
+    s = ReviewStore(f"sqlite:///{dst}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(store: ReviewStore) -> Any:
+    return create_app(store)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def token(client: Any, path: str = "/") -> str:
+    """The CSRF token from a form on `path` (as a browser would have it)."""
+    resp = client.get(path)
+    assert resp.status_code == 200, (path, resp.status_code)
+    m = TOKEN_RE.search(resp.get_data(as_text=True))
+    assert m, f"no CSRF token in {path}"
+    return m.group(1)
+
+
+def login(client: Any, name: str = "alice", password: str = PASSWORD, next_: str | None = None) -> Any:
+    data = {"csrf_token": token(client, "/login"), "username": name, "password": password}
+    if next_ is not None:
+        data["next"] = next_
+    return client.post("/login", data=data)
+
+
+@pytest.fixture
+def alice(client: Any) -> Any:
+    """The client logged in as alice (admin)."""
+    assert login(client, "alice").status_code == 302
+    return client
+
+
+@pytest.fixture
+def bob(client: Any) -> Any:
+    """The client logged in as bob (moderator)."""
+    assert login(client, "bob").status_code == 302
+    return client
+
+
+def text(resp: Any) -> str:
+    return resp.get_data(as_text=True)
+
+
+# --- login, logout, sessions ------------------------------------------------------------------------------
+
+
+def test_login_page_has_a_csrf_form_and_every_security_header(client):
+    resp = client.get("/login")
+    assert resp.status_code == 200
+    body = text(resp)
+    assert 'id="login-form"' in body and 'name="username"' in body and 'name="password"' in body
+    assert TOKEN_RE.search(body)
+    assert resp.headers["Content-Security-Policy"] == CSP
+    assert "unsafe-inline" not in CSP and "default-src 'none'" in CSP and "frame-ancestors 'none'" in CSP
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Cache-Control"] == "no-store"
+    # no inline script or style anywhere (the CSP would block it)
+    assert "<script>" not in body and "style=" not in body and "<style" not in body
+
+
+def test_static_files_are_public_and_the_script_is_same_origin(client):
+    js = client.get("/static/review.js")
+    assert js.status_code == 200 and "javascript" in js.headers["Content-Type"]
+    assert "decision-form" in text(js)
+    css = client.get("/static/review.css")
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert css.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_login_then_logout_with_audit(client, store):
+    resp = login(client, "bob")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    page = client.get("/")
+    assert page.status_code == 200 and 'data-user="bob"' in text(page)
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+    assert client.get("/logout").status_code == 405  # POST only
+    out = client.post("/logout", data={"csrf_token": token(client)})
+    assert out.status_code == 302 and out.headers["Location"] == "/login"
+    assert client.get("/").status_code == 302
+    actions = [(a["actor"], a["action"]) for a in store.audit_log(limit=10)]
+    assert ("bob", "login") in actions and ("bob", "logout") in actions
+
+
+@pytest.mark.parametrize(("name", "password"), [("bob", "wrong password"), ("nobody", PASSWORD), ("", "")])
+def test_failed_logins_are_refused_and_audited(client, store, name, password):
+    resp = login(client, name, password)
+    assert resp.status_code == 401
+    assert "Wrong user name or password" in text(resp)
+    assert client.get("/").status_code == 302  # still anonymous
+    failed = [a for a in store.audit_log(actor="anonymous") if a["action"] == "login_failed"]
+    assert len(failed) == 1 and failed[0]["target"] == (name or None)
+    assert failed[0]["detail"]["ip"] == "127.0.0.1"
+
+
+def test_a_disabled_account_cannot_log_in_and_its_session_stops_working(client, store):
+    assert login(client, "bob").status_code == 302
+    tok = token(client)
+    store.set_disabled("bob", True)
+    assert client.get("/").status_code == 302  # the next request, not when the cookie expires
+    sha = seed(store, 1)
+    assert (
+        client.post(f"/image/{sha}/decide", data={"csrf_token": tok, "status": "violation"}).status_code
+        == 401
+    )
+    assert store.item(sha)["review_status"] == "pending"
+    assert login(client, "bob").status_code == 401
+
+
+def test_session_protection_strong_drops_a_session_used_from_another_browser(client):
+    assert login(client, "bob").status_code == 302
+    assert client.get("/", headers={"User-Agent": "Werkzeug/other"}).status_code == 302
+    assert client.get("/").status_code == 302  # dropped, not just refused once
+
+
+def test_sessions_end_after_their_lifetime(client, monkeypatch):
+    import review.auth
+
+    assert login(client, "bob").status_code == 302
+    assert client.get("/").status_code == 200
+    real = review.auth.time.time
+    monkeypatch.setattr(review.auth.time, "time", lambda: real() + 13 * 3600)
+    assert client.get("/").status_code == 302
+
+
+def test_login_clears_whatever_the_session_held_before(client):
+    with client.session_transaction() as sess:
+        sess["planted"] = "by someone else"
+    assert login(client, "bob").status_code == 302
+    with client.session_transaction() as sess:
+        assert "planted" not in sess
+
+
+def test_secure_cookies_and_login_over_https_without_a_referer(store):
+    app = create_app(store, cookie_secure=True)
+    client = app.test_client()
+    base = "https://review.example"
+    tok = TOKEN_RE.search(text(client.get("/login", base_url=base))).group(1)
+    resp = client.post(
+        "/login", base_url=base, data={"csrf_token": tok, "username": "bob", "password": PASSWORD}
+    )
+    assert resp.status_code == 302, text(resp)  # no Referer (Referrer-Policy: no-referrer) and still fine
+    assert "Secure" in resp.headers["Set-Cookie"]
+    assert client.get("/", base_url=base).status_code == 200
+
+
+def test_the_session_secret_lives_in_the_store_so_a_restart_keeps_sessions(store):
+    first = create_app(store)
+    client = first.test_client()
+    assert login(client, "bob").status_code == 302
+    second = create_app(store)  # "restarted" server on the same database
+    cookie = client.get_cookie("qqscan_review")
+    other = second.test_client()
+    other.set_cookie("qqscan_review", cookie.value)
+    assert other.get("/").status_code == 200
+    third = create_app(store, config={"SECRET_KEY": "something else entirely"})
+    stranger = third.test_client()
+    stranger.set_cookie("qqscan_review", cookie.value)
+    assert stranger.get("/").status_code == 302
+
+
+# --- anonymous requests, CSRF, rate limit, redirects ------------------------------------------------------
+
+SHA = sha_of(1)
+PAGES = ["/", f"/image/{SHA}", "/history", "/audit", "/allowlist", "/?status=all&type=qq"]
+POSTS = [f"/image/{SHA}/decide", "/bulk", "/undo", "/logout", "/allowlist", "/allowlist/1/remove"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_anonymous_page_requests_go_to_the_login_form(client, store, path):
+    seed(store, 1)
+    resp = client.get(path)
+    assert resp.status_code == 302
+    assert resp.headers["Location"].startswith("/login?next=")
+    from urllib.parse import parse_qs, urlsplit
+
+    assert parse_qs(urlsplit(resp.headers["Location"]).query)["next"] == [path]
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_anonymous_posts_are_refused_with_401_and_change_nothing(client, store, path):
+    sha = seed(store, 1)
+    entry = store.add_allow("value", "4008208820", created_by="alice")
+    tok = token(client, "/login")  # even with a valid token for the anonymous session
+    resp = client.post(path, data={"csrf_token": tok, "status": "violation", "sha": sha, "kind": "value",
+                                   "value": "123456789"})  # fmt: skip
+    assert resp.status_code == 401
+    assert store.item(sha)["review_status"] == "pending"
+    assert store.count("decisions") == 0
+    assert [e["id"] for e in store.allow_entries()] == [entry]
+
+
+def test_anonymous_blob_requests_get_401_not_a_redirect(client, store):
+    sha = seed(store, 1)
+    blob = store.item(sha)["frames"][0]["blob"]
+    resp = client.get(f"/blob/{blob}")
+    assert resp.status_code == 401
+    assert b"\x89PNG" not in resp.get_data()
+
+
+def test_posts_without_or_with_a_wrong_csrf_token_are_refused_and_change_nothing(alice, store):
+    sha = seed(store, 1)
+    store.record_decision(sha, "violation", reviewer="alice")
+    good = token(alice)
+    attempts = [
+        (f"/image/{sha}/decide", {"status": "false_positive"}),
+        ("/bulk", {"status": "false_positive", "sha": sha}),
+        ("/undo", {}),
+        ("/allowlist", {"kind": "value", "value": "4008208820"}),
+    ]
+    for path, data in attempts:
+        for bad in (None, "wrong", good[:-4] + "AAAA"):
+            form = dict(data) if bad is None else {**data, "csrf_token": bad}
+            resp = alice.post(path, data=form)
+            assert resp.status_code == 400, (path, bad, resp.status_code)
+            assert "security token" in text(resp)
+    assert store.item(sha)["review_status"] == "violation"
+    assert store.count("decisions") == 1
+    assert store.allow_entries(include_removed=True) == []
+    # logout without a token keeps the session
+    assert alice.post("/logout").status_code == 400
+    assert alice.get("/").status_code == 200
+    # and the good token does work
+    resp = alice.post(f"/image/{sha}/decide", data={"csrf_token": good, "status": "false_positive"})
+    assert resp.status_code == 303
+    assert store.item(sha)["review_status"] == "false_positive"
+
+
+def test_login_without_a_csrf_token_is_refused(client, store):
+    resp = client.post("/login", data={"username": "bob", "password": PASSWORD})
+    assert resp.status_code == 400
+    assert client.get("/").status_code == 302
+    assert not [a for a in store.audit_log() if a["action"] == "login"]
+
+
+def test_a_cross_site_post_is_refused_by_its_origin(alice, store):
+    sha = seed(store, 1)
+    data = {"csrf_token": token(alice), "status": "violation"}
+    resp = alice.post(f"/image/{sha}/decide", data=data, headers={"Origin": "https://evil.example"})
+    assert resp.status_code == 400
+    assert store.item(sha)["review_status"] == "pending"
+    resp = alice.post(f"/image/{sha}/decide", data=data, headers={"Origin": "http://localhost"})
+    assert resp.status_code == 303  # the same site's Origin is fine
+
+
+def test_the_sixth_login_attempt_in_a_minute_is_rate_limited(client, store):
+    for _ in range(5):
+        assert login(client, "bob", "wrong password").status_code == 401
+    resp = login(client, "bob", PASSWORD)  # even the right password: the address is limited
+    assert resp.status_code == 429
+    assert "Too many" in text(resp)
+    assert resp.headers["Content-Security-Policy"] == CSP
+    assert client.get("/").status_code == 302
+    assert client.get("/login").status_code == 200  # only POST is limited
+    other = create_app(store).test_client()  # another process (own in-memory limiter) is not affected
+    assert login(other, "bob").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "/\\evil.example", "https://evil.example/", "http:evil", "javascript:alert(1)",
+     "/\r\nSet-Cookie: x=1", "\\\\evil.example", "evil.example", "/%5Cevil.example"],
+)  # fmt: skip
+def test_login_next_never_leaves_the_site(client, target):
+    resp = login(client, "bob", next_=target)
+    assert resp.status_code == 302
+    loc = resp.headers["Location"]
+    if target == "/%5Cevil.example":  # a literal path with an encoded backslash is a local path
+        assert loc == target
+    else:
+        assert loc == "/"
+
+
+def test_login_next_follows_a_local_path_with_its_query(client, store):
+    resp = client.get("/history?reviewer=bob")
+    form = client.get(resp.headers["Location"])
+    assert 'name="next" value="/history?reviewer=bob"' in text(form)
+    resp = login(client, "bob", next_="/history?reviewer=bob")
+    assert resp.headers["Location"] == "/history?reviewer=bob"
+    # already logged in: /login with next goes straight there (and refuses foreign ones the same way)
+    assert client.get("/login?next=/history").headers["Location"] == "/history"
+    assert client.get("/login?next=//evil.example").headers["Location"] == "/"
+
+
+# --- hostile data, pictures, errors -----------------------------------------------------------------------
+
+
+def test_hostile_text_and_urls_are_escaped_on_every_page(alice, store):
+    hostile_url = 'https://img.example.com/x.jpg?"><script>alert(1)</script>'
+    sha = seed(
+        store,
+        "xss",
+        findings=[finding("qq", XSS, text=XSS, rule=XSS)],
+        url=hostile_url,
+        shop=XSS,
+        listing=XSS,
+        page_url="javascript:alert(1)",
+        lines=[{"text": XSS, "score": 0.9, "frame": 0}],
+    )
+    store.record_source("javascript:alert(document.cookie)", sha256=sha, page_url='http://a"onmouseover="x')
+    store.record_decision(sha, "escalated", reviewer="alice", note=XSS)
+    store.add_allow("phrase", XSS, created_by="alice", note=XSS)
+    failed = create_app(store).test_client()
+    login(failed, XSS, "whatever")  # a failed login's name lands in the audit log
+
+    pages = ["/?status=all", f"/image/{sha}?status=all", "/history", "/audit", "/allowlist"]
+    for path in pages:
+        resp = alice.get(path)
+        assert resp.status_code == 200, path
+        body = text(resp)
+        assert XSS not in body, path
+        assert XSS_ESCAPED in body, path
+        assert 'href="javascript:' not in body.lower(), path
+        assert 'onmouseover="' not in body, path
+    detail = text(alice.get(f"/image/{sha}?status=all"))
+    assert "javascript:alert(document.cookie)" in detail  # shown as text...
+    assert '<span class="url-text">javascript:alert(document.cookie)</span>' in detail  # ...not a link
+    # the http(s) URL is a link, attribute-escaped, with rel noopener noreferrer nofollow
+    escaped = "https://img.example.com/x.jpg?&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f'<a href="{escaped}" rel="noopener noreferrer nofollow"' in detail
+
+
+def test_blobs_serve_only_image_types_with_nosniff_and_private_caching(alice, store):
+    sha = seed(store, 1)
+    frame = store.item(sha)["frames"][0]["blob"]
+    resp = alice.get(f"/blob/{frame}")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "image/png"
+    assert resp.get_data()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Cache-Control"].startswith("private")
+    assert "Content-Disposition" not in resp.headers
+
+    html = b"<html><script>alert(1)</script></html>"
+    store.save_scan(
+        {"sha256": sha_of("html"), "rules_version": RULES, "findings": [finding()], "source": "x"},
+        [EvidenceBlob("frame", 0, -1, "text/html", html, 10, 10)],
+    )
+    hsha = hashlib.sha256(html).hexdigest()
+    resp = alice.get(f"/blob/{hsha}")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+
+    assert alice.get(f"/blob/{'0' * 64}").status_code == 404
+    assert alice.get(f"/blob/{frame.upper()}").status_code == 404
+    assert alice.get("/blob/../../etc/passwd").status_code == 404
+    assert alice.get("/blob/abc").status_code == 404
+
+
+def test_unknown_images_and_routes_are_404_pages_with_headers(alice):
+    for path in (f"/image/{'0' * 64}", "/image/not-a-hash", "/nowhere"):
+        resp = alice.get(path)
+        assert resp.status_code == 404, path
+        assert resp.headers["Content-Security-Policy"] == CSP
+        assert 'id="error"' in text(resp)
+
+
+def test_a_database_outage_is_a_503_page_with_the_stores_message(alice, store, tmp_path):
+    store.engine.dispose()
+    store.engine = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'nope' / 'x.sqlite3'}")
+    resp = alice.get("/")
+    assert resp.status_code == 503
+    body = text(resp)
+    assert "Database unavailable" in body and "is unavailable" in body
+    assert resp.headers["Content-Security-Policy"] == CSP
+    assert alice.post("/undo", data={"csrf_token": "x"}).status_code == 503
+
+
+def test_moderators_get_403_on_admin_pages(bob, store):
+    entry = store.add_allow("value", "4008208820", created_by="alice")
+    tok = token(bob)
+    assert bob.get("/audit").status_code == 403
+    assert bob.get("/allowlist").status_code == 403
+    assert bob.post("/allowlist", data={"csrf_token": tok, "kind": "value", "value": "1"}).status_code == 403
+    assert bob.post(f"/allowlist/{entry}/remove", data={"csrf_token": tok}).status_code == 403
+    assert [e["id"] for e in store.allow_entries()] == [entry]
+    queue = text(bob.get("/"))
+    assert 'id="nav-audit"' not in queue and 'id="nav-allowlist"' not in queue
