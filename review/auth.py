@@ -1,10 +1,10 @@
 """Accounts in the review app: login and logout, the session's user, who may see what.
 
 Choices:
-- Every route needs a logged-in, enabled user except /login and static files. The check is one
-  before_request hook (registered before CSRF and the rate limiter), so an anonymous request is refused
-  the same way everywhere: a GET for a page redirects (302) to /login?next=<that page>; a POST, or a
-  GET for /blob (pictures, not pages), gets 401.
+- Every route needs a logged-in, enabled user except /login, static files and /favicon.ico (empty).
+  The check is one before_request hook (registered before CSRF and the rate limiter), so an anonymous
+  request is refused the same way everywhere: a GET for a page redirects (302) to
+  /login?next=<that page>; a POST, or a GET for /blob (pictures, not pages), gets 401.
 - The user is loaded from the store on every request: a disabled (or deleted) account stops working on
   its next request, not when its cookie expires.
 - Sessions: Flask's signed cookie, HttpOnly, SameSite=Lax, Secure when the app is told so. Flask-Login
@@ -47,7 +47,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from review.store import ReviewStore, UserInfo
 
-PUBLIC_ENDPOINTS = frozenset({"login", "static"})
+PUBLIC_ENDPOINTS = frozenset({"login", "static", "favicon"})
 NOT_PAGES = frozenset({"blob"})  # GETs that are not pages: 401 instead of a redirect to the login form
 DEFAULT_LOGIN_LIMIT = "5 per minute"
 DEFAULT_SESSION_HOURS = 12

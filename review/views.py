@@ -381,7 +381,13 @@ def blob(sha: str) -> Any:
     return resp
 
 
+def favicon() -> Any:
+    """Browsers ask for /favicon.ico on their own: an empty answer instead of a 404 in their console."""
+    return Response(status=204)
+
+
 def register(app: Flask) -> None:
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.add_url_rule("/", "queue", queue)
     app.add_url_rule("/bulk", "bulk", bulk, methods=["POST"])
     app.add_url_rule("/image/<sha>", "detail", detail)

@@ -215,6 +215,7 @@ def test_static_files_are_public_and_the_script_is_same_origin(client):
     css = client.get("/static/review.css")
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     assert css.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/favicon.ico").status_code == 204  # asked for by browsers on their own
 
 
 def test_login_then_logout_with_audit(client, store):
