@@ -111,7 +111,11 @@ def _check_origin() -> None:
     if origin and origin != "null" and urlsplit(origin).netloc != request.host:
         from flask import abort
 
-        abort(400, "The request came from another site (Origin header).")
+        abort(
+            400,
+            f"The form was sent from another site ({origin}), not from {request.host}. Behind a reverse "
+            "proxy, pass the original Host header through (nginx: proxy_set_header Host $host).",
+        )
 
 
 def _security_headers(resp: Any) -> Any:

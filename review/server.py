@@ -7,7 +7,9 @@
   laptop still logs in, while a server listening on other addresses must sit behind HTTPS (a reverse
   proxy that terminates TLS) for logins to work. Pass True/False to decide yourself.
 - Behind a reverse proxy every request comes from the proxy's address, so the login rate limit (per
-  client address) becomes one limit shared by everyone; X-Forwarded-For is not trusted.
+  client address) becomes one limit shared by everyone; X-Forwarded-For is not trusted. The proxy must
+  pass the browser's Host header through (nginx: `proxy_set_header Host $host;`): form posts whose
+  Origin names another host are refused.
 """
 
 from __future__ import annotations

@@ -212,9 +212,11 @@ def test_static_files_are_public_and_the_script_is_same_origin(client):
     js = client.get("/static/review.js")
     assert js.status_code == 200 and "javascript" in js.headers["Content-Type"]
     assert "decision-form" in text(js)
+    js.close()
     css = client.get("/static/review.css")
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     assert css.headers["X-Content-Type-Options"] == "nosniff"
+    css.close()
     assert client.get("/favicon.ico").status_code == 204  # asked for by browsers on their own
 
 
