@@ -227,12 +227,12 @@ def detail(sha: str) -> Any:
         boxes = [
             o
             for finding in item["findings"]
-            if finding.get("frame", 0) == ev["frame"] and (o := _overlay(finding, ev)) is not None
+            if (finding.get("frame") or 0) == ev["frame"] and (o := _overlay(finding, ev)) is not None
         ]
         frames.append({**ev, "boxes": boxes})
     kept = {ev["frame"] for ev in item["frames"]}
     for finding in item["findings"]:
-        finding["on_kept_frame"] = finding.get("frame", 0) in kept
+        finding["on_kept_frame"] = (finding.get("frame") or 0) in kept
         crop = finding.get("crop")
         if crop:
             finding["crop_box"] = _overlay(finding, crop)

@@ -235,6 +235,19 @@ def test_detail_draws_every_kept_frame_with_every_box_scaled_onto_it(alice, stor
     assert 'src="https://' not in body and 'href="https://img.example.com/1.jpg" rel=' in body
 
 
+def test_detail_copes_with_findings_without_box_or_frame_and_images_without_evidence(alice, store):
+    qr = {"type": "qrcode", "value": "https://u.wechat.com/abc", "text": "", "box": None, "frame": None,
+          "confidence": 1.0, "rule": "qrcode.decode"}  # fmt: skip
+    sha = seed(store, 1, findings=[qr, finding()], kept=1)
+    body = text(alice.get(f"/image/{sha}"))
+    assert 'data-finding-box="1"' in body and 'data-finding-box="0"' not in body
+    assert "https://u.wechat.com/abc" in body and "qrcode.decode" in body
+    bare = seed(store, 2, kept=0, crop=False)
+    body = text(alice.get(f"/image/{bare}"))
+    assert 'id="no-frames"' in body and "data-finding-box" not in body
+    assert 'class="no-thumb"' in text(alice.get("/"))
+
+
 def test_detail_previous_and_next_follow_the_filtered_queue(alice, store):
     a = seed(store, "a", shop="s-1")
     seed(store, "b", shop="s-2")
