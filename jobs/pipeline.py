@@ -89,6 +89,9 @@ def scan_bytes(
         frames = decode_image(data, limits or DecodeLimits.from_env())
     except DecodeError as exc:
         return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000))
+    from ocr.engine import get_engine
+
+    engine = engine or get_engine()
     lines = read_frames(frames, engine, enhance)
     findings = detectors.detect_lines(lines)
     for frame in frames:
@@ -101,6 +104,7 @@ def scan_bytes(
         "format": first.meta.get("format"),
         "frames": len(frames),
         "bytes": len(data),
+        "engine_version": engine.version,
     }
     result = ScanResult(source=source, sha256=sha, findings=findings, lines=lines, meta=meta)
     if keep_evidence and result.flagged:

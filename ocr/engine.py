@@ -225,6 +225,13 @@ class OcrEngine:
             if text.strip() and score > scores[i]:
                 texts[i], scores[i] = text, score
 
+    @property
+    def version(self) -> str:
+        """What produced a result, stored with it: OCR library and the two model names."""
+        import paddleocr
+
+        return f"paddleocr {paddleocr.__version__} {self.config.det.name}+{self.config.rec.name}"
+
     def describe(self) -> dict[str, Any]:
         import paddle
         import paddleocr
