@@ -1,9 +1,9 @@
 """A real headless Chromium for browser tests: Debian's `chromium` package driven by Playwright.
 
 setup.sh apt-installs `chromium`; `playwright install` is never run (its browser CDN is unreachable from CI),
-so Playwright is always pointed at the system binary. Use the fixtures (import them into a test module):
-
-    from tests.browser import chromium, chromium_page  # noqa: F401  (pytest fixtures)
+so Playwright is always pointed at the system binary. conftest.py registers the fixtures once for the
+whole session (two sync Playwright instances cannot be open at once, so test modules must not import them
+again); a test just asks for them:
 
     def test_x(chromium_page):
         chromium_page.goto(url)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium, chromium_page  # noqa: F401  (one Playwright per session)
 from tests.databases import db_url, pg_admin  # noqa: F401  (fixtures every test module may use)
 from tests.helpers_http import http_server  # noqa: F401
 

@@ -11,7 +11,6 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.browser import chromium, chromium_page  # noqa: F401  (pytest fixtures)
 from tests.helpers_http import LoopbackServer
 
 if TYPE_CHECKING:  # imported lazily so a machine without playwright skips (or, in CI, fails) cleanly
@@ -34,7 +33,7 @@ PAGE = """<!doctype html>
 
 
 def test_chromium_runs_page_input_and_screenshot(
-    chromium_page: Page,  # noqa: F811  (fixture imported above)
+    chromium_page: Page,
     http_server: LoopbackServer,
     tmp_path: Path,
 ) -> None:

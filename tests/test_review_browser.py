@@ -23,7 +23,6 @@ import pytest
 from PIL import Image
 
 from review.store import ReviewStore
-from tests.browser import chromium  # noqa: F401  (pytest fixture)
 from worker.store import EvidenceBlob
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,7 +132,7 @@ def site(fixture_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:  # noqa: F811
+def page(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1366, "height": 768})  # a laptop screen
     context.set_default_timeout(15_000)
     page = context.new_page()
