@@ -246,7 +246,7 @@ def results(
 
     try:
         if failed:
-            for r in _failed_sources(store, since_dt, limit):
+            for r in store.failed_sources(since_dt, limit):
                 click.echo(json.dumps(r, default=str) if as_json else f"FAILED   {r['url']}: {r['error']}")
             return
         for r in store.results(flagged=True if flagged else None, since=since_dt, limit=limit):
@@ -259,21 +259,6 @@ def results(
     except StoreError as exc:
         click.echo(f"qqscan: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
-
-
-def _failed_sources(store: Store, since: datetime | None, limit: int | None) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from worker.models import Source
-
-    q = select(Source).where(Source.error.is_not(None)).order_by(Source.id)
-    if since is not None:
-        q = q.where(Source.last_seen >= since)
-    if limit is not None:
-        q = q.limit(limit)
-    keys = ("url", "error", "listing_id", "shop_id", "page_url", "last_seen")
-    with store.engine.connect().execution_options(qqscan_read_only=True) as conn:
-        return [{k: getattr(row, k) for k in keys} for row in conn.execute(q)]
 
 
 @click.command("status")
@@ -300,7 +285,7 @@ def status(as_json: bool) -> None:
     workers = Worker.all(connection=conn)
     busy = sum(1 for w in workers if w.get_state() == "busy")
     out: dict[str, Any] = {"queues": queues, "workers": len(workers), "busy_workers": busy}
-    out["store"] = _store_stats(_store())
+    out["store"] = _store().stats()
     if as_json:
         click.echo(json.dumps(out, default=str))
         return
@@ -321,33 +306,3 @@ def status(as_json: bool) -> None:
             s["per_minute"]
         )
     )
-
-
-def _store_stats(store: Store) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
-    from worker.models import Scan, Source
-
-    now = datetime.now(UTC)
-    # Read-only: the store's SQLite engine otherwise opens every transaction as a writer.
-    with store.engine.connect().execution_options(qqscan_read_only=True) as conn:
-        recent = {
-            label: conn.execute(
-                select(func.count()).select_from(Scan).where(Scan.created_at >= now - timedelta(minutes=mins))
-            ).scalar_one()
-            / mins
-            for label, mins in (("1m", 1), ("10m", 10), ("1h", 60))
-        }
-        flagged = conn.execute(
-            select(func.count()).select_from(Scan).where(Scan.flagged.is_(True))
-        ).scalar_one()
-        failed = conn.execute(
-            select(func.count()).select_from(Source).where(Source.error.is_not(None))
-        ).scalar_one()
-    return {
-        "images": store.count("images"),
-        "scans": store.count("scans"),
-        "flagged": flagged,
-        "failed_sources": failed,
-        "per_minute": {k: round(v, 1) for k, v in recent.items()},
-    }

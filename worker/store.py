@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -558,6 +558,39 @@ class Store:
             for status, n in conn.execute(q):
                 counts[status] = n
         return counts
+
+    def failed_sources(self, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """URLs that gave no scannable bytes (dead, refused, too large), oldest first, with the reason."""
+        q = select(Source).where(Source.error.is_not(None)).order_by(Source.id)
+        if since is not None:
+            q = q.where(Source.last_seen >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
+        if limit is not None:
+            q = q.limit(limit)
+        keys = ("url", "error", "listing_id", "shop_id", "page_url", "last_seen")
+        with self._read() as conn:
+            return [{k: getattr(row, k) for k in keys} for row in conn.execute(q)]
+
+    def stats(self) -> dict[str, Any]:
+        """Totals and recent throughput for `qqscan status` and monitoring."""
+        now = utcnow()
+        count = select(func.count())
+        with self._read() as conn:
+            recent = {
+                label: conn.execute(
+                    count.select_from(Scan).where(Scan.created_at >= now - timedelta(minutes=mins))
+                ).scalar_one()
+                / mins
+                for label, mins in (("1m", 1), ("10m", 10), ("1h", 60))
+            }
+            flagged = conn.execute(count.select_from(Scan).where(Scan.flagged.is_(True))).scalar_one()
+            failed = conn.execute(count.select_from(Source).where(Source.error.is_not(None))).scalar_one()
+        return {
+            "images": self.count("images"),
+            "scans": self.count("scans"),
+            "flagged": flagged,
+            "failed_sources": failed,
+            "per_minute": {k: round(v, 1) for k, v in recent.items()},
+        }
 
     def count(self, table: str) -> int:
         """Rows in one of the store's tables (for tests, `qqscan doctor` and monitoring)."""
