@@ -240,12 +240,17 @@ def test_a_url_that_failed_before_any_bytes_is_stored_once_with_its_reason(store
     assert src["sha256"] is None
     assert src["error"] == "HTTP 404 Not Found from https://img.example.com/gone.jpg"
     assert list(store.results()) == []
+    (failed_row,) = store.failed_sources()
+    assert (failed_row["url"], failed_row["error"]) == (url, src["error"])
+    stats = store.stats()
+    assert (stats["images"], stats["scans"], stats["failed_sources"]) == (0, 0, 1)
     # It comes back later: the bytes are linked and the old error cleared, still one row.
     store.save_scan(result(url=url))
     src = store.source(url)
     assert src is not None
     assert (src["sha256"], src["error"]) == (SHA_A, None)
     assert store.count("sources") == 1
+    assert store.failed_sources() == [] and store.stats()["scans"] == 1
 
 
 def test_review_decisions_are_appended_and_counted(store):
