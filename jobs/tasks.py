@@ -45,9 +45,11 @@ def scan_url(
     listing_id: str | None = None,
     shop_id: str | None = None,
     page_url: str | None = None,
+    rescan: bool = False,
 ) -> dict[str, Any]:
     """Fetch one image URL, scan it unless these bytes were already scanned under the current rules, and
-    store the result and the source. Idempotent: running it twice stores one scan and one source."""
+    store the result and the source. Idempotent: running it twice stores one scan and one source.
+    rescan=True scans known bytes again and replaces their result in place (e.g. the allow-list changed)."""
     import detectors
     import ocr.engine
     from jobs.pipeline import scan_bytes
@@ -64,7 +66,7 @@ def scan_url(
         return {**out, "status": "failed", "error": str(exc), "timings": {"total_ms": _ms(t0)}}
     fetch_ms = _ms(t0)
     sha = hashlib.sha256(fetched.data).hexdigest()
-    if store.has_scan(sha, detectors.RULES_VERSION):
+    if not rescan and store.has_scan(sha, detectors.RULES_VERSION):
         store.record_source(url, sha256=sha, **meta)
         return {
             **out,
@@ -79,7 +81,7 @@ def scan_url(
     t_store = time.perf_counter()
     doc = result.to_json(with_lines=True)
     doc.update(url=url, **{k: v for k, v in meta.items() if v is not None})
-    stored = store.save_scan(doc, result.evidence)
+    stored = store.save_scan(doc, result.evidence, replace=rescan)
     from worker.worker import rss_mb
 
     return {

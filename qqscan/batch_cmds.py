@@ -79,12 +79,18 @@ def _check_urls(urls: list[str]) -> None:
 @click.option("--listing-id", help="Listing (product) id the images belong to.")
 @click.option("--shop-id", help="Shop (seller) id.")
 @click.option("--page-url", help="The page the images were found on.")
+@click.option(
+    "--rescan",
+    is_flag=True,
+    help="Scan images already in the store again and replace their result (e.g. after an allow-list change).",
+)
 def enqueue(
     urls: tuple[str, ...],
     file: TextIO | None,
     listing_id: str | None,
     shop_id: str | None,
     page_url: str | None,
+    rescan: bool,
 ) -> None:
     """Queue image URLs for scanning (URL..., --file F, or - for stdin). A URL already queued is skipped."""
     from worker.queueing import Policy, enqueue_scans
@@ -94,7 +100,7 @@ def enqueue(
     conn = _redis()
     policy = Policy.from_env()
     done, skipped = enqueue_scans(
-        conn, items, listing_id=listing_id, shop_id=shop_id, page_url=page_url, policy=policy
+        conn, items, listing_id=listing_id, shop_id=shop_id, page_url=page_url, rescan=rescan, policy=policy
     )
     click.echo(
         f"queued {done} image(s) on '{policy.scan_queue}'"

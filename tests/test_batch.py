@@ -447,6 +447,16 @@ def test_a_worker_keeps_review_evidence_and_honours_the_allowlist_from_the_next_
     flagged = {r["url"] for r in review.results(flagged=True)}
     assert flagged == {http_server.url("/s1/a.png"), http_server.url("/s2/b.png")}
     assert review.count("evidence") == 4  # frame + crop for each flagged image, nothing for the allowed one
+
+    # An entry for S2 reaches its stored result when the URL is queued again with rescan.
+    review.add_allow("value", QQ, created_by="mod", shop_id="S2")
+    enqueue_scans(conn, [http_server.url("/s2/b.png")], shop_id="S2")
+    run_worker_inprocess(redis_url)
+    assert review.result(hashlib.sha256(draw_png(f"QQ: {QQ}", 245)).hexdigest())["flagged"]  # known: skipped
+    assert cli("enqueue", "--rescan", "--shop-id", "S2", http_server.url("/s2/b.png")).returncode == 0
+    run_worker_inprocess(redis_url)
+    assert {r["url"] for r in review.results(flagged=True)} == {http_server.url("/s1/a.png")}
+    assert review.count("scans") == 3 and review.count("evidence") == 2
     review.close()
 
 

@@ -121,15 +121,19 @@ def enqueue_scans(
     listing_id: str | None = None,
     shop_id: str | None = None,
     page_url: str | None = None,
+    rescan: bool = False,
     policy: Policy | None = None,
 ) -> tuple[int, int]:
-    """Queue one `jobs.tasks.scan_url` job per URL. Returns (enqueued, already queued)."""
+    """Queue one `jobs.tasks.scan_url` job per URL. Returns (enqueued, already queued). rescan: scan bytes
+    already stored again and replace their result (after an allow-list change)."""
     policy = policy or Policy.from_env()
     queue = Queue(policy.scan_queue, connection=conn)
     done = skipped = 0
     for url in dict.fromkeys(urls):
         kwargs = {"url": url, "listing_id": listing_id, "shop_id": shop_id, "page_url": page_url}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if rescan:
+            kwargs["rescan"] = True
         if _enqueue_unique(queue, "jobs.tasks.scan_url", job_id("scan", url), kwargs, policy):
             done += 1
         else:
