@@ -431,9 +431,6 @@ class ReviewStore(Store):
 
     # --- decisions ------------------------------------------------------------------------------------
 
-    def decide(self, sha256: str, status: str, *, reviewer: str, note: str | None = None) -> None:
-        self.record_decision(sha256, status, reviewer=reviewer, note=note)
-
     def record_decision(
         self, sha256: str, status: str, *, reviewer: str, note: str | None = None, action: str = "decide"
     ) -> int:

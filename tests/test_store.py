@@ -254,18 +254,21 @@ def test_a_url_that_failed_before_any_bytes_is_stored_once_with_its_reason(store
 
 
 def test_review_decisions_are_appended_and_counted(store):
+    from review.store import DecisionRefused, ReviewStore
+
+    review = ReviewStore(store.url)
     store.save_scan(result(SHA_A, "https://e.com/a.jpg"))
     store.save_scan(result(SHA_B, "https://e.com/b.jpg"))
     store.save_scan(result(SHA_C, "https://e.com/c.jpg", findings=[]))  # clean: not in the review queue
     assert store.status_counts() == {"pending": 2, "violation": 0, "false_positive": 0, "escalated": 0}
-    store.decide(SHA_A, "escalated", reviewer="li", note="looks like a QQ group")
-    store.decide(SHA_A, "violation", reviewer="wang")
-    store.decide(SHA_B, "false_positive", reviewer="li", note="order number")
+    review.record_decision(SHA_A, "escalated", reviewer="li", note="looks like a QQ group")
+    review.record_decision(SHA_A, "violation", reviewer="wang")
+    review.record_decision(SHA_B, "false_positive", reviewer="li", note="order number")
     assert store.status_counts() == {"pending": 0, "violation": 1, "false_positive": 1, "escalated": 0}
-    history = store.decisions(SHA_A)
-    assert [(d["status"], d["reviewer"], d["note"]) for d in history] == [
-        ("escalated", "li", "looks like a QQ group"),
-        ("violation", "wang", None),
+    history = review.history(sha256=SHA_A)[::-1]  # newest first -> oldest first
+    assert [(d["status"], d["previous_status"], d["reviewer"], d["note"]) for d in history] == [
+        ("escalated", "pending", "li", "looks like a QQ group"),
+        ("violation", "escalated", "wang", None),
     ]
     assert history[0]["decided_at"].tzinfo is not None
     assert {r["sha256"]: r["review_status"] for r in store.results(flagged=True)} == {
@@ -273,9 +276,10 @@ def test_review_decisions_are_appended_and_counted(store):
         SHA_B: "false_positive",
     }
     with pytest.raises(ValueError, match="not one of"):
-        store.decide(SHA_A, "deleted", reviewer="li")
-    with pytest.raises(KeyError):
-        store.decide("f" * 64, "violation", reviewer="li")
+        review.record_decision(SHA_A, "deleted", reviewer="li")
+    with pytest.raises(DecisionRefused):
+        review.record_decision("f" * 64, "violation", reviewer="li")
+    review.close()
 
 
 # --- concurrency --------------------------------------------------------------------------------------

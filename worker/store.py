@@ -1,5 +1,6 @@
 """Results store: images (by sha256), the URLs they were seen at, one scan per (image, rules version),
-and the moderators' review state. SQLite by default, PostgreSQL when QQSCAN_DATABASE_URL points at one.
+and the moderators' review state (written by review.store.ReviewStore). SQLite by default, PostgreSQL
+when QQSCAN_DATABASE_URL points at one.
 
 Writes are idempotent: the same bytes at many URLs make one image and many sources; a scan job that runs
 twice (worker killed mid-job, RQ retry) stores one result, because `scans` has a unique key on
@@ -38,7 +39,6 @@ from sqlalchemy import (
     func,
     select,
     text,
-    update,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
@@ -434,23 +434,6 @@ class Store:
                 )
             )
 
-    def decide(self, sha256: str, status: str, *, reviewer: str, note: str | None = None) -> None:
-        """A moderator's decision: appended to `decisions`, and the image's current review status."""
-        if status not in REVIEW_STATUSES:
-            raise ValueError(f"review status {status!r} is not one of {', '.join(REVIEW_STATUSES)}")
-        now = utcnow()
-        with self._write() as conn:
-            changed = conn.execute(
-                update(Image).where(Image.sha256 == sha256).values(review_status=status, reviewed_at=now)
-            ).rowcount
-            if not changed:
-                raise KeyError(f"no image {sha256} in the store")
-            conn.execute(
-                self._insert(Decision).values(
-                    image_sha256=sha256, status=status, reviewer=reviewer, note=note, decided_at=now
-                )
-            )
-
     # --- reads ----------------------------------------------------------------------------------------
 
     def allowlist(self) -> list[Allowed]:
@@ -478,14 +461,6 @@ class Store:
         q = select(Source).where(Source.image_sha256 == sha256).order_by(Source.id)
         with self._read() as conn, Session(conn) as session:
             return [_source_dict(r) for r in session.scalars(q)]
-
-    def decisions(self, sha256: str) -> list[dict[str, Any]]:
-        q = select(Decision).where(Decision.image_sha256 == sha256).order_by(Decision.id)
-        with self._read() as conn:
-            return [
-                {"status": r.status, "reviewer": r.reviewer, "note": r.note, "decided_at": r.decided_at}
-                for r in conn.execute(q)
-            ]
 
     def results(
         self, *, flagged: bool | None = None, since: datetime | None = None, limit: int | None = None
