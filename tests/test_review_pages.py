@@ -206,9 +206,9 @@ def test_detail_draws_every_kept_frame_with_every_box_scaled_onto_it(alice, stor
     assert 'viewBox="0 0 100 80"' in body
     assert f'<image href="/blob/{f0["blob"]}"' in body and f'<image href="/blob/{f1["blob"]}"' in body
     # image pixels * scale 0.5 (x0 = y0 = 0) on the frame blob, numbered 1..n
-    assert (
-        '<polygon class="box" points="10.0,20.0 60.0,20.0 60.0,30.0 10.0,30.0" data-finding-box="0">' in body
-    )
+    box0 = '<polygon class="box" points="10.0,20.0 60.0,20.0 60.0,30.0 10.0,30.0" data-finding-box="0"'
+    box0 += ' id="box-0">'
+    assert box0 in body
     assert 'points="50.0,50.0 90.0,50.0 90.0,60.0 50.0,60.0" data-finding-box="1"' in body
     assert '<polygon class="box allowed"' in body and 'data-finding-box="2"' in body
     assert len(re.findall(r"data-finding-box=", body)) == 3
@@ -216,7 +216,8 @@ def test_detail_draws_every_kept_frame_with_every_box_scaled_onto_it(alice, stor
     frame1 = body[body.index('data-frame="1"') :]
     assert 'data-finding-box="1"' in frame1 and 'data-finding-box="0"' not in frame1
     assert "This image has 3 frames; 2 were kept" in body
-    # crops: (x - 10) * 2, (y - 30) * 2, shown enlarged
+    # crops: (x - 10) * 2, (y - 30) * 2, shown enlarged, before the frames, each linked to its box
+    assert body.index('id="crops"') < body.index('class="frame"') and 'href="#box-0"' in body
     assert 'points="20.0,20.0 220.0,20.0 220.0,60.0 20.0,60.0" data-crop-box="0"' in body
     assert 'viewBox="0 0 60 30" width="240" height="120"' in body
     # findings: value, type, rule, confidence, rules version, allowed by
