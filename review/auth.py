@@ -5,8 +5,8 @@ Choices:
   The check is one before_request hook (registered before CSRF and the rate limiter), so an anonymous
   request is refused the same way everywhere: a GET for a page redirects (302) to
   /login?next=<that page>; a POST, or a GET for /blob (pictures, not pages), gets 401.
-- The user is loaded from the store on every request: a disabled (or deleted) account stops working on
-  its next request, not when its cookie expires.
+- The user is loaded from the store on every request: a disabled (or deleted) account, or one whose
+  password was changed since this login, stops working on its next request, not when its cookie expires.
 - Sessions: Flask's signed cookie, HttpOnly, SameSite=Lax, Secure when the app is told so. Flask-Login
   session protection "strong" (a session used from another address or browser is dropped); its
   identifier uses the socket's address, not X-Forwarded-For, which a client can set. The session is a
@@ -147,6 +147,7 @@ def login() -> Any:
     session.clear()  # nothing from before the login survives into the user's session
     login_user(ReviewUser(info))
     session["login_at"] = int(time.time())
+    session["credential"] = info.credential  # a later password change ends this session
     store.audit(info.name, "login", info.name, _client())
     return redirect(nxt)
 
@@ -175,7 +176,7 @@ def init_auth(app: Flask) -> None:
         except (TypeError, ValueError):
             return None
         info = current_store().get_user(uid)
-        if info is None or info.disabled:
+        if info is None or info.disabled or session.get("credential") != info.credential:
             return None
         return ReviewUser(info)
 

@@ -7,6 +7,7 @@ one it undoes), allow-list removals (a timestamp on the entry), logins and accou
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class UserInfo:
     name: str
     role: str
     disabled: bool
+    # Changes whenever the password does (derived from its hash, which it does not reveal): a session made
+    # under the old password compares it and ends.
+    credential: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -161,16 +165,19 @@ class ReviewStore(Store):
         if row is None or row.disabled:
             return None
         if _hasher.check_needs_rehash(stored):  # parameters moved on since the hash was made
+            stored = _hasher.hash(password)
             with self._write() as conn:
-                conn.execute(
-                    update(User).where(User.id == row.id).values(password_hash=_hasher.hash(password))
-                )
-        return UserInfo(row.id, row.name, row.role, row.disabled)
+                conn.execute(update(User).where(User.id == row.id).values(password_hash=stored))
+        return UserInfo(row.id, row.name, row.role, row.disabled, _credential(stored))
 
     def get_user(self, user_id: int) -> UserInfo | None:
         with self._read() as conn:
             row = conn.execute(select(User).where(User.id == user_id)).first()
-        return UserInfo(row.id, row.name, row.role, row.disabled) if row else None
+        return (
+            UserInfo(row.id, row.name, row.role, row.disabled, _credential(row.password_hash))
+            if row
+            else None
+        )
 
     def users(self) -> list[UserInfo]:
         with self._read() as conn:
@@ -676,6 +683,10 @@ class ReviewStore(Store):
 
 def _like_literal(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace(",", "")
+
+
+def _credential(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def _clean_note(note: str | None) -> str | None:

@@ -261,6 +261,16 @@ def test_a_disabled_account_cannot_log_in_and_its_session_stops_working(client, 
     assert login(client, "bob").status_code == 401
 
 
+def test_a_password_change_ends_existing_sessions(client, store):
+    assert login(client, "bob").status_code == 302
+    assert client.get("/").status_code == 200
+    store.set_password("bob", "a brand new password")
+    assert client.get("/").status_code == 302  # the old session no longer counts
+    assert login(client, "bob").status_code == 401  # nor does the old password
+    assert login(client, "bob", "a brand new password").status_code == 302
+    assert client.get("/").status_code == 200
+
+
 def test_session_protection_strong_drops_a_session_used_from_another_browser(client):
     assert login(client, "bob").status_code == 302
     assert client.get("/", headers={"User-Agent": "Werkzeug/other"}).status_code == 302
