@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from review.store import QueueFilter
 from tests.databases import pg_schema_url
 from tests.pg import PG_URL
 from worker.store import SchemaTooNew, Store, StoreError, StoreUnavailable
@@ -103,6 +104,44 @@ def test_migrations_create_the_schema_and_a_second_open_is_a_no_op(db_url):
     assert second.schema_revision() == "0002"
     first.close()
     second.close()
+
+
+def test_upgrading_from_0001_backfills_the_review_queue_columns(db_url):
+    # A store written before the review schema: its flagged scans must show up in the queue afterwards.
+    from alembic import command
+
+    from review.store import ReviewStore
+    from worker.store import _alembic_config
+
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        cfg = _alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        findings = [
+            {"type": "qq", "value": "391287654", "rule": "qq.keyword", "confidence": 0.7},
+            {"type": "phone", "value": "13812345678", "rule": "phone.plain", "confidence": 0.9},
+        ]
+        conn.execute(
+            text("INSERT INTO images (sha256, first_seen, review_status) VALUES (:s, :t, 'pending')"),
+            {"s": SHA_A, "t": "2026-11-01 00:00:00"},
+        )
+        conn.execute(
+            text("INSERT INTO scans (image_sha256, rules_version, lines, findings, flagged, created_at) "
+                 "VALUES (:s, 'old', :l, :f, :fl, :t)"),
+            {"s": SHA_A, "l": "[]", "f": json.dumps(findings), "fl": True, "t": "2026-11-01 00:00:00"},
+        )  # fmt: skip
+    engine.dispose()
+    review = ReviewStore(db_url)
+    assert review.migrated and review.schema_revision() == "0002"
+    (item,) = review.queue().items
+    assert (item["types"], item["rules"], item["max_confidence"]) == (
+        ["phone", "qq"],
+        ["phone.plain", "qq.keyword"],
+        0.9,
+    )
+    assert [it["sha256"] for it in review.queue(QueueFilter(type="phone")).items] == [SHA_A]
+    review.close()
 
 
 def test_models_match_the_migrations(store):
