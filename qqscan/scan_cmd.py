@@ -77,6 +77,8 @@ def _one(
         except StoreError as exc:
             known, store_error = None, str(exc)
         if known is not None:
+            if not with_lines:
+                known.pop("lines", None)
             if as_json:
                 return json.dumps(
                     {**known, "source": src, "stored": False, "known": True}, default=str
