@@ -39,7 +39,7 @@ def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
         return pixels
     h, w = pixels.shape[:2]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
 def _encode(pixels: np.ndarray, ext: str, params: list[int]) -> bytes:

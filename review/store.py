@@ -35,7 +35,7 @@ from worker.models import (
     User,
     utcnow,
 )
-from worker.store import Store, StoreError, _source_dict
+from worker.store import Store, StoreError, _source_dict, newest_scan
 
 SORTS = ("newest", "confidence")
 DECISIONS = ("violation", "false_positive", "escalated")  # what a moderator can decide ("pending" = reset)
@@ -203,12 +203,10 @@ class ReviewStore(Store):
 
     def _latest_flagged(self) -> Select[Any]:
         """(Scan, Image) for each image's newest scan, where that scan flagged it."""
-        newer = aliased(Scan)
         return (
             select(Scan, Image)
             .join(Image, Image.sha256 == Scan.image_sha256)
-            .where(~exists().where(newer.image_sha256 == Scan.image_sha256, newer.id > Scan.id))
-            .where(Scan.flagged.is_(True))
+            .where(newest_scan(), Scan.flagged.is_(True))
         )
 
     def _filtered(self, q: Select[Any], f: QueueFilter, *, with_status: bool = True) -> Select[Any]:
@@ -638,14 +636,14 @@ class ReviewStore(Store):
     def violations(self, *, since: date | None = None) -> Iterator[dict[str, Any]]:
         """Confirmed violations for enforcement: one row per (source URL, finding that counts), with who
         decided and when. Images decided "violation" by their latest decision; oldest decision first."""
-        last, newer_scan = aliased(Decision), aliased(Scan)
+        last = aliased(Decision)
         q = (
             select(Image, Scan, Decision)
             .join(Scan, Scan.image_sha256 == Image.sha256)
             .join(Decision, Decision.image_sha256 == Image.sha256)
             .where(Image.review_status == "violation")
             .where(~exists().where(last.image_sha256 == Image.sha256, last.id > Decision.id))
-            .where(~exists().where(newer_scan.image_sha256 == Scan.image_sha256, newer_scan.id > Scan.id))
+            .where(newest_scan())
             .order_by(Decision.id)
         )
         if since:

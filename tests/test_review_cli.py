@@ -190,27 +190,22 @@ def test_users_passwd(url: str) -> None:
 
 
 def test_installed_command_adds_user_from_stdin(url: str) -> None:
-    env = {**os.environ, "QQSCAN_DATABASE_URL": url}
-    p = subprocess.run(
-        [QQSCAN, "users", "add", "alice", "--password-stdin"],
-        input=f"{PW}\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    def add_alice() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [QQSCAN, "users", "add", "alice", "--password-stdin"],
+            input=f"{PW}\n",
+            capture_output=True,
+            text=True,
+            env={**os.environ, "QQSCAN_DATABASE_URL": url},
+            timeout=60,
+        )
+
+    p = add_alice()
     assert p.returncode == 0, p.stderr
     assert "added moderator alice" in p.stdout
     with store(url) as s:
         assert s.verify_user("alice", PW) is not None
-    p = subprocess.run(
-        [QQSCAN, "users", "add", "alice", "--password-stdin"],
-        input=f"{PW}\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    p = add_alice()
     assert p.returncode == 1 and "already exists" in p.stderr
 
 

@@ -85,6 +85,13 @@ class EvidenceBlob:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def newest_scan() -> Any:
+    """WHERE clause: this Scan row is its image's newest. An anti-join that uses the (image_sha256,
+    rules_version) unique index per row, so a page costs its own rows where a GROUP BY would rescan all."""
+    newer = aliased(Scan)
+    return ~exists().where(newer.image_sha256 == Scan.image_sha256, newer.id > Scan.id)
+
+
 def queue_columns(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The scans row's denormalised filter columns, from the findings that count (not allow-listed)."""
     live = [f for f in findings if not f.get("allowed_by")]
@@ -468,14 +475,7 @@ class Store:
         """One dict per image (its newest scan) in the `scan --json` shape, plus "url" (the first URL it
         was seen at), "urls", "review_status", "scanned_at". Oldest first; `since` compares scan time
         (a naive datetime is taken as UTC). Reads in pages, each its own short transaction."""
-        # "Newest scan of its image" as an anti-join: it uses the (image_sha256, rules_version) unique
-        # index per row, so each page costs its own rows, where a GROUP BY would rescan the whole table.
-        newer = aliased(Scan)
-        q = (
-            select(Scan, Image)
-            .join(Image, Image.sha256 == Scan.image_sha256)
-            .where(~exists().where(newer.image_sha256 == Scan.image_sha256, newer.id > Scan.id))
-        )
+        q = select(Scan, Image).join(Image, Image.sha256 == Scan.image_sha256).where(newest_scan())
         if flagged is not None:
             q = q.where(Scan.flagged.is_(flagged))
         if since is not None:
