@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from review.safetext import csv_cell, json_escape_controls, visible
+
 if TYPE_CHECKING:
     from review.store import ReviewStore, UserInfo
 
@@ -94,7 +96,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def dumps(obj: Any, **kw: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=_jsonable, **kw)
+    """JSON, UTF-8 text as is, bidi and control characters as \\uXXXX escapes (exact, and inert on screen)."""
+    return json_escape_controls(json.dumps(obj, ensure_ascii=False, default=_jsonable, **kw))
+
+
+def say(message: str, *, err: bool = False) -> None:
+    """click.echo for every line these commands print: stored text (OCR lines, shop names, notes) comes
+    from sellers and people, so bidi and control characters in it are shown as markers, never obeyed."""
+    click.echo(visible(message), err=err)
 
 
 def _when(value: Any) -> str:
@@ -213,37 +222,38 @@ def list_(
     """The review queue: flagged images (their newest scan), newest first by default."""
     from review.store import QueueFilter
 
-    f = QueueFilter(
-        status=None if status == "all" else status,
-        type=type_,
-        rule=rule,
-        shop=shop,
-        since=since.date() if since else None,
-        until=until.date() if until else None,
-        sort=sort,
-    )
+    try:
+        f = QueueFilter(
+            status=None if status == "all" else status,
+            type=type_,
+            rule=rule,
+            shop=shop,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            sort=sort,
+        )
+    except ValueError as exc:  # a date out of range (9999-12-31 has no next day)
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     with opened_store() as store:
         qp = store.queue(f, page=page, per_page=per_page)
     if as_json:
         for item in qp.items:
-            click.echo(dumps(item))
+            say(dumps(item))
         return
     if qp.items:
-        click.echo(
-            f"{'sha':<{SHORT}}  {'status':<14} {'conf':>5}  {'types':<16} {'values':<{VALUES_WIDTH}}  url"
-        )
+        say(f"{'sha':<{SHORT}}  {'status':<14} {'conf':>5}  {'types':<16} {'values':<{VALUES_WIDTH}}  url")
         for it in qp.items:
             conf = f"{it['max_confidence']:.2f}" if it["max_confidence"] is not None else "-"
             values = ",".join(dict.fromkeys(str(x.get("value")) for x in it["findings"] if x.get("value")))
             more = f" (+{it['sources'] - 1})" if it["sources"] > 1 else ""
-            click.echo(
+            say(
                 f"{it['sha256'][:SHORT]}  {it['review_status']:<14} {conf:>5}  {','.join(it['types']):<16} "
                 f"{_cut(values, VALUES_WIDTH):<{VALUES_WIDTH}}  {_cut(it['url'] or '-', URL_WIDTH)}{more}"
             )
     else:
-        click.echo("no images match")
-    click.echo("  ".join(f"{s}: {n}" for s, n in qp.counts.items()))
-    click.echo(f"page {qp.page}/{qp.pages} ({qp.total} image(s))")
+        say("no images match")
+    say("  ".join(f"{s}: {n}" for s, n in qp.counts.items()))
+    say(f"page {qp.page}/{qp.pages} ({qp.total} image(s))")
 
 
 def _box(box: Any) -> str:
@@ -267,10 +277,10 @@ def show(sha: str, as_json: bool) -> None:
     if item is None:  # removed between resolve and read
         raise click.ClickException(f"no image {sha}")
     if as_json:
-        click.echo(dumps(item, indent=2))
+        say(dumps(item, indent=2))
         return
     scan = item["scan"] or {}
-    echo = click.echo
+    echo = say
     echo(f"image {item['sha256']}")
     reviewed = f" (reviewed {_when(item['reviewed_at'])})" if item["reviewed_at"] else ""
     echo(f"  status     {item['review_status']}{reviewed}")
@@ -347,7 +357,7 @@ def decide(shas: tuple[str, ...], status: str, note: str | None, as_user: str | 
         else:
             store.decide_many(full, status, reviewer=user.name, note=note)
         for sha in full:
-            click.echo(f"{sha[:SHORT]} -> {status} (by {user.name})")
+            say(f"{sha[:SHORT]} -> {status} (by {user.name})")
         if allow:
             _allow_values(store, full, user.name, note)
 
@@ -374,7 +384,7 @@ def _allow_values(store: ReviewStore, shas: list[str], reviewer: str, note: str 
             key = (value_key(value), ctype, shop)
             where = f"shop {shop}" if shop else "all shops"
             if key in have:
-                click.echo(f"already allowed: {ctype} {value} ({where})")
+                say(f"already allowed: {ctype} {value} ({where})")
                 continue
             try:
                 eid = store.add_allow(
@@ -386,13 +396,13 @@ def _allow_values(store: ReviewStore, shas: list[str], reviewer: str, note: str 
                     note=note or f"false positive {sha[:SHORT]}",
                 )
             except ValueError as exc:  # e.g. a QR payload longer than an entry may be
-                click.echo(f"not allow-listed: {ctype} {_cut(value, 60)}: {exc}", err=True)
+                say(f"not allow-listed: {ctype} {_cut(value, 60)}: {exc}", err=True)
                 continue
             have.add(key)
             added += 1
-            click.echo(f"allow-listed #{eid}: {ctype} {value} ({where})")
+            say(f"allow-listed #{eid}: {ctype} {value} ({where})")
     if not added:
-        click.echo("allow-list: nothing new to add")
+        say("allow-list: nothing new to add")
 
 
 @review.command("undo")
@@ -403,9 +413,9 @@ def undo(as_user: str | None) -> None:
         user = _reviewer(store, as_user)
         done = store.undo_last(user.name)
     if done is None:
-        click.echo(f"nothing to undo for {user.name}")
+        say(f"nothing to undo for {user.name}")
         return
-    click.echo(
+    say(
         f"undid decision #{done['undone']} on {done['sha256'][:SHORT]}: "
         f"{done['from']} -> {done['to']} (decision #{done['id']})"
     )
@@ -427,7 +437,10 @@ def undo(as_user: str | None) -> None:
     help="Write here instead of stdout.",
 )
 def export(fmt: str, since: datetime | None, output: str) -> None:
-    """Confirmed violations for enforcement: one row per URL x finding, with who decided and when (UTF-8)."""
+    """Confirmed violations for enforcement: one row per URL x finding, with who decided and when (UTF-8).
+
+    CSV is for spreadsheets: a text cell starting with = + - @ (or a tab/CR) gets a leading ' so it is not
+    run as a formula, and bidi/control characters are shown as <U+XXXX>. JSON keeps the exact text."""
     with opened_store() as store:
         rows = store.violations(since=since.date() if since else None)
         if output == "-":
@@ -444,7 +457,7 @@ def export(fmt: str, since: datetime | None, output: str) -> None:
                     n = _write_rows(rows, fmt, fh)
             except OSError as exc:
                 raise click.ClickException(f"cannot write {output}: {exc}") from exc
-    click.echo(f"exported {n} row(s)" + ("" if output == "-" else f" to {output}"), err=True)
+    say(f"exported {n} row(s)" + ("" if output == "-" else f" to {output}"), err=True)
 
 
 def _write_rows(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO) -> int:
@@ -455,7 +468,7 @@ def _write_rows(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO) -> int:
             if writer is None:
                 writer = csv.DictWriter(out, fieldnames=list(row))
                 writer.writeheader()
-            writer.writerow(row)
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
             n += 1
         if writer is None:
             csv.writer(out).writerow(EXPORT_COLUMNS)
@@ -490,16 +503,16 @@ def allow_list(include_removed: bool, as_json: bool) -> None:
         entries = store.allow_entries(include_removed=include_removed)
     if as_json:
         for e in entries:
-            click.echo(dumps(e))
+            say(dumps(e))
         return
     if not entries:
-        click.echo("the allow-list is empty")
+        say("the allow-list is empty")
         return
-    click.echo(f"{'id':>5}  {'kind':<6} {'type':<7} {'shop':<12} {'value':<30} by / note")
+    say(f"{'id':>5}  {'kind':<6} {'type':<7} {'shop':<12} {'value':<30} by / note")
     for e in entries:
         removed = f"  REMOVED {_when(e['removed_at'])} by {e['removed_by']}" if e.get("removed_at") else ""
         note = f"  {e['note']!r}" if e.get("note") else ""
-        click.echo(
+        say(
             f"{e['id']:>5}  {e['kind']:<6} {e['contact_type'] or 'any':<7} {e['shop_id'] or 'all':<12} "
             f"{_cut(e['value'], 30):<30} {e['created_by']} {_when(e['created_at'])}{note}{removed}"
         )
@@ -525,7 +538,7 @@ def allow_add(
     with opened_store() as store:
         user = _reviewer(store, as_user, admin=True)
         eid = store.add_allow(kind, value, created_by=user.name, contact_type=type_, shop_id=shop, note=note)
-    click.echo(
+    say(
         f"allow-listed #{eid}: {kind} {value.strip()!r} for {type_ or 'any type'}, "
         f"{f'shop {shop}' if shop else 'all shops'}"
     )
@@ -540,4 +553,4 @@ def allow_remove(entry_id: int, as_user: str | None) -> None:
         user = _reviewer(store, as_user, admin=True)
         if not store.remove_allow(entry_id, removed_by=user.name):
             raise click.ClickException(f"no active allow-list entry #{entry_id}")
-    click.echo(f"removed allow-list entry #{entry_id}")
+    say(f"removed allow-list entry #{entry_id}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from qqscan.review_cmds import dumps, opened_store, read_password
+from qqscan.review_cmds import dumps, opened_store, read_password, say
 
 ROLES = ("moderator", "admin")  # as worker.models.ROLES
 STDIN_OPTION = click.option(
@@ -32,7 +32,7 @@ def add(name: str, role: str, password_stdin: bool) -> None:
             raise click.ClickException(f"user {name.strip()!r} already exists")
         password = read_password(name, password_stdin)
         user = store.add_user(name, password, role)
-    click.echo(f"added {user.role} {user.name}")
+    say(f"added {user.role} {user.name}")
 
 
 @users.command("list")
@@ -43,15 +43,15 @@ def list_(as_json: bool) -> None:
         accounts = store.users()
     if as_json:
         for u in accounts:
-            click.echo(dumps({"name": u.name, "role": u.role, "enabled": not u.disabled}))
+            say(dumps({"name": u.name, "role": u.role, "enabled": not u.disabled}))
         return
     if not accounts:
-        click.echo("no accounts yet: qqscan users add NAME --role admin")
+        say("no accounts yet: qqscan users add NAME --role admin")
         return
     width = max(4, *(len(u.name) for u in accounts))
-    click.echo(f"{'name':<{width}}  {'role':<9}  enabled")
+    say(f"{'name':<{width}}  {'role':<9}  enabled")
     for u in accounts:
-        click.echo(f"{u.name:<{width}}  {u.role:<9}  {'no' if u.disabled else 'yes'}")
+        say(f"{u.name:<{width}}  {u.role:<9}  {'no' if u.disabled else 'yes'}")
 
 
 def _set_disabled(name: str, disabled: bool) -> None:
@@ -60,7 +60,7 @@ def _set_disabled(name: str, disabled: bool) -> None:
             store.set_disabled(name, disabled)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from exc
-    click.echo(f"{'disabled' if disabled else 'enabled'} {name}")
+    say(f"{'disabled' if disabled else 'enabled'} {name}")
 
 
 @users.command("disable")
@@ -90,4 +90,4 @@ def passwd(name: str, password_stdin: bool) -> None:
             store.set_password(name, password)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from exc
-    click.echo(f"password changed for {name}")
+    say(f"password changed for {name}")

@@ -15,6 +15,8 @@ Security choices made here, for every response:
   instead a POST whose Origin header names another host is refused. Token + SameSite=Lax cookie remain.
 - The database being down (StoreUnavailable) is a 503 page with the store's message (it has no password).
 - Remote URLs (listing and image URLs) are shown as text, linked only when http(s), never fetched.
+- Bidi overrides and control characters in any shown text become visible markers (`<U+202E>`), through
+  Jinja's finalize hook (review/safetext.py), so no template can forget them.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from review.auth import init_auth
+from review.safetext import visible
 from review.store import ReviewStore
 from worker.store import StoreUnavailable
 
@@ -184,8 +188,25 @@ def status_label(value: Any) -> str:
     return {"false_positive": "false positive", "escalated": "escalated"}.get(str(value), str(value))
 
 
+def show_text(value: Any) -> Any:
+    """Jinja's finalize hook: every `{{ value }}` that is text goes through review.safetext.visible, so a
+    bidi override or control character in data is shown as a marker, never obeyed. Markup (macro output,
+    whose own expressions were finalized already, and `|exact`) passes as is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
+
+
+def exact(value: Any) -> Markup:
+    """For form values that must come back unchanged (a shop id in a radio button or a filter box):
+    escaped, but without visible markers (a marker would be sent back instead of the character)."""
+    return escape("" if value is None else value)
+
+
 def _jinja(app: Flask) -> None:
     app.jinja_env.autoescape = True  # also for templates without .html (none today): never off
+    app.jinja_env.finalize = show_text
+    app.jinja_env.filters["exact"] = exact
     app.jinja_env.tests["http_url"] = http_url
     app.jinja_env.filters["when"] = fmt_time
     app.jinja_env.filters["conf"] = fmt_conf

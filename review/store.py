@@ -38,6 +38,8 @@ from worker.models import (
 from worker.store import Store, StoreError, _source_dict, newest_scan
 
 SORTS = ("newest", "confidence")
+# Dates a queue filter accepts: "until" is read as "before the next day", which 9999-12-31 does not have.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 DECISIONS = ("violation", "false_positive", "escalated")  # what a moderator can decide ("pending" = reset)
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the user does not exist, so a login for an unknown name costs the same time.
@@ -80,6 +82,12 @@ class QueueFilter:
     sort: str = "newest"
 
     def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            day = getattr(self, name)
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise ValueError(
+                    f"{name} {day.isoformat()} is out of range: give a date from {FIRST_DAY} to {LAST_DAY}"
+                )
         if self.status is not None and self.status not in REVIEW_STATUSES:
             raise ValueError(f"status {self.status!r} is not one of {', '.join(REVIEW_STATUSES)}")
         if self.sort not in SORTS:

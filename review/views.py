@@ -6,7 +6,9 @@ Choices:
   ride along everywhere: pagination links, links to an image, the image's previous/next links, and the
   query string of every form's action. After a decision the server redirects (303) to the next image in
   that same filtered queue, computed from those parameters only: there is no `next=` URL to abuse.
-  Invalid filter values are dropped (and said so), not a 400: a stale bookmark still opens the queue.
+  A status or sort the app does not know is dropped (and said so), so a stale bookmark still opens the
+  queue; a date or page number that cannot be read (or a date out of range, like 9999-12-31) is a 400 that
+  says which parameter and what it takes.
 - A decision is on the image (its bytes), so it covers every URL, listing and shop the bytes were seen
   at; the pages say so.
 - Two moderators on one image: the decision form carries the id of the newest decision the moderator
@@ -17,7 +19,9 @@ Choices:
   a "false positive" decision. The entries are written before the decision (two transactions); undoing
   the decision does not remove them (an admin can, on the allow-list page).
 - /blob/<sha> serves kept evidence pictures to logged-in users only: PNG, JPEG, WebP, GIF as themselves,
-  anything else as an application/octet-stream attachment; private caching (the bytes never change).
+  anything else as an application/octet-stream attachment; "Cache-Control: private, no-store", like the
+  pages: after logout a shared browser's cache holds no evidence (the price: pictures load again on
+  every visit).
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ from flask import Flask, Response, abort, current_app, flash, redirect, render_t
 from flask_login import current_user
 
 from review.auth import current_store
-from review.store import DECISIONS, SORTS, DecisionRefused, QueueFilter
+from review.store import DECISIONS, FIRST_DAY, LAST_DAY, SORTS, DecisionRefused, QueueFilter
 from worker.models import REVIEW_STATUSES
 
 SHA_RE = re.compile(r"[0-9a-f]{64}")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes 20261127, 2026-W48
 FILTER_KEYS = ("status", "type", "rule", "shop", "since", "until", "sort")
 KNOWN_TYPES = ("qq", "qq_group", "phone", "wechat", "qrcode")
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
@@ -75,10 +80,14 @@ def parse_filter(args: Any) -> tuple[QueueFilter, dict[str, str], list[str]]:
         dates[key] = None
         if v:
             try:
-                dates[key] = date.fromisoformat(v)
-                params[key] = dates[key].isoformat()  # type: ignore[union-attr]
+                day = date.fromisoformat(v) if DATE_RE.fullmatch(v) else None
             except ValueError:
-                ignored.append(f"{key} {v!r} (not a YYYY-MM-DD date)")
+                day = None
+            if day is None or not FIRST_DAY <= day <= LAST_DAY:
+                abort(400, f"The {key} date {v[:40]!r} is not a date from {FIRST_DAY} to {LAST_DAY} "
+                      "(YYYY-MM-DD).")  # fmt: skip
+            dates[key] = day
+            params[key] = day.isoformat()
     sort = (args.get("sort") or "").strip()
     if sort and sort not in SORTS:
         ignored.append(f"sort {sort!r}")
@@ -98,10 +107,11 @@ def parse_filter(args: Any) -> tuple[QueueFilter, dict[str, str], list[str]]:
 
 
 def _page_arg(name: str = "page") -> int:
-    try:
-        return max(1, min(int(request.args.get(name, "1")), 1_000_000))
-    except ValueError:
-        return 1
+    """The page number: a whole number from 1 (past the last page shows the last); anything else is a 400."""
+    raw = (request.args.get(name) or "1").strip()
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        abort(400, f"The {name} number {raw[:40]!r} is not a whole number from 1.")
+    return min(int(raw), 1_000_000)
 
 
 def _per_page() -> int:
@@ -376,8 +386,7 @@ def blob(sha: str) -> Any:
         resp.headers["Content-Type"] = "application/octet-stream"
         resp.headers["Content-Disposition"] = f'attachment; filename="{sha}.bin"'
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Cache-Control"] = "private, max-age=31536000, immutable"  # content-addressed
-    resp.headers["ETag"] = f'"{sha}"'
+    resp.headers["Cache-Control"] = "private, no-store"  # nothing readable left in the cache after logout
     return resp
 
 

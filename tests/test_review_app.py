@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from PIL import Image
@@ -484,7 +485,51 @@ def test_hostile_text_and_urls_are_escaped_on_every_page(alice, store):
     assert f'<a href="{escaped}" rel="noopener noreferrer nofollow"' in detail
 
 
-def test_blobs_serve_only_image_types_with_nosniff_and_private_caching(alice, store):
+RLO = "\u202e"
+BIDI = ("\u202a", "\u202b", "\u202c", "\u202d", RLO, "\u2066", "\u2067", "\u2068", "\u2069", "\u200e",
+        "\u200f")  # fmt: skip
+
+
+def test_bidi_controls_are_shown_as_markers_on_every_page_never_obeyed(alice, store):
+    sneaky = f"s{RLO}gnp.exe"  # shows as "sexe.png" if obeyed
+    every = "x" + "".join(BIDI) + "\x1b[31m"
+    sha = seed(
+        store,
+        "bidi",
+        findings=[finding("qq", "391287654", text=f"QQ {sneaky} {every}", rule="qq.keyword")],
+        shop=sneaky,
+        listing=every,
+        url=f"https://img.example.com/{sneaky}",
+        lines=[{"text": f"OCR {sneaky}", "score": 0.9, "frame": 0}],
+    )
+    store.record_decision(sha, "escalated", reviewer="alice", note=f"note {sneaky}")
+    store.add_allow("phrase", sneaky, created_by="alice", note=every, shop_id=sneaky)
+    pages = ["/?status=all", f"/image/{sha}?status=all", "/history", "/audit", "/allowlist"]
+    for path in pages:
+        body = text(alice.get(path))
+        # Form values that must come back unchanged (a shop in a filter box or radio button) keep the
+        # character inside their attribute; nowhere else does any bidi or control character appear.
+        outside_values = re.sub(r' value="[^"]*"', "", body)
+        for ch in (*BIDI, "\x1b"):
+            assert ch not in outside_values, (path, hex(ord(ch)))
+        assert "s&lt;U+202E&gt;gnp.exe" in body, path
+    detail = text(alice.get(f"/image/{sha}?status=all"))
+    assert "x&lt;U+202A&gt;&lt;U+202B&gt;&lt;U+202C&gt;&lt;U+202D&gt;&lt;U+202E&gt;&lt;U+2066&gt;" in detail
+    assert "&lt;U+2069&gt;&lt;U+200E&gt;&lt;U+200F&gt;&lt;U+001B&gt;[31m" in detail
+    assert "OCR s&lt;U+202E&gt;gnp.exe" in detail and "note s&lt;U+202E&gt;gnp.exe" in detail
+    # the allow-list scope radio sends the shop id exactly, so allow-listing from this image still works
+    assert f'name="allow_shop" value="{sneaky}"' in detail
+    resp = alice.post(
+        f"/image/{sha}/decide",
+        data={"csrf_token": token(alice), "status": "false_positive", "allow": "0", "allow_shop": sneaky},
+    )
+    assert resp.status_code == 303
+    assert [e["shop_id"] for e in store.allow_entries() if e["kind"] == "value"] == [sneaky]
+    # and a shop filter with the character still finds the image
+    assert f'data-sha="{sha}"' in text(alice.get("/?status=all&shop=" + quote(sneaky)))
+
+
+def test_blobs_serve_only_image_types_with_nosniff_and_no_caching(alice, store):
     sha = seed(store, 1)
     frame = store.item(sha)["frames"][0]["blob"]
     resp = alice.get(f"/blob/{frame}")
@@ -492,7 +537,8 @@ def test_blobs_serve_only_image_types_with_nosniff_and_private_caching(alice, st
     assert resp.headers["Content-Type"] == "image/png"
     assert resp.get_data()[:8] == b"\x89PNG\r\n\x1a\n"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    assert resp.headers["Cache-Control"].startswith("private")
+    # not kept by the browser: after logout a shared computer's cache holds no evidence
+    assert resp.headers["Cache-Control"] == "private, no-store"
     assert "Content-Disposition" not in resp.headers
 
     html = b"<html><script>alert(1)</script></html>"

@@ -267,6 +267,8 @@ def test_list_table_filters_and_pages(seeded: str) -> None:
 
     r = run(seeded, "review", "list", "--since", "yesterday")
     assert r.exit_code == 2 and "'yesterday' does not match the format '%Y-%m-%d'" in r.output
+    r = run(seeded, "review", "list", "--until", "9999-12-31")
+    assert r.exit_code == 2 and "until 9999-12-31 is out of range" in r.output and "Traceback" not in r.output
 
 
 def test_show_by_prefix(seeded: str) -> None:
@@ -455,6 +457,60 @@ def test_export_csv_and_json(seeded: str, tmp_path: Path) -> None:
     assert (
         json.loads(ok(run(seeded, "review", "export", "--format", "json", "--since", tomorrow)).stdout) == []
     )
+
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "s" + RLO + "gnp.exe" shows as "sexe.png"
+
+
+def hostile_violation(url: str) -> None:
+    """A confirmed violation whose seller-controlled text starts with spreadsheet formulas and carries bidi
+    overrides and a terminal escape."""
+    with ReviewStore(url) as s:
+        qq = finding("qq", "-391287654", '=HYPERLINK("http://x","y")', "qq.keyword", 0.9)
+        s.save_scan(
+            scan(SHA_A, "https://img.example.com/a.jpg", [qq], shop_id="@SUM(1+1)", listing_id="+L1",
+                 page_url="\t=1+1", lines=[{"text": f"s{RLO}gnp.exe \x1b[2J QQ", "score": 0.9, "frame": 0}])
+        )  # fmt: skip
+        s.save_scan(scan(SHA_C, "https://img.example.com/c.jpg", [qq], shop_id=f"s{RLO}gnp.exe"))
+        s.add_user("alice", PW)
+        s.record_decision(SHA_A, "violation", reviewer="alice", note="-2+3")
+        s.record_decision(SHA_C, "violation", reviewer="alice", note=f"ok{RLO}\u2066 then \u200f")
+
+
+def test_export_csv_escapes_formula_cells_and_shows_bidi_controls(url: str) -> None:
+    hostile_violation(url)
+    raw = ok(run(url, "review", "export")).stdout_bytes.decode("utf-8")
+    assert RLO not in raw and "\u2066" not in raw and "\u200f" not in raw
+    rows = {r["sha256"]: r for r in csv.DictReader(io.StringIO(raw))}
+    a, c = rows[SHA_A], rows[SHA_C]
+    # OWASP: a cell starting with = + - @ tab or CR is prefixed with ' (every text column)
+    assert a["value"] == "'-391287654"
+    assert a["text"] == '\'=HYPERLINK("http://x","y")'
+    assert a["shop_id"] == "'@SUM(1+1)" and a["listing_id"] == "'+L1" and a["page_url"] == "'\t=1+1"
+    assert a["note"] == "'-2+3"
+    assert a["url"] == "https://img.example.com/a.jpg" and a["confidence"] == "0.9"  # the rest as is
+    assert c["shop_id"] == "s<U+202E>gnp.exe"
+    assert c["note"] == "ok<U+202E><U+2066> then <U+200F>"
+    for row in rows.values():
+        for key, cell in row.items():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (key, cell)
+
+    # JSON keeps the exact text, the controls written as \u escapes
+    out = ok(run(url, "review", "export", "--format", "jsonl")).stdout
+    assert RLO not in out and "\\u202e" in out
+    data = {d["sha256"]: d for d in map(json.loads, out.splitlines())}
+    assert data[SHA_C]["shop_id"] == f"s{RLO}gnp.exe" and data[SHA_A]["value"] == "-391287654"
+
+
+def test_terminal_output_shows_bidi_and_control_characters(url: str) -> None:
+    hostile_violation(url)
+    shown = ok(run(url, "review", "show", SHA_A)).output + ok(run(url, "review", "show", SHA_C)).output
+    shown += ok(run(url, "review", "list", "--status", "all")).output
+    assert RLO not in shown and "\x1b" not in shown and "\u2066" not in shown
+    assert "s<U+202E>gnp.exe <U+001B>[2J QQ" in shown  # the OCR line
+    assert "shop_id s<U+202E>gnp.exe" in shown  # the source's shop
+    as_json = ok(run(url, "review", "show", SHA_C, "--json")).output
+    assert RLO not in as_json and json.loads(as_json)["sources"][0]["shop_id"] == f"s{RLO}gnp.exe"
 
 
 # --- allow-list -------------------------------------------------------------------------------------------
