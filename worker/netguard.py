@@ -6,9 +6,12 @@ through `pin()`, which resolves the host once, refuses non-public addresses, and
 caller must connect to. Connecting to that IP (not re-resolving the name) closes the DNS-rebinding gap
 between check and connect.
 
-`allow_private_networks` lifts the guard (intranet deployments, tests). `allow_hosts` lets single
-hosts through while the guard stays on for everything else: entries are a hostname or IP, optionally
-with `:port` (`[v6]:port` for IPv6), matched against the URL's host and against each resolved IP.
+`allow_private_networks` lifts the guard for private, loopback and other non-public addresses (intranet
+deployments, tests), but never for cloud-metadata and link-local addresses (ALWAYS_REFUSED): operators set
+that switch to reach an internal image CDN, not the service that hands out the machine's cloud credentials.
+`allow_hosts` lets single hosts through: entries are a hostname or IP, optionally with `:port` (`[v6]:port`
+for IPv6), matched against the URL's host and against each resolved IP. For an always-refused address
+only an entry naming the IP itself counts, since whoever controls DNS can point a listed name anywhere.
 """
 
 from __future__ import annotations
@@ -25,13 +28,22 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ALLOWED_SCHEMES = ("http", "https")
 HINT = "set QQSCAN_ALLOW_PRIVATE_NETWORKS=1 to allow"
 
+ALWAYS_HINT = "QQSCAN_ALLOW_PRIVATE_NETWORKS does not open it"
+ALLOW_HINT = "list {} in QQSCAN_ALLOW_HOSTS for an exception"
+
 METADATA = {
-    ipaddress.ip_address("169.254.169.254"): "cloud-metadata",  # AWS, GCP, Azure, OpenStack
-    ipaddress.ip_address("fd00:ec2::254"): "cloud-metadata",  # AWS IPv6
-    ipaddress.ip_address("100.100.100.200"): "cloud-metadata",  # Alibaba Cloud
+    ipaddress.ip_address("169.254.169.254"): "AWS, GCP, Azure, OpenStack",
+    ipaddress.ip_address("fd00:ec2::254"): "AWS IPv6",
+    ipaddress.ip_address("fd20:ce::254"): "GCP IPv6",
+    ipaddress.ip_address("100.100.100.200"): "Alibaba Cloud",
+    ipaddress.ip_address("168.63.129.16"): "Azure WireServer",
+    ipaddress.ip_address("192.0.0.192"): "Oracle Cloud",
 }
+LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 prefixes whose last 32 bits are an IPv4 address a gateway may forward to (RFC 6052, RFC 8215).
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+V4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d; :: and ::1 are judged as themselves
 
 
 class BlockedAddress(Exception):
@@ -58,24 +70,52 @@ class Target:
         return self.ips[0]
 
 
+def embedded_ipv4(ip: IPAddress) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address carries, and the form's name; None for anything else."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped, "IPv4-mapped"
+    if ip.sixtofour is not None:
+        return ip.sixtofour, "6to4"
+    if ip.teredo is not None:
+        return ip.teredo[1], "Teredo"
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if any(ip in net for net in NAT64):
+        return low32, "NAT64"
+    if ip in V4_COMPATIBLE and int(ip) > 1:
+        return low32, "IPv4-compatible"
+    return None
+
+
+def always_refused(ip: IPAddress) -> str | None:
+    """Why `ip` is refused even with the private-network switch on (metadata, link-local), or None.
+    The text names the address range."""
+    link_local = next((net for net in LINK_LOCAL if ip in net), None)
+    if ip in METADATA:
+        inside = f", in link-local {link_local}" if link_local else ""
+        return f"a cloud-metadata address ({ip}: {METADATA[ip]}{inside})"
+    if link_local:
+        return f"a link-local address ({link_local})"
+    inner = embedded_ipv4(ip)
+    if inner is not None:
+        why = always_refused(inner[0])
+        return f"{why}, as {inner[0]} inside {ip} ({inner[1]})" if why else None
+    return None
+
+
 def classify(ip: IPAddress) -> str | None:
     """Why `ip` is not a public address, or None when it is."""
-    if ip in METADATA:
-        return f"a link-local/{METADATA[ip]} address" if ip.is_link_local else f"a {METADATA[ip]} address"
-    if isinstance(ip, ipaddress.IPv6Address):
-        # IPv6 forms that carry an IPv4 address: judge the IPv4 address inside.
-        inner = (
-            ip.ipv4_mapped
-            or ip.sixtofour
-            or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in NAT64 else None)
-        )
-        if inner is not None:
-            why = classify(inner)
-            return f"{why} (as {inner} inside an IPv6 address)" if why else None
+    why = always_refused(ip)
+    if why:
+        return why
+    inner = embedded_ipv4(ip)
+    if inner is not None:  # judge the IPv4 address inside
+        why = classify(inner[0])
+        return f"{why} (as {inner[0]} inside an IPv6 address)" if why else None
     checks = (
         (ip.is_unspecified, "an unspecified address"),
         (ip.is_loopback, "a loopback address"),
-        (ip.is_link_local, "a link-local address"),
         (ip.is_multicast, "a multicast address"),
         (
             isinstance(ip, ipaddress.IPv4Address) and ip in CGNAT,
@@ -91,12 +131,14 @@ def classify(ip: IPAddress) -> str | None:
     return None
 
 
-def _allowed(settings: Settings, host: str, ip: str, port: int) -> bool:
+def _allowed(settings: Settings, host: str, ip: str, port: int, *, by_ip_only: bool = False) -> bool:
     if not settings.allow_hosts:
         return False
     ip_form = f"[{ip}]" if ":" in ip else ip
     host_form = f"[{host}]" if ":" in host else host
-    candidates = {host, ip, f"{host_form}:{port}", f"{ip_form}:{port}"}
+    candidates = {ip, f"{ip_form}:{port}"}
+    if not by_ip_only:
+        candidates |= {host, f"{host_form}:{port}"}
     return not candidates.isdisjoint(settings.allow_hosts)
 
 
@@ -135,14 +177,17 @@ def pin(url: str, settings: Settings) -> Target:
         raise ResolveError(f"cannot resolve host {host!r}: {exc}", temporary=False) from None
     if not ips:
         raise ResolveError(f"cannot resolve host {host!r}: no addresses", temporary=False)
-    if settings.allow_private_networks:
-        return Target(scheme, host, port, tuple(ips))
     for raw in ips:
         ip = ipaddress.ip_address(raw)
-        if _allowed(settings, host, raw, port):
+        named = raw if raw == host else f"{host} resolves to {raw}, which"
+        always = always_refused(ip)
+        if always:
+            if _allowed(settings, host, raw, port, by_ip_only=True):
+                continue
+            raise BlockedAddress(f"refused: {named} is {always}; {ALWAYS_HINT} ({ALLOW_HINT.format(raw)})")
+        if settings.allow_private_networks or _allowed(settings, host, raw, port):
             continue
         why = classify(ip)
         if why:
-            named = raw if raw == host else f"{host} resolves to {raw}, which"
             raise BlockedAddress(f"refused: {named} is {why} ({HINT})")
     return Target(scheme, host, port, tuple(ips))
