@@ -1,13 +1,15 @@
 """fetch_page: a listing page (HTML or JSON) through worker.fetch.fetch_body, the same SSRF guard, DNS
-pinning, limits and error classes as fetch_image; only the "is this what we asked for" check differs."""
+pinning, limits (the byte cap counts decoded bytes, one gzip/deflate layer at most), deadline and error
+classes as fetch_image; only the "is this what we asked for" check differs."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
 
+from ocr.decode import sniff_format
 from worker.config import Settings
-from worker.fetch import PermanentFetchError, fetch_body, sniff
+from worker.fetch import PermanentFetchError, fetch_body
 
 MAX_PAGE_BYTES = 8 * 1024 * 1024  # a listing page; far below the image cap
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
@@ -43,7 +45,7 @@ def fetch_page(url: str, *, settings: Settings | None = None) -> Page:
         accept="text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.5",
         accept_encoding="gzip, deflate",
     )
-    if sniff(body.data):
+    if sniff_format(body.data):
         raise PermanentFetchError(f"not a page: {body.where} is an image; use `qqscan enqueue`", url=url)
     kind = body.declared_type.split(";", 1)[0].strip().lower() or "text/html"
     return Page(

@@ -15,11 +15,12 @@ Use the `http_server` fixture (import it into a test module or a conftest):
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -174,4 +175,86 @@ def http_server() -> Iterator[LoopbackServer]:
     try:
         yield server
     finally:
+        server.stop()
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that hands each connection to `handler(conn, stopping)`: for responses no
+    HTTP library would send (headers dripped a byte at a time, a port that accepts and never answers).
+    The handler should return when `stopping` is set or the client hangs up (an OSError on send)."""
+
+    def __init__(self, handler: Callable[[socket.socket, threading.Event], None], backlog: int = 16) -> None:
+        self.handler = handler
+        self.stopping = threading.Event()
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=backlog)
+        self._sock.settimeout(0.05)
+        self.port: int = self._sock.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._accepting = threading.Thread(target=self._accept_loop, name="raw-accept", daemon=True)
+
+    def url(self, path: str, scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def start(self, accept: bool = True) -> RawServer:
+        """`accept=False`: listen but never accept (with backlog=0 a second client's connect then hangs)."""
+        if accept:
+            self._accepting.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._accepting.is_alive():
+            self._accepting.join(5)
+        self._sock.close()
+        for t in self._threads:
+            t.join(5)
+
+    def _accept_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            t = threading.Thread(target=self._serve, args=(conn,), name="raw-conn", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                self.handler(conn, self.stopping)
+            except OSError:
+                pass  # the client hung up: what deadline tests provoke
+
+
+def read_request_head(conn: socket.socket, limit: int = 64 * 1024) -> bytes:
+    """Read one request's head (up to the blank line); enough for a GET."""
+    conn.settimeout(5)
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < limit:
+        piece = conn.recv(4096)
+        if not piece:
+            break
+        head += piece
+    return head
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[..., RawServer]]:
+    """Factory: `raw_server(handler, backlog=16, accept=True)` starts a RawServer, stopped after the test."""
+    started: list[RawServer] = []
+
+    def start(
+        handler: Callable[[socket.socket, threading.Event], None], backlog: int = 16, accept: bool = True
+    ) -> RawServer:
+        server = RawServer(handler, backlog=backlog).start(accept=accept)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
         server.stop()

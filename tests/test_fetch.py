@@ -14,7 +14,7 @@ from PIL import Image
 from tests.helpers_http import LoopbackServer, http_server  # noqa: F401  (pytest fixture)
 from worker import netguard
 from worker.config import Settings
-from worker.fetch import PermanentFetchError, TransientFetchError, fetch_image, sniff
+from worker.fetch import PermanentFetchError, TransientFetchError, fetch_image
 from worker.ratelimit import HostRateLimiter
 
 
@@ -77,10 +77,30 @@ def test_html_is_not_an_image(http_server):  # noqa: F811
     assert http_server.url("/page") in str(exc.value)
 
 
-def test_sniff_rejects_unknown_bytes():
-    assert sniff(b"") is None
-    assert sniff(b"%PDF-1.7 ....") is None
-    assert sniff(b"\x00\x00\x00\x1cftypavif") is None
+def test_avif_is_fetched_as_the_decoder_accepts_it_from_disk(http_server):  # noqa: F811
+    # One sniffer (ocr.decode.sniff_format) for files and URLs: AVIF used to decode from disk only.
+    from ocr.decode import decode_image
+
+    avif = image_bytes("AVIF")
+    http_server.route("/a.avif", body=avif, content_type="image/avif")
+    got = fetch_image(http_server.url("/a.avif"), settings=open_settings())
+    assert got.content_type == "image/avif"
+    assert decode_image(got.data)[0].pixels.shape[:2] == (20, 40)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"%PDF-1.7 ....", "this is a PDF document"),
+        (b"\x00\x00\x00\x1cftypheic" + bytes(20), "brand 'heic'"),
+        (b"II*\x00" + bytes(20), "TIFF images are not scanned"),
+    ],
+)
+def test_unaccepted_formats_are_refused_with_the_decoders_reason(http_server, body, why):  # noqa: F811
+    http_server.route("/x", body=body, content_type="image/png")
+    with pytest.raises(PermanentFetchError, match=why) as exc:
+        fetch_image(http_server.url("/x"), settings=open_settings())
+    assert "server said Content-Type 'image/png'" in str(exc.value)
 
 
 # --- size cap -----------------------------------------------------------------------------------------
@@ -373,24 +393,22 @@ def test_rate_limiter_queues_requests_per_host():
 @pytest.mark.parametrize(
     ("url", "ip", "want_url", "want_host", "want_sni"),
     [
-        ("https://[2001:db8::1]:8443/a.png?x=1", "2001:db8::1", "https://[2001:db8::1]:8443/a.png?x=1",
-         "[2001:db8::1]:8443", "2001:db8::1"),
-        ("https://例子.测试/a.png", "203.0.113.7", "https://203.0.113.7/a.png",
+        ("https://[2001:db8::1]:8443/a.png?x=1", "2001:db8::1",
+         (b"https", b"2001:db8::1", 8443, b"/a.png?x=1"), "[2001:db8::1]:8443", "2001:db8::1"),
+        ("https://例子.测试/a.png", "203.0.113.7", (b"https", b"203.0.113.7", 443, b"/a.png"),
          "xn--fsqu00a.xn--0zwm56d", "xn--fsqu00a.xn--0zwm56d"),
-        ("http://img.cdn.test:8080/a.png", "203.0.113.7", "http://203.0.113.7:8080/a.png",
+        ("http://img.cdn.test:8080/a.png", "203.0.113.7", (b"http", b"203.0.113.7", 8080, b"/a.png"),
          "img.cdn.test:8080", None),
     ],
 )  # fmt: skip
 def test_pinned_request_targets_the_ip_and_keeps_the_name(url, ip, want_url, want_host, want_sni):
-    import httpx
-
     from worker.fetch import _pinned_request
 
     scheme, host, port = netguard.split_url(url)
-    with httpx.Client() as client:  # builds the request only; nothing is sent
-        req = _pinned_request(client, url, netguard.Target(scheme, host, port, (ip,)), ip)
-    assert str(req.url) == want_url
-    assert req.headers["host"] == want_host
+    target = netguard.Target(scheme, host, port, (ip,))
+    req = _pinned_request(url, target, ip, open_settings(), {"Accept": "image/*"})  # built, not sent
+    assert (req.url.scheme, req.url.host, req.url.port, req.url.target) == want_url
+    assert dict(req.headers)[b"Host"] == want_host.encode()
     assert req.extensions.get("sni_hostname") == want_sni
 
 

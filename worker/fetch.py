@@ -10,9 +10,14 @@ DNS pinning: each hop's host is resolved and checked once (worker.netguard.pin),
 that IP: the URL's host is replaced by the IP, the `Host` header keeps the real name, and for https the
 TLS server name (SNI) is set to the real name through httpcore's `sni_hostname` request extension, so the
 certificate is still verified against the hostname while the socket connects to the checked address.
-httpx never resolves the name itself, so a second DNS answer cannot move the connection elsewhere.
-Proxy variables in the environment are ignored (trust_env=False): a proxy would connect on our behalf
-to addresses the guard never saw.
+The HTTP client never resolves the name itself, so a second DNS answer cannot move the connection elsewhere.
+
+The client is httpcore (the transport under httpx), used directly for two things httpx does not give:
+- one deadline (QQSCAN_FETCH_DEADLINE) over connect, TLS, headers and body of every hop, enforced by a
+  network backend that bounds each socket operation (worker.fetch_deadline);
+- the raw body, decoded by us with a hard cap per decompress call and at most one compression layer
+  (worker.fetch_decode); httpx inflates each read whole, so 1 KB of `gzip, gzip` became 512 MiB.
+httpcore reads no proxy variables: a proxy would connect on our behalf to addresses the guard never saw.
 """
 
 from __future__ import annotations
@@ -20,15 +25,18 @@ from __future__ import annotations
 import email.utils
 import functools
 import ssl
-import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
+from ocr.decode import describe_unaccepted, sniff_format
 from worker import netguard
 from worker.config import Settings
+from worker.fetch_deadline import Deadline, DeadlineBackend
+from worker.fetch_decode import CappedDecoder, CorruptBody, EncodingRefused, OverCap, content_coding
 from worker.ratelimit import limiter_for
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
@@ -73,21 +81,6 @@ class Fetched:
     redirects: list[str] = field(default_factory=list)  # each Location followed, absolute, in order
 
 
-def sniff(data: bytes) -> str | None:
-    """Image MIME type from magic bytes, None when the bytes are not a supported image."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:2] == b"BM" and len(data) >= 26:
-        return "image/bmp"
-    return None
-
-
 def _not_an_image(data: bytes, declared: str | None) -> str:
     said = f"server said Content-Type {declared!r}" if declared else "no Content-Type"
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -96,10 +89,7 @@ def _not_an_image(data: bytes, declared: str | None) -> str:
     if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<?xml", b"<script")):
         kind = "SVG/XML" if b"<svg" in data[:2048].lower() else "HTML"
         return f"not an image: the server sent {kind} ({said}); an error or login page, not the picture"
-    if data[4:8] == b"ftyp":
-        brand = data[8:12].decode("ascii", "replace")
-        return f"not a supported image: ISO media container brand {brand!r} (AVIF/HEIC?) ({said})"
-    return f"not an image: unrecognised bytes {data[:8].hex(' ')} ({said})"
+    return f"{describe_unaccepted(data)} ({said})"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -117,65 +107,103 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _classify_transport_error(exc: httpx.TransportError, where: str, url: str) -> FetchError:
-    cause = exc.__cause__ or exc.__context__
+def _classify_transport_error(
+    exc: Exception, where: str, url: str, deadline: Deadline, body_bytes: int | None = None
+) -> FetchError:
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpcore.TimeoutException):
+        if deadline.passed():
+            during = "before the response headers" if body_bytes is None else f"after {body_bytes:,} bytes"
+            return TransientFetchError(
+                f"timed out: {where} took longer than {deadline.seconds:g} s (QQSCAN_FETCH_DEADLINE) "
+                + during,
+                url=url,
+            )
         phase = {
-            httpx.ConnectTimeout: "connecting",
-            httpx.ReadTimeout: "waiting for data",
-            httpx.WriteTimeout: "sending the request",
-            httpx.PoolTimeout: "waiting for a connection",
+            httpcore.ConnectTimeout: "connecting",
+            httpcore.ReadTimeout: "waiting for data",
+            httpcore.WriteTimeout: "sending the request",
+            httpcore.PoolTimeout: "waiting for a connection",
         }.get(type(exc), "waiting")
         return TransientFetchError(f"timed out {phase} for {where}", url=url)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "SSLCertVerificationError" in repr(cause):
+    if "CERTIFICATE_VERIFY_FAILED" in text:
         return PermanentFetchError(f"TLS certificate rejected for {where}: {text}", url=url)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+    if isinstance(exc, httpcore.UnsupportedProtocol | httpcore.LocalProtocolError):
         return PermanentFetchError(f"cannot request {where}: {text}", url=url)
     return TransientFetchError(f"connection failed for {where}: {type(exc).__name__}: {text}", url=url)
 
 
-def _read_capped(resp: httpx.Response, url: str, settings: Settings, started: float) -> bytes:
-    declared = resp.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_bytes:
+def _headers(resp: httpcore.Response) -> dict[str, str]:
+    """Response headers by lowercased name; repeated fields joined with ", " as RFC 9110 allows."""
+    out: dict[str, str] = {}
+    for raw_name, raw_value in resp.headers:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip()
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def _read_capped(
+    resp: httpcore.Response,
+    headers: dict[str, str],
+    url: str,
+    where: str,
+    settings: Settings,
+    deadline: Deadline,
+) -> bytes:
+    status = resp.status
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_bytes:
         raise PermanentFetchError(
             f"too large: {url} declares {int(declared):,} bytes, over the {settings.max_bytes:,} byte cap "
             "(QQSCAN_MAX_BYTES)",
             url=url,
-            status=resp.status_code,
+            status=status,
             bytes_read=0,
         )
+    try:
+        decoder = CappedDecoder(content_coding(headers.get("content-encoding", "")), settings.max_bytes)
+    except EncodingRefused as exc:
+        raise PermanentFetchError(f"refused: {exc}: {url}", url=url, status=status) from None
     buf = bytearray()
-    # iter_bytes yields decoded bytes, so the cap also bounds a compressed body that inflates.
-    for chunk in resp.iter_bytes():  # as received: a fixed chunk_size would wait to fill it
-        buf += chunk
-        if len(buf) > settings.max_bytes:
-            raise PermanentFetchError(
-                f"too large: {url} sent more than the {settings.max_bytes:,} byte cap (QQSCAN_MAX_BYTES); "
-                f"stopped after {len(buf):,} bytes",
-                url=url,
-                status=resp.status_code,
-                bytes_read=len(buf),
-            )
-        if time.monotonic() - started > settings.deadline:
-            raise TransientFetchError(
-                f"timed out: {url} took longer than {settings.deadline:g} s (QQSCAN_FETCH_DEADLINE) "
-                f"after {len(buf):,} bytes",
-                url=url,
-            )
+    try:
+        for chunk in resp.iter_stream():  # raw bytes as received; the decoder caps what they inflate to
+            buf += decoder.feed(chunk)
+        decoder.finish()
+    except OverCap as exc:
+        raise PermanentFetchError(
+            f"too large: {url} sent more than the {settings.max_bytes:,} byte cap (QQSCAN_MAX_BYTES); "
+            f"stopped after {exc.produced:,} bytes",
+            url=url,
+            status=status,
+            bytes_read=exc.produced,
+        ) from None
+    except CorruptBody as exc:
+        raise PermanentFetchError(f"{exc}: {url}", url=url, status=status) from None
+    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        raise _classify_transport_error(exc, where, url, deadline, len(buf)) from exc
     return bytes(buf)
 
 
-def _pinned_request(client: httpx.Client, url: str, target: netguard.Target, ip: str) -> httpx.Request:
-    request_url = httpx.URL(url)
+def _pinned_request(
+    url: str, target: netguard.Target, ip: str, settings: Settings, headers: dict[str, str]
+) -> httpcore.Request:
+    request_url = httpx.URL(url)  # httpx's URL parsing: IDN to punycode, userinfo dropped from netloc
     host_header = request_url.netloc.decode("ascii")  # "name" or "name:port" (IDN as punycode), no userinfo
-    # httpcore passes sni_hostname to the TLS handshake as server_hostname: SNI and certificate checks.
-    sni = request_url.raw_host.decode("ascii")
-    extensions = {"sni_hostname": sni} if target.scheme == "https" else {}
-    return client.build_request(
+    extensions: dict[str, object] = {
+        "timeout": {
+            "connect": settings.connect_timeout,
+            "read": settings.read_timeout,
+            "write": settings.read_timeout,
+            "pool": 5.0,
+        }
+    }
+    if target.scheme == "https":
+        # httpcore passes sni_hostname to the TLS handshake as server_hostname: SNI and certificate checks.
+        extensions["sni_hostname"] = request_url.raw_host.decode("ascii")
+    return httpcore.Request(
         "GET",
-        request_url.copy_with(host=ip),
-        headers={"Host": host_header},
+        httpcore.URL(scheme=target.scheme, host=ip, port=target.port, target=request_url.raw_path),
+        headers={"Host": host_header, **headers},
         extensions=extensions,
     )
 
@@ -198,14 +226,21 @@ class Body:
 
 
 def _request(
-    client: httpx.Client, request: httpx.Request, url: str, where: str, settings: Settings, started: float
+    pool: httpcore.ConnectionPool,
+    request: httpcore.Request,
+    url: str,
+    where: str,
+    settings: Settings,
+    deadline: Deadline,
 ) -> Body | str:
     """Send one request: the body, or the Location of a redirect (for the caller to check and follow)."""
-    resp = client.send(request, stream=True)
+    resp = pool.handle_request(request)
     try:
-        status = resp.status_code
+        status = resp.status
+        headers = _headers(resp)
+        reason = bytes(resp.extensions.get("reason_phrase", b"")).decode("latin-1")
         if status in REDIRECT_CODES:
-            location = resp.headers.get("location")
+            location = headers.get("location")
             if not location:
                 raise PermanentFetchError(
                     f"HTTP {status} without Location from {where}", url=url, status=status
@@ -213,52 +248,53 @@ def _request(
             return location
         if status in TRANSIENT_CODES or status >= 500:
             raise TransientFetchError(
-                f"HTTP {status} {resp.reason_phrase} from {where}; try again later",
+                f"HTTP {status} {reason} from {where}; try again later",
                 url=url,
                 status=status,
-                retry_after=_retry_after(resp.headers.get("retry-after")),
+                retry_after=_retry_after(headers.get("retry-after")),
             )
         if status >= 400 or status < 200:
-            raise PermanentFetchError(
-                f"HTTP {status} {resp.reason_phrase} from {where}", url=url, status=status
-            )
-        data = _read_capped(resp, url, settings, started)
+            raise PermanentFetchError(f"HTTP {status} {reason} from {where}", url=url, status=status)
+        data = _read_capped(resp, headers, url, where, settings, deadline)
         return Body(
             url=url,
             final_url=url,
             data=data,
             status=status,
-            declared_type=resp.headers.get("content-type", ""),
-            elapsed_ms=int((time.monotonic() - started) * 1000),
+            declared_type=headers.get("content-type", ""),
+            elapsed_ms=int((settings.deadline - deadline.left()) * 1000),
         )
     finally:
         resp.close()  # a refused or oversized body is not read to the end
 
 
 def _request_any(
-    client: httpx.Client,
+    pool: httpcore.ConnectionPool,
     current: str,
     target: netguard.Target,
     url: str,
     where: str,
     settings: Settings,
-    started: float,
+    deadline: Deadline,
+    headers: dict[str, str],
 ) -> Body | str:
     """`_request` to the checked addresses in resolver order, moving on only when one refuses the
     connection or is unreachable (say an IPv6 answer on a host without an IPv6 route)."""
     for n, ip in enumerate(target.ips, start=1):
         try:
-            return _request(
-                client, _pinned_request(client, current, target, ip), url, where, settings, started
-            )
-        except httpx.ConnectError as exc:
-            if n < len(target.ips):
-                continue
-            raise _classify_transport_error(exc, where, url) from exc
-        except httpx.TransportError as exc:
-            raise _classify_transport_error(exc, where, url) from exc
+            request = _pinned_request(current, target, ip, settings, headers)
         except httpx.InvalidURL as exc:
             raise PermanentFetchError(f"invalid URL {where}: {exc}", url=url) from None
+        try:
+            return _request(pool, request, url, where, settings, deadline)
+        except httpcore.ConnectError as exc:
+            if n < len(target.ips) and "CERTIFICATE_VERIFY_FAILED" not in str(exc):
+                continue
+            raise _classify_transport_error(exc, where, url, deadline) from exc
+        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+            raise _classify_transport_error(exc, where, url, deadline) from exc
+        except httpcore.UnsupportedProtocol as exc:
+            raise _classify_transport_error(exc, where, url, deadline) from exc
     raise AssertionError("netguard.pin returns at least one address")
 
 
@@ -279,22 +315,17 @@ def fetch_body(
     url: str, *, settings: Settings | None = None, accept: str = "*/*", accept_encoding: str = "identity"
 ) -> Body:
     """GET `url` through the SSRF guard: every hop resolved, checked and pinned, redirects followed by us,
-    the body capped while streaming. Raises TransientFetchError / PermanentFetchError (module docstring)."""
+    the body decoded and capped while streaming, all within one deadline. Raises TransientFetchError /
+    PermanentFetchError (module docstring)."""
     settings = settings or Settings.from_env()
-    started = time.monotonic()
+    deadline = Deadline(settings.deadline)
     limiter = limiter_for(settings.rate_per_host, settings.burst_per_host)
-    timeout = httpx.Timeout(
-        connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=5.0
-    )
+    headers = {"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": accept_encoding}
     redirects: list[str] = []
     current = url
-    with httpx.Client(
-        timeout=timeout,
-        follow_redirects=False,  # every hop must pass the guard, so we follow them ourselves
-        trust_env=False,
-        verify=_tls_context(settings),
-        headers={"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": accept_encoding},
-    ) as client:
+    with httpcore.ConnectionPool(
+        ssl_context=_tls_context(settings), network_backend=DeadlineBackend(deadline)
+    ) as pool:
         while True:
             where = current if current == url else f"{current} (redirected from {url})"
             try:
@@ -305,7 +336,7 @@ def fetch_body(
                 cls = TransientFetchError if exc.temporary else PermanentFetchError
                 raise cls(f"{exc}; url {where}", url=url) from None
             limiter.acquire(target.host)
-            got = _request_any(client, current, target, url, where, settings, started)
+            got = _request_any(pool, current, target, url, where, settings, deadline, headers)
             if isinstance(got, Body):
                 return replace(got, final_url=current, redirects=redirects)
             if len(redirects) >= settings.max_redirects:
@@ -321,15 +352,15 @@ def fetch_body(
 def fetch_image(url: str, *, settings: Settings | None = None) -> Fetched:
     """GET `url` and return its bytes if they are an image. See the module docstring for the errors."""
     body = fetch_body(url, settings=settings, accept="image/*")
-    content_type = sniff(body.data)
-    if content_type is None:
+    fmt = sniff_format(body.data)  # the decoder's own sniffer: what it accepts from disk, it accepts here
+    if fmt is None:
         message = _not_an_image(body.data, body.declared_type or None)
         raise PermanentFetchError(f"{message}: {body.where}", url=url, status=body.status)
     return Fetched(
         url=url,
         final_url=body.final_url,
         data=body.data,
-        content_type=content_type,
+        content_type=f"image/{fmt}",
         status=body.status,
         elapsed_ms=body.elapsed_ms,
         redirects=body.redirects,

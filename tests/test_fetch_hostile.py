@@ -1,0 +1,193 @@
+"""Hostile servers on loopback (issue 11): compression bombs against the byte cap, and servers that stall
+before the body against the whole-fetch deadline. Bounded in time: every server here gives up within a
+few seconds, and the deadlines under test are about one second."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import tracemalloc
+import zlib
+from collections.abc import Callable
+
+import pytest
+from PIL import Image
+
+from jobs.pagefetch import fetch_page
+from tests.helpers_http import http_server, raw_server, read_request_head  # noqa: F401  (fixtures)
+from worker.config import Settings
+from worker.fetch import PermanentFetchError, TransientFetchError, fetch_image
+
+MiB = 1024 * 1024
+
+
+def png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (9, 9, 9)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def gzip_of(chunks: Callable[[], object], wbits: int = 31) -> bytes:
+    """gzip (wbits 31), zlib (15) or raw deflate (-15) of the pieces `chunks()` yields, streamed."""
+    z = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    out = [z.compress(piece) for piece in chunks()]  # type: ignore[attr-defined]
+    return b"".join(out) + z.flush()
+
+
+def zeros(n: int) -> Callable[[], object]:
+    return lambda: (bytes(MiB) for _ in range(n // MiB))
+
+
+def settings(**kw: object) -> Settings:
+    """Guard off (loopback), no rate limit, a 1 MiB cap and a short whole-fetch deadline."""
+    base: dict[str, object] = {
+        "allow_private_networks": True,
+        "rate_per_host": 0,
+        "max_bytes": MiB,
+        "deadline": 1.0,
+        "connect_timeout": 8.0,
+        "read_timeout": 8.0,
+    }
+    return Settings.from_env({}, **{**base, **kw})
+
+
+def peak_alloc(fn: Callable[[], object]) -> tuple[BaseException | None, int]:
+    """Run fn; return what it raised and the peak Python allocation while it ran (bytes)."""
+    tracemalloc.start()
+    raised: BaseException | None = None
+    try:
+        fn()
+    except BaseException as exc:  # noqa: B036  (handed back to the test)
+        raised = exc
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return raised, peak
+
+
+# --- compression bombs ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stacked_bomb() -> bytes:
+    """64 MiB of zeros, gzipped twice: about 1 KB on the wire."""
+    return gzip_of(lambda: [gzip_of(zeros(64 * MiB))])
+
+
+@pytest.mark.parametrize("fetch", [fetch_image, fetch_page], ids=["image", "page"])
+def test_stacked_gzip_is_refused_without_inflating(http_server, stacked_bomb, fetch):  # noqa: F811
+    assert len(stacked_bomb) < 4096
+    http_server.route(
+        "/bomb", body=stacked_bomb, content_type="image/png", headers={"Content-Encoding": "gzip, gzip"}
+    )
+    raised, peak = peak_alloc(lambda: fetch(http_server.url("/bomb"), settings=settings()))
+    assert isinstance(raised, PermanentFetchError), raised
+    assert "Content-Encoding 'gzip, gzip'" in str(raised)
+    assert http_server.url("/bomb") in str(raised)
+    assert peak < 8 * MiB, f"peak {peak / MiB:.0f} MiB while refusing a {len(stacked_bomb)} byte bomb"
+
+
+@pytest.mark.parametrize("fetch", [fetch_image, fetch_page], ids=["image", "page"])
+def test_one_gzip_layer_is_capped_while_it_inflates(http_server, fetch):  # noqa: F811
+    bomb = gzip_of(zeros(64 * MiB))  # ~64 KB: one read inflates to all 64 MiB unless the decoder is capped
+    http_server.route("/bomb", body=bomb, content_type="text/html", headers={"Content-Encoding": "gzip"})
+    raised, peak = peak_alloc(lambda: fetch(http_server.url("/bomb"), settings=settings()))
+    assert isinstance(raised, PermanentFetchError), raised
+    assert "too large" in str(raised)
+    assert MiB < raised.bytes_read <= MiB + 1
+    assert peak < 8 * MiB, f"peak {peak / MiB:.0f} MiB for a {MiB:,} byte cap"
+
+
+def test_refuses_encodings_it_cannot_decode(http_server):  # noqa: F811
+    http_server.route("/x", body=b"\x8b\x00\x80", headers={"Content-Encoding": "br"})
+    with pytest.raises(PermanentFetchError, match="unsupported Content-Encoding 'br'"):
+        fetch_image(http_server.url("/x"), settings=settings())
+
+
+@pytest.mark.parametrize(
+    ("encoding", "wbits"),
+    [("gzip", 31), ("x-gzip", 31), ("deflate", 15), ("deflate", -15), ("identity, gzip", 31)],
+)
+def test_one_encoded_layer_within_the_cap_is_decoded(http_server, encoding, wbits):  # noqa: F811
+    html = "<html><body><img src='/a.jpg'> 联系 QQ</body></html>".encode()
+    image = png()
+    http_server.route(
+        "/page", body=gzip_of(lambda: [html], wbits), content_type="text/html; charset=utf-8",
+        headers={"Content-Encoding": encoding},
+    )  # fmt: skip
+    http_server.route(
+        "/a.png", body=gzip_of(lambda: [image], wbits), headers={"Content-Encoding": encoding}
+    )
+    assert fetch_page(http_server.url("/page"), settings=settings()).text == html.decode()
+    assert fetch_image(http_server.url("/a.png"), settings=settings()).data == image
+    assert http_server.request_headers["/page"]["accept-encoding"] == "gzip, deflate"
+
+
+def test_truncated_gzip_body_is_refused(http_server):  # noqa: F811
+    whole = gzip_of(lambda: [png()])
+    http_server.route("/cut.png", body=whole[:-12], headers={"Content-Encoding": "gzip"})
+    with pytest.raises(PermanentFetchError, match="ends before the end of its gzip stream"):
+        fetch_image(http_server.url("/cut.png"), settings=settings())
+
+
+# --- one deadline over connect, TLS, headers and body -------------------------------------------------
+
+
+def drip_headers(conn: socket.socket, stopping: threading.Event) -> None:
+    """A response whose head arrives one byte every 0.1 s (4 s in all), then a valid PNG."""
+    read_request_head(conn)
+    body = png()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    for i in range(len(head)):
+        conn.sendall(head[i : i + 1])
+        if stopping.wait(0.1):
+            return
+    conn.sendall(body)
+
+
+def silent(conn: socket.socket, stopping: threading.Event) -> None:
+    """Accept and say nothing (a TLS handshake never answered), until the client hangs up or 5 s pass."""
+    conn.settimeout(0.1)
+    for _ in range(50):
+        try:
+            if not conn.recv(4096):
+                return
+        except TimeoutError:
+            pass
+        if stopping.is_set():
+            return
+
+
+def test_headers_dripped_slower_than_the_deadline_are_cut_off(raw_server):  # noqa: F811
+    server = raw_server(drip_headers)
+    with pytest.raises(TransientFetchError, match="QQSCAN_FETCH_DEADLINE") as exc:
+        fetch_image(server.url("/a.png"), settings=settings())
+    assert "before the response headers" in str(exc.value)
+    assert server.connections == 1
+
+
+def test_a_tls_handshake_that_never_answers_is_cut_off_at_the_deadline(raw_server):  # noqa: F811
+    server = raw_server(silent)
+    with pytest.raises(TransientFetchError, match="QQSCAN_FETCH_DEADLINE"):
+        fetch_image(server.url("/a.png", scheme="https"), settings=settings())
+    assert server.connections == 1
+
+
+def test_a_connect_that_hangs_is_cut_off_at_the_deadline(raw_server):  # noqa: F811
+    # Listening with a full backlog and never accepting: the kernel drops our SYN, so connect() hangs.
+    server = raw_server(silent, backlog=0, accept=False)
+    filler = socket.create_connection(("127.0.0.1", server.port), timeout=2)
+    try:
+        with pytest.raises(TransientFetchError, match="QQSCAN_FETCH_DEADLINE"):
+            fetch_image(server.url("/a.png"), settings=settings())
+    finally:
+        filler.close()
+
+
+def test_the_deadline_spans_redirect_hops(http_server):  # noqa: F811
+    # Three hops that each answer in 0.4 s: every hop is quick, the whole is not.
+    for i in range(3):
+        http_server.route(f"/r{i}", status=302, headers={"Location": f"/r{i + 1}"}, delay=0.4)
+    http_server.route("/r3", body=png(), delay=0.4)
+    with pytest.raises(TransientFetchError, match="QQSCAN_FETCH_DEADLINE"):
+        fetch_image(http_server.url("/r0"), settings=settings(max_redirects=5))
