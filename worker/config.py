@@ -2,7 +2,7 @@
 
 QQSCAN_DATABASE_URL            results store; default sqlite:///$XDG_DATA_HOME/qqscan/qqscan.sqlite3
                                (~/.local/share when XDG_DATA_HOME is unset); postgresql://... for PostgreSQL
-QQSCAN_ALLOW_PRIVATE_NETWORKS  1 = fetch from any address (intranet, tests); default 0
+QQSCAN_ALLOW_PRIVATE_NETWORKS  1 = fetch from private addresses (intranet, tests), never metadata/link-local
 QQSCAN_ALLOW_HOSTS             comma list of host, ip, ip:port or [v6]:port treated as public
 QQSCAN_MAX_BYTES               largest image body fetched; default 40 MiB, as ocr.decode's cap
 QQSCAN_FETCH_CONNECT_TIMEOUT   seconds to connect; default 5
