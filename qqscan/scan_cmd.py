@@ -1,48 +1,267 @@
-"""`qqscan scan`: images in, findings out, in-process (no Redis, no database)."""
+"""`qqscan scan`: images in, findings out, in-process (no Redis, no database unless --store).
+
+Sources are checked before the OCR engine is built, so a mistake is answered at once; results come out in
+input order, one line (or JSON object) per image; a summary goes to stderr; the exit status says whether
+anything was flagged or failed (EXIT_* below, documented in README).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
 
-from qqscan.sources import SourceError, expand, load
+from qqscan.scan_workers import EngineFailed, InlineScanner, PoolScanner, ScanOptions
+from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched
 
 if TYPE_CHECKING:
     from jobs.pipeline import ScanResult
-    from ocr.decode import DecodeLimits
     from qqscan.scan_store import ScanStore
 
-PREFETCH = 4  # sources read ahead (files or URLs) while the engine is busy
+EXIT_CLEAN = 0  # every image scanned, none flagged
+EXIT_FLAGGED = 1  # some image flagged (0 with --exit-zero)
+EXIT_FAILED = 2  # some input failed (or could not be stored), nothing to scan, a usage error
+EXIT_STORE_UNAVAILABLE = 3  # --store and the results store cannot be reached (as the batch commands)
+EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
-def _loaded(sources: list[str], limits: DecodeLimits) -> Iterator[tuple[str, bytes | SourceError]]:
-    """Read sources in a background thread so fetching overlaps OCR; yields in input order."""
+class Fatal(Exception):
+    """Ends the run with one line on stderr and an exit status."""
 
-    def get(src: str) -> bytes | SourceError:
-        try:
-            return load(src, limits.max_bytes)
-        except SourceError as exc:
-            return exc
+    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.status = status
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pending: list[tuple[str, Future]] = []
-        it = iter(sources)
-        for src in it:
-            pending.append((src, pool.submit(get, src)))
-            if len(pending) >= PREFETCH:
-                break
-        while pending:
-            src, fut = pending.pop(0)
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(get, nxt)))
-            yield src, fut.result()
+
+@dataclass
+class Tally:
+    """What the summary line reports."""
+
+    started: float = field(default_factory=time.monotonic)
+    scanned: int = 0  # images read and put through the pipeline in this run
+    known: int = 0  # already in the store (--store), not scanned again
+    flagged: int = 0
+    clean: int = 0
+    errors: int = 0
+    types: Counter[str] = field(default_factory=Counter)  # flagged images per contact type
+
+    def count(self, *, scanned: bool, error: bool, flagged: bool, types: Iterable[str]) -> None:
+        self.scanned += scanned
+        if error:
+            self.errors += 1
+        elif flagged:
+            self.flagged += 1
+            self.types.update(set(types))
+        else:
+            self.clean += 1
+
+    def summary(self, engine_seconds: float | None) -> str:
+        took = time.monotonic() - self.started
+        rate = self.scanned / took if took > 0 else 0.0
+        kinds = ", ".join(f"{t} {n}" for t, n in sorted(self.types.items(), key=lambda kv: (-kv[1], kv[0])))
+        outcomes = [f"{self.flagged} flagged" + (f" ({kinds})" if kinds else ""), f"{self.clean} clean"]
+        outcomes.append(f"{self.errors} error" + ("s" if self.errors != 1 else ""))
+        if self.known:
+            outcomes.append(f"{self.known} of them already stored")
+        load = f", OCR engine load {engine_seconds:.1f} s" if engine_seconds is not None else ""
+        return (
+            f"qqscan: {', '.join(outcomes)}; {self.scanned} image{'s' if self.scanned != 1 else ''} "
+            f"scanned in {took:.1f} s ({rate:.2f} images/s{load})"
+        )
+
+    def status(self, exit_zero: bool) -> int:
+        if self.errors:
+            return EXIT_FAILED
+        return EXIT_FLAGGED if self.flagged and not exit_zero else EXIT_CLEAN
+
+
+@dataclass
+class Entry:
+    """One image on its way to the output: scanned (in flight or done), known to the store, or failed."""
+
+    src: Source
+    future: Future[ScanResult] | None = None
+    result: ScanResult | None = None  # set when there was nothing to scan
+    known: dict[str, Any] | None = None
+    store_error: str | None = None
+
+    def ready(self) -> bool:
+        return self.future is None or self.future.done()
+
+
+def describe(result: ScanResult, page: str | None = None) -> str:
+    src = result.source + (f" (page {page})" if page else "")
+    if result.error:
+        return f"ERROR    {src}: {result.error}"
+    allowed = len(result.findings) - len(result.live_findings)
+    excused = f", {allowed} allow-listed" if allowed else ""
+    if not result.flagged:
+        return f"clean    {src} ({result.ms} ms{excused})"
+    parts = []
+    for f in result.live_findings:
+        where = ""
+        if f.box:
+            where = f" at ({int(f.box[0][0])},{int(f.box[0][1])})"
+        frame = f" frame {f.frame}" if f.frame else ""
+        parts.append(f"{f.type} {f.value} [{f.rule}{frame}{where}] {f.text!r}")
+    return f"FLAGGED  {src}: " + "; ".join(parts) + (f" ({allowed} allow-listed)" if allowed else "")
+
+
+def describe_known(source: str, stored: dict[str, Any], page: str | None = None) -> str:
+    state = "flagged" if stored.get("flagged") else "clean"
+    src = source + (f" (page {page})" if page else "")
+    return f"known    {src}: already in the store ({state}, review {stored.get('review_status')})"
+
+
+class Run:
+    """One `qqscan scan` invocation: output, store, scanner and tally together."""
+
+    def __init__(
+        self, out: IO[str], *, as_json: bool, with_lines: bool, quiet: bool, note: Callable[[str], None]
+    ) -> None:
+        self.out = out
+        self.as_json, self.with_lines, self.quiet = as_json, with_lines, quiet
+        self.note = note  # a line for the operator on stderr
+        self.sink: ScanStore | None = None
+        self.scanner: InlineScanner | PoolScanner | None = None
+        self.tally = Tally()
+        self.bar: tqdm | None = None
+
+    def write(self, line: str, *, quiet_ok: bool = False) -> None:
+        """One result line; with -q the clean ones are left out of the line format."""
+        if not (self.quiet and quiet_ok and not self.as_json):
+            tqdm.write(line, file=self.out)  # clears and redraws the progress bar around the line
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def problem(self, problem: Problem) -> None:
+        """A source refused before reading: reported at once (and remembered by the store, as a failed
+        read would be). Built without the pipeline's imports (~1 s), which an early answer must not pay."""
+        store_error = None
+        if self.sink:
+            from worker.store import StoreError
+
+            try:
+                self.sink.failed(problem.name, problem.error)
+            except StoreError as exc:  # the line still comes out, with the reason
+                store_error = str(exc)
+        self.tally.count(scanned=False, error=True, flagged=False, types=())
+        if self.as_json:
+            doc: dict[str, Any] = {"source": problem.name, "sha256": "", "flagged": False, "findings": []}
+            doc.update(ms=0, error=problem.error)
+            if self.sink:
+                doc["stored"] = False
+                if store_error:
+                    doc["store_error"] = store_error
+            self.write(json.dumps(doc, ensure_ascii=False))
+        else:
+            stored = f" [not stored: {store_error}]" if store_error else ""
+            self.write(f"ERROR    {problem.name}: {problem.error}{stored}")
+
+    def close(self, *, interrupted: bool) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.scanner is not None:
+            self.scanner.close(interrupted=interrupted)
+
+    def prepare(self, src: Source, data: bytes | SourceError, scanner: InlineScanner | PoolScanner) -> Entry:
+        """Look the bytes up in the store (--store), or send them to the scanner."""
+        from jobs.pipeline import failed
+        from worker.store import StoreError
+
+        entry = Entry(src)
+        if self.sink and not isinstance(data, SourceError):
+            try:
+                entry.known = self.sink.known(src.name, data)
+            except StoreError as exc:
+                entry.store_error = str(exc)
+            if entry.known is not None:
+                return entry
+        if isinstance(data, SourceError):
+            entry.result = failed(src.name, str(data))  # nothing was scanned: no time to report
+        else:
+            entry.future = scanner.submit(data, src.name)
+        return entry
+
+    def finish(self, entry: Entry, store_error: str | None = None) -> None:
+        """Store (with --store) and print one entry, waiting for its scan if it is still running."""
+        from worker.store import StoreError
+
+        src, store_error = entry.src, entry.store_error
+        if entry.known is not None:
+            known = dict(entry.known)
+            if not self.with_lines:
+                known.pop("lines", None)
+            live = [f for f in known.get("findings") or () if not f.get("allowed_by")]
+            self.tally.known += 1
+            self.tally.count(
+                scanned=False,
+                error=False,
+                flagged=bool(known.get("flagged")),
+                types=[f["type"] for f in live],
+            )
+            if self.as_json:
+                doc = {**known, "source": src.name, "stored": False, "known": True}
+                self.write(json.dumps({**doc, "page": src.page} if src.page else doc, default=str))
+            else:
+                self.write(describe_known(src.name, known, src.page), quiet_ok=not known.get("flagged"))
+            return
+        result = entry.result if entry.future is None else _result(entry.future)
+        assert result is not None
+        stored = False
+        if self.sink and store_error is None:
+            try:
+                if entry.future is None:  # no bytes: only the source is remembered, with the reason
+                    self.sink.failed(src.name, result.error or "")
+                else:
+                    stored = self.sink.save(result)
+            except StoreError as exc:
+                store_error = str(exc)
+        bad = result.error is not None or store_error is not None
+        self.tally.count(
+            scanned=entry.future is not None,
+            error=bad,
+            flagged=result.flagged,
+            types=[f.type for f in result.live_findings],
+        )
+        if self.as_json:
+            doc = result.to_json(with_lines=self.with_lines)
+            if src.page:
+                doc["page"] = src.page
+            if self.sink:
+                doc["stored"] = stored
+                if store_error:
+                    doc["store_error"] = store_error
+            self.write(json.dumps(doc, ensure_ascii=False))
+        else:
+            line = describe(result, src.page) + (f" [not stored: {store_error}]" if store_error else "")
+            self.write(line, quiet_ok=not bad and not result.flagged)
+
+    def on_page(self, page: PageImages) -> None:
+        self.note(f"qqscan: {page.page}: a page, {len(page.urls)} image URL(s) on it")
+        if self.bar is not None and self.bar.total is not None:
+            self.bar.total += len(page.urls) - 1
+            self.bar.refresh()
+
+
+def _result(future: Future[ScanResult]) -> ScanResult:
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise Fatal("a worker process ended unexpectedly (out of memory? see above); stopping") from exc
 
 
 def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStore:
@@ -52,97 +271,7 @@ def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStor
     try:
         return ScanStore(Store(), shop_id=shop, listing_id=listing, rescan=rescan)
     except StoreError as exc:  # before any OCR: nothing would be kept
-        raise click.ClickException(str(exc)) from exc
-
-
-def _one(
-    src: str,
-    data: bytes | SourceError,
-    sink: ScanStore | None,
-    engine: Any,
-    limits: DecodeLimits,
-    steps: Any,
-    as_json: bool,
-    with_lines: bool,
-) -> tuple[str, bool]:
-    """Scan (or look up) one source; its output line and whether it failed. With a store, a database
-    failure does not lose the result: it is printed with the reason it was not stored."""
-    from jobs.pipeline import failed, scan_bytes
-    from worker.store import StoreError
-
-    store_error: str | None = None
-    if sink and not isinstance(data, SourceError):
-        try:
-            known = sink.known(src, data)
-        except StoreError as exc:
-            known, store_error = None, str(exc)
-        if known is not None:
-            if not with_lines:
-                known.pop("lines", None)
-            if as_json:
-                return json.dumps(
-                    {**known, "source": src, "stored": False, "known": True}, default=str
-                ), False
-            return describe_known(src, known), False
-    if isinstance(data, SourceError):
-        result = failed(src, str(data))  # nothing was scanned: no time to report
-    else:
-        try:
-            result = scan_bytes(
-                data,
-                src,
-                engine=engine,
-                limits=limits,
-                enhance=steps,
-                allow=sink.allow if sink else (),
-                shop_id=sink.meta["shop_id"] if sink else None,
-                keep_evidence=sink is not None,
-            )
-        except Exception as exc:  # one image must not stop the batch; say what broke
-            result = failed(src, f"scan failed: {type(exc).__name__}: {exc}")
-    stored = False
-    if sink and store_error is None:
-        try:
-            if isinstance(data, SourceError):
-                sink.failed(src, str(data))
-            else:
-                stored = sink.save(result)
-        except StoreError as exc:
-            store_error = str(exc)
-    doc = result.to_json(with_lines=with_lines)
-    if sink:
-        doc["stored"] = stored
-        if store_error:
-            doc["store_error"] = store_error
-    if as_json:
-        line = json.dumps(doc, ensure_ascii=False)
-    else:
-        line = describe(result) + (f" [not stored: {store_error}]" if store_error else "")
-    return line, result.error is not None or store_error is not None
-
-
-def describe(result: ScanResult) -> str:
-    if result.error:
-        return f"ERROR    {result.source}: {result.error}"
-    allowed = len(result.findings) - len(result.live_findings)
-    excused = f", {allowed} allow-listed" if allowed else ""
-    if not result.flagged:
-        return f"clean    {result.source} ({result.ms} ms{excused})"
-    parts = []
-    for f in result.live_findings:
-        where = ""
-        if f.box:
-            where = f" at ({int(f.box[0][0])},{int(f.box[0][1])})"
-        frame = f" frame {f.frame}" if f.frame else ""
-        parts.append(f"{f.type} {f.value} [{f.rule}{frame}{where}] {f.text!r}")
-    return (
-        f"FLAGGED  {result.source}: " + "; ".join(parts) + (f" ({allowed} allow-listed)" if allowed else "")
-    )
-
-
-def describe_known(source: str, stored: dict[str, Any]) -> str:
-    state = "flagged" if stored.get("flagged") else "clean"
-    return f"known    {source}: already in the store ({state}, review {stored.get('review_status')})"
+        raise Fatal(str(exc), EXIT_STORE_UNAVAILABLE) from exc
 
 
 @click.command("scan")
@@ -150,11 +279,46 @@ def describe_known(source: str, stored: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @click.option("--lines", "with_lines", is_flag=True, help="With --json: include every OCR line.")
 @click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8", lazy=False),
+    default="-",
+    help="Write the results (lines or JSON) to FILE instead of stdout.",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress, status or summary on stderr; no 'clean' lines."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Tracebacks for failures, and INFO logging.")
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Exit 0 when images were flagged (failed inputs still exit 2).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes, each with its own OCR engine (~1.3 GB each) and a share of the cores.",
+)
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["onnx", "paddle"], case_sensitive=False),
+    default=None,
+    envvar="QQSCAN_ENGINE",
+    show_envvar=True,
+    help="OCR runtime.",
+)
+@click.option(
     "--enhance",
     default=None,
     metavar="STEPS",
+    envvar="QQSCAN_ENHANCE",
+    show_envvar=True,
     help="Extra OCR passes over enhanced copies, comma-separated: tophat (light text over busy photos), "
-    "clahe (near-white text). Each costs one more pass. Default: $QQSCAN_ENHANCE or none.",
+    "clahe (near-white text). Each costs one more pass. Default: none.",
 )
 @click.option(
     "--store",
@@ -175,42 +339,125 @@ def scan(
     sources: tuple[str, ...],
     as_json: bool,
     with_lines: bool,
+    output: IO[str],
+    quiet: bool,
+    verbose: bool,
+    exit_zero: bool,
+    jobs: int,
+    engine_name: str | None,
     enhance: str | None,
     to_store: bool,
     rescan: bool,
     shop: str | None,
     listing: str | None,
 ) -> None:
-    """Scan image files, folders (recursive), http(s) URLs, or '-' (a list on stdin).
+    """Scan image files, folders (recursive), http(s) URLs of images or of listing pages (their images
+    are scanned), or '-' (a list on stdin).
 
-    Exit status: 0 when every input was scanned (flagged or not), 2 when any input failed (or, with
-    --store, could not be stored; its result is still printed).
+    Exit status: 0 all clean, 1 some image flagged (0 with --exit-zero), 2 some input failed (or could
+    not be stored; its result is still printed) or nothing to scan, 3 the store is unreachable (--store),
+    130 interrupted.
     """
-    # Imported here so `qqscan --help` and the other subcommands stay light.
-    from ocr.decode import DecodeLimits
-    from ocr.engine import get_engine
-    from ocr.enhance import steps_from_env
-
-    try:
-        steps = steps_from_env(enhance)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--enhance") from exc
     if (shop or listing or rescan) and not to_store:
         raise click.UsageError(
             "--shop, --listing and --rescan are about stored results: use them with --store"
         )
-    limits = DecodeLimits.from_env()
-    items = list(expand(sources, sys.stdin))
-    sink = _open_store(shop, listing, rescan) if to_store else None
-    engine = get_engine()
-    any_failed = False
-    bar = tqdm(
-        total=len(items), unit="img", file=sys.stderr, disable=not sys.stderr.isatty() or len(items) < 3
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if engine_name:
+        os.environ["QQSCAN_ENGINE"] = engine_name.lower()  # read where the engine is built (workers too)
+    chatty = not quiet and sys.stderr.isatty()
+
+    def note(message: str) -> None:
+        if not quiet:
+            tqdm.write(message, file=sys.stderr)
+
+    run = Run(output, as_json=as_json, with_lines=with_lines, quiet=quiet, note=note)
+    try:
+        _scan(run, sources, verbose, jobs, enhance, to_store, rescan, shop, listing)
+        status = run.tally.status(exit_zero)
+    except KeyboardInterrupt:
+        run.close(interrupted=True)
+        done = f" after {run.tally.scanned} image(s)" if run.tally.scanned else ""
+        click.echo(("\n" if chatty else "") + f"qqscan: interrupted{done}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except (Fatal, EngineFailed) as exc:
+        run.close(interrupted=True)
+        click.echo(f"qqscan: {exc}", err=True)
+        sys.exit(getattr(exc, "status", EXIT_FAILED))
+    except BrokenPipeError:  # `qqscan scan … | head`: the reader has what it wanted
+        run.close(interrupted=True)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        sys.exit(EXIT_FAILED)
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        if verbose:
+            raise
+        run.close(interrupted=True)
+        click.echo(f"qqscan: {type(exc).__name__}: {exc} (--verbose shows the traceback)", err=True)
+        sys.exit(EXIT_FAILED)
+    run.close(interrupted=False)
+    if not quiet:
+        click.echo(run.tally.summary(run.scanner.engine_seconds if run.scanner else None), err=True)
+    sys.exit(status)
+
+
+def _scan(
+    run: Run,
+    sources: tuple[str, ...],
+    verbose: bool,
+    jobs: int,
+    enhance: str | None,
+    to_store: bool,
+    rescan: bool,
+    shop: str | None,
+    listing: str | None,
+) -> None:
+    """Check, read, scan, print; what happened is in run.tally."""
+    # Imported here, and only what checking needs, so a mistake is answered well under a second.
+    from ocr.decode import DecodeLimits
+    from ocr.enhance import steps_from_env
+
+    try:
+        steps = steps_from_env(enhance or "")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--enhance") from exc
+    try:
+        limits = DecodeLimits.from_env()
+    except ValueError as exc:
+        raise Fatal(str(exc)) from exc
+    checked = list(expand(sources, sys.stdin))
+    todo = [s for s in checked if isinstance(s, Source)]
+    run.sink = _open_store(shop, listing, rescan) if to_store else None
+    for problem in checked:  # answered now, before the engine is built
+        if isinstance(problem, Problem):
+            run.problem(problem)
+    if not todo:
+        raise Fatal("nothing to scan" + (" (every source above failed)" if checked else ""))
+
+    chatty = not run.quiet and sys.stderr.isatty()
+
+    def loading(message: str) -> None:
+        if chatty:
+            tqdm.write(f"qqscan: {message}", file=sys.stderr)
+
+    opts = ScanOptions(
+        limits=limits,
+        enhance=steps,
+        allow=run.sink.allow if run.sink else (),
+        shop_id=run.sink.meta["shop_id"] if run.sink else None,
+        keep_evidence=run.sink is not None,
+        verbose=verbose,
     )
-    for src, data in _loaded(items, limits):
-        line, bad = _one(src, data, sink, engine, limits, steps, as_json, with_lines)
-        any_failed |= bad
-        tqdm.write(line, file=sys.stdout)  # clears and redraws the bar around the line
-        bar.update(1)
-    bar.close()
-    sys.exit(2 if any_failed else 0)
+    scanner = run.scanner = PoolScanner(jobs, opts, loading) if jobs > 1 else InlineScanner(opts, loading)
+    run.bar = tqdm(
+        total=len(todo), unit="img", file=sys.stderr, leave=False, disable=not chatty or len(todo) < 3
+    )
+    pending: deque[Entry] = deque()
+    for src, data in prefetched(todo, limits.max_bytes, on_page=run.on_page):
+        pending.append(run.prepare(src, data, scanner))
+        while pending and (len(pending) > scanner.window or pending[0].ready()):
+            run.finish(pending.popleft())
+    while pending:
+        run.finish(pending.popleft())

@@ -120,7 +120,7 @@ def site(fixture_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         text=True,
         timeout=900,
     )
-    assert scan.returncode == 0 and scan.stdout.count("FLAGGED") == len(FILES), scan.stdout + scan.stderr
+    assert scan.returncode == 1 and scan.stdout.count("FLAGGED") == len(FILES), scan.stdout + scan.stderr
     flagged = [it["sha256"] for it in store.queue().items]
     server = Server(env)
     server.start()

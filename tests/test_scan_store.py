@@ -113,8 +113,8 @@ def test_a_second_run_finds_the_bytes_known_and_scans_nothing(stored, engine, mo
     monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
     before = (store.count("scans"), store.count("evidence"), store.count("blobs"))
     res = CliRunner().invoke(cli, ["scan", "--store", "--shop", "shop-7", *files[:3]])
-    assert res.exit_code == 0, res.output
-    assert [ln.split()[0] for ln in res.output.splitlines()] == ["known"] * 3
+    assert res.exit_code == 1, res.output  # known, and flagged
+    assert [ln.split()[0] for ln in res.stdout.splitlines()] == ["known"] * 3
     assert (store.count("scans"), store.count("evidence"), store.count("blobs")) == before
 
 
@@ -127,32 +127,32 @@ def test_the_allowlist_from_review_is_honoured_for_its_shop_only(engine, fixture
 
     res = CliRunner().invoke(cli, ["scan", "--store", "--json", "--shop", "shop-7", image])
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["flagged"] is False and doc["findings"][0]["allowed_by"] == entry
     assert review.queue().total == 0 and review.count("evidence") == 0
 
     # An entry added after a scan reaches the stored result with --rescan (same row, evidence replaced).
     second = str(fixture_dir / "test/main_02.png")
     res = CliRunner().invoke(cli, ["scan", "--store", "--json", "--shop", "shop-8", second])
-    assert json.loads(res.output)["flagged"] is True and review.count("evidence") == 2
-    value = json.loads(res.output)["findings"][0]["value"]
+    assert json.loads(res.stdout)["flagged"] is True and review.count("evidence") == 2
+    value = json.loads(res.stdout)["findings"][0]["value"]
     review.add_allow("value", value, created_by="mod", shop_id="shop-8")
     res = CliRunner().invoke(cli, ["scan", "--store", "--rescan", "--json", "--shop", "shop-8", second])
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["flagged"] is False and doc["stored"] is True
     assert review.count("scans") == 2 and review.count("evidence") == 0 and review.queue().total == 0
 
     other = CliRunner().invoke(
         cli, ["scan", "--shop", "shop-9", "--store", str(fixture_dir / "test/main_03.webp")]
     )
-    assert other.output.startswith("FLAGGED"), other.output  # another shop's image with its own number
+    assert other.stdout.startswith("FLAGGED"), other.output  # another shop's image with its own number
     review.close()
 
 
 def test_an_unreachable_store_is_reported_before_any_scanning(fixture_dir, monkeypatch):
     monkeypatch.setenv("QQSCAN_DATABASE_URL", "postgresql+psycopg://qq:secret@127.0.0.1:1/none")
     res = CliRunner().invoke(cli, ["scan", "--store", str(fixture_dir / "test/main_01.jpg")])
-    assert res.exit_code == 1
+    assert res.exit_code == 3
     assert "unavailable" in res.output and "secret" not in res.output
 
 

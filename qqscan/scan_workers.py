@@ -1,0 +1,155 @@
+"""Where `qqscan scan` runs OCR: in its own process (the default), or in `--jobs N` worker processes,
+each with its own engine.
+
+The engine is built on the first image that needs it, never before: a run whose sources all fail
+answers without paying the engine's start-up (~7 s). Paddle's threads do not survive a fork, so workers
+are spawned, not forked, and build their engine in the process that uses it (FACTS.md).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from detectors.allowlist import Allowed
+    from jobs.pipeline import ScanResult
+    from ocr.decode import DecodeLimits
+
+
+class EngineFailed(RuntimeError):
+    """The OCR engine could not be built or a worker process died; the message says which."""
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What every scan in a run shares (sent once to each worker process)."""
+
+    limits: DecodeLimits
+    enhance: Sequence[str] = ()
+    allow: Sequence[Allowed] = ()
+    shop_id: str | None = None
+    keep_evidence: bool = False
+    verbose: bool = False
+
+
+def scan_one(data: bytes, source: str, engine: Any, opts: ScanOptions) -> ScanResult:
+    """One image through the pipeline; an exception becomes that image's error, not the batch's end."""
+    from jobs.pipeline import failed, scan_bytes
+
+    try:
+        return scan_bytes(
+            data,
+            source,
+            engine=engine,
+            limits=opts.limits,
+            enhance=opts.enhance,
+            allow=opts.allow,
+            shop_id=opts.shop_id,
+            keep_evidence=opts.keep_evidence,
+        )
+    except Exception as exc:
+        if opts.verbose:
+            traceback.print_exc(file=sys.stderr)
+        return failed(source, f"scan failed: {type(exc).__name__}: {exc}")
+
+
+def _build_engine() -> Any:
+    from ocr.engine import get_engine
+
+    return get_engine()
+
+
+class InlineScanner:
+    """OCR in this process, one image at a time."""
+
+    window = 0  # results are ready when submit returns
+
+    def __init__(self, opts: ScanOptions, on_loading: Callable[[str], None]) -> None:
+        self.opts = opts
+        self.on_loading = on_loading
+        self.engine: Any = None
+        self.engine_seconds: float | None = None
+
+    def submit(self, data: bytes, source: str) -> Future[ScanResult]:
+        if self.engine is None:
+            self.on_loading("loading OCR engine…")
+            t0 = time.monotonic()
+            try:
+                self.engine = _build_engine()
+            except Exception as exc:
+                if self.opts.verbose:
+                    raise
+                raise EngineFailed(f"cannot build the OCR engine: {type(exc).__name__}: {exc}") from exc
+            self.engine_seconds = time.monotonic() - t0
+        fut: Future[ScanResult] = Future()
+        fut.set_result(scan_one(data, source, self.engine, self.opts))
+        return fut
+
+    def close(self, *, interrupted: bool = False) -> None:
+        pass
+
+
+# --- worker processes -------------------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(opts: ScanOptions) -> None:
+    # Ctrl-C reaches the whole process group; the parent alone answers it and ends the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _worker["engine"] = _build_engine()
+    except Exception as exc:
+        if opts.verbose:
+            traceback.print_exc(file=sys.stderr)
+        print(
+            f"qqscan: worker {os.getpid()}: cannot build the OCR engine: {exc}", file=sys.stderr, flush=True
+        )
+        os._exit(3)  # an exception here would print the pool's own traceback; the parent reports it
+    _worker["opts"] = opts
+
+
+def _scan_in_worker(data: bytes, source: str) -> ScanResult:
+    return scan_one(data, source, _worker["engine"], _worker["opts"])
+
+
+class PoolScanner:
+    """OCR in `jobs` spawned worker processes, each with its own engine and a share of the cores."""
+
+    def __init__(self, jobs: int, opts: ScanOptions, on_loading: Callable[[str], None]) -> None:
+        self.jobs = jobs
+        self.window = 2 * jobs  # images in flight: every worker busy, one more queued for each
+        self.opts = opts
+        self.on_loading = on_loading
+        self.engine_seconds: float | None = None  # built inside the workers, in parallel with reading
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, data: bytes, source: str) -> Future[ScanResult]:
+        if self._pool is None:
+            self.on_loading(f"loading OCR engine in {self.jobs} worker processes…")
+            if "QQSCAN_CPU_THREADS" not in os.environ:  # N engines with all cores each would thrash
+                os.environ["QQSCAN_CPU_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.jobs))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.opts,),
+            )
+        return self._pool.submit(_scan_in_worker, data, source)
+
+    def close(self, *, interrupted: bool = False) -> None:
+        if self._pool is None:
+            return
+        if interrupted:  # do not wait for the images in hand (or an engine still loading)
+            for proc in list(getattr(self._pool, "_processes", {}).values()):  # no public kill in 3.11
+                proc.terminate()
+        self._pool.shutdown(wait=not interrupted, cancel_futures=True)
