@@ -264,3 +264,31 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --- batch: requested URLs (migration 0003) -------------------------------------------------------------
+
+
+class RequestedUrl(Base):
+    """What `qqscan enqueue` and crawls asked for, written before the job goes on Redis: the durable record
+    of intent. done_at is set when a result for the URL is stored and cleared by the next request; the
+    reconciler (worker.queueing.reconcile) re-queues rows still open whose job Redis no longer has."""
+
+    __tablename__ = "requested_urls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "scan" | "crawl"
+    url_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    listing_id: Mapped[str | None] = mapped_column(String(128))
+    shop_id: Mapped[str | None] = mapped_column(String(128))
+    page_url: Mapped[str | None] = mapped_column(Text)
+    rescan: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    requeues: Mapped[int] = mapped_column(Integer, default=0)  # by the reconciler since the last request
+
+    __table_args__ = (
+        UniqueConstraint("kind", "url_sha256", name="uq_requested_urls_kind_url"),
+        CheckConstraint("kind IN ('scan', 'crawl')", name="kind"),
+    )
