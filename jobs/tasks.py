@@ -7,7 +7,9 @@ Failure policy, decided here once:
 - permanent ones (404, not an image, too large, refused by the SSRF guard) are stored as the URL's error
   and the job returns normally: running it again cannot help;
 - anything else (a bug, the database going away) raises, so RQ retries it and finally keeps it in the
-  failed registry where `rq info` / `qqscan status` show it.
+  failed registry where `rq info` / `qqscan status` show it;
+- the last failed attempt (retries used up, or the worker died running it) is also stored as the URL's
+  failure by `record_give_up`, RQ's on_failure callback, so `qqscan results --failed` shows it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 from worker.store import Store
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from redis import Redis
+    from rq.job import Job
 
 _stores: dict[str, Store] = {}
 
@@ -132,5 +137,51 @@ def crawl(
         get_store().record_source(url, error=str(exc), listing_id=listing_id, shop_id=shop_id)
         return {"page": url, "status": "failed", "error": str(exc)}
     urls = extract_image_urls(page.text, page.final_url, page.content_type)
-    enqueued, skipped = enqueue_scans(conn, urls, listing_id=listing_id, shop_id=shop_id, page_url=url)
+    store = get_store()
+    enqueued, skipped = enqueue_scans(
+        conn, urls, listing_id=listing_id, shop_id=shop_id, page_url=url, store=store
+    )
+    store.finish_request("crawl", url)  # its images are requested now; they carry on from here
     return {"page": url, "status": "ok", "images": len(urls), "enqueued": enqueued, "already_queued": skipped}
+
+
+def record_give_up(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    tb: TracebackType | None,
+) -> None:
+    """RQ on_failure callback of every URL job (set by worker.queueing). RQ calls it on each failed attempt,
+    and with AbandonedJobError when the worker running the job died; only the last attempt (no retries
+    left, so RQ moves the job to its failed registry) is stored: the URL as a failed source with the
+    reason, so `qqscan results --failed` lists it and the reconciler sees the request answered."""
+    from rq.exceptions import AbandonedJobError
+
+    if job.retries_left or not job.kwargs.get("url"):
+        return  # RQ runs it again: not the end
+    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
+        reason = "the worker running it died (killed, out of memory, or stopped by the watchdog)"
+    else:
+        name = exc_type.__name__ if exc_type else "error"
+        reason = f"{name}: {exc}" if exc is not None and str(exc) else name
+    attempts = int((job.meta or {}).get("max_attempts") or 1)
+    kwargs = job.kwargs
+    get_store().record_source(
+        kwargs["url"],
+        error=f"gave up after {attempts} attempt(s): {reason}",
+        listing_id=kwargs.get("listing_id"),
+        shop_id=kwargs.get("shop_id"),
+        page_url=kwargs.get("page_url"),
+    )
+
+
+def reconcile_requests() -> dict[str, int]:
+    """RQ job queued by the scheduler every QQSCAN_RECONCILE_INTERVAL: re-queue requested URLs with no
+    result and no live job (worker.queueing.reconcile)."""
+    from rq import get_current_job
+
+    from worker.queueing import connect, reconcile
+
+    job = get_current_job()
+    return reconcile(job.connection if job else connect(), get_store())

@@ -47,6 +47,23 @@ def _store() -> Store:
         sys.exit(EXIT_UNAVAILABLE)
 
 
+def _unavailable_exits(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs); the store or Redis going away on the way is a clear message and status 3."""
+    from redis.exceptions import RedisError
+
+    from worker.store import StoreError
+
+    try:
+        return fn(*args, **kwargs)
+    except StoreError as exc:
+        click.echo(f"qqscan: {exc}", err=True)
+    except RedisError as exc:
+        click.echo(
+            f"qqscan: Redis failed: {exc}. Nothing was lost: `qqscan reconcile` queues it again.", err=True
+        )
+    sys.exit(EXIT_UNAVAILABLE)
+
+
 def _lines(args: Iterable[str], file: TextIO | None, stdin: TextIO) -> Iterator[str]:
     """URLs from arguments, a file and/or stdin ('-'); blank lines and # comments skipped."""
     sources: list[Iterable[str]] = []
@@ -98,9 +115,18 @@ def enqueue(
     items = list(_lines(urls, file, sys.stdin))
     _check_urls(items)
     conn = _redis()
+    store = _store()  # every URL is recorded there as requested before it goes on Redis
     policy = Policy.from_env()
-    done, skipped = enqueue_scans(
-        conn, items, listing_id=listing_id, shop_id=shop_id, page_url=page_url, rescan=rescan, policy=policy
+    done, skipped = _unavailable_exits(
+        enqueue_scans,
+        conn,
+        items,
+        listing_id=listing_id,
+        shop_id=shop_id,
+        page_url=page_url,
+        rescan=rescan,
+        policy=policy,
+        store=store,
     )
     click.echo(
         f"queued {done} image(s) on '{policy.scan_queue}'"
@@ -125,9 +151,12 @@ def crawl(
     items = list(_lines(urls, file, sys.stdin))
     _check_urls(items)
     conn = _redis()
+    store = _store()
     if not now:
         policy = Policy.from_env()
-        done, skipped = enqueue_crawls(conn, items, listing_id=listing_id, shop_id=shop_id, policy=policy)
+        done, skipped = _unavailable_exits(
+            enqueue_crawls, conn, items, listing_id=listing_id, shop_id=shop_id, policy=policy, store=store
+        )
         click.echo(
             f"queued {done} page(s) on '{policy.crawl_queue}'"
             + (f", {skipped} already queued" if skipped else "")
@@ -136,7 +165,6 @@ def crawl(
     from jobs.tasks import crawl as crawl_inline
     from worker.fetch import TransientFetchError
 
-    _store()  # fail early and clearly when the store is down: failures are recorded there
     failed = False
     for url in items:
         try:
@@ -201,6 +229,19 @@ def worker(
     w.work(burst=burst, max_jobs=max_jobs, with_scheduler=with_scheduler, logging_level=logging_level.upper())
     if w.recycle_reason:
         click.echo(f"qqscan worker: recycled ({w.recycle_reason})", err=True)
+
+
+@click.command("reconcile")
+def reconcile() -> None:
+    """Queue again every requested URL that has no stored result and no live job (Redis lost it, a worker
+    died at the wrong moment). Workers' schedulers also run this every QQSCAN_RECONCILE_INTERVAL seconds."""
+    from worker.queueing import reconcile as run_reconcile
+
+    counts = _unavailable_exits(run_reconcile, _redis(), _store())
+    click.echo(
+        f"open requests {counts['open']}: {counts['live']} queued or running, {counts['requeued']} queued "
+        f"again, {counts['failed']} stored as failed (re-queued too often)"
+    )
 
 
 _AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
@@ -305,7 +346,7 @@ def status(as_json: bool) -> None:
     s = out["store"]
     click.echo(
         f"store: {s['images']} images, {s['scans']} scans ({s['flagged']} flagged), "
-        f"{s['failed_sources']} failed URLs"
+        f"{s['failed_sources']} failed URLs, {s['open_requests']} requested URLs without a result yet"
     )
     click.echo(
         "scans per minute: last 1 min {0[1m]}, last 10 min {0[10m]:.1f}, last hour {0[1h]:.1f}".format(

@@ -43,6 +43,7 @@ cli.add_command(_scan)
 cli.add_command(_doctor)
 from qqscan.batch_cmds import crawl as _crawl  # noqa: E402
 from qqscan.batch_cmds import enqueue as _enqueue  # noqa: E402
+from qqscan.batch_cmds import reconcile as _reconcile  # noqa: E402
 from qqscan.batch_cmds import results as _results  # noqa: E402
 from qqscan.batch_cmds import status as _status  # noqa: E402
 from qqscan.batch_cmds import worker as _worker  # noqa: E402
@@ -52,6 +53,7 @@ cli.add_command(_crawl)
 cli.add_command(_worker)
 cli.add_command(_results)
 cli.add_command(_status)
+cli.add_command(_reconcile)
 from qqscan.review_cmds import review as _review  # noqa: E402
 from qqscan.users_cmd import users as _users  # noqa: E402
 

@@ -3,7 +3,9 @@
     pytest_plugins = ("tests.redis_server",)  # in a test module
 
 `redis_server` (session) starts one server; `redis_url` (per test) hands out an empty database on it
-(FLUSHALL on our own server only, before each test).
+(FLUSHALL on our own server only, before each test). `redis_factory` starts servers of a test's own, with
+AOF persistence (`appendonly yes`, `appendfsync everysec`, as docs/batch.md ships) or without, that the
+test may kill and restart on the same port (fault tests).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -28,19 +31,46 @@ def free_port() -> int:
 class RedisServer:
     port: int
     proc: subprocess.Popen
+    aof_dir: Path | None = None  # AOF persistence in this directory; None: no persistence at all
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def stop(self, kill: bool = False) -> None:
+        """SIGKILL (a crash: AOF keeps what was fsynced, up to a second behind) or SIGTERM (clean)."""
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
-def start_redis() -> RedisServer:
+    def restart(self, down_for: float = 1.0, kill: bool = True) -> None:
+        """Crash (or stop) the server, stay down for `down_for` seconds, start it again on the same port."""
+        self.stop(kill=kill)
+        time.sleep(down_for)
+        self.proc = start_redis(self.port, self.aof_dir).proc
+
+
+def _args(port: int, aof_dir: Path | None) -> list[str]:
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    if aof_dir is None:
+        return [*args, "--appendonly", "no"]
+    aof_dir.mkdir(parents=True, exist_ok=True)
+    return [*args, "--dir", str(aof_dir), "--appendonly", "yes", "--appendfsync", "everysec"]
+
+
+def start_redis(port: int | None = None, aof_dir: Path | None = None) -> RedisServer:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not on PATH (apt-get install redis-server; .ci/run installs it)")
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, *_args(port, aof_dir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -48,7 +78,7 @@ def start_redis() -> RedisServer:
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return RedisServer(port, proc)
+            return RedisServer(port, proc, aof_dir)
         except OSError:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -56,6 +86,21 @@ def start_redis() -> RedisServer:
             time.sleep(0.05)
     proc.kill()
     pytest.fail(f"redis-server did not listen on 127.0.0.1:{port} within 10 s")
+
+
+@pytest.fixture
+def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """`redis_factory(persistent=True)`: a server of the test's own (AOF under tmp_path), stopped after."""
+    servers: list[RedisServer] = []
+
+    def start(persistent: bool = False) -> RedisServer:
+        server = start_redis(aof_dir=tmp_path / f"redis-{len(servers)}" if persistent else None)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,27 +6,46 @@ QQSCAN_CRAWL_QUEUE        queue for listing-page crawls; default "crawl"
 QQSCAN_JOB_TIMEOUT        seconds a scan job may run before RQ times it out; default 300
 QQSCAN_RETRY_MAX          retries of a transient fetch failure (timeout, 5xx, 429); default 4
 QQSCAN_RETRY_INTERVALS    seconds between those retries, comma list; default 30,120,600,1800
+QQSCAN_RECONCILE_INTERVAL seconds between reconciler runs queued by the scheduler; default 300
+QQSCAN_RECONCILE_MAX      re-queues of one request before it is stored as failed; default 5
 
 Job ids are derived from the URL (`scan-<sha1>`), and jobs are enqueued with RQ's `unique=True`, so a URL
 already queued, scheduled for a retry or running is not queued twice when a page is crawled again. A job
 that has ended (finished or failed) is replaced, so a later crawl fetches the URL again.
+
+Redis is not the record of what was asked for: enqueue_scans / enqueue_crawls first write each URL to the
+store's requested_urls (worker.store), and `reconcile` re-queues the ones with no stored result and no live
+job. Redis can lose its data (a restart without persistence); the store cannot, so no URL is lost.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis import Redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from redis.retry import Retry as RedisRetry
+from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+if TYPE_CHECKING:
+    from worker.store import Store
+
+log = logging.getLogger("qqscan.queueing")
+T = TypeVar("T")
+
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+# Statuses of a job that will still run (or is running). QUEUED only counts when the id is on its queue:
+# a worker that died between popping a job and starting it leaves a QUEUED job on no queue at all.
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+GIVE_UP_CALLBACK = "jobs.tasks.record_give_up"  # RQ on_failure: stores the last failure of the last attempt
 
 
 class QueueUnavailable(Exception):
@@ -63,6 +82,45 @@ def connect(url: str | None = None, *, check: bool = True) -> Redis:
     return conn
 
 
+class PatientRetry(RedisRetry):
+    """redis-py's own Retry, told never to give up (retries=-1) on connection errors and timeouts, with
+    exponential backoff capped at `cap` seconds, and saying so in the log. Workers use it so that a Redis
+    restart blocks their Redis calls until it is back instead of ending RQ's loop (which quits on a
+    ConnectionError raised while it finishes a job). A MULTI/EXEC pipeline is retried whole; one with a
+    WATCH raises WatchError, which RQ's callers already retry."""
+
+    def __init__(self, cap: float = 10.0, base: float = 0.25) -> None:
+        super().__init__(ExponentialWithJitterBackoff(base=base, cap=cap), -1)
+
+    def call_with_retry(
+        self,
+        do: Callable[[], T],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        failures = 0
+
+        def noted(error: Exception, *rest: Any) -> Any:
+            nonlocal failures
+            failures += 1
+            if failures == 1 or failures % 30 == 0:
+                log.warning("Redis unreachable (%s); retrying with backoff (attempt %d)", error, failures)
+            return fail(error, *rest)
+
+        result = super().call_with_retry(do, noted, is_retryable, with_failure_count)
+        if failures:
+            log.warning("Redis reachable again after %d failed attempt(s)", failures)
+        return result
+
+
+def patient(conn: Redis, cap: float = 10.0) -> Redis:
+    """Make `conn` (and every connection its pool hands out, also to RQ's scheduler process, which
+    rebuilds it from the pool's arguments) retry Redis outages forever. Returns conn."""
+    conn.set_retry(PatientRetry(cap=cap))
+    return conn
+
+
 @dataclass(frozen=True)
 class Policy:
     scan_queue: str = "scan"
@@ -70,6 +128,8 @@ class Policy:
     job_timeout: int = 300
     retry_max: int = 4
     retry_intervals: tuple[int, ...] = (30, 120, 600, 1800)
+    reconcile_interval: int = 300
+    reconcile_max: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
@@ -82,6 +142,8 @@ class Policy:
             job_timeout=int(env.get("QQSCAN_JOB_TIMEOUT") or cls.job_timeout),
             retry_max=int(env.get("QQSCAN_RETRY_MAX") or cls.retry_max),
             retry_intervals=intervals,
+            reconcile_interval=int(env.get("QQSCAN_RECONCILE_INTERVAL") or cls.reconcile_interval),
+            reconcile_max=int(env.get("QQSCAN_RECONCILE_MAX") or cls.reconcile_max),
         )
 
     def retry(self) -> Retry | None:
@@ -97,21 +159,72 @@ def job_id(kind: str, url: str) -> str:
     return f"{kind}-{hashlib.sha1(url.encode('utf-8')).hexdigest()}"
 
 
-def _enqueue_unique(queue: Queue, func: str, jid: str, kwargs: dict, policy: Policy) -> Job | None:
-    """Enqueue unless a live job with this id exists; replace an ended one. None when skipped."""
-    opts = {"job_id": jid, "job_timeout": policy.job_timeout, "retry": policy.retry(), "unique": True}
-    for _ in range(2):
+def is_live(job: Job, queue: Queue) -> bool:
+    """The job will still run: started, scheduled, deferred, or queued *and* on its queue."""
+    status = job.get_status(refresh=False)
+    if status == JobStatus.QUEUED:
+        conn = queue.connection
+        return (
+            conn.lpos(queue.key, job.id) is not None
+            or conn.lpos(queue.intermediate_queue_key, job.id) is not None
+        )
+    return status in LIVE
+
+
+def _enqueue_once(queue: Queue, func: str, jid: str, kwargs: dict, **opts: Any) -> Job | None:
+    """Enqueue under id `jid` unless a live job has it; replace an ended (or lost) one. None when skipped."""
+    for _ in range(3):
         try:
-            return queue.enqueue(func, kwargs=kwargs, description=f"{func}({kwargs.get('url')})", **opts)
+            return queue.enqueue(
+                func,
+                kwargs=kwargs,
+                job_id=jid,
+                unique=True,
+                description=f"{func}({kwargs.get('url', '')})",
+                **opts,
+            )
         except DuplicateJobError:
             try:
                 old = Job.fetch(jid, connection=queue.connection)
             except NoSuchJobError:
                 continue  # it expired between the two calls
-            if old.get_status() in LIVE:
+            if is_live(old, queue):
                 return None
             old.delete()  # ended: a new crawl asks for a fresh fetch of the URL
     return None
+
+
+def _enqueue_unique(queue: Queue, func: str, jid: str, kwargs: dict, policy: Policy) -> Job | None:
+    """A URL's job: the policy's timeout and retries, and the give-up callback for its last failure."""
+    return _enqueue_once(
+        queue,
+        func,
+        jid,
+        kwargs,
+        job_timeout=policy.job_timeout,
+        retry=policy.retry(),
+        on_failure=Callback(GIVE_UP_CALLBACK),
+        meta={"max_attempts": policy.retry_max + 1},  # for the give-up message
+    )
+
+
+def _default_store() -> Store:
+    from jobs.tasks import get_store
+
+    return get_store()
+
+
+def _scan_kwargs(url: str, listing_id: Any, shop_id: Any, page_url: Any, rescan: bool) -> dict[str, Any]:
+    kwargs = {"url": url, "listing_id": listing_id, "shop_id": shop_id, "page_url": page_url}
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if rescan:
+        kwargs["rescan"] = True
+    return kwargs
+
+
+def _crawl_kwargs(url: str, listing_id: Any, shop_id: Any) -> dict[str, Any]:
+    kwargs = {"url": url, "listing_id": listing_id, "shop_id": shop_id}
+    return {k: v for k, v in kwargs.items() if v is not None}
 
 
 def enqueue_scans(
@@ -123,17 +236,20 @@ def enqueue_scans(
     page_url: str | None = None,
     rescan: bool = False,
     policy: Policy | None = None,
+    store: Store | None = None,
 ) -> tuple[int, int]:
-    """Queue one `jobs.tasks.scan_url` job per URL. Returns (enqueued, already queued). rescan: scan bytes
-    already stored again and replace their result (after an allow-list change)."""
+    """Record each URL as requested in the store, then queue one `jobs.tasks.scan_url` job per URL.
+    Returns (enqueued, already queued). rescan: scan bytes already stored again and replace their result
+    (after an allow-list change). store: default the QQSCAN_DATABASE_URL one."""
     policy = policy or Policy.from_env()
+    items = list(dict.fromkeys(urls))
+    (store or _default_store()).record_requests(
+        "scan", items, listing_id=listing_id, shop_id=shop_id, page_url=page_url, rescan=rescan
+    )
     queue = Queue(policy.scan_queue, connection=conn)
     done = skipped = 0
-    for url in dict.fromkeys(urls):
-        kwargs = {"url": url, "listing_id": listing_id, "shop_id": shop_id, "page_url": page_url}
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        if rescan:
-            kwargs["rescan"] = True
+    for url in items:
+        kwargs = _scan_kwargs(url, listing_id, shop_id, page_url, rescan)
         if _enqueue_unique(queue, "jobs.tasks.scan_url", job_id("scan", url), kwargs, policy):
             done += 1
         else:
@@ -148,16 +264,110 @@ def enqueue_crawls(
     listing_id: str | None = None,
     shop_id: str | None = None,
     policy: Policy | None = None,
+    store: Store | None = None,
 ) -> tuple[int, int]:
-    """Queue one `jobs.tasks.crawl_page` job per listing page. Returns (enqueued, already queued)."""
+    """Record each listing page as requested, then queue one `jobs.tasks.crawl_page` job per page.
+    Returns (enqueued, already queued)."""
     policy = policy or Policy.from_env()
+    items = list(dict.fromkeys(urls))
+    (store or _default_store()).record_requests("crawl", items, listing_id=listing_id, shop_id=shop_id)
     queue = Queue(policy.crawl_queue, connection=conn)
     done = skipped = 0
-    for url in dict.fromkeys(urls):
-        kwargs = {"url": url, "listing_id": listing_id, "shop_id": shop_id}
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    for url in items:
+        kwargs = _crawl_kwargs(url, listing_id, shop_id)
         if _enqueue_unique(queue, "jobs.tasks.crawl_page", job_id("crawl", url), kwargs, policy):
             done += 1
         else:
             skipped += 1
     return done, skipped
+
+
+# --- the reconciler -----------------------------------------------------------------------------------------
+
+RECONCILE_JOB_ID = "qqscan-reconcile"
+RECONCILE_DUE_KEY = "qqscan:reconcile:due"  # exists while the next run is not yet due (SET NX EX)
+
+
+def reconcile(conn: Redis, store: Store, policy: Policy | None = None) -> dict[str, int]:
+    """Re-queue every request with no stored result and no live job (Redis lost it, a worker died
+    between popping and starting it, its last failure could not be stored). A request re-queued
+    `policy.reconcile_max` times is stored as a failed source instead, so each one ends with a result.
+    Idempotent and safe next to running workers: enqueueing is unique per URL."""
+    policy = policy or Policy.from_env()
+    queues = {
+        "scan": Queue(policy.scan_queue, connection=conn),
+        "crawl": Queue(policy.crawl_queue, connection=conn),
+    }
+    funcs = {"scan": "jobs.tasks.scan_url", "crawl": "jobs.tasks.crawl_page"}
+    on_queue: dict[str, set[str]] = {}  # job ids on each queue, read once per run when needed
+    counts = {"open": 0, "live": 0, "requeued": 0, "failed": 0}
+    after = 0
+    while page := store.open_requests(after):
+        after = page[-1]["id"]
+        counts["open"] += len(page)
+        jids = [job_id(r["kind"], r["url"]) for r in page]
+        with conn.pipeline(transaction=False) as pipe:
+            for jid in jids:
+                pipe.hget(Job.key_for(jid), "status")
+            statuses = [s.decode() if isinstance(s, bytes) else s for s in pipe.execute()]
+        candidates = []
+        for r, jid, status in zip(page, jids, statuses, strict=True):
+            queue = queues[r["kind"]]
+            if status == JobStatus.QUEUED:
+                if queue.name not in on_queue:
+                    ids = conn.lrange(queue.key, 0, -1) + conn.lrange(queue.intermediate_queue_key, 0, -1)
+                    on_queue[queue.name] = {i.decode() for i in ids}
+                live = jid in on_queue[queue.name]
+            else:
+                live = status in LIVE
+            if live:
+                counts["live"] += 1
+            else:
+                candidates.append((r, jid))
+        still = store.still_open([r["id"] for r, _ in candidates])  # some may have finished meanwhile
+        requeued = []
+        for r, jid in candidates:
+            if r["id"] not in still:
+                continue
+            meta = {"listing_id": r["listing_id"], "shop_id": r["shop_id"]}
+            if r["requeues"] >= policy.reconcile_max:
+                store.record_source(
+                    r["url"],
+                    error=f"no result after {r['requeues']} re-queues by the reconciler (see worker logs)",
+                    page_url=r["page_url"] if r["kind"] == "scan" else None,
+                    **meta,
+                )
+                counts["failed"] += 1
+                continue
+            if r["kind"] == "scan":
+                kwargs = _scan_kwargs(
+                    r["url"], r["listing_id"], r["shop_id"], r["page_url"], bool(r["rescan"])
+                )
+            else:
+                kwargs = _crawl_kwargs(r["url"], r["listing_id"], r["shop_id"])
+            if _enqueue_unique(queues[r["kind"]], funcs[r["kind"]], jid, kwargs, policy):
+                requeued.append(r["id"])
+            else:
+                counts["live"] += 1
+        store.note_requeued(requeued)
+        counts["requeued"] += len(requeued)
+    if counts["requeued"] or counts["failed"]:
+        log.warning("reconcile: %s", counts)
+    return counts
+
+
+def reconcile_due(conn: Redis, policy: Policy) -> bool:
+    """True at most once per reconcile interval across every scheduler on this Redis (a key with a TTL),
+    and at once after Redis lost its data (the key went with it)."""
+    if policy.reconcile_interval <= 0:  # 0: off (run `qqscan reconcile` from cron instead)
+        return False
+    return bool(conn.set(RECONCILE_DUE_KEY, 1, nx=True, ex=policy.reconcile_interval))
+
+
+def enqueue_reconcile(conn: Redis, policy: Policy | None = None) -> Job | None:
+    """Queue one reconciler run on the crawl queue (cheap, taken before scans); None if one is pending."""
+    policy = policy or Policy.from_env()
+    queue = Queue(policy.crawl_queue, connection=conn)
+    return _enqueue_once(
+        queue, "jobs.tasks.reconcile_requests", RECONCILE_JOB_ID, {}, job_timeout=policy.job_timeout
+    )

@@ -39,6 +39,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
@@ -54,6 +55,7 @@ from worker.models import (
     Decision,
     Evidence,
     Image,
+    RequestedUrl,
     Scan,
     Source,
     utcnow,
@@ -242,34 +244,41 @@ class Store:
 
         cfg = _alembic_config()
         script = ScriptDirectory.from_config(cfg)
-        head = script.get_current_head()
+        # Heads, not one head: two revisions written side by side (batch 0003, review 0004) are two branches
+        # until someone chains them; both are applied rather than the store refusing to open.
+        heads = set(script.get_heads())
+        known = {s.revision for s in script.walk_revisions()}
 
-        def current(conn: Connection) -> str | None:
-            rev = MigrationContext.configure(conn).get_current_revision()
-            if rev is not None and rev not in {s.revision for s in script.walk_revisions()}:
+        def current(conn: Connection) -> set[str]:
+            revs = set(MigrationContext.configure(conn).get_current_heads())
+            unknown = sorted(revs - known)
+            if unknown:
                 raise SchemaTooNew(
-                    f"results database {self.safe_url} has schema revision {rev!r}, which this qqscan does "
-                    f"not know (its newest is {head!r}): it was written by a newer qqscan; upgrade this one"
+                    f"results database {self.safe_url} has schema revision {unknown[0]!r}, which this qqscan "
+                    f"does not know (its newest is {'+'.join(sorted(heads))!r}): it was written by a newer "
+                    "qqscan; upgrade this one"
                 )
-            return rev
+            return revs
 
         with self._read() as conn:  # the common case: already at head, no lock taken
-            if current(conn) == head:
+            if current(conn) == heads:
                 return False
         with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock from here
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
-            if current(conn) == head:  # another process migrated while we waited for the lock
+            if current(conn) == heads:  # another process migrated while we waited for the lock
                 return False
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
         return True
 
     def schema_revision(self) -> str | None:
+        """The schema revision ("0003"); revisions of parallel branches joined by "+"."""
         from alembic.runtime.migration import MigrationContext
 
         with self._read() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            revs = sorted(MigrationContext.configure(conn).get_current_heads())
+        return "+".join(revs) or None
 
     # --- writes ---------------------------------------------------------------------------------------
 
@@ -329,6 +338,13 @@ class Store:
                     "last_seen": new.last_seen,
                 },
             )
+        )
+        # A result for the URL is stored: whatever asked for it (enqueue, a crawl) has its answer.
+        req = RequestedUrl.__table__.c
+        conn.execute(
+            update(RequestedUrl)
+            .where(req.url_sha256 == url_key(url), req.done_at.is_(None))
+            .values(done_at=now)
         )
 
     def record_source(
@@ -440,6 +456,105 @@ class Store:
                     y0=item.y0,
                 )
             )
+
+    # --- requests: the durable record of what was asked for (worker.queueing.reconcile reads it) ---------
+
+    def record_requests(
+        self,
+        kind: str,
+        urls: Sequence[str],
+        *,
+        listing_id: str | None = None,
+        shop_id: str | None = None,
+        page_url: str | None = None,
+        rescan: bool = False,
+    ) -> None:
+        """Record that `urls` were asked for, before their jobs go on Redis. A new request opens the row
+        again (done_at NULL, requeue count 0) with the newest listing/shop/page facts; a rescan wish stays
+        until the URL is done. Idempotent."""
+        if kind not in ("scan", "crawl"):
+            raise ValueError(f"request kind must be 'scan' or 'crawl', not {kind!r}")
+        now = utcnow()
+        rows = [
+            {
+                "kind": kind,
+                "url_sha256": url_key(u),
+                "url": u,
+                "listing_id": listing_id,
+                "shop_id": shop_id,
+                "page_url": page_url,
+                "rescan": rescan,
+                "requested_at": now,
+                "done_at": None,
+                "requeues": 0,
+            }
+            for u in dict.fromkeys(urls)
+        ]
+        t = RequestedUrl.__table__.c
+        with self._write() as conn:
+            for i in range(0, len(rows), PAGE):
+                ins = self._insert(RequestedUrl).values(rows[i : i + PAGE])
+                new = ins.excluded
+                conn.execute(
+                    ins.on_conflict_do_update(
+                        index_elements=["kind", "url_sha256"],
+                        set_={
+                            "listing_id": func.coalesce(new.listing_id, t.listing_id),
+                            "shop_id": func.coalesce(new.shop_id, t.shop_id),
+                            "page_url": func.coalesce(new.page_url, t.page_url),
+                            "rescan": case((t.done_at.is_(None) & t.rescan, True), else_=new.rescan),
+                            "requested_at": new.requested_at,
+                            "done_at": None,
+                            "requeues": 0,
+                        },
+                    )
+                )
+
+    def finish_request(self, kind: str, url: str) -> None:
+        """Close a request that ends without a source row (a crawled page whose images are queued)."""
+        t = RequestedUrl.__table__.c
+        with self._write() as conn:
+            conn.execute(
+                update(RequestedUrl)
+                .where(t.kind == kind, t.url_sha256 == url_key(url), t.done_at.is_(None))
+                .values(done_at=utcnow())
+            )
+
+    def open_requests(self, after_id: int = 0, limit: int = PAGE) -> list[dict[str, Any]]:
+        """Requests with no stored result yet, by id after `after_id` (one page; the reconciler pages on)."""
+        t = RequestedUrl.__table__.c
+        q = (
+            select(t.id, t.kind, t.url, t.listing_id, t.shop_id, t.page_url, t.rescan, t.requeues)
+            .where(t.done_at.is_(None), t.id > after_id)
+            .order_by(t.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(q)]
+
+    def still_open(self, ids: Sequence[int]) -> set[int]:
+        """Which of these request ids still have no result (a job may have finished since they were read)."""
+        if not ids:
+            return set()
+        t = RequestedUrl.__table__.c
+        with self._read() as conn:
+            return set(conn.execute(select(t.id).where(t.id.in_(list(ids)), t.done_at.is_(None))).scalars())
+
+    def note_requeued(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        t = RequestedUrl.__table__.c
+        with self._write() as conn:
+            conn.execute(update(RequestedUrl).where(t.id.in_(list(ids))).values(requeues=t.requeues + 1))
+
+    def request(self, kind: str, url: str) -> dict[str, Any] | None:
+        """One request row (for tests and `qqscan status`), or None."""
+        t = RequestedUrl.__table__.c
+        with self._read() as conn:
+            row = conn.execute(
+                select(RequestedUrl.__table__).where(t.kind == kind, t.url_sha256 == url_key(url))
+            ).first()
+            return dict(row._mapping) if row else None
 
     # --- reads ----------------------------------------------------------------------------------------
 
@@ -559,11 +674,15 @@ class Store:
             }
             flagged = conn.execute(count.select_from(Scan).where(Scan.flagged.is_(True))).scalar_one()
             failed = conn.execute(count.select_from(Source).where(Source.error.is_not(None))).scalar_one()
+            waiting = conn.execute(
+                count.select_from(RequestedUrl).where(RequestedUrl.done_at.is_(None))
+            ).scalar_one()
         return {
             "images": self.count("images"),
             "scans": self.count("scans"),
             "flagged": flagged,
             "failed_sources": failed,
+            "open_requests": waiting,  # asked for, no result stored yet
             "per_minute": {k: round(v, 1) for k, v in recent.items()},
         }
 
@@ -574,6 +693,7 @@ class Store:
             "sources": Source,
             "scans": Scan,
             "decisions": Decision,
+            "requested_urls": RequestedUrl,
             "blobs": Blob,
             "evidence": Evidence,
         }[table]

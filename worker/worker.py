@@ -7,19 +7,32 @@ Why these pieces (see FACTS.md, RQ section):
   the worker at start, not a job.
 - RQ runs its scheduler (which fires Retry intervals and enqueue_in/at) in a *forked* process, started
   at boot or later by a maintenance pass. We start it with the `spawn` start method instead: a fresh
-  interpreter, no copy of a process with Paddle threads, and it dies with the worker (PR_SET_PDEATHSIG).
+  interpreter, no copy of a process with Paddle threads. It dies with the worker: PR_SET_PDEATHSIG, and a
+  check of its parent right after setting it (a worker killed while the child was still starting up
+  would otherwise leave it running under PID 1, renewing the scheduler lock). It also queues the
+  reconciler (worker.queueing.reconcile) every QQSCAN_RECONCILE_INTERVAL.
+- Redis outages: the worker's connection retries forever with backoff (worker.queueing.PatientRetry),
+  so a Redis restart blocks Redis calls until it is back, in the middle of a job too; the job in hand is
+  then finished normally. A registration Redis lost is written again.
+- Abandoned jobs: a heartbeat thread renews the running job's started-registry entry every
+  QQSCAN_JOB_HEARTBEAT seconds (default 15) with a TTL of 3 beats, so a worker killed mid-job leaves an
+  entry that expires within 45 s; idle workers wake for maintenance every QQSCAN_MAINTENANCE_INTERVAL
+  (default 30) instead of blocking 405 s in BLPOP. See docs/batch.md for the arithmetic.
+- A fixed `--name` whose registration belongs to a dead process on this host is taken over.
 - Recycling: RQ's own `max_jobs`, plus an RSS ceiling checked after each job; both end `work()` cleanly so
   a supervisor (systemd, `rq worker-pool`) starts a fresh process. Paddle's memory creeps over 100k images.
 - SIGTERM is RQ's warm shutdown: the current job finishes, then the worker exits.
 - Job timeouts: RQ's SIGALRM death penalty only fires between Python bytecodes; a job stuck inside a native
   call (Paddle inference, a C library) never sees it. A watchdog thread hard-exits the process when a job
-  overruns its timeout + grace. The job stays in the started registry; when its entry expires (timeout +
-  grace + margin, our heartbeat TTL) RQ's registry cleanup, run by any worker's maintenance, retries it or
-  moves it to the failed registry (AbandonedJobError). Nothing is lost, nothing is half-stored: the store
-  writes are idempotent and transactional.
+  overruns its timeout + grace. The job stays in the started registry; when its entry expires (3 beats
+  after the last heartbeat) RQ's registry cleanup, run by any worker's maintenance, retries it or moves it
+  to the failed registry (AbandonedJobError). Nothing is lost, nothing is half-stored: the store writes
+  are idempotent and transactional.
 
 Environment (flags of `qqscan worker` override): QQSCAN_WORKER_MAX_JOBS, QQSCAN_WORKER_MAX_RSS_MB,
-QQSCAN_WATCHDOG_GRACE (seconds, default 30), QQSCAN_MAINTENANCE_INTERVAL (seconds, default 60).
+QQSCAN_WATCHDOG_GRACE (seconds, default 30), QQSCAN_MAINTENANCE_INTERVAL (seconds, default 30),
+QQSCAN_JOB_HEARTBEAT (seconds, default 15), QQSCAN_REDIS_RETRY_CAP (seconds between reconnect attempts at
+most, default 10).
 """
 
 from __future__ import annotations
@@ -33,15 +46,20 @@ import time
 from multiprocessing import get_context
 from typing import Any
 
+from rq import worker_registration
 from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
-from rq.worker import SimpleWorker
+from rq.utils import now, utcformat
+from rq.worker import SimpleWorker, WorkerStatus
+
+from worker.queueing import Policy, enqueue_reconcile, patient, reconcile_due
 
 log = logging.getLogger("qqscan.worker")
 
 WATCHDOG_EXIT = 70  # EX_SOFTWARE: the watchdog killed a stuck job; a supervisor restarts us
-ABANDON_MARGIN = 5  # seconds between the watchdog's deadline and RQ treating the job as abandoned
+BEATS_PER_TTL = 3  # a job's started-registry entry outlives this many missed heartbeats
+SCHEDULER_STOP_GRACE = 10  # seconds a scheduler asked to stop may take (Redis down) before SIGALRM ends it
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -61,21 +79,40 @@ def _env_num(name: str) -> float | None:
     return float(raw) if raw else None
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this process when the worker that started it dies (even by SIGKILL)."""
+def _die_with_parent(parent_pid: int) -> bool:
+    """Ask Linux to SIGTERM this process when the worker that started it dies (even by SIGKILL). False if
+    the worker is already gone: it died while this child was starting, before the request took effect."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    return os.getppid() == parent_pid
 
 
-def _run_scheduler(scheduler: RQScheduler, level: int) -> None:
+def _run_scheduler(scheduler: SpawnedScheduler, level: int, parent_pid: int) -> None:
     from rq.scheduler import run
 
-    _die_with_parent()
+    if not _die_with_parent(parent_pid):
+        return  # orphaned at birth: exit before taking the scheduler lock
     logging.basicConfig(level=level, format="%(asctime)s scheduler %(message)s", datefmt="%H:%M:%S")
+    scheduler.queue_reconciler = True
     run(scheduler)
+
+
+def _pid_alive(pid: int) -> bool:
+    """A process with this pid exists on this host and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 _fork_hook = False
@@ -90,13 +127,18 @@ def _forking() -> None:
 
 
 class SpawnedScheduler(RQScheduler):
-    """RQ's scheduler, started as a spawned process rather than a fork of a process with Paddle threads."""
+    """RQ's scheduler, started as a spawned process rather than a fork of a process with Paddle threads.
+    In that process it also queues the reconciler when it is due (one run per interval per Redis)."""
+
+    queue_reconciler = False  # set in the spawned process only (a burst worker's inline pass does not)
 
     def start(self) -> Any:
         self._status = self.Status.STARTED
         self._connection = None  # rebuilt from the pool kwargs in the child, as RQ does
         level = self.log.getEffectiveLevel()
-        proc = get_context("spawn").Process(target=_run_scheduler, args=(self, level), name="Scheduler")
+        proc = get_context("spawn").Process(
+            target=_run_scheduler, args=(self, level, os.getpid()), name="Scheduler"
+        )
         self._process = None  # not part of what is pickled for the child
         proc.start()
         self._process = proc
@@ -106,6 +148,67 @@ class SpawnedScheduler(RQScheduler):
         state = self.__dict__.copy()
         state["_process"] = None  # a Process handle cannot cross to the child (nor should it)
         return state
+
+    def _install_signal_handlers(self) -> None:
+        """RQ's stop-at-the-next-tick, plus an alarm: a scheduler blocked on an unreachable Redis (its
+        connection retries forever) still ends SCHEDULER_STOP_GRACE seconds after SIGTERM."""
+
+        def stop(signum: int, frame: Any) -> None:
+            self.request_stop()
+            signal.alarm(SCHEDULER_STOP_GRACE)  # SIGALRM's default action ends the process
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+    def enqueue_scheduled_jobs(self) -> None:
+        super().enqueue_scheduled_jobs()
+        if self.queue_reconciler and self._acquired_locks:
+            policy = Policy.from_env()
+            if reconcile_due(self.connection, policy):
+                enqueue_reconcile(self.connection, policy)
+
+
+class JobHeartbeat:
+    """Renews the running job's started-registry entry (RQ's maintain_heartbeats) every `interval`
+    seconds from a thread: a SimpleWorker has no monitoring loop, and without renewals the entry must
+    outlive the longest job, which is how long a killed worker's job waits. One thread per worker."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._cond = threading.Condition()
+        self._beat: Any = None
+        self._busy = threading.Lock()  # held while a renewal is in flight
+        threading.Thread(target=self._run, name="job-heartbeat", daemon=True).start()
+
+    def start(self, beat: Any) -> None:
+        with self._cond:
+            self._beat = beat
+            self._cond.notify()
+
+    def stop(self) -> None:
+        """No renewal after this returns (one in flight is waited for): RQ may now end the job."""
+        with self._cond:
+            self._beat = None
+            self._cond.notify()
+        with self._busy:
+            pass
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._beat is None:
+                    self._cond.wait()
+                beat = self._beat
+                self._cond.wait(self.interval)
+                if self._beat is not beat:  # stopped, or another job started meanwhile
+                    continue
+                self._busy.acquire()
+            try:
+                beat()
+            except Exception:  # a missed beat costs nothing but an earlier expiry; never end the thread
+                log.exception("job heartbeat failed")
+            finally:
+                self._busy.release()
 
 
 class Watchdog:
@@ -153,15 +256,62 @@ class ScanWorker(SimpleWorker):
         **kwargs: Any,
     ) -> None:
         if "maintenance_interval" not in kwargs:
-            # RQ's default (10 min) is how late an abandoned job is noticed; a minute is cheap.
-            kwargs["maintenance_interval"] = int(_env_num("QQSCAN_MAINTENANCE_INTERVAL") or 60)
+            # RQ's default (10 min) is how late an abandoned job is noticed; half a minute is cheap.
+            kwargs["maintenance_interval"] = int(_env_num("QQSCAN_MAINTENANCE_INTERVAL") or 30)
+        if "job_monitoring_interval" not in kwargs:
+            kwargs["job_monitoring_interval"] = int(_env_num("QQSCAN_JOB_HEARTBEAT") or 15)
         super().__init__(*args, **kwargs)
+        # Ride out Redis restarts: every Redis call (also the scheduler's, which copies these settings)
+        # retries with backoff until Redis answers, instead of RQ's loop quitting mid-job.
+        patient(self.connection, cap=_env_num("QQSCAN_REDIS_RETRY_CAP") or 10.0)
         self.max_rss_mb = max_rss_mb if max_rss_mb is not None else _env_num("QQSCAN_WORKER_MAX_RSS_MB")
         grace = watchdog_grace if watchdog_grace is not None else _env_num("QQSCAN_WATCHDOG_GRACE")
         self.watchdog_grace = 30.0 if grace is None else grace
         self.engine_builds = 0
         self.recycle_reason: str | None = None
         self._watchdog: Watchdog | None = None
+        self._heartbeat: JobHeartbeat | None = None
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """RQ blocks in BLPOP for worker_ttl - 15 = 405 s and runs maintenance only between dequeues: an
+        idle worker would notice abandoned jobs and a dead scheduler 7 minutes late. Wake up in time."""
+        return max(1, min(self.worker_ttl - 15, int(self.maintenance_interval)))
+
+    def register_birth(self) -> None:
+        """RQ refuses a name whose registration has not expired (worker_ttl + 60 = 480 s after a SIGKILL).
+        A registration from a process of this host that no longer runs (or from this very pid, as in a
+        restarted container) is dead: mark it so and take the name over."""
+        data = self.connection.hgetall(self.key)
+        if data and b"death" not in data:
+            pid = int(data.get(b"pid") or 0)
+            host = (data.get(b"hostname") or b"").decode(errors="replace")
+            if pid and host == self.hostname and (pid == os.getpid() or not _pid_alive(pid)):
+                log.warning(
+                    "worker name %s: registration of dead pid %d on %s taken over", self.name, pid, host
+                )
+                with self.connection.pipeline() as pipe:
+                    pipe.hset(self.key, "death", utcformat(now()))
+                    pipe.delete(self.executions_key)
+                    pipe.execute()
+        super().register_birth()
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat; when the registration is gone (Redis restarted without its data, or it expired),
+        write it again so `qqscan status` and RQ's worker registry see this worker."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        with self.connection.pipeline() as pipe:
+            super().heartbeat(timeout, pipe)
+            created = pipe.execute()[0]  # HSET returns 1 when it had to create the field
+        if created and self.birth_date is not None:
+            log.warning("worker %s: registration missing in Redis (restarted?); registering again", self.name)
+            with self.connection.pipeline() as pipe:
+                pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state()})
+                worker_registration.register(self, pipe)
+                pipe.expire(self.key, (timeout or self.worker_ttl + 60))
+                pipe.execute()
 
     # --- start: engine first, then RQ's loop -----------------------------------------------------------
 
@@ -192,6 +342,7 @@ class ScanWorker(SimpleWorker):
             max_jobs = int(env_jobs) if env_jobs else None
         self.warm_up()
         self._watchdog = Watchdog(self._watchdog_expired)
+        self._heartbeat = JobHeartbeat(self.job_monitoring_interval)
         return super().work(*args, max_jobs=max_jobs, **kwargs)
 
     def _start_scheduler(
@@ -230,23 +381,34 @@ class ScanWorker(SimpleWorker):
         return float(timeout) + self.watchdog_grace
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
-        """How long the job's started-registry entry lives without news: a SimpleWorker sends none during
-        a job, so this is when RQ may call it abandoned. Just past the watchdog's deadline, so a job is
-        never taken for abandoned while it can still be running."""
-        if job.timeout == -1:
-            return super().get_heartbeat_ttl(job, working_time)
-        return int(self.job_deadline(job)) + ABANDON_MARGIN
+        """How long the job's started-registry entry lives without a renewal: BEATS_PER_TTL heartbeats.
+        The heartbeat thread renews it for as long as the job runs (the watchdog bounds that), so a job
+        is taken for abandoned only when its worker is gone."""
+        return int(self.job_monitoring_interval * BEATS_PER_TTL)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        watchdog = self._watchdog
+        """SimpleWorker.execute_job with the watchdog and the heartbeat around the job."""
+        watchdog, beats = self._watchdog, self._heartbeat
         if watchdog is not None and job.timeout != -1:
             watchdog.arm(job.id, self.job_deadline(job))
         try:
-            super().execute_job(job, queue)
+            execution = self.prepare_execution(job)
+            if beats is not None:
+                beats.start(lambda: self.maintain_heartbeats(job, execution))
+            self.perform_job(job, queue, execution)
+            self.set_state(WorkerStatus.IDLE)
         finally:
+            if beats is not None:
+                beats.stop()
             if watchdog is not None:
                 watchdog.disarm()
         self._check_memory()
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        # The job body is over: no renewal may race RQ's bookkeeping that ends it.
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def _check_memory(self) -> None:
         if self.max_rss_mb is None or self._stop_requested:
@@ -266,12 +428,19 @@ class ScanWorker(SimpleWorker):
             job_id,
             self.watchdog_grace,
         )
-        try:
-            if self.scheduler is not None and self.scheduler._process is not None:
-                self.scheduler._process.terminate()
-            self.register_death()  # so `rq info` does not show a busy ghost until its TTL runs out
-        except Exception:  # best effort: Redis may be what is stuck
-            log.exception("cleanup before watchdog exit failed")
+        if self.scheduler is not None and self.scheduler._process is not None:
+            self.scheduler._process.terminate()
+
+        def unregister() -> None:  # so `rq info` does not show a busy ghost until its TTL runs out
+            try:
+                self.register_death()
+            except Exception:
+                log.exception("cleanup before watchdog exit failed")
+
+        # Best effort and bounded: Redis may be what is stuck, and its calls retry forever.
+        cleanup = threading.Thread(target=unregister, daemon=True)
+        cleanup.start()
+        cleanup.join(5)
         for h in logging.getLogger().handlers + log.handlers:
             h.flush()
         os._exit(WATCHDOG_EXIT)
