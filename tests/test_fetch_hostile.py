@@ -115,9 +115,7 @@ def test_one_encoded_layer_within_the_cap_is_decoded(http_server, encoding, wbit
         "/page", body=gzip_of(lambda: [html], wbits), content_type="text/html; charset=utf-8",
         headers={"Content-Encoding": encoding},
     )  # fmt: skip
-    http_server.route(
-        "/a.png", body=gzip_of(lambda: [image], wbits), headers={"Content-Encoding": encoding}
-    )
+    http_server.route("/a.png", body=gzip_of(lambda: [image], wbits), headers={"Content-Encoding": encoding})
     assert fetch_page(http_server.url("/page"), settings=settings()).text == html.decode()
     assert fetch_image(http_server.url("/a.png"), settings=settings()).data == image
     assert http_server.request_headers["/page"]["accept-encoding"] == "gzip, deflate"
