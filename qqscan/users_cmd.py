@@ -18,7 +18,7 @@ STDIN_OPTION = click.option(
 
 @click.group("users")
 def users() -> None:
-    """Review accounts: add, list, disable, enable, passwd."""
+    """Review accounts: add, list, disable, enable, passwd; who is logged in (sessions, logout)."""
 
 
 @users.command("add")
@@ -91,3 +91,36 @@ def passwd(name: str, password_stdin: bool) -> None:
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from exc
     say(f"password changed for {name}")
+
+
+@users.command("sessions")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per session.")
+def sessions(as_json: bool) -> None:
+    """Live review-app sessions (newest first): who, since when, until when, from where."""
+    with opened_store() as store:
+        live = store.sessions()
+    if as_json:
+        for s in live:
+            say(dumps({k: s[k] for k in ("user", "created_at", "expires_at", "ip", "user_agent")}))
+        return
+    if not live:
+        say("nobody is logged in")
+        return
+    width = max(4, *(len(s["user"]) for s in live))
+    say(f"{'user':<{width}}  {'since (UTC)':<19}  {'until (UTC)':<19}  from")
+    for s in live:
+        since, until = (s[k].strftime("%Y-%m-%d %H:%M:%S") for k in ("created_at", "expires_at"))
+        say(f"{s['user']:<{width}}  {since}  {until}  {s['ip'] or '-'}  {s['user_agent'] or ''}")
+
+
+@users.command("logout")
+@click.argument("name")
+def logout(name: str) -> None:
+    """Log an account out everywhere: every review-app session it has ends on its next request (a copied
+    cookie too). It can log in again; to stop that, disable the account or change its password."""
+    with opened_store() as store:
+        try:
+            n = store.end_sessions(name, actor="cli")
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from exc
+    say(f"logged {name} out everywhere: {n} session{'' if n == 1 else 's'} ended")

@@ -1,18 +1,22 @@
-"""Admin pages: the audit log (logins, allow-list and account changes, next to every decision) and the
+"""Admin pages: the audit log (logins, allow-list and account changes, next to every decision), the
 allow-list (every entry, removed ones too, since entries are never deleted; add value or phrase entries;
-remove). Moderators get 403 here. Accounts are managed with `qqscan review` on the command line.
+remove), and the live sessions (end one, or log a user out everywhere). Moderators get 403 here. Accounts
+are managed with `qqscan users` on the command line.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from detectors.allowlist import KINDS as ALLOW_KINDS
 from review.auth import admin_required, current_store
 from review.views import KNOWN_TYPES, _page_arg, _per_page
+
+SESSION_ID_RE = re.compile(r"[0-9a-f]{64}")
 
 
 @admin_required
@@ -77,7 +81,39 @@ def allowlist_remove(entry_id: int) -> Any:
     return redirect(url_for("allowlist"), 303)
 
 
+@admin_required
+def sessions() -> Any:
+    store = current_store()
+    sid = session.get("sid")
+    return render_template(
+        "sessions.html",
+        sessions=store.sessions(),
+        mine=store.session_id(sid) if isinstance(sid, str) else None,
+        users=store.users(),
+    )
+
+
+@admin_required
+def sessions_end() -> Any:
+    """End one session (`session` = its id from the list) or every session of `user` (log out everywhere)."""
+    name = (request.form.get("user") or "").strip()[:64]
+    one = (request.form.get("session") or "").strip() or None
+    if not name or (one is not None and not SESSION_ID_RE.fullmatch(one)):
+        abort(400, "Say whose sessions to end (and which one, by its id from the list).")
+    try:
+        n = current_store().end_sessions(name, actor=current_user.name, session_id=one)
+    except KeyError:
+        abort(400, f"There is no account {name!r}.")
+    if one:
+        flash(f"Ended {name}'s session." if n else f"{name} had no such session (already ended).", "ok")
+    else:
+        flash(f"Logged {name} out everywhere: {n} session{'' if n == 1 else 's'} ended.", "ok")
+    return redirect(url_for("sessions"), 303)
+
+
 def register(app: Flask) -> None:
+    app.add_url_rule("/sessions", "sessions", sessions)
+    app.add_url_rule("/sessions/end", "sessions_end", sessions_end, methods=["POST"])
     app.add_url_rule("/audit", "audit", audit)
     app.add_url_rule("/allowlist", "allowlist", allowlist)
     app.add_url_rule("/allowlist", "allowlist_add", allowlist_add, methods=["POST"])

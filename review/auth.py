@@ -7,6 +7,11 @@ Choices:
   /login?next=<that page>; a POST, or a GET for /blob (pictures, not pages), gets 401.
 - The user is loaded from the store on every request: a disabled (or deleted) account, or one whose
   password was changed since this login, stops working on its next request, not when its cookie expires.
+- Server-side sessions (table review_sessions): login stores a random token's hash and puts the token in
+  the signed cookie; each request needs that row. Logout deletes it, so a copy of the cookie taken before
+  logout (a shared computer, a proxy log, malware) is refused from then on; an admin can end one session
+  or log a user out everywhere (/sessions, or `qqscan users logout NAME`); a password change or disabling
+  the account ends them all.
 - Sessions: Flask's signed cookie, HttpOnly, SameSite=Lax, Secure when the app is told so. Flask-Login
   session protection "strong" (a session used from another address or browser is dropped); its
   identifier uses the socket's address, not X-Forwarded-For, which a client can set. The session is a
@@ -108,6 +113,7 @@ def require_login() -> Any:
     hours = float(current_app.config.get("REVIEW_SESSION_HOURS", DEFAULT_SESSION_HOURS))
     login_at = session.get("login_at")
     if not isinstance(login_at, int | float) or time.time() - login_at > hours * 3600:
+        current_store().end_session(session.get("sid"))
         logout_user()
         session.clear()
         return refuse_anonymous()
@@ -144,7 +150,11 @@ def login() -> Any:
         store.audit("anonymous", "login_failed", name or None, _client())
         flash("Wrong user name or password, or the account is disabled.", "error")
         return render_template("login.html", next=nxt, username=name), 401
+    store.end_session(session.get("sid"))  # a login over a live session replaces it
     session.clear()  # nothing from before the login survives into the user's session
+    hours = float(current_app.config.get("REVIEW_SESSION_HOURS", DEFAULT_SESSION_HOURS))
+    seen = _client()
+    session["sid"] = store.start_session(info.id, hours=hours, ip=seen["ip"], user_agent=seen["user_agent"])
     login_user(ReviewUser(info))
     session["login_at"] = int(time.time())
     session["credential"] = info.credential  # a later password change ends this session
@@ -154,6 +164,7 @@ def login() -> Any:
 
 def logout() -> Any:
     name = current_user.name
+    current_store().end_session(session.get("sid"))  # the cookie, and any copy of it, stops working
     logout_user()
     session.clear()
     current_store().audit(name, "logout", name, _client())
@@ -175,7 +186,7 @@ def init_auth(app: Flask) -> None:
             uid = int(user_id)
         except (TypeError, ValueError):
             return None
-        info = current_store().get_user(uid)
+        info = current_store().session_user(uid, session.get("sid"))  # None once logged out or ended
         if info is None or info.disabled or session.get("credential") != info.credential:
             return None
         return ReviewUser(info)

@@ -16,7 +16,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import KINDS as ALLOW_KINDS
@@ -29,6 +29,7 @@ from worker.models import (
     Decision,
     Evidence,
     Image,
+    ReviewSession,
     Scan,
     Setting,
     Source,
@@ -152,6 +153,7 @@ class ReviewStore(Store):
             ).rowcount
             if not n:
                 raise KeyError(f"no user {name!r}")
+            self._end_all(conn, name)  # a new password ends every session made with the old one
             self._audit(conn, actor, "user_password", name, None)
 
     def set_disabled(self, name: str, disabled: bool, *, actor: str = "cli") -> None:
@@ -159,7 +161,14 @@ class ReviewStore(Store):
             n = conn.execute(update(User).where(User.name == name).values(disabled=disabled)).rowcount
             if not n:
                 raise KeyError(f"no user {name!r}")
+            if disabled:
+                self._end_all(conn, name)
             self._audit(conn, actor, "user_disable" if disabled else "user_enable", name, None)
+
+    @staticmethod
+    def _end_all(conn: Any, name: str) -> None:
+        uid = select(User.id).where(User.name == name).scalar_subquery()
+        conn.execute(delete(ReviewSession).where(ReviewSession.user_id == uid))
 
     def verify_user(self, name: str, password: str) -> UserInfo | None:
         """The user when the password is right and the account enabled; None otherwise (same cost)."""
@@ -193,6 +202,94 @@ class ReviewStore(Store):
                 UserInfo(r.id, r.name, r.role, r.disabled)
                 for r in conn.execute(select(User).order_by(User.id))
             ]
+
+    # --- sessions (migration 0004) ---------------------------------------------------------------------
+
+    def start_session(
+        self, user_id: int, *, hours: float, ip: str | None = None, user_agent: str | None = None
+    ) -> str:
+        """A new login session for `user_id`, valid for `hours` unless ended sooner. Returns the token the
+        cookie carries (only its hash is stored). Also forgets sessions that have expired."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        with self._write() as conn:
+            conn.execute(delete(ReviewSession).where(ReviewSession.expires_at < now))
+            conn.execute(
+                self._insert(ReviewSession).values(
+                    id=_token_digest(token),
+                    user_id=user_id,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=hours),
+                    ip=ip[:64] if ip else None,
+                    user_agent=user_agent[:200] if user_agent else None,
+                )
+            )
+        return token
+
+    def session_user(self, user_id: int, token: str | None) -> UserInfo | None:
+        """The user of a live session: the token's row exists, is the user's and has not expired. None
+        for a logged-out, ended, expired or foreign token (or none)."""
+        if not token or not isinstance(token, str):
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                select(User)
+                .join(ReviewSession, ReviewSession.user_id == User.id)
+                .where(
+                    ReviewSession.id == _token_digest(token),
+                    User.id == user_id,
+                    ReviewSession.expires_at > utcnow(),
+                )
+            ).first()
+        if row is None:
+            return None
+        return UserInfo(row.id, row.name, row.role, row.disabled, _credential(row.password_hash))
+
+    def end_session(self, token: str | None) -> bool:
+        """Logout: the token stops working everywhere at once (a copied cookie too)."""
+        if not token or not isinstance(token, str):
+            return False
+        with self._write() as conn:
+            n = conn.execute(delete(ReviewSession).where(ReviewSession.id == _token_digest(token))).rowcount
+        return bool(n)
+
+    def end_sessions(self, name: str, *, actor: str, session_id: str | None = None) -> int:
+        """Log `name` out everywhere (or end one of their sessions, by its id as `sessions()` lists it).
+        Returns how many sessions ended; KeyError for an unknown user."""
+        with self._write() as conn:
+            uid = conn.execute(select(User.id).where(User.name == name)).scalar()
+            if uid is None:
+                raise KeyError(f"no user {name!r}")
+            q = delete(ReviewSession).where(ReviewSession.user_id == uid)
+            if session_id is not None:
+                q = q.where(ReviewSession.id == session_id)
+            n = int(conn.execute(q).rowcount or 0)
+            detail = {"sessions": n} | ({"session": session_id[:12]} if session_id else {})
+            self._audit(conn, actor, "sessions_end", name, detail)
+        return n
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Live sessions, newest first: id (the token's hash, not the token), user, from where, until when."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(
+                    ReviewSession.id,
+                    User.name.label("user"),
+                    ReviewSession.created_at,
+                    ReviewSession.expires_at,
+                    ReviewSession.ip,
+                    ReviewSession.user_agent,
+                )
+                .join(User, User.id == ReviewSession.user_id)
+                .where(ReviewSession.expires_at > utcnow())
+                .order_by(ReviewSession.created_at.desc(), ReviewSession.id)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    @staticmethod
+    def session_id(token: str) -> str:
+        """The id under which `sessions()` lists the session a cookie's token belongs to."""
+        return _token_digest(token)
 
     # --- settings -------------------------------------------------------------------------------------
 
@@ -689,6 +786,10 @@ class ReviewStore(Store):
 
 def _like_literal(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace(",", "")
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _credential(password_hash: str) -> str:

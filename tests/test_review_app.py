@@ -248,6 +248,95 @@ def test_failed_logins_are_refused_and_audited(client, store, name, password):
     assert failed[0]["detail"]["ip"] == "127.0.0.1"
 
 
+def steal_and_log_out(app: Any, victim: str = "bob") -> tuple[Any, str, str]:
+    """Log `victim` in, copy the session cookie and a CSRF token (what a thief or a shared computer keeps),
+    log out. Returns (a client holding only the copied cookie, the cookie, the token)."""
+    client = app.test_client()
+    assert login(client, victim).status_code == 302
+    tok = token(client)
+    cookie = client.get_cookie("qqscan_review").value
+    assert client.post("/logout", data={"csrf_token": tok}).status_code == 302
+    thief = app.test_client()  # same address and browser, so session protection cannot tell
+    thief.set_cookie("qqscan_review", cookie)
+    return thief, cookie, tok
+
+
+def test_a_cookie_saved_before_logout_gets_the_login_page_and_cannot_write(db_url):
+    store = ReviewStore(db_url)
+    try:
+        store.add_user("bob", PASSWORD)
+        sha = seed(store, 1)
+        blob = store.item(sha)["frames"][0]["blob"]
+        app = create_app(store)
+        thief, _, tok = steal_and_log_out(app)
+        for path in ("/", f"/image/{sha}", "/history"):
+            resp = thief.get(path)
+            assert resp.status_code == 302 and resp.headers["Location"].startswith("/login"), path
+        assert thief.get(f"/blob/{blob}").status_code == 401
+        form = {"csrf_token": tok, "status": "violation", "sha": sha}
+        for path in (f"/image/{sha}/decide", "/bulk", "/undo"):
+            assert thief.post(path, data=form).status_code == 401, path
+        assert store.item(sha)["review_status"] == "pending" and store.count("decisions") == 0
+        assert store.sessions() == []
+    finally:
+        store.close()
+
+
+def test_an_admin_ends_one_session_or_logs_a_user_out_everywhere(store):
+    app = create_app(store)
+    laptop, phone, admin = app.test_client(), app.test_client(), app.test_client()
+    for c, name in ((laptop, "bob"), (phone, "bob"), (admin, "alice")):
+        assert login(c, name).status_code == 302
+    page = text(admin.get("/sessions"))
+    assert page.count('data-session-user="bob"') == 2 and page.count('data-session-user="alice"') == 1
+    assert 'id="this-session"' in page
+    listed = {s["user"]: s for s in store.sessions()}
+    assert listed["bob"]["ip"] == "127.0.0.1" and listed["bob"]["expires_at"] > listed["bob"]["created_at"]
+
+    # end one of bob's sessions: that one browser is out, the other still works
+    laptop_id = store.session_id(_sid(laptop))
+    resp = admin.post("/sessions/end", data={"csrf_token": token(admin, "/sessions"), "user": "bob",
+                                             "session": laptop_id})  # fmt: skip
+    assert resp.status_code == 303 and "Ended bob" in text(admin.get("/sessions"))
+    assert laptop.get("/").status_code == 302 and phone.get("/").status_code == 200
+
+    # log out everywhere
+    assert login(laptop, "bob").status_code == 302
+    resp = admin.post("/sessions/end", data={"csrf_token": token(admin, "/sessions"), "user": "bob"})
+    assert resp.status_code == 303
+    assert "Logged bob out everywhere: 2 sessions ended" in text(admin.get("/sessions"))
+    assert laptop.get("/").status_code == 302 and phone.get("/").status_code == 302
+    assert admin.get("/").status_code == 200  # the admin's own session is untouched
+    (event,) = [
+        a
+        for a in store.audit_log(actor="alice")
+        if a["action"] == "sessions_end" and not a["detail"].get("session")
+    ]
+    assert event["target"] == "bob" and event["detail"]["sessions"] == 2
+    assert (
+        admin.post(
+            "/sessions/end", data={"csrf_token": token(admin, "/sessions"), "user": "nobody"}
+        ).status_code
+        == 400
+    )
+    bad = {"csrf_token": token(admin, "/sessions"), "user": "bob", "session": "not-an-id"}
+    assert admin.post("/sessions/end", data=bad).status_code == 400
+
+
+def _sid(client: Any) -> str:
+    with client.session_transaction() as sess:
+        return sess["sid"]
+
+
+def test_a_password_change_or_disabling_ends_every_session(store):
+    app = create_app(store)
+    for name in ("bob", "carol"):
+        assert login(app.test_client(), name).status_code == 302
+    store.set_password("bob", "a brand new password")
+    store.set_disabled("carol", True)
+    assert store.sessions() == []
+
+
 def test_a_disabled_account_cannot_log_in_and_its_session_stops_working(client, store):
     assert login(client, "bob").status_code == 302
     tok = token(client)
@@ -327,8 +416,9 @@ def test_the_session_secret_lives_in_the_store_so_a_restart_keeps_sessions(store
 # --- anonymous requests, CSRF, rate limit, redirects ------------------------------------------------------
 
 SHA = sha_of(1)
-PAGES = ["/", f"/image/{SHA}", "/history", "/audit", "/allowlist", "/?status=all&type=qq"]
-POSTS = [f"/image/{SHA}/decide", "/bulk", "/undo", "/logout", "/allowlist", "/allowlist/1/remove"]
+PAGES = ["/", f"/image/{SHA}", "/history", "/audit", "/allowlist", "/sessions", "/?status=all&type=qq"]
+POSTS = [f"/image/{SHA}/decide", "/bulk", "/undo", "/logout", "/allowlist", "/allowlist/1/remove",
+         "/sessions/end"]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -582,8 +672,11 @@ def test_moderators_get_403_on_admin_pages(bob, store):
     tok = token(bob)
     assert bob.get("/audit").status_code == 403
     assert bob.get("/allowlist").status_code == 403
+    assert bob.get("/sessions").status_code == 403
+    assert bob.post("/sessions/end", data={"csrf_token": tok, "user": "alice"}).status_code == 403
+    assert [s["user"] for s in store.sessions()] == ["bob"]
     assert bob.post("/allowlist", data={"csrf_token": tok, "kind": "value", "value": "1"}).status_code == 403
     assert bob.post(f"/allowlist/{entry}/remove", data={"csrf_token": tok}).status_code == 403
     assert [e["id"] for e in store.allow_entries()] == [entry]
     queue = text(bob.get("/"))
-    assert 'id="nav-audit"' not in queue and 'id="nav-allowlist"' not in queue
+    assert 'id="nav-audit"' not in queue and 'id="nav-allowlist"' not in queue and "nav-sessions" not in queue

@@ -189,6 +189,34 @@ def test_users_passwd(url: str) -> None:
     assert r.exit_code == 1 and "no user 'zed'" in r.output
 
 
+def test_users_sessions_and_logout_everywhere(db_url: str) -> None:
+    from review.app import create_app
+    from tests.test_review_app import login as web_login
+
+    ok(run(db_url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n"))
+    ok(run(db_url, "users", "add", "bob", "--password-stdin", input=f"{PW}\n"))
+    assert ok(run(db_url, "users", "sessions")).output.strip() == "nobody is logged in"
+    with store(db_url) as s:
+        app = create_app(s)
+        browsers = [app.test_client() for _ in range(3)]
+        for c, name in zip(browsers, ("alice", "alice", "bob"), strict=True):
+            assert web_login(c, name, PW).status_code == 302
+        out = ok(run(db_url, "users", "sessions")).output.splitlines()
+        assert out[0].split()[:3] == ["user", "since", "(UTC)"]
+        assert sorted(line.split()[0] for line in out[1:]) == ["alice", "alice", "bob"]
+        assert all("127.0.0.1" in line for line in out[1:])
+        listed = [json.loads(x) for x in ok(run(db_url, "users", "sessions", "--json")).output.splitlines()]
+        assert sorted(x["user"] for x in listed) == ["alice", "alice", "bob"] and "id" not in listed[0]
+
+        r = ok(run(db_url, "users", "logout", "alice"))
+        assert "logged alice out everywhere: 2 sessions ended" in r.output
+        assert [c.get("/").status_code for c in browsers] == [302, 302, 200]  # bob is still in
+        assert ok(run(db_url, "users", "logout", "alice")).output.strip().endswith("0 sessions ended")
+        assert [a["actor"] for a in s.audit_log() if a["action"] == "sessions_end"] == ["cli", "cli"]
+    r = run(db_url, "users", "logout", "zed")
+    assert r.exit_code == 1 and "no user 'zed'" in r.output
+
+
 def test_installed_command_adds_user_from_stdin(url: str) -> None:
     def add_alice() -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -292,3 +292,21 @@ class RequestedUrl(Base):
         UniqueConstraint("kind", "url_sha256", name="uq_requested_urls_kind_url"),
         CheckConstraint("kind IN ('scan', 'crawl')", name="kind"),
     )
+
+
+# --- review sessions (migration 0004) ---------------------------------------------------------------------
+
+
+class ReviewSession(Base):
+    """A logged-in browser session of the review app. The cookie carries a random token; only its sha256
+    is stored here. Logout deletes the row, and a cookie whose row is gone no longer counts (a copy of the
+    cookie stops working at logout, not when it expires); "log out everywhere" deletes every row of a user."""
+
+    __tablename__ = "review_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
