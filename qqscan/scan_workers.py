@@ -103,9 +103,10 @@ class InlineScanner:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(opts: ScanOptions) -> None:
+def _init_worker(opts: ScanOptions, cpu_threads: int) -> None:
     # Ctrl-C reaches the whole process group; the parent alone answers it and ends the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("QQSCAN_CPU_THREADS", str(cpu_threads))  # N engines with all cores each thrash
     try:
         _worker["engine"] = _build_engine()
     except Exception as exc:
@@ -136,13 +137,11 @@ class PoolScanner:
     def submit(self, data: bytes, source: str) -> Future[ScanResult]:
         if self._pool is None:
             self.on_loading(f"loading OCR engine in {self.jobs} worker processes…")
-            if "QQSCAN_CPU_THREADS" not in os.environ:  # N engines with all cores each would thrash
-                os.environ["QQSCAN_CPU_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.jobs))
             self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.opts,),
+                initargs=(self.opts, max(1, (os.cpu_count() or 1) // self.jobs)),
             )
         return self._pool.submit(_scan_in_worker, data, source)
 
@@ -153,3 +152,4 @@ class PoolScanner:
             for proc in list(getattr(self._pool, "_processes", {}).values()):  # no public kill in 3.11
                 proc.terminate()
         self._pool.shutdown(wait=not interrupted, cancel_futures=True)
+        self._pool = None

@@ -1,0 +1,63 @@
+"""`qqscan scan URL` where the URL serves a listing page: the page is crawled with `qqscan crawl`'s
+extraction and its images scanned inline (no Redis), each result naming its page. A real loopback HTTP
+server, the real fetcher (guard opened with QQSCAN_ALLOW_PRIVATE_NETWORKS=1), the session's engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from qqscan.cli import cli
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>商品详情</title></head><body>
+<img data-src="/img/detail-1.jpg">
+<img data-ks-lazyload="/img/detail-2.jpg">
+<img data-src="/img/login.jpg">
+<img data-src="/img/gone.jpg">
+</body></html>"""
+
+LOGIN = b'<!doctype html><html><body>please log in <img src="/img/behind-login.jpg"></body></html>'
+
+
+@pytest.fixture
+def shop(http_server, fixture_dir, monkeypatch):
+    monkeypatch.setenv("QQSCAN_ALLOW_PRIVATE_NETWORKS", "1")
+    route, image = http_server.route, lambda name: (fixture_dir / name).read_bytes()
+    route("/item.html", body=PAGE.encode(), content_type="text/html; charset=utf-8")
+    route("/img/detail-1.jpg", body=image("test/main_01.jpg"), content_type="image/jpeg")
+    route("/img/detail-2.jpg", body=image("test/clean_01.jpg"), content_type="image/jpeg")
+    route("/img/login.jpg", body=LOGIN, content_type="text/html")
+    route("/img/behind-login.jpg", body=image("test/main_02.png"))
+    api = b'{"data": {"images": ["/img/detail-1.jpg"]}}'
+    route("/api/item.json", body=api, content_type="application/json")
+    http_server.route("/blank.html", body=b"<html><body>sold out</body></html>", content_type="text/html")
+    return http_server
+
+
+def test_a_listing_page_is_crawled_and_its_images_scanned(shop, engine):
+    page, blank = shop.url("/item.html"), shop.url("/blank.html")
+    res = CliRunner().invoke(cli, ["scan", "--json", page, blank])
+    rows = [json.loads(x) for x in res.stdout.splitlines()]
+    img = [shop.url(f"/img/{n}") for n in ("detail-1.jpg", "detail-2.jpg", "login.jpg", "gone.jpg")]
+    assert [r["source"] for r in rows] == [*img, blank]  # the page's images take its place, in page order
+    by_source = {r["source"]: r for r in rows}
+    for url in img:
+        assert by_source[url]["page"] == page
+    assert by_source[img[0]]["flagged"] and by_source[img[0]]["findings"][0]["value"] == "391287654"
+    assert by_source[img[1]]["error"] is None and not by_source[img[1]]["flagged"]
+    assert "not an image" in by_source[img[2]]["error"]  # an image URL serving HTML is not crawled in turn
+    assert shop.hits["/img/behind-login.jpg"] == 0
+    assert "404" in by_source[img[3]]["error"]
+    assert "page" not in by_source[blank] and "no image URLs found on it" in by_source[blank]["error"]
+    assert res.exit_code == 2  # the dead image and the blank page failed
+    assert f"qqscan: {page}: a page, " in res.stderr
+
+
+def test_line_output_names_the_page_and_json_listings_work(shop, engine):
+    api = shop.url("/api/item.json")
+    res = CliRunner().invoke(cli, ["scan", api])
+    (line,) = res.stdout.splitlines()
+    assert line.startswith(f"FLAGGED  {shop.url('/img/detail-1.jpg')} (page {api}): qq 391287654")
+    assert res.exit_code == 1
