@@ -264,3 +264,39 @@ def test_decisions_survive_a_server_restart(site: dict[str, Any], page: Any) -> 
     assert first in shas
     page.goto(f"{server.base}/?status=violation")
     assert first in page.locator("#queue tr[data-sha]").evaluate_all("rows => rows.map(r => r.dataset.sha)")
+
+
+def test_a_cookie_copied_before_logout_is_refused_after_it(
+    site: dict[str, Any], page: Any, chromium: Any
+) -> None:
+    """The stolen-cookie case (issue 11): a second browser holding a copy of the session cookie works
+    until the moderator logs out, then gets the login page and cannot decide or read evidence."""
+    base, store = site["server"].base, site["store"]
+    sha = site["xss"]
+    login(page, base)
+    page.goto(f"{base}/image/{sha}")
+    token = page.locator("#decision-form input[name=csrf_token]").get_attribute("value")
+    blob = store.item(sha)["frames"][0]["blob"]
+    before = store.item(sha)["review_status"]
+
+    copy = chromium.new_context(viewport={"width": 1366, "height": 768})  # same browser, same address
+    try:
+        copy.add_cookies(page.context.cookies())
+        other = copy.new_page()
+        other.goto(base + "/")
+        assert other.locator("#current-user").get_attribute("data-user") == "alice"  # the copy works...
+
+        page.click("#logout")
+        page.wait_for_selector("#login-form")
+
+        other.goto(base + "/")  # ...until the logout
+        assert "/login" in other.url and other.locator("#login-form").count() == 1
+        decided = copy.request.post(
+            f"{base}/image/{sha}/decide", form={"csrf_token": token, "status": "escalated"}, max_redirects=0
+        )
+        assert decided.status == 401
+        assert copy.request.get(f"{base}/blob/{blob}", max_redirects=0).status == 401
+        assert store.item(sha)["review_status"] == before
+    finally:
+        copy.close()
+    assert page.errors == []  # type: ignore[attr-defined]
