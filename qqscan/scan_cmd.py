@@ -300,7 +300,7 @@ def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStor
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Worker processes, each with its own OCR engine (~1.3 GB each) and a share of the cores.",
+    help="Worker processes, each with its own OCR engine (its memory and start-up) and 1/N of the cores.",
 )
 @click.option(
     "--engine",
