@@ -183,7 +183,7 @@ class Run:
         entry = Entry(src)
         if self.sink and not isinstance(data, SourceError):
             try:
-                entry.known = self.sink.known(src.name, data)
+                entry.known = self.sink.known(src.name, data, src.page)
             except StoreError as exc:
                 entry.store_error = str(exc)
             if entry.known is not None:
@@ -223,9 +223,9 @@ class Run:
         if self.sink and store_error is None:
             try:
                 if entry.future is None:  # no bytes: only the source is remembered, with the reason
-                    self.sink.failed(src.name, result.error or "")
+                    self.sink.failed(src.name, result.error or "", src.page)
                 else:
-                    stored = self.sink.save(result)
+                    stored = self.sink.save(result, src.page)
             except StoreError as exc:
                 store_error = str(exc)
         bad = result.error is not None or store_error is not None

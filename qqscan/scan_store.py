@@ -37,23 +37,24 @@ class ScanStore:
         self.meta = {"shop_id": shop_id, "listing_id": listing_id}
         self.allow: list[Allowed] = store.allowlist()  # read once per run: a run is one moment in review
 
-    def known(self, source: str, data: bytes) -> dict[str, Any] | None:
+    def known(self, source: str, data: bytes, page: str | None = None) -> dict[str, Any] | None:
         """The stored result when these bytes were already scanned under the current rules (the new source
-        is recorded); None when they need scanning."""
+        is recorded, with the listing page it was found on); None when they need scanning."""
         import detectors
 
         sha = hashlib.sha256(data).hexdigest()
         if self.rescan or not self.store.has_scan(sha, detectors.RULES_VERSION):
             return None
-        self.store.record_source(source_key(source), sha256=sha, **self.meta)
+        self.store.record_source(source_key(source), sha256=sha, page_url=page, **self.meta)
         return self.store.result(sha)
 
-    def save(self, result: ScanResult) -> bool:
+    def save(self, result: ScanResult, page: str | None = None) -> bool:
         """Store one result with its evidence; False if an identical result was already there."""
         doc = result.to_json(with_lines=True)
-        doc.update(url=source_key(result.source), **{k: v for k, v in self.meta.items() if v is not None})
+        meta = {**self.meta, "page_url": page}
+        doc.update(url=source_key(result.source), **{k: v for k, v in meta.items() if v is not None})
         return self.store.save_scan(doc, result.evidence, replace=self.rescan)
 
-    def failed(self, source: str, error: str) -> None:
+    def failed(self, source: str, error: str, page: str | None = None) -> None:
         """A source that gave no bytes: remembered with its reason, as a worker does."""
-        self.store.record_source(source_key(source), error=error, **self.meta)
+        self.store.record_source(source_key(source), error=error, page_url=page, **self.meta)

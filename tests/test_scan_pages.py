@@ -61,3 +61,21 @@ def test_line_output_names_the_page_and_json_listings_work(shop, engine):
     (line,) = res.stdout.splitlines()
     assert line.startswith(f"FLAGGED  {shop.url('/img/detail-1.jpg')} (page {api}): qq 391287654")
     assert res.exit_code == 1
+
+
+def test_with_store_the_page_is_recorded_with_each_image(shop, engine, tmp_path, monkeypatch):
+    from worker.store import Store
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
+    page = shop.url("/item.html")
+    res = CliRunner().invoke(cli, ["scan", "--store", "--json", "--shop", "shop-7", page])
+    rows = {r["source"]: r for r in map(json.loads, res.stdout.splitlines())}
+    assert rows[shop.url("/img/detail-1.jpg")]["stored"] is True
+    store = Store(url)
+    try:
+        for name in ("detail-1.jpg", "gone.jpg"):  # scanned, and failed before any bytes
+            source = store.source(shop.url(f"/img/{name}"))
+            assert source is not None and source["page_url"] == page and source["shop_id"] == "shop-7"
+    finally:
+        store.close()
