@@ -100,8 +100,12 @@ def main() -> int:
             QQSCAN_ALLOW_HOSTS=http.host,
             QQSCAN_FETCH_RATE="0",
             PYTHONPATH=str(REPO),
+            QQSCAN_RECONCILE_INTERVAL="0",  # only the measured jobs on the queues
         )
-        enqueue_scans(conn, urls, policy=Policy(retry_max=0))
+        from worker.store import Store
+
+        with Store(env["QQSCAN_DATABASE_URL"]) as store:  # requests are recorded where the worker stores
+            enqueue_scans(conn, urls, policy=Policy(retry_max=0), store=store)
         cmd = [str(Path(sys.executable).parent / "qqscan"), "worker", "--burst", "--logging-level", "WARNING"]
         t0 = time.perf_counter()
         subprocess.run(cmd, env=env, check=True)
