@@ -148,7 +148,7 @@ class Run:
         """A source refused before reading: reported at once (and remembered by the store, as a failed
         read would be). Built without the pipeline's imports (~1 s), which an early answer must not pay."""
         store_error = None
-        if self.sink:
+        if self.sink and problem.remember:
             from worker.store import StoreError
 
             try:
@@ -177,11 +177,10 @@ class Run:
 
     def prepare(self, src: Source, data: bytes | SourceError, scanner: InlineScanner | PoolScanner) -> Entry:
         """Look the bytes up in the store (--store), or send them to the scanner."""
-        from jobs.pipeline import failed
-        from worker.store import StoreError
-
         entry = Entry(src)
         if self.sink and not isinstance(data, SourceError):
+            from worker.store import StoreError
+
             try:
                 entry.known = self.sink.known(src.name, data, src.page)
             except StoreError as exc:
@@ -189,15 +188,15 @@ class Run:
             if entry.known is not None:
                 return entry
         if isinstance(data, SourceError):
+            from jobs.pipeline import failed  # after the engine's status line, if any: it takes ~1 s
+
             entry.result = failed(src.name, str(data))  # nothing was scanned: no time to report
         else:
             entry.future = scanner.submit(data, src.name)
         return entry
 
-    def finish(self, entry: Entry, store_error: str | None = None) -> None:
+    def finish(self, entry: Entry) -> None:
         """Store (with --store) and print one entry, waiting for its scan if it is still running."""
-        from worker.store import StoreError
-
         src, store_error = entry.src, entry.store_error
         if entry.known is not None:
             known = dict(entry.known)
@@ -221,6 +220,8 @@ class Run:
         assert result is not None
         stored = False
         if self.sink and store_error is None:
+            from worker.store import StoreError
+
             try:
                 if entry.future is None:  # no bytes: only the source is remembered, with the reason
                     self.sink.failed(src.name, result.error or "", src.page)

@@ -36,6 +36,7 @@ class Problem:
 
     name: str
     error: str
+    remember: bool = True  # a source for the store's failed list (a file), or just a mistake (a folder)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ def expand(args: Iterable[str], stdin: TextIO) -> Iterator[Source | Problem]:
                     yield Source(str(path))
             if not found:
                 suffixes = "/".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES))
-                yield Problem(arg, f"no images in folder {arg} (looked for files ending in {suffixes})")
+                yield Problem(
+                    arg, f"no images in folder {arg} (looked for files ending in {suffixes})", remember=False
+                )
         elif (error := _check_file(arg)) is not None:
             yield Problem(arg, error)
         else:
