@@ -72,7 +72,7 @@ class Tally:
         outcomes = [f"{self.flagged} flagged" + (f" ({kinds})" if kinds else ""), f"{self.clean} clean"]
         outcomes.append(f"{self.errors} error" + ("s" if self.errors != 1 else ""))
         if self.known:
-            outcomes.append(f"{self.known} of them already stored")
+            outcomes.append(f"{self.known} known from the store")
         load = f", OCR engine load {engine_seconds:.1f} s" if engine_seconds is not None else ""
         return (
             f"qqscan: {', '.join(outcomes)}; {self.scanned} image{'s' if self.scanned != 1 else ''} "
