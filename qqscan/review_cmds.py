@@ -162,15 +162,36 @@ def review() -> None:
 
 @review.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 = any free port."
+)
 @click.option(
     "--cookie-secure/--no-cookie-secure",
     default=None,
     help="Send the session cookie over HTTPS only (default: decided by the server).",
 )
 @click.option("--threads", type=click.IntRange(1, 256), default=4, show_default=True, help="Worker threads.")
-def serve(host: str, port: int, cookie_secure: bool | None, threads: int) -> None:
-    """Run the review web app (waitress) on the store at QQSCAN_DATABASE_URL."""
+@click.option(
+    "--access-log",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="Access log (Common Log Format): a file to append to, or - for stderr.",
+)
+@click.option("--no-access-log", is_flag=True, help="Write no access log.")
+@click.option("-v", "--verbose", is_flag=True, help="Also log waitress's 'Task queue depth' warnings.")
+def serve(
+    host: str,
+    port: int,
+    cookie_secure: bool | None,
+    threads: int,
+    access_log: str,
+    no_access_log: bool,
+    verbose: bool,
+) -> None:
+    """Run the review web app (waitress) on the store at QQSCAN_DATABASE_URL.
+
+    It binds first, then prints where it serves; one access-log line per request follows."""
     try:
         from review.server import run
     except ModuleNotFoundError as exc:
@@ -179,12 +200,29 @@ def serve(host: str, port: int, cookie_secure: bool | None, threads: int) -> Non
         raise click.ClickException("the review web app (review/server.py) is not installed") from exc
     from worker.store import StoreError
 
+    log: TextIO | None = None
     try:
-        run(host=host, port=port, database_url=None, cookie_secure=cookie_secure, threads=threads)
+        if not no_access_log:
+            log = sys.stderr if access_log == "-" else open(access_log, "a", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise click.ClickException(f"cannot open the access log {access_log}: {exc}") from exc
+    try:
+        run(
+            host=host,
+            port=port,
+            database_url=None,
+            cookie_secure=cookie_secure,
+            threads=threads,
+            access_log=log,
+            verbose=verbose,
+        )
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # address in use, permission denied on a low port
-        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from exc
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+    finally:
+        if log is not None and log is not sys.stderr:
+            log.close()
 
 
 # --- list / show -----------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from review.accesslog import USER_KEY
 from review.auth import init_auth
 from review.safetext import visible
 from review.store import ReviewStore
@@ -102,6 +103,7 @@ def create_app(
     admin.register(app)
 
     app.after_request(_security_headers)
+    app.after_request(_note_user)
     _error_pages(app)
     _jinja(app)
     return app
@@ -120,6 +122,14 @@ def _check_origin() -> None:
             f"The form was sent from another site ({origin}), not from {request.host}. Behind a reverse "
             "proxy, pass the original Host header through (nginx: proxy_set_header Host $host).",
         )
+
+
+def _note_user(resp: Any) -> Any:
+    """Who made the request, for the access log (only when this request already loaded the user)."""
+    user = g.get("_login_user")
+    if user is not None and user.is_authenticated:
+        request.environ[USER_KEY] = user.name
+    return resp
 
 
 def _security_headers(resp: Any) -> Any:

@@ -14,6 +14,7 @@ import io
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,21 +54,28 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # stderr (the serving line, then one access-log line per request) to a file: a pipe nobody
+        # reads would fill up and stall the server
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [QQSCAN, "review", "serve", "--port", str(self.port)],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stderr.read().decode()  # type: ignore[union-attr]
+            assert self.proc.poll() is None, self.output()
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
             except OSError:
                 time.sleep(0.1)
         raise AssertionError("qqscan review serve did not listen within 60 s")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -649,12 +650,23 @@ def test_serve_options(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
             url, "review", "serve", "--host", "0.0.0.0", "--port", "9000", "--cookie-secure", "--threads", "8"
         )
     )
-    ok(run(url, "review", "serve", "--no-cookie-secure"))
+    ok(run(url, "review", "serve", "--no-cookie-secure", "--no-access-log", "-v"))
+    log = Path(url.removeprefix("sqlite:///")).with_name("access.log")
+    ok(run(url, "review", "serve", "--port", "0", "--access-log", str(log)))
+    logs = [c.pop("access_log") for c in calls]
     assert calls == [
-        {"host": "127.0.0.1", "port": 8080, "database_url": None, "cookie_secure": None, "threads": 4},
-        {"host": "0.0.0.0", "port": 9000, "database_url": None, "cookie_secure": True, "threads": 8},
-        {"host": "127.0.0.1", "port": 8080, "database_url": None, "cookie_secure": False, "threads": 4},
-    ]
+        {"host": "127.0.0.1", "port": 8080, "database_url": None, "cookie_secure": None, "threads": 4,
+         "verbose": False},
+        {"host": "0.0.0.0", "port": 9000, "database_url": None, "cookie_secure": True, "threads": 8,
+         "verbose": False},
+        {"host": "127.0.0.1", "port": 8080, "database_url": None, "cookie_secure": False, "threads": 4,
+         "verbose": True},
+        {"host": "127.0.0.1", "port": 0, "database_url": None, "cookie_secure": None, "threads": 4,
+         "verbose": False},
+    ]  # fmt: skip
+    assert logs[0] is not None and logs[2] is None and logs[3].name == str(log) and logs[3].closed
+    r = run(url, "review", "serve", "--access-log", str(log.parent / "missing" / "a.log"))
+    assert r.exit_code == 1 and "cannot open the access log" in r.output
     assert run(url, "review", "serve", "--port", "70000").exit_code == 2
 
 
@@ -666,31 +678,121 @@ def free_port() -> Iterator[int]:
     yield port
 
 
-@pytest.mark.skipif(not (REPO / "review" / "server.py").exists(), reason="review/server.py not written yet")
-def test_serve_runs_the_web_app(url: str, free_port: int) -> None:
-    env = {**os.environ, "QQSCAN_DATABASE_URL": url}
-    proc = subprocess.Popen(
-        [QQSCAN, "review", "serve", "--port", str(free_port), "--no-cookie-secure"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+class Served:
+    """The installed `qqscan review serve` in a subprocess, its stderr in a file."""
+
+    def __init__(self, url: str, tmp: Path, *args: str) -> None:
+        self.err = tmp / f"serve-{time.monotonic_ns()}.log"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [QQSCAN, "review", "serve", "--port", str(self.port), *args],
+            env={**os.environ, "QQSCAN_DATABASE_URL": url},
+            stdout=subprocess.DEVNULL,
+            stderr=self.err.open("wb"),
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def wait(self) -> None:
         deadline = time.monotonic() + 30
-        status = None
-        while time.monotonic() < deadline and proc.poll() is None:
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{free_port}/login", timeout=2) as resp:
-                    status = resp.status
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.2)
-        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-        assert status == 200
-    finally:
-        proc.terminate()
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("review serve did not listen within 30 s")
+
+    def get(self, path: str) -> int:
+        with urllib.request.urlopen(self.base + path, timeout=10) as resp:
+            resp.read()
+            return resp.status
+
+    def wait_for_lines(self, pattern: re.Pattern[str], n: int) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(pattern.findall(self.output())) < n:
+            time.sleep(0.05)
+
+    def output(self) -> str:
+        return self.err.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> str:
+        self.proc.terminate()
         try:
-            proc.wait(timeout=10)
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            self.proc.kill()
+            self.proc.wait()
+        return self.output()
+
+
+CLF = re.compile(
+    r'^(\S+) - (\S+) \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] "([^"]*)" (\d{3}) (\d+|-)$',
+    re.MULTILINE,
+)
+
+
+def test_serve_says_where_after_binding_and_logs_each_request(url: str, tmp_path: Path) -> None:
+    served = Served(url, tmp_path, "--no-cookie-secure")
+    try:
+        served.wait()
+        assert served.get("/login?next=/history") == 200
+        try:
+            served.get("/nowhere")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+    finally:
+        served.wait_for_lines(CLF, 2)  # a line is written once its response is finished
+        out = served.stop()
+    lines = out.splitlines()
+    assert lines[0].startswith(f"qqscan review: serving http://127.0.0.1:{served.port}/ (database "), out
+    log = [m.groups() for m in map(CLF.match, lines) if m]
+    assert [(g[0], g[1], g[3], g[4]) for g in log] == [
+        ("127.0.0.1", "-", "GET /login?next=/history HTTP/1.1", "200"),
+        ("127.0.0.1", "-", "GET /nowhere HTTP/1.1", "404"),
+    ], out
+    assert int(log[0][5]) > 500 and datetime.strptime(log[0][2], "%d/%b/%Y:%H:%M:%S +0000")
+    assert "Task queue depth" not in out and "Traceback" not in out
+
+
+def test_serve_on_a_port_in_use_fails_with_one_line_and_no_serving_line(url: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [QQSCAN, "review", "serve", "--port", str(port)],
+            env={**os.environ, "QQSCAN_DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"Error: cannot serve on 127.0.0.1:{port}: Address already in use"
+    ], r.stderr
+    assert "serving" not in r.stderr
+
+
+def test_waitress_queue_warnings_only_with_verbose(url: str, tmp_path: Path) -> None:
+    """One thread and 16 clients at once: requests wait for the thread, which waitress reports as
+    "Task queue depth is N" warnings. Hidden by default; shown with -v (so the load really queues)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def burst(*args: str) -> str:
+        served = Served(url, tmp_path, "--threads", "1", "--no-access-log", *args)
+        try:
+            served.wait()
+            for _ in range(5):
+                with ThreadPoolExecutor(16) as pool:
+                    assert set(pool.map(lambda _: served.get("/login"), range(64))) == {200}
+                if args and "Task queue depth" in served.output():
+                    break
+        finally:
+            out = served.stop()
+        return out
+
+    assert "Task queue depth" not in burst()
+    assert "Task queue depth" in burst("-v")

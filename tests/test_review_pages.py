@@ -8,7 +8,9 @@ history, admin audit and allow-list pages, and review.server.run's choices.
 
 from __future__ import annotations
 
+import io
 import re
+import socket
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -542,23 +544,62 @@ def test_review_round_trip_on_sqlite_and_postgresql(db_url):
 @pytest.mark.parametrize(
     ("host", "secure"), [("127.0.0.1", False), ("localhost", False), ("::1", False), ("0.0.0.0", True)]
 )
-def test_run_serves_with_waitress_and_secure_cookies_off_loopback_only(
-    host, secure, store, monkeypatch, capsys
-):
-    import waitress
-
+def test_make_server_binds_with_waitress_and_secure_cookies_off_loopback_only(host, secure, store):
     import review.server
 
-    served: dict[str, Any] = {}
+    server, opened = review.server.make_server(host=host, port=0, database_url=store.url, threads=2)
+    try:
+        (url,) = review.server.urls(server)
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        assert port > 0 and url.startswith("http://[::1]:" if host == "::1" else "http://")
+        with socket.socket(socket.AF_INET6 if host == "::1" else socket.AF_INET) as probe:
+            probe.connect(("::1" if host == "::1" else "127.0.0.1", port))  # bound and listening already
+        assert server.qqscan_app.config["SESSION_COOKIE_SECURE"] is secure
+        assert server.adj.threads == 2
+    finally:
+        server.close()
+        opened.close()
+    server, opened = review.server.make_server(
+        host=host, port=0, database_url=store.url, cookie_secure=not secure
+    )
+    assert server.qqscan_app.config["SESSION_COOKIE_SECURE"] is (not secure)
+    server.close()
+    opened.close()
 
-    def fake_serve(app: Any, **kw: Any) -> None:
-        served.update(kw, app=app)
 
-    monkeypatch.setattr(waitress, "serve", fake_serve)
-    review.server.run(host=host, port=8765, database_url=store.url, threads=2)
-    assert served["host"] == host and served["port"] == 8765 and served["threads"] == 2
-    assert served["app"].config["SESSION_COOKIE_SECURE"] is secure
-    err = capsys.readouterr().err
-    assert ":8765/" in err and "http://" in err
-    review.server.run(host=host, port=8765, database_url=store.url, cookie_secure=not secure)
-    assert served["app"].config["SESSION_COOKIE_SECURE"] is (not secure)
+def test_access_log_lines_name_the_user_and_escape_the_request_line(store):
+    from review.accesslog import AccessLog
+
+    log = io.StringIO()
+    app = create_app(store)
+    app.wsgi_app = AccessLog(app.wsgi_app, log)  # type: ignore[method-assign]
+    client = app.test_client()
+    # buffered: the test client then closes each response at once, which is when its line is written
+    form = client.get("/login", buffered=True)
+    tok = re.search(r'name="csrf_token" value="([^"]+)"', text(form)).group(1)
+    creds = {"csrf_token": tok, "username": "bob", "password": PASSWORD}
+    assert client.post("/login", data=creds, buffered=True).status_code == 302
+    sha = seed(store, 1)
+    assert client.get(f"/image/{sha}?status=all", buffered=True).status_code == 200
+    # a WSGI string holds one character per byte: the override's UTF-8 bytes as the server got them
+    hostile = '/?shop="x" 200 1\n10.0.0.1 - admin \x1b[2J' + "\u202e".encode().decode("latin-1")
+    client.get("/", environ_overrides={"REQUEST_URI": hostile}, buffered=True)
+    lines = log.getvalue().splitlines()
+    parsed = [CLF.match(line) for line in lines]
+    assert all(parsed), lines
+    got = [(m.group(2), m.group(4), m.group(5)) for m in parsed if m]
+    assert got[0] == ("-", "GET /login HTTP/1.1", "200")  # the login form, before logging in
+    assert got[1] == ("bob", "POST /login HTTP/1.1", "302")
+    assert ("bob", f"GET /image/{sha}?status=all HTTP/1.1", "200") in got
+    # quotes, newline, ESC and the bidi override from the client become \xhh: one line, nothing forged
+    assert got[-1] == (
+        "bob",
+        "GET /?shop=\\x22x\\x22 200 1\\x0a10.0.0.1 - admin \\x1b[2J\\xe2\\x80\\xae HTTP/1.1",
+        "200",
+    )
+    assert int(parsed[0].group(6)) > 500  # type: ignore[union-attr]
+
+
+CLF = re.compile(
+    r'^(\S+) - (\S+) \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] "([^"]*)" (\d{3}) (\d+|-)$'
+)
