@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from detectors import phone as ph
+from detectors import words
 from detectors.base import Finding
 from detectors.exclusions import Exclusions
-from detectors.keywords import KeywordHit, KeywordMatcher
+from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, alternation, charset
+from detectors.labels import Labels
 from detectors.normalize import (
+    CLASS_DIGIT,
     CLASS_DISGUISED,
-    CLASS_LETTER,
-    CLASS_LOOKALIKE,
+    CLASS_HOMOPHONE,
     CLASS_OTHER,
     DIGIT_CLASSES,
     Views,
@@ -22,6 +25,7 @@ from detectors.normalize import (
 from detectors.qq import qq_rule
 from detectors.rules import rules_version
 from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
+from detectors.solicit import Solicitations
 from detectors.wechat import WechatIds
 
 # A keyword followed by a number is introducing that number, not labelling the one before it.
@@ -57,6 +61,19 @@ class TextDetector:
         self.keywords = KeywordMatcher(rules)
         self.exclusions = Exclusions(rules)
         self.wechat = WechatIds(rules, self.keywords)
+        self.labels = Labels(rules)
+        self.solicit = Solicitations(rules, self.keywords)
+        self._units = frozenset(u.lower() for u in rules["exclude"]["units"] if u.isascii())
+        self._max_block = int(rules["digits"].get("max_lookalike_block", 3))
+        # Prefilter on the raw text: a character that may start a listed channel keyword or a solicitation
+        # phrase, in any form that normalises to one (ＱＱ, 維).
+        firsts = self.keywords.channel_firsts | self.solicit.phrase_firsts
+        raw = firsts | {chr(cp) for cp, c in self.tables.canon.items() if c in firsts}
+        raw |= {c.upper() for c in raw if c.isascii()}
+        self._channel_firsts = re.compile(charset(raw))
+        chan = self.keywords.channel_words + self.solicit.phrases
+        self._channel_words = re.compile(f"(?={charset({w[0] for w in chan})})(?:{alternation(chan)})")
+        self._la_words = frozenset(w.lower() for w in rules["digits"].get("lookalike_words", []))
         kw = rules["keywords"]
         self.max_sep = int(rules["digits"].get("max_separator_run", 3))
         self.max_gap = int(kw.get("max_keyword_gap", 6))
@@ -67,6 +84,10 @@ class TextDetector:
         self._measure = {u for u in rules["exclude"]["units"] if len(u) == 1 and not u.isascii()}
         q = rules["qq"]
         self.qq_min, self.qq_max = int(q["min_digits"]), int(q["max_digits"])
+        self.bare_window = int(q.get("bare_context_window", 24))
+        self.max_group = int(q.get("max_group_digits", 4))
+        self.edge_word_freq = int(q.get("edge_word_min_freq", 50))
+        self.edge_char_freq = int(q.get("edge_char_min_freq", 20000))
         self.conf = rules["confidence"]
         # Prefilter: a line needs five digit-like characters in a run, or a keyword, to be worth a look.
         self._digits5 = re.compile(f"[{DIGIT_CLASSES}](?:_{{0,{self.max_sep}}}[{DIGIT_CLASSES}]){{4,}}")
@@ -86,11 +107,12 @@ class TextDetector:
         t = self.tables
         cls = text.translate(t.cls)
         has_digits = self._digits5.search(cls) is not None
-        if not has_digits and not (
-            (CLASS_LETTER in cls or CLASS_LOOKALIKE in cls) and self.keywords.wechat_char.search(text.lower())
+        if not has_digits and not self.keywords.maybe_channel(
+            text, self._channel_firsts, self._channel_words
         ):
             return []
-        v = Views(text, text.translate(t.canon), cls, text.translate(t.value))
+        canon = text.translate(t.canon)
+        v = Views(text, canon, cls, text.translate(t.value))
         hits = self.keywords.find(v)
         findings: list[Finding] = []
         if hits:
@@ -105,12 +127,13 @@ class TextDetector:
                 # Keycap digits (3️⃣) are plain ASCII digits with modifiers: written in disguise all the same.
                 for m in _KEYCAP.finditer(text):
                     cls_l[m.start()] = CLASS_DISGUISED
-            cls = fix_lookalikes("".join(cls_l))
+            cls = fix_lookalikes("".join(cls_l), canon, self._units, self._max_block, self._la_words)
             v = Views(text, v.canon, cls, v.value)
             for span in find_runs(cls, self.max_sep):
                 if sum(1 for i in range(*span) if cls[i] in DIGIT_CLASSES) < self.qq_min:
                     continue
                 findings.extend(self._run_findings(span, v, hits, excluded))
+        findings.extend(self.solicit.find(v, hits, findings, self._conf))
         return _dedupe(findings)
 
     def _run_findings(
@@ -126,12 +149,21 @@ class TextDetector:
         n = len(groups)
         subs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
         subs = [(i, j) for i, j in subs if self.qq_min <= sum(sizes[i:j]) <= MAX_RUN_DIGITS]
-        # Readings that reach across list punctuation (QQ：7822096122，1、长征) come after all that do not.
+        # A keyword right before the run says the run is one number: its groups join freely.
+        first = groups[0]
+        tied = self._tie(Candidate(tuple(first), "", ""), v, hits) is not None
+        # Readings that reach across list punctuation (QQ：7822096122，1、长征) come after all that do not,
+        # unless a keyword ties short groups (加qq 58、271、3、09、4).
         gaps = _gaps([g[-1] for g in groups[:-1]], [g[0] for g in groups[1:]], v.canon)
-        lists = [0] + [int(any(ch in _LIST_PUNCT for ch in g)) for g in gaps]
-        # ... and readings that join plain digits to disguised ones without a separator (③⑨①...④2) come
-        # after those that do not, though before those crossing list punctuation.
-        fams = [0] + [int(g == "") for g in gaps]
+        short = [s <= self.max_group for s in sizes]
+        lists = [0] + [
+            int(any(ch in _LIST_PUNCT for ch in g) and not (tied and short[k] and short[k + 1]))
+            for k, g in enumerate(gaps)
+        ]
+        # ... and without a keyword, readings that join a block of 3+ plain digits to disguised ones without
+        # a separator (③⑨①...④2009) come after those that do not; 1久山灵... and 32棋爸... stay one number.
+        plain3 = [sizes[k] >= 3 and v.cls[groups[k][0]] == CLASS_DIGIT for k in range(n)]
+        fams = [0] + [int(g == "" and not tied and (plain3[k] or plain3[k + 1])) for k, g in enumerate(gaps)]
         subs.sort(
             key=lambda ij: (
                 sum(lists[ij[0] + 1 : ij[1]]),
@@ -142,13 +174,17 @@ class TextDetector:
         )
         used = [False] * n
         found: list[Finding] = []
+        drop = self._edge_drop(v)
         for i, j in subs:
             if any(used[i:j]):
                 continue
             positions = [p for g in groups[i:j] for p in g]
             counted = lambda k: v.canon[k] in "一两" and v.canon[k + 1 : k + 2] in self._measure  # noqa: E731
             hits_here: list[Finding] = []
-            for c in readings(positions, v.cls, v.value, alone=(i, j) == (0, n), counted=counted):
+            alone = (i, j) == (0, n)
+            for c in readings(
+                positions, v.cls, v.value, alone=alone, counted=counted, drop=drop, untied=not tied
+            ):
                 f, reason, scope = self._judge(c, v, hits, excluded)
                 if f is not None:
                     hits_here.append(f)
@@ -210,12 +246,15 @@ class TextDetector:
             digits = c.digits
         checked = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb")
         reason, scope = checked if checked is not None else (None, "all")
+        if reason is None and not ph.MOBILE.fullmatch(digits) and self.labels.foreign(v, c.start, hits):
+            # 货号518264-907, 型号：XJ-40215583: the number is its label's, whatever keyword is around.
+            reason, scope = "exclude.label", "head"
         if reason is None and len(digits) > 13:
             reason = "exclude.too_long"
         rule = None
         value = digits
         if reason is None:
-            rule, value = self._classify(c, v, tie)
+            rule, value = self._classify(c, v, tie, hits)
             if glued is not None and rule == "phone.mobile":
                 rule = "phone.mobile_glued_id"
             if rule is None:
@@ -235,11 +274,15 @@ class TextDetector:
         extra: dict[str, Any] = {"rules_version": self.version, "_core": (c.start, c.end)}
         if tie is not None:
             extra["keyword"] = v.text[tie.start : tie.end]
+            extra["keyword_rule"] = tie.how  # literal / sound / shape, and the listed form it matched
+            extra["keyword_form"] = tie.form
         if c.disguised:
             extra["disguised"] = True
         return Finding(kind, value, v.text[start:end], conf, rule, (start, end), extra=extra), None, scope
 
-    def _classify(self, c: Candidate, v: Views, tie: KeywordHit | None) -> tuple[str | None, str]:
+    def _classify(
+        self, c: Candidate, v: Views, tie: KeywordHit | None, hits: list[KeywordHit]
+    ) -> tuple[str | None, str]:
         digits = c.digits
         kind = tie.kind if tie is not None else None
         mob = ph.mobile(digits)
@@ -267,7 +310,29 @@ class TextDetector:
             # A phone keyword before a disguised run that is no phone: judge the disguise on its own
             # (电话，叁玖壹...); a plain number after 热线 is some phone we cannot place, not a QQ number.
             return (qq_rule(c, None, self.rules) if c.disguised else None), digits
-        return qq_rule(c, kind, self.rules), digits
+        w = self.bare_window
+        near = any(
+            h.kind in (*CONTACT_KINDS, "verb") and h.end > c.start - w and h.start < c.end + w for h in hits
+        )
+        return qq_rule(c, kind, self.rules, near=near), digits
+
+    def _edge_drop(self, v: Views) -> Callable[[int, int, bool], bool]:
+        """Is the homophone / look-alike at the edge of a run not a digit? Evidence, not a list: it makes a
+        word with the character outside the run (会议三九..., ...零期间), or it is a frequent function word
+        glued to plain digits (加我就391287654); '|' and '!' at an edge are punctuation."""
+
+        def drop(i: int, inner: int, leading: bool) -> bool:
+            ch = v.canon[i]
+            if v.cls[i] != CLASS_HOMOPHONE:
+                return not ch.isalnum()
+            out = i - 1 if leading else i + 1
+            if 0 <= out < len(v.canon) and "\u3400" <= v.canon[out] <= "\u9fff":
+                pair = v.canon[out] + ch if leading else ch + v.canon[out]
+                if words.freq(pair) >= self.edge_word_freq:
+                    return True
+            return v.cls[inner] == CLASS_DIGIT and words.freq(ch) >= self.edge_char_freq
+
+        return drop
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))

@@ -1,4 +1,11 @@
-"""Keyword hits (QQ / WeChat / phone / contact verbs) in the canonical view, literal and through pinyin."""
+"""Keyword hits (QQ / WeChat / phone / contact verbs) in the canonical view: by list, by sound, by shape.
+
+- literal: a listed keyword (扣扣, 薇信, QQ号 ...).
+- sound:   characters whose pypinyin readings match a keyword's syllables, fuzzily (球球, 秋秋, 扣号, Q球),
+           unless the match is a common word of its own in real text (口号, 维新: jieba frequency).
+- shape:   a listed keyword with one character swapped for one OCR confuses it with (qg, q0, 抠枢).
+A keyword glued to a product or everyday word (QQ音乐, 微信读书, 折扣扣) is not a contact keyword there.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.normalize import DIGIT_CLASSES, Views, syllable_chars
+from detectors import words
+from detectors.normalize import DIGIT_CLASSES, Views, fuzzy_variants, syllable_chars
+
+CONTACT_KINDS = ("qq", "qq_group", "wechat")
+_CJK = re.compile(r"[\u3400-\u9fff]+")
 
 
 @dataclass(frozen=True)
@@ -16,13 +27,15 @@ class KeywordHit:
     end: int
     short: bool  # an ordinary word elsewhere (扣, 微, v): only counts right before the number
     word: str
+    how: str = "literal"  # "literal" | "sound" | "shape"
+    form: str = ""  # the listed keyword (or syllables) it matched
 
 
-def _alternation(words: list[str], ascii_bounds: bool = False) -> str:
+def alternation(words_: list[str], ascii_bounds: bool = False) -> str:
     """Longest first. With ascii_bounds, a word that starts/ends with an ASCII letter must not touch
     another ASCII letter there (wxid, qqmusic), so 加qq is read as 加 + qq rather than 加q + q."""
     parts = []
-    for w in sorted(set(words), key=len, reverse=True):
+    for w in sorted(set(words_), key=len, reverse=True):
         if not w:
             continue
         p = re.escape(w)
@@ -37,8 +50,10 @@ def _alternation(words: list[str], ascii_bounds: bool = False) -> str:
 class KeywordMatcher:
     def __init__(self, rules: dict[str, Any]) -> None:
         kw = rules["keywords"]
-        self._kind_of: dict[str, tuple[str, bool]] = {}
-        # Later entries win for words listed twice, so order from weakest to most specific.
+        d = rules["digits"]
+        # word -> (kind, short, how, form). Later entries win for words listed twice: weakest first.
+        self._kind_of: dict[str, tuple[str, bool, str, str]] = {}
+        shapes: dict[str, list[str]] = {k.lower(): v for k, v in kw.get("ocr_confusions", {}).items()}
         for kind, key, short in [
             ("verb", "contact_verbs", False),
             ("phone", "phone", False),
@@ -49,47 +64,119 @@ class KeywordMatcher:
             ("qq_group", "qq_group", False),
         ]:
             for w in kw.get(key, []):
-                self._kind_of[w.lower()] = (kind, short)
+                w = w.lower()
+                self._kind_of[w] = (kind, short, "literal", w)
+                if kind in CONTACT_KINDS and not short and len(w) >= 2:
+                    for variant in _shape_variants(w, shapes):
+                        if variant not in self._kind_of:
+                            self._kind_of[variant] = (kind, False, "shape", w)
         # The lookahead on first characters lets the regex engine skip most positions in C.
-        firsts = "".join(sorted({re.escape(w[0]) for w in self._kind_of}))
-        self._literal = re.compile(
-            f"(?=[{firsts}])(?:{_alternation(list(self._kind_of), ascii_bounds=True)})"
-        )
+        firsts = charset({w[0] for w in self._kind_of})
+        self._literal = re.compile(f"(?={firsts})(?:{alternation(list(self._kind_of), ascii_bounds=True)})")
+        letter_sounds: dict[str, str] = kw.get("letter_sounds", {})
+        fi, ff = d["fuzzy_initials"], [p for p in d["fuzzy_finals"] if p[0] in ("in", "ing", "an", "ang")]
         pinyin: list[tuple[str, re.Pattern[str]]] = []
-        wechat_firsts: set[str] = {w[0] for w, (k, _) in self._kind_of.items() if k == "wechat"}
+        sound_firsts: set[str] = set()
         for kind, key in [("qq", "qq_pinyin"), ("wechat", "wechat_pinyin")]:
-            for pair in kw.get(key, []):
+            for seq in kw.get(key, []):
                 classes = []
-                for k, syl in enumerate(pair):
-                    # Exact reading, plus the -in/-ing confusion (xin/xing) input methods accept.
-                    chars = syllable_chars(syl) | (syllable_chars(syl + "g") if syl.endswith("n") else set())
-                    classes.append("[" + "".join(sorted(re.escape(c) for c in chars)) + "]")
-                    if kind == "wechat" and k == 0:
-                        wechat_firsts |= chars
-                pinyin.append((kind, re.compile("".join(classes))))
+                for k, alts in enumerate(seq):
+                    chars: set[str] = set()
+                    for syl in alts.split("|"):
+                        for variant in fuzzy_variants(syl, fi, ff):
+                            chars |= syllable_chars(variant)
+                        chars |= {letter for letter, s in letter_sounds.items() if s == syl or letter == syl}
+                    if k == 0:
+                        sound_firsts |= chars
+                    # Rare characters outside the BMP are left out: one of them in a class makes the
+                    # regex engine test every character of the class one by one.
+                    chars = {c for c in chars if ord(c) < 0x10000}
+                    classes.append(charset(chars))
+                pinyin.append((kind, re.compile("(?<![a-z])" + "".join(classes) + "(?![a-z])")))
         self._pinyin = pinyin
-        self.not_contact_wechat = re.compile(_alternation(kw.get("wechat_not_contact", [])) or "(?!)")
-        # Prefilter for lines without digits: only a WeChat id (keyword + ASCII letters) can be found there.
-        self.wechat_char = re.compile("[" + "".join(sorted(re.escape(c) for c in wechat_firsts)) + "]")
+        self.sound_max_freq = int(kw.get("sound_max_word_freq", 100))
+        self.product_words = sorted({w.lower() for w in kw.get("product_words", [])}, key=len, reverse=True)
+        self.product_min_freq = int(kw.get("product_min_freq", 30))
+        self.followers = tuple(w.lower() for w in kw.get("keyword_followers", []))
+        self.preceding_min_freq = int(kw.get("preceding_min_freq", 200))
+        self.not_contact_wechat = re.compile(alternation(kw.get("wechat_not_contact", [])) or "(?!)")
+        # Prefilters for lines without digits (a contact keyword must be there for an id or a
+        # solicitation), on the raw text: first characters of listed keywords in any form that normalises
+        # to one (ＱＱ, 維), and the sound patterns (their characters are raw CJK already).
+        channel = [w for w, (k, _, _, _) in self._kind_of.items() if k in CONTACT_KINDS]
+        self.channel_words = channel
+        self.channel_firsts = {w[0] for w in channel}
+        # All sound patterns in one, without the ASCII bounds (those keep the engine off its fast path).
+        bare = [rx.pattern.replace("(?<![a-z])", "").replace("(?![a-z])", "") for _, rx in pinyin]
+        self._sound_any = re.compile("|".join(bare) or "(?!)")
+
+    def maybe_channel(self, text: str, firsts: re.Pattern[str], words_rx: re.Pattern[str]) -> bool:
+        """Cheap test on raw text: a QQ / WeChat keyword (listed, by shape or by sound) or a solicitation
+        phrase may be in it. `firsts`: their first characters in any form; `words_rx`: the words."""
+        if self._sound_any.search(text) is not None:
+            return True
+        return firsts.search(text) is not None and words_rx.search(text.lower()) is not None
 
     def find(self, v: Views) -> list[KeywordHit]:
         canon = v.canon
         hits: list[KeywordHit] = []
-        taken: set[int] = set()
         for m in self._literal.finditer(canon):
             word = m.group()
             s, e = m.span()
-            kind, short = self._kind_of[word]
-            hits.append(KeywordHit(kind, s, e, short, word))
-            taken.update(range(s, e))
+            kind, short, how, form = self._kind_of[word]
+            hits.append(KeywordHit(kind, s, e, short, word, how, form))
         for kind, rx in self._pinyin:
             for m in rx.finditer(canon):
                 s, e = m.span()
-                if taken.intersection(range(s, e)):
+                covered = [h for h in hits if h.start < e and h.end > s]
+                if any(not h.short or h.start < s or h.end > e for h in covered):
                     continue
+                # A longer sound form wins over a short keyword inside it (扣号 over 扣).
+                hits = [h for h in hits if h not in covered]
                 # Inside a run of digit homophones (起饿 = 7 2) it is digits, not a keyword.
                 if s > 0 and v.cls[s - 1] in DIGIT_CLASSES:
                     continue
-                hits.append(KeywordHit(kind, s, e, False, m.group()))
+                if words.freq(m.group()) >= self.sound_max_freq:
+                    continue  # 口号, 维新: a word of its own
+                hits.append(KeywordHit(kind, s, e, False, m.group(), "sound", m.group()))
+        hits = [h for h in hits if not self.in_word(h, canon)]
         hits.sort(key=lambda h: h.start)
         return hits
+
+    def in_word(self, h: KeywordHit, canon: str) -> bool:
+        """The keyword is part of a product or everyday word here (QQ音乐, 微信读书, 折扣扣, 微博)."""
+        if h.kind not in CONTACT_KINDS:
+            return False
+        after = canon[h.end : h.end + 6]
+        if after[:1] == " " and not h.short:
+            after = after[1:]  # OCR boxes side by side: "QQ 音乐"
+        if any(after.startswith(w) for w in self.product_words):
+            return not any(after.startswith(f) for f in self.followers if len(f) > 1)
+        m = _CJK.match(after)
+        if m is not None and len(m.group()) >= 2:
+            word = words.longest_word(m.group(), self.product_min_freq)
+            if word is not None and not word.startswith(self.followers):
+                return True
+        if h.short and m is not None and words.freq(h.word + m.group()[:1]) >= self.product_min_freq:
+            return True  # 微博, 扣子: a short keyword that starts a word is that word
+        if h.start > 0 and _CJK.match(canon, h.start - 1) and _CJK.match(canon, h.start):
+            return words.freq(canon[h.start - 1 : h.start + 1]) >= self.preceding_min_freq
+        return False
+
+
+def charset(chars: set[str]) -> str:
+    """A regex character class; characters outside the BMP become one range (keeps the class fast)."""
+    bmp = "".join(sorted(re.escape(c) for c in chars if ord(c) < 0x10000))
+    astral = "\U00010000-\U0010ffff" if any(ord(c) >= 0x10000 for c in chars) else ""
+    return f"[{bmp}{astral}]"
+
+
+def _shape_variants(word: str, shapes: dict[str, list[str]]) -> set[str]:
+    """The word with one character replaced by a shape OCR confuses it with; a digit never leads (9q)."""
+    out = set()
+    for i, ch in enumerate(word):
+        for alt in shapes.get(ch, []):
+            if i == 0 and alt[0].isdigit():
+                continue
+            out.add(word[:i] + alt.lower() + word[i + 1 :])
+    return out

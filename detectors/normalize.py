@@ -22,7 +22,7 @@ CLASS_DISGUISED = "C"  # circled, parenthesised, keycap, mathematical, superscri
 CLASS_NUMERAL = "N"  # 〇一二三 / 零壹贰叁
 CLASS_SPOKEN = "S"  # 洞 幺 两 拐 勾
 CLASS_HOMOPHONE = "H"  # any character read like a digit (伞 san=3, 酒 jiu=9)
-CLASS_LOOKALIKE = "L"  # o/O l/I i: digits only when glued to digits and not part of a word
+CLASS_LOOKALIKE = "L"  # O l S B ...: digits only when glued to digits and not part of a word
 CLASS_SEP = "_"  # separator allowed between two digits
 CLASS_LETTER = "a"  # other ASCII letter
 CLASS_OTHER = "."  # other ASCII (punctuation that is not a separator)
@@ -48,7 +48,7 @@ def _is_cjk(ch: str) -> bool:
     return 0x3400 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x3134F
 
 
-def _fuzzy_variants(syllable: str, initials: list[list[str]], finals: list[list[str]]) -> set[str]:
+def fuzzy_variants(syllable: str, initials: list[list[str]], finals: list[list[str]]) -> set[str]:
     """All spellings an input-method fuzzy match (s/sh, in/ing, e/er ...) would accept for `syllable`."""
     out = {syllable}
     for a, b in initials:
@@ -89,7 +89,7 @@ def homophone_table(rules: dict[str, Any]) -> dict[str, str]:
     by_reading: dict[str, str] = {}
     for digit, readings in d["readings"].items():
         for r in readings:
-            for v in _fuzzy_variants(r, d["fuzzy_initials"], d["fuzzy_finals"]):
+            for v in fuzzy_variants(r, d["fuzzy_initials"], d["fuzzy_finals"]):
                 by_reading.setdefault(v, digit)
     stop = set(d.get("homophone_stoplist", []))
     return {ch: by_reading[r] for ch, r in _main_readings().items() if r in by_reading and ch not in stop}
@@ -149,9 +149,6 @@ def build_tables(rules: dict[str, Any]) -> Tables:
     for trad, simp in rules["normalize"].get("traditional", {}).items():
         canon[ord(trad)] = simp
 
-    def canon_of(ch: str) -> str:
-        return canon.get(ord(ch), ch)
-
     # Digit-like CJK characters, weakest first so stronger classes overwrite.
     tables = [
         (homophone_table(rules), CLASS_HOMOPHONE),
@@ -166,15 +163,17 @@ def build_tables(rules: dict[str, Any]) -> Tables:
             for c in [ch, *trad_of.get(ch, [])]:
                 cls[ord(c)] = klass
                 value[ord(c)] = dig
-    for ch, dig in d["lookalike"].items():
-        for c in {ch, ch.upper(), canon_of(ch)}:
-            cls[ord(c)] = CLASS_LOOKALIKE
-            value[ord(c)] = dig
-    # Full-width look-alikes (Ｏ, ｌ) follow their ASCII form.
-    for cp, c in list(canon.items()):
-        if len(c) == 1 and ord(c) < 128 and cp >= 128 and cp not in value and ord(c) in value:
-            cls[cp] = cls[ord(c)]
-            value[cp] = value[ord(c)]
+    # Look-alikes are case-sensitive (B is 8, b is 6); full-width forms (Ｏ, ｌ) follow their ASCII form.
+    lookalike = d["lookalike"]
+    for ch, dig in lookalike.items():
+        cls[ord(ch)] = CLASS_LOOKALIKE
+        value[ord(ch)] = dig
+    for lo, hi in _COMPAT_RANGES:
+        for cp in range(lo, hi + 1):
+            nf = unicodedata.normalize("NFKC", chr(cp))
+            if cp not in value and nf in lookalike:
+                cls[cp] = CLASS_LOOKALIKE
+                value[cp] = lookalike[nf]
     for cp in range(10):
         value[ord(str(cp))] = str(cp)
     return Tables(canon=canon, cls=cls, value=value)

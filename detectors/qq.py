@@ -7,11 +7,12 @@ from typing import Any
 from detectors.runs import Candidate
 
 
-def qq_rule(c: Candidate, kind: str | None, rules: dict[str, Any]) -> str | None:
+def qq_rule(c: Candidate, kind: str | None, rules: dict[str, Any], near: bool = False) -> str | None:
     """The QQ rule for candidate `c` tied to a keyword of `kind` (None: no keyword), or None.
 
     QQ numbers have 5-11 digits and never start with 0. Without a keyword, only a disguised run (numerals,
-    circled digits, homophones: ordinary text almost never has one this long) or a long plain run counts.
+    circled digits, homophones: ordinary text almost never has one this long) or a long plain run with a
+    contact word `near` it (alone, a plain run is a serial or a trace code).
     """
     q = rules["qq"]
     digits = c.digits
@@ -30,4 +31,4 @@ def qq_rule(c: Candidate, kind: str | None, rules: dict[str, Any]) -> str | None
     # Plain digits with no keyword: only one unbroken block (6031669 1599 is two figures in a table).
     # (and alone in its run: 1239·90 3·84 28015046099 is a row of a table).
     contiguous = c.end - c.start == n
-    return "qq.bare" if n >= int(q["bare_min_digits"]) and contiguous and c.alone else None
+    return "qq.bare" if near and n >= int(q["bare_min_digits"]) and contiguous and c.alone else None

@@ -13,11 +13,11 @@ from detectors.normalize import (
     CLASS_LETTER,
     CLASS_LOOKALIKE,
     CLASS_NUMERAL,
+    CLASS_OTHER,
     CLASS_SPOKEN,
     DIGIT_CLASSES,
 )
 
-_WEAK = CLASS_HOMOPHONE + CLASS_SPOKEN + CLASS_LOOKALIKE
 _TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE
 _PLAIN = CLASS_DIGIT + CLASS_LOOKALIKE
 _FIRM = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL + CLASS_SPOKEN
@@ -27,19 +27,41 @@ _LETTER_BLOCK = re.compile(f"[{CLASS_LETTER}{CLASS_LOOKALIKE}]+")
 _IGNORABLE = set("\u200b\u200c\u200d\u2060\ufeff\ufe0f\ufe0e\u20e3")
 
 
-def fix_lookalikes(cls: str) -> str:
-    """Demote o/l/i to letters unless they form a letter block of their own glued to a digit."""
+def fix_lookalikes(
+    cls: str,
+    canon: str = "",
+    units: frozenset[str] = frozenset(),
+    max_block: int = 3,
+    words: frozenset[str] = frozenset(),
+) -> str:
+    """Demote look-alikes (O l S B ...) to letters unless they form a short letter block of their own glued
+    to a digit: a block holding any other letter is a word or a code (iPhone, SM-G9910), a long one is a
+    word (BIOS), a block at the end of a run that is a unit (500g, 256GB) or a word (ISO9001) is that; at a
+    run's edge only up to two look-alikes count."""
     if CLASS_LOOKALIKE not in cls:
         return cls
     out = list(cls)
     for m in _LETTER_BLOCK.finditer(cls):
         s, e = m.span()
         block = m.group()
-        glued = (s > 0 and cls[s - 1] in _STRONG) or (e < len(cls) and cls[e] in _STRONG)
-        if CLASS_LETTER in block or not glued:
+        before = s > 0 and cls[s - 1] in _STRONG
+        after = e < len(cls) and cls[e] in _STRONG
+        word = canon[s:e]
+        if not word.isalnum():
+            keep = before and after  # '|' '!' are digits only between digits
+        else:
+            inner = before and after
+            keep = (
+                (before or after)
+                and CLASS_LETTER not in block
+                and e - s <= (max_block if inner else min(2, max_block))
+                and not (before and not after and word in units)
+                and (inner or word not in words)
+            )
+        if not keep:
             for i in range(s, e):
                 if out[i] == CLASS_LOOKALIKE:
-                    out[i] = CLASS_LETTER
+                    out[i] = CLASS_LETTER if word.isalnum() else CLASS_OTHER
     return "".join(out)
 
 
@@ -76,8 +98,8 @@ class Candidate:
     def core_disguised(self) -> bool:
         """Really written in disguise: at least half the digits non-ASCII (叁玖壹, ③⑨①, 伞酒依), or non-ASCII
         digits woven between ASCII ones (3九1二8七6五4). A word before or after a plain number (以2008,
-        一起 39128765, 1995、1996三) is not a disguise."""
-        cl = self.classes
+        一起 39128765, 1995、1996三) is not a disguise; nor are look-alike letters (they need a keyword)."""
+        cl = self.classes.replace(CLASS_LOOKALIKE, CLASS_DIGIT)
         odd = [k for k, c in enumerate(cl) if c != CLASS_DIGIT]
         if len(odd) * 2 >= len(cl):
             return True
@@ -112,9 +134,22 @@ def _make(positions: list[int], value: str, cls: str) -> Candidate:
     )
 
 
+def _trim_edges(pos: list[int], cls: str, drop: Callable[[int, int, bool], bool] | None) -> list[int]:
+    """Drop homophones / look-alikes at the edges of a run when `drop(i, inner, leading)` says the character
+    at i is not a digit there (a word with its neighbour: 会议三九..., 加我就391287654). Spoken forms
+    (幺 两 拐) and numerals stay."""
+    if drop is None:
+        return pos
+    a, b = 0, len(pos)
+    while a < b - 1 and cls[pos[a]] in _TRIMMABLE and drop(pos[a], pos[a + 1], True):
+        a += 1
+    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE and drop(pos[b - 1], pos[b - 2], False):
+        b -= 1
+    return pos[a:b]
+
+
 def _trim_weak(pos: list[int], cls: str) -> list[int]:
-    """Drop homophones / look-alikes at the edges of a run of firmer digits: 加我就391287654 (就 is not
-    a 9), 会议三九一二八七六五四 (议 is not a 1). Spoken forms (幺 两 拐) stay: in 幺三八幺... they count."""
+    """Drop homophones / look-alikes at the edges of a run of at least four firmer digits."""
     if sum(cls[i] in _FIRM for i in pos) < 4:
         return pos
     a, b = 0, len(pos)
@@ -143,14 +178,22 @@ def readings(
     value: str,
     alone: bool = True,
     counted: Callable[[int], bool] | None = None,
+    drop: Callable[[int, int, bool], bool] | None = None,
+    untied: bool = False,
 ) -> list[Candidate]:
     """The ways to read these digit positions as one number, best first: without weak edge characters
     (加我就391287654: 就 is not a 9); without a last 一/两 that counts the next word (...捌一个, ...4两只);
-    as written. `counted(i)`: the character at i is 一/两 and a measure word follows it."""
+    as written. `counted(i)`: the character at i is 一/两 and a measure word follows it; `drop`: see
+    _trim_edges; `untied`: no keyword before the run, so weak edges of a run of firmer digits are doubtful
+    too (这意①③⑧...: the run was glued into a sentence)."""
     out = []
-    trimmed = _trim_weak(positions, cls)
+    trimmed = _trim_edges(positions, cls, drop)
     if trimmed and trimmed != positions:
         out.append(_make(trimmed, value, cls))
+    if untied:
+        weak = _trim_weak(positions, cls)
+        if weak and weak != positions and weak != trimmed:
+            out.append(_make(weak, value, cls))
     last = positions[-1]
     if counted is not None and len(positions) > 1 and cls[last] not in _PLAIN and counted(last):
         out.append(_make(positions[:-1], value, cls))

@@ -58,7 +58,12 @@ class WechatIds:
                     conf("wechat.keyword_id"),
                     "wechat.keyword_id",
                     (h.start, m.end()),
-                    extra={"rules_version": self.version, "keyword": v.text[h.start : h.end]},
+                    extra={
+                        "rules_version": self.version,
+                        "keyword": v.text[h.start : h.end],
+                        "keyword_rule": h.how,
+                        "keyword_form": h.form,
+                    },
                 )
             )
         return out

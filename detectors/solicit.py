@@ -1,0 +1,100 @@
+"""Solicitations: text asking to be contacted off-platform with no number or id (加我微信, v我详聊, 加企鹅,
+私聊加微, 扫码加我, 维亻言). A finding of type "solicitation" with value None.
+
+Built on the keyword hits (listed, sound and shape forms alike): a contact verb before a channel keyword,
+a channel keyword asking by itself (加微, 加V) or followed by 我 (v我), a channel written in disguise that is
+no ordinary word (维亻言, 威新), or a listed phrase (扫码加我, 联系方式见图). A solicitation whose keyword
+already introduces a contact that was found is not reported again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from detectors import words
+from detectors.base import Finding
+from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, alternation
+from detectors.normalize import Views
+from detectors.rules import rules_version
+
+# The standard names of the channels: written like this they are not a disguise by themselves.
+_PLAIN = {
+    "微信",
+    "微信号",
+    "wechat",
+    "weixin",
+    "qq",
+    "qq号",
+    "qq号码",
+    "企鹅",
+    "企鹅号",
+    "扣扣",
+    "威信",
+    "卫星",
+    "q号",
+}
+
+
+class Solicitations:
+    def __init__(self, rules: dict[str, Any], keywords: KeywordMatcher) -> None:
+        s = rules["solicitation"]
+        self.keywords = keywords
+        self.version = rules_version(rules)
+        fillers = alternation([f.lower() for f in s["fillers"]])
+        self._verb_end = re.compile(
+            f"(?:{alternation([w.lower() for w in s['verbs']], True)})(?:{fillers}){{0,2}}$"
+        )
+        self._sound_verb_end = re.compile(f"[{''.join(s['sound_verbs'])}]我(?:{fillers})?$")
+        self._me = re.compile(alternation(s["channel_me"]))
+        self._asking = {w.lower() for w in s["asking_keywords"]}
+        self._phrases = re.compile(alternation([p.lower() for p in s["phrases"]]) or "(?!)")
+        self.phrases = [p.lower() for p in s["phrases"]]
+        self.phrase_firsts = {p[0] for p in self.phrases}
+        self._max_word_freq = int(rules["keywords"].get("sound_max_word_freq", 100))
+
+    def find(
+        self, v: Views, hits: list[KeywordHit], found: list[Finding], conf: Callable[[str], float]
+    ) -> list[Finding]:
+        canon = v.canon
+        taken = [f.span for f in found if f.span is not None]
+        out: list[Finding] = []
+
+        def add(start: int, end: int, rule: str, h: KeywordHit | None) -> None:
+            if any(a < end and b > start for a, b in taken):
+                return
+            extra: dict[str, Any] = {"rules_version": self.version}
+            if h is not None:
+                extra |= {"keyword": v.text[h.start : h.end], "keyword_rule": h.how, "keyword_form": h.form}
+            out.append(
+                Finding("solicitation", None, v.text[start:end], conf(rule), rule, (start, end), extra=extra)
+            )
+            taken.append((start, end))
+
+        for h in hits:
+            if h.kind not in CONTACT_KINDS:
+                continue
+            if h.kind == "wechat" and self.keywords.not_contact_wechat.match(canon.lstrip(), h.end):
+                continue  # 微信支付, 微信公众号
+            before = canon[max(0, h.start - 8) : h.start]
+            verb = self._verb_end.search(before) or self._sound_verb_end.search(before)
+            # 扣我 / 微我 are ordinary words (扣我钱): only V我, Q我 and full keywords ask this way.
+            me = self._me.match(canon, h.end) if not h.short or h.word.isascii() else None
+            if verb is not None:
+                add(h.start - len(verb.group()), h.end, "solicitation.verb_channel", h)
+            elif h.word in self._asking:
+                add(h.start, h.end, "solicitation.keyword", h)
+            elif me is not None:
+                add(h.start, me.end(), "solicitation.channel_me", h)
+            elif h.kind == "wechat" and self._disguised(h):
+                add(h.start, h.end, "solicitation.disguised_channel", h)
+        for m in self._phrases.finditer(canon):
+            add(m.start(), m.end(), "solicitation.phrase", None)
+        return out
+
+    def _disguised(self, h: KeywordHit) -> bool:
+        """A WeChat keyword in disguise (维亻言, 威新, 薇信): neither a standard name nor an ordinary word."""
+        if h.short or h.how == "sound" or h.word in _PLAIN or h.word.isascii():
+            return False  # a sound-alike alone is too often ordinary text (为新, 未形); it needs a verb
+        return words.freq(h.word) < self._max_word_freq
