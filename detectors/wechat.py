@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
+from detectors import words
 from detectors.base import Finding
 from detectors.keywords import KeywordHit, KeywordMatcher
 from detectors.normalize import Views
@@ -38,6 +39,27 @@ class WechatIds:
             if self.keywords.not_contact_wechat.match(v.canon, h.end):
                 continue  # 微信支付, 微信公众号 ...
             m = _ID.match(v.canon, gap.end())
+            disguised = _disguised_id(v, gap.end())
+            if disguised is not None and (m is None or disguised[0] > m.end()):
+                end, value = disguised
+                out.append(
+                    Finding(
+                        "wechat",
+                        value,
+                        v.text[h.start : end],
+                        conf("wechat.keyword_id_disguised"),
+                        "wechat.keyword_id_disguised",
+                        (h.start, end),
+                        extra={
+                            "rules_version": self.version,
+                            "keyword": v.text[h.start : h.end],
+                            "keyword_rule": h.how,
+                            "keyword_form": h.form,
+                            "disguised": True,
+                        },
+                    )
+                )
+                continue
             if m is None or m.group() in self.not_ids:
                 continue
             if m.group().isalpha():
@@ -67,3 +89,42 @@ class WechatIds:
                 )
             )
         return out
+
+
+_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _disguised_id(v: Views, i: int) -> tuple[int, str] | None:
+    """A WeChat id whose digits are written in disguise (shop贰零贰肆, abc伞酒依): (end, id), else None.
+
+    Numerals, spoken forms and homophones read as their digit; homophones at the end that make a word with
+    what follows (abc123就行) are not part of the id."""
+    n = len(v.canon)
+    if i >= n or not ("a" <= v.canon[i] <= "z"):
+        return None
+    chars: list[str] = []
+    kinds: list[str] = []
+    j = i
+    while j < n and len(chars) <= 20:
+        ch, c = v.canon[j], v.cls[j]
+        if c in "NSH":
+            chars.append(v.value[j])
+            kinds.append(c)
+        elif ch in _ID_CHARS:
+            chars.append(ch)
+            kinds.append("a")
+        else:
+            break
+        j += 1
+    while kinds and kinds[-1] == "H":
+        word = j < n and "\u3400" <= v.canon[j] <= "\u9fff" and words.freq(v.canon[j - 1 : j + 1]) >= 50
+        glued_to_plain = len(kinds) > 1 and kinds[-2] == "a"
+        if not word and not (glued_to_plain and words.freq(v.canon[j - 1]) >= 20000):
+            break  # neither a word with what follows nor a function word after plain digits (就, 吧)
+        chars.pop()
+        kinds.pop()
+        j -= 1
+    value = "".join(chars)
+    if not any(k in "NSH" for k in kinds) or _ID.fullmatch(value) is None:
+        return None
+    return j, value
