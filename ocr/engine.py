@@ -1,33 +1,34 @@
-"""The PaddleOCR engine: local PP-OCRv5 models, oneDNN on, built once per process and warmed up.
+"""The OCR engine: one interface over two sets of text models, and what we build on top of them.
 
-A PaddleOCR instance is not thread-safe and Paddle's OpenMP/oneDNN threads do not survive a fork, so
-the engine belongs to the process (and thread) that built it; `get_engine()` enforces one per process.
+`TextModels` is what an engine backend provides (detect → polygons, crop, recognise crops → text + score);
+`paddle` (PaddleOCR, PP-OCRv5 mobile: ocr/paddle_engine.py) and `onnx` (PP-OCRv6 small ONNX files run by
+OpenVINO or ONNX Runtime: ocr/onnx_engine.py) implement it. `OcrEngine` adds what neither library does,
+the same for both: keeping only the boxes a tile owns before recognition, joining the pieces of a line the
+detector split (ocr/assemble.py), orientation retries for tall boxes, vertical columns, and lines the
+detector cut short. Models are not thread- or fork-safe (Paddle's OpenMP/oneDNN threads, ONNX
+Runtime's pools), so the engine belongs to the process that built it; `get_engine()` keeps one per process.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from ocr.assemble import join_line_pieces
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
-from ocr.models import ModelDir, find_model
 from ocr.vertical import column_box, column_to_row, find_columns
-
-# Must be set before paddleocr/paddlex are imported: skip the model-hoster reachability check.
-os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
-
-log = logging.getLogger(__name__)
 
 RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
 
+ENGINES = ("onnx", "paddle")
+ONNX_RUNTIMES = ("openvino", "onnxruntime")
+DEFAULT_ENGINE = "onnx"  # chosen by benchmarks.bench_scan: reads more contacts, faster (README)
 
 TALL_RETRY_SCORE = 0.85  # tall boxes read worse than this get the orientation retries
 EXTEND_MIN_SCORE = 0.6  # an extended line read replaces the detector's shorter one above this
@@ -44,76 +45,86 @@ class EngineError(RuntimeError):
     pass
 
 
+class TextModels(Protocol):
+    """A text detector + recogniser pair. Crops of tall boxes come back turned 90 degrees (both libraries
+    do this), which the orientation retries rely on."""
+
+    name: str
+    default_det_scale: float
+
+    def detect(self, image: np.ndarray, max_side: int | None) -> list[np.ndarray]:
+        """Text polygons (4x2 float32) in reading order; `max_side` caps the detector's input size."""
+        ...
+
+    def crop(self, image: np.ndarray, polys: Sequence[np.ndarray]) -> list[np.ndarray]: ...
+
+    def recognise(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class EngineConfig:
-    det: ModelDir
-    rec: ModelDir
+    engine: str = DEFAULT_ENGINE
     cpu_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    enable_mkldnn: bool = True
-    rec_batch_size: int = 6
-    det_scale: float = 0.8  # measured: finds 10 px text at 0.64; 0.8 saves ~12% per main image
+    det_scale: float | None = None  # detector input size relative to the image; None: the engine's default
+    onnx_runtime: str = "openvino"  # measured about 2x ONNX Runtime on the same files here (README)
 
     @classmethod
     def from_env(cls) -> EngineConfig:
+        engine = os.environ.get("QQSCAN_ENGINE", "").strip().lower() or DEFAULT_ENGINE
+        if engine not in ENGINES:
+            raise EngineError(f"QQSCAN_ENGINE={engine!r}: choose one of {', '.join(ENGINES)}")
+        runtime = os.environ.get("QQSCAN_ONNX_RUNTIME", "").strip().lower() or "openvino"
+        if runtime not in ONNX_RUNTIMES:
+            raise EngineError(f"QQSCAN_ONNX_RUNTIME={runtime!r}: choose one of {', '.join(ONNX_RUNTIMES)}")
         threads = int(os.environ.get("QQSCAN_CPU_THREADS", "0")) or (os.cpu_count() or 1)
-        scale = float(os.environ.get("QQSCAN_DET_SCALE", "0.8"))
-        return cls(det=find_model("det"), rec=find_model("rec"), cpu_threads=threads, det_scale=scale)
+        scale = os.environ.get("QQSCAN_DET_SCALE")
+        return cls(
+            engine=engine,
+            cpu_threads=threads,
+            det_scale=float(scale) if scale else None,
+            onnx_runtime=runtime,
+        )
+
+
+def build_models(config: EngineConfig) -> TextModels:
+    if config.engine == "paddle":
+        from ocr.paddle_engine import PaddleModels  # imports paddle: only when asked for
+
+        return PaddleModels(threads=config.cpu_threads)
+    from ocr.onnx_engine import OnnxModels
+
+    return OnnxModels(threads=config.cpu_threads, runtime=config.onnx_runtime)
 
 
 class OcrEngine:
     """Detection + recognition on one image array. Boxes come back in that array's coordinates."""
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, models: TextModels | None = None) -> None:
         self.config = config or EngineConfig.from_env()
         self.pid = os.getpid()
         self.thread = threading.get_ident()
         t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="No ccache found")  # paddle's build-tool nag
-            from paddleocr import PaddleOCR  # heavy import, deferred until an engine is really needed
-
-            # paddlex resets its logger to INFO on import and logs every model creation.
-            logging.getLogger("paddlex").setLevel(os.environ.get("QQSCAN_PADDLE_LOG", "WARNING"))
-
-            c = self.config
-            self._ocr = PaddleOCR(
-                text_detection_model_name=c.det.name,
-                text_detection_model_dir=str(c.det.path),
-                text_recognition_model_name=c.rec.name,
-                text_recognition_model_dir=str(c.rec.path),
-                # Each of these would load (and try to download) another model.
-                use_doc_orientation_classify=False,
-                use_doc_unwarping=False,
-                use_textline_orientation=False,
-                # Read at native resolution up to our tile size; tiling (ocr.tiles) keeps inputs small.
-                text_det_limit_side_len=64,
-                text_det_limit_type="min",
-                text_recognition_batch_size=c.rec_batch_size,
-                enable_mkldnn=c.enable_mkldnn,
-                cpu_threads=c.cpu_threads,
-                device="cpu",
-            )
+        self.models = models or build_models(self.config)
+        self.det_scale = self.config.det_scale or self.models.default_det_scale
         self.build_seconds = time.perf_counter() - t0
         self._warm_up()
 
-    def _pipeline(self) -> Any:
-        return getattr(self._ocr.paddlex_pipeline, "_pipeline", self._ocr.paddlex_pipeline)
-
-    def run_modes(self) -> dict[str, str]:
-        """The run mode Paddle actually chose per model ("mkldnn" when oneDNN is on): PaddleX silently
-        falls back to plain "paddle" for models on its blocklist, which is 5-8x slower here."""
-        p = self._pipeline()
-        return {
-            "det": str(p.text_det_model.runner._config.get("run_mode")),
-            "rec": str(p.text_rec_model.runner._config.get("run_mode")),
-        }
+    @property
+    def name(self) -> str:
+        return self.models.name
 
     @property
-    def onednn(self) -> bool:
-        return all("mkldnn" in m for m in self.run_modes().values())
+    def onednn(self) -> bool | None:
+        """oneDNN state of the paddle engine; None for engines that do not use it."""
+        return getattr(self.models, "onednn", None)
 
     def _warm_up(self) -> None:
-        # oneDNN compiles kernels per input shape on first use; one small image pays the fixed part.
+        # Kernels are compiled/allocated per input shape on first use; one small image pays the fixed part.
         img = np.full((96, 320, 3), 255, np.uint8)
         img[30:66, 20:300] = 0
         self.read(img)
@@ -124,34 +135,28 @@ class OcrEngine:
         page about a fifth of the detected boxes lie in tile overlaps."""
         if os.getpid() != self.pid:
             raise EngineError("OCR engine used in a forked child; build one per process (get_engine)")
-        p = self._pipeline()
         polys = self._detect(image)
         if keep is not None:
             polys = [q for q in polys if keep(q)]
-        crops = list(p._crop_by_polys(image, polys)) if polys else []
+        polys = join_line_pieces(polys)
+        crops = self.models.crop(image, polys)
         pairs = [(q, c) for q, c in zip(polys, crops, strict=True) if c.size and min(c.shape[:2]) > 0]
         polys = [q for q, _ in pairs]
         texts, scores = [""] * len(pairs), [0.0] * len(pairs)
         # Recognition pads every crop of a batch to the widest: batch crops of similar aspect ratio.
         order = sorted(range(len(pairs)), key=lambda i: pairs[i][1].shape[1] / pairs[i][1].shape[0])
-        if order:
-            for i, rec in zip(order, p.text_rec_model([pairs[i][1] for i in order]), strict=True):
-                texts[i], scores[i] = str(rec["rec_text"]), float(rec["rec_score"])
+        for i, (text, score) in zip(order, self.models.recognise([pairs[i][1] for i in order]), strict=True):
+            texts[i], scores[i] = text, score
         self._reread_tall(image, texts, scores, polys)
         self._read_columns(image, texts, scores, polys)
         self._extend_lines(image, texts, scores, polys)
         return [(t, s, q) for t, s, q in zip(texts, scores, polys, strict=True) if t.strip()]
 
     def _detect(self, image: np.ndarray) -> list[np.ndarray]:
-        p = self._pipeline()
         h, w = image.shape[:2]
-        if self.config.det_scale < 1.0:
-            # Detection at reduced size; recognition still reads crops from the full-resolution image.
-            params = p.get_text_det_params(max(64, int(max(h, w) * self.config.det_scale)), "max")
-        else:
-            params = p.get_text_det_params()
-        det = next(iter(p.text_det_model([image], **params)))
-        return [np.asarray(q, dtype=np.float32) for q in p._sort_boxes(det["dt_polys"])]
+        # Detection at reduced size; recognition still reads crops from the full-resolution image.
+        max_side = max(64, int(max(h, w) * self.det_scale)) if self.det_scale < 1.0 else None
+        return self.models.detect(image, max_side)
 
     def _extend_lines(self, image: np.ndarray, texts: list[str], scores: list[float], polys: list) -> None:
         todo = []
@@ -164,8 +169,7 @@ class OcrEngine:
         if not todo:
             return
         crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for _, (x0, y0, x1, y1) in todo]
-        for (i, (x0, y0, x1, y1)), rec in zip(todo, self._pipeline().text_rec_model(crops), strict=True):
-            text, score = str(rec["rec_text"]), float(rec["rec_score"])
+        for (i, (x0, y0, x1, y1)), (text, score) in zip(todo, self.models.recognise(crops), strict=True):
             if not texts[i]:  # absorbed into a longer line a moment ago
                 continue
             if score >= EXTEND_MIN_SCORE and accept_extension(texts[i], text):
@@ -192,9 +196,8 @@ class OcrEngine:
         if not rows:
             return
         drop: set[int] = set()
-        recs = self._pipeline().text_rec_model([r for _, r in rows])
-        for (group, _), box, rec in zip(rows, boxes, recs, strict=True):
-            text, score = str(rec["rec_text"]), float(rec["rec_score"])
+        recs = self.models.recognise([r for _, r in rows])
+        for (group, _), box, (text, score) in zip(rows, boxes, recs, strict=True):
             if text.strip() and score >= COLUMN_MIN_SCORE:
                 drop.update(group)
                 texts.append(text)
@@ -208,44 +211,33 @@ class OcrEngine:
         pipeline (without the orientation model, which we do not ship) always turns tall crops one way, so
         text turned the other way, and stacked text, come back empty or garbled. For weak tall reads only,
         try the opposite turn and the column cut into character cells laid side by side; keep the best."""
-        p = self._pipeline()
         weak = [i for i, poly in enumerate(polys) if scores[i] < TALL_RETRY_SCORE and _is_tall(poly)]
         if not weak:
             return
         candidates: list[tuple[int, np.ndarray]] = []
         for i in weak:
-            crop = next(iter(p._crop_by_polys(image, [polys[i]])))  # already turned 90 degrees by paddlex
+            crop = self.models.crop(image, [polys[i]])[0]  # already turned 90 degrees by the library
             candidates.append((i, np.ascontiguousarray(np.rot90(crop, 2))))
             column = np.ascontiguousarray(np.rot90(crop, -1))  # back to upright: a tall column
             row = column_to_row(column)
             if row is not None:
                 candidates.append((i, row))
-        for (i, _), rec in zip(candidates, p.text_rec_model([c for _, c in candidates]), strict=True):
-            text, score = str(rec["rec_text"]), float(rec["rec_score"])
+        recs = self.models.recognise([c for _, c in candidates])
+        for (i, _), (text, score) in zip(candidates, recs, strict=True):
             if text.strip() and score > scores[i]:
                 texts[i], scores[i] = text, score
 
     @property
     def version(self) -> str:
-        """What produced a result, stored with it: OCR library and the two model names."""
-        import paddleocr
-
-        return f"paddleocr {paddleocr.__version__} {self.config.det.name}+{self.config.rec.name}"
+        """What produced a result, stored with it: OCR library, runtime and the two model names."""
+        return self.models.version
 
     def describe(self) -> dict[str, Any]:
-        import paddle
-        import paddleocr
-
         return {
-            "paddleocr": paddleocr.__version__,
-            "paddlepaddle": paddle.__version__,
-            "det_model": self.config.det.name,
-            "det_dir": str(self.config.det.path),
-            "rec_model": self.config.rec.name,
-            "rec_dir": str(self.config.rec.path),
+            "engine": self.models.name,
+            **self.models.describe(),
             "cpu_threads": self.config.cpu_threads,
-            "run_modes": self.run_modes(),
-            "onednn": self.onednn,
+            "det_scale": self.det_scale,
             "build_seconds": round(self.build_seconds, 2),
         }
 

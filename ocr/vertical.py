@@ -63,17 +63,36 @@ def column_to_row(column: np.ndarray) -> np.ndarray | None:
         ink = 1 - ink
     rows = ink.sum(axis=1) > 0
     w = column.shape[1]
+    cols = np.flatnonzero(ink.sum(axis=0))
+    # Glyph width from the ink (the detector's box is often much wider than the characters in it).
+    glyph = float(cols[-1] - cols[0] + 1) if cols.size else float(w)
     runs: list[list[int]] = []
     for y, on in enumerate(rows):
-        if on and runs and y - runs[-1][1] <= max(2, int(0.15 * w)):
-            runs[-1][1] = y + 1  # a small gap is inside a character (三, 二, 8 …)
-        elif on:
+        if not on:
+            continue
+        if runs and y == runs[-1][1]:
+            runs[-1][1] = y + 1
+        elif runs and y - runs[-1][1] <= max(2, int(0.35 * glyph)) and y + 1 - runs[-1][0] <= 1.2 * glyph:
+            runs[-1][1] = y + 1  # a small gap inside one character's height (三, 二, 亻言 …)
+        else:
             runs.append([y, y + 1])
+    # Character pitch: the typical run is one character (the box around a column is often wider than its
+    # glyphs, so its width overestimates it); touching characters (a Q's tail) form runs of several, cut
+    # where the ink is thinnest near each expected boundary.
+    heights = sorted(b - a for a, b in runs)
+    pitch = float(heights[len(heights) // 2]) if len(runs) >= 3 else 0.9 * w
+    pitch = max(pitch, 0.3 * w)  # a column of thin strokes (一一一) must not be cut into slivers
+    profile = ink.sum(axis=1)
     chars = []
     for a, b in runs:
-        n = max(1, int(round((b - a) / (0.9 * w))))
-        edges = np.linspace(a, b, n + 1).astype(int)
-        chars += [(edges[k], edges[k + 1]) for k in range(n)]
+        n = max(1, int(round((b - a) / (1.15 * pitch))))  # glyphs with tails or descenders run long
+        cuts = [a]
+        for k in range(1, n):
+            target = a + k * (b - a) / n
+            lo, hi = int(target - 0.35 * pitch), int(target + 0.35 * pitch) + 1
+            cuts.append(lo + int(np.argmin(profile[lo:hi])))
+        cuts.append(b)
+        chars += [(cuts[k], cuts[k + 1]) for k in range(n)]
     if len(chars) < 2:
         return None
     side = w

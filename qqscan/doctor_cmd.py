@@ -1,4 +1,5 @@
-"""`qqscan doctor`: what engine and models this install runs, where the weights are, whether oneDNN is on."""
+"""`qqscan doctor`: which engine, runtime and models this install runs, where the weights are, threads, and
+(for the paddle engine) whether oneDNN is on."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ import click
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def doctor(as_json: bool) -> None:
-    """Build the OCR engine once and report versions, model folders and oneDNN state."""
+    """Build the OCR engine once and report engine, runtime, models, threads (and oneDNN for paddle)."""
     import cv2
 
-    from ocr.engine import get_engine
+    from ocr.engine import EngineError, get_engine
     from ocr.models import ModelNotFoundError
 
     try:
         info = get_engine().describe()
-    except ModelNotFoundError as exc:
+    except (ModelNotFoundError, EngineError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     info["opencv"] = cv2.__version__
@@ -29,7 +30,7 @@ def doctor(as_json: bool) -> None:
     else:
         for key, value in info.items():
             click.echo(f"{key:14} {value}")
-    if not info["onednn"]:
+    if info.get("onednn") is False:
         click.echo(
             "warning: oneDNN is OFF, OCR will be several times slower (check the paddlepaddle pin)", err=True
         )
