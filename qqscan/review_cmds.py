@@ -397,12 +397,14 @@ def decide(shas: tuple[str, ...], status: str, note: str | None, as_user: str | 
         for sha in full:
             say(f"{sha[:SHORT]} -> {status} (by {user.name})")
         if allow:
-            _allow_values(store, full, user.name, note)
+            decided = {sha: store.history(sha256=sha, limit=1)[0]["id"] for sha in full}
+            _allow_values(store, decided, user.name, note)
 
 
-def _allow_values(store: ReviewStore, shas: list[str], reviewer: str, note: str | None) -> None:
-    """Allow-list each finding value of these images: one entry per (value, type, shop), skipping entries
-    that already exist."""
+def _allow_values(store: ReviewStore, decided: dict[str, int], reviewer: str, note: str | None) -> None:
+    """Allow-list each finding value of these images (image -> the decision just made on it, which each
+    entry is linked to, so undoing it can offer to remove them): one entry per (value, type, shop),
+    skipping entries that already exist."""
     from detectors.allowlist import value_key
 
     have = {
@@ -411,7 +413,7 @@ def _allow_values(store: ReviewStore, shas: list[str], reviewer: str, note: str 
         if e["kind"] == "value"
     }
     added = 0
-    for sha in shas:
+    for sha, decision_id in decided.items():
         item = store.item(sha) or {"findings": [], "sources": []}
         shops = {s["shop_id"] for s in item["sources"] if s.get("shop_id")}
         shop = next(iter(shops)) if len(shops) == 1 else None
@@ -432,6 +434,7 @@ def _allow_values(store: ReviewStore, shas: list[str], reviewer: str, note: str 
                     contact_type=ctype,
                     shop_id=shop,
                     note=note or f"false positive {sha[:SHORT]}",
+                    decision_id=decision_id,
                 )
             except ValueError as exc:  # e.g. a QR payload longer than an entry may be
                 say(f"not allow-listed: {ctype} {_cut(value, 60)}: {exc}", err=True)
@@ -443,20 +446,48 @@ def _allow_values(store: ReviewStore, shas: list[str], reviewer: str, note: str 
         say("allow-list: nothing new to add")
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 @review.command("undo")
 @AS_OPTION
-def undo(as_user: str | None) -> None:
+@click.option(
+    "--remove-allow/--keep-allow",
+    default=None,
+    help="When the undone decision allow-listed values: remove those entries too, or keep them "
+    "(default: ask on a terminal, else keep and say how to remove them).",
+)
+def undo(as_user: str | None, remove_allow: bool | None) -> None:
     """Undo your most recent decision (refused when someone changed that image since)."""
     with opened_store() as store:
         user = _reviewer(store, as_user)
         done = store.undo_last(user.name)
-    if done is None:
-        say(f"nothing to undo for {user.name}")
-        return
-    say(
-        f"undid decision #{done['undone']} on {done['sha256'][:SHORT]}: "
-        f"{done['from']} -> {done['to']} (decision #{done['id']})"
-    )
+        if done is None:
+            say(f"nothing to undo for {user.name}")
+            return
+        say(
+            f"undid decision #{done['undone']} on {done['sha256'][:SHORT]}: "
+            f"{done['from']} -> {done['to']} (decision #{done['id']})"
+        )
+        left = done["allow_entries"]
+        if not left:
+            return
+        say(f"decision #{done['undone']} allow-listed {len(left)} value(s), still in force:")
+        for e in left:
+            where = f"shop {e['shop_id']}" if e["shop_id"] else "all shops"
+            say(f"  #{e['id']} {e['contact_type'] or 'any type'} {e['value']} ({where})")
+        if remove_allow is None and _interactive():
+            remove_allow = click.confirm("remove these allow-list entries too?", default=False)
+        if remove_allow:
+            removed = store.remove_decision_allow(done["undone"], removed_by=user.name, admin=user.is_admin)
+            say(
+                f"removed allow-list entr{'y' if len(removed) == 1 else 'ies'} "
+                + ", ".join(f"#{i}" for i in removed)
+            )
+        else:
+            ids = " ".join(str(e["id"]) for e in left)
+            say(f"kept; an admin can remove them: qqscan review allow remove {ids}")
 
 
 # --- export ----------------------------------------------------------------------------------------------
@@ -583,12 +614,16 @@ def allow_add(
 
 
 @allow.command("remove")
-@click.argument("entry_id", metavar="ID", type=int)
+@click.argument("entry_ids", metavar="ID...", type=int, nargs=-1, required=True)
 @AS_OPTION
-def allow_remove(entry_id: int, as_user: str | None) -> None:
-    """Remove an allow-list entry (admin; kept in the history with who removed it)."""
+def allow_remove(entry_ids: tuple[int, ...], as_user: str | None) -> None:
+    """Remove allow-list entries (admin; kept in the history with who removed them)."""
     with opened_store() as store:
         user = _reviewer(store, as_user, admin=True)
-        if not store.remove_allow(entry_id, removed_by=user.name):
-            raise click.ClickException(f"no active allow-list entry #{entry_id}")
-    say(f"removed allow-list entry #{entry_id}")
+        active = {e["id"] for e in store.allow_entries()}
+        missing = [i for i in entry_ids if i not in active]
+        if missing:  # before removing any
+            raise click.ClickException(f"no active allow-list entry #{missing[0]}")
+        for entry_id in dict.fromkeys(entry_ids):
+            store.remove_allow(entry_id, removed_by=user.name)
+            say(f"removed allow-list entry #{entry_id}")

@@ -551,6 +551,26 @@ class ReviewStore(Store):
         with self._write() as conn:
             return self._decide(conn, sha256, status, reviewer, _clean_note(note), action)
 
+    def decide_and_allow(
+        self,
+        sha256: str,
+        *,
+        reviewer: str,
+        values: Sequence[tuple[str, str | None]],
+        shop_id: str | None = None,
+        note: str | None = None,
+        allow_note: str | None = None,
+    ) -> tuple[int, list[int]]:
+        """A false-positive decision and allow-list "value" entries for (value, contact type) pairs, in
+        one transaction, each entry linked to the decision. Returns (decision id, entry ids)."""
+        with self._write() as conn:
+            did = self._decide(conn, sha256, "false_positive", reviewer, _clean_note(note), "decide")
+            ids = [
+                self._add_allow(conn, "value", v, reviewer, t, shop_id, allow_note, did)
+                for v, t in dict.fromkeys(values)
+            ]
+        return did, ids
+
     def _decide(
         self,
         conn: Any,
@@ -626,7 +646,24 @@ class ReviewStore(Store):
                 )
             back = last.previous_status or "pending"
             did = self._decide(conn, last.image_sha256, back, reviewer, None, "undo", undoes=last.id)
-        return {"id": did, "sha256": last.image_sha256, "undone": last.id, "from": last.status, "to": back}
+            left = [
+                _allow_dict(r)
+                for r in conn.execute(
+                    select(AllowEntry)
+                    .where(AllowEntry.decision_id == last.id, AllowEntry.removed_at.is_(None))
+                    .order_by(AllowEntry.id)
+                )
+            ]
+        # The allow-list entries the undone decision made stay in force (they may be right on their own):
+        # the caller says so and offers remove_decision_allow(undone).
+        return {
+            "id": did,
+            "sha256": last.image_sha256,
+            "undone": last.id,
+            "from": last.status,
+            "to": back,
+            "allow_entries": left,
+        }
 
     def history(
         self, *, reviewer: str | None = None, sha256: str | None = None, limit: int = 100, offset: int = 0
@@ -691,29 +728,88 @@ class ReviewStore(Store):
         contact_type: str | None = None,
         shop_id: str | None = None,
         note: str | None = None,
+        decision_id: int | None = None,
+    ) -> int:
+        """Add an entry; `decision_id` = the false-positive decision it comes from, if any."""
+        with self._write() as conn:
+            return self._add_allow(conn, kind, value, created_by, contact_type, shop_id, note, decision_id)
+
+    def _add_allow(
+        self,
+        conn: Any,
+        kind: str,
+        value: str,
+        created_by: str,
+        contact_type: str | None,
+        shop_id: str | None,
+        note: str | None,
+        decision_id: int | None,
     ) -> int:
         if kind not in ALLOW_KINDS:
             raise ValueError(f"allow-list kind {kind!r} is not one of {', '.join(ALLOW_KINDS)}")
         value = value.strip()
         if not value or len(value) > 500:
             raise ValueError("allow-list value must be 1-500 characters")
-        with self._write() as conn:
-            eid = conn.execute(
-                self._insert(AllowEntry)
-                .values(
-                    kind=kind,
-                    value=value,
-                    contact_type=contact_type or None,
-                    shop_id=shop_id or None,
-                    note=_clean_note(note),
-                    created_by=created_by,
-                    created_at=utcnow(),
+        eid = conn.execute(
+            self._insert(AllowEntry)
+            .values(
+                kind=kind,
+                value=value,
+                contact_type=contact_type or None,
+                shop_id=shop_id or None,
+                note=_clean_note(note),
+                created_by=created_by,
+                created_at=utcnow(),
+                decision_id=decision_id,
+            )
+            .returning(AllowEntry.id)
+        ).scalar_one()
+        detail = {"kind": kind, "value": value, "contact_type": contact_type, "shop_id": shop_id}
+        if decision_id is not None:
+            detail["decision"] = decision_id
+        self._audit(conn, created_by, "allow_add", str(eid), detail)
+        return int(eid)
+
+    def decision_allow_entries(self, decision_id: int) -> list[dict[str, Any]]:
+        """The allow-list entries a decision made that are still in force."""
+        with self._read() as conn:
+            return [
+                _allow_dict(r)
+                for r in conn.execute(
+                    select(AllowEntry)
+                    .where(AllowEntry.decision_id == decision_id, AllowEntry.removed_at.is_(None))
+                    .order_by(AllowEntry.id)
                 )
-                .returning(AllowEntry.id)
-            ).scalar_one()
-            detail = {"kind": kind, "value": value, "contact_type": contact_type, "shop_id": shop_id}
-            self._audit(conn, created_by, "allow_add", str(eid), detail)
-        return eid
+            ]
+
+    def remove_decision_allow(self, decision_id: int, *, removed_by: str, admin: bool = False) -> list[int]:
+        """Remove the entries `decision_id` made (still in force). Allowed for the person who made that
+        decision, or an admin; PermissionError otherwise, KeyError for an unknown decision. Returns the
+        ids removed."""
+        with self._write() as conn:
+            owner = conn.execute(select(Decision.reviewer).where(Decision.id == decision_id)).scalar()
+            if owner is None:
+                raise KeyError(f"no decision #{decision_id}")
+            if owner != removed_by and not admin:
+                raise PermissionError(
+                    f"decision #{decision_id} is {owner}'s: only they or an admin can do this"
+                )
+            ids = [
+                int(i)
+                for (i,) in conn.execute(
+                    select(AllowEntry.id)
+                    .where(AllowEntry.decision_id == decision_id, AllowEntry.removed_at.is_(None))
+                    .order_by(AllowEntry.id)
+                )
+            ]
+            for eid in ids:
+                conn.execute(
+                    update(AllowEntry)
+                    .where(AllowEntry.id == eid)
+                    .values(removed_at=utcnow(), removed_by=removed_by)
+                )
+                self._audit(conn, removed_by, "allow_remove", str(eid), {"decision": decision_id})
+        return ids
 
     def remove_allow(self, entry_id: int, *, removed_by: str) -> bool:
         with self._write() as conn:
@@ -731,10 +827,7 @@ class ReviewStore(Store):
         if not include_removed:
             q = q.where(AllowEntry.removed_at.is_(None))
         with self._read() as conn:
-            return [
-                {c: getattr(r, c) for c in AllowEntry.__table__.columns.keys()}  # noqa: SIM118
-                for r in conn.execute(q.order_by(AllowEntry.id))
-            ]
+            return [_allow_dict(r) for r in conn.execute(q.order_by(AllowEntry.id))]
 
     # --- export ---------------------------------------------------------------------------------------
 
@@ -799,6 +892,10 @@ def _credential(password_hash: str) -> str:
 def _clean_note(note: str | None) -> str | None:
     note = (note or "").strip()
     return note[:2000] or None
+
+
+def _allow_dict(r: Any) -> dict[str, Any]:
+    return {c: getattr(r, c) for c in AllowEntry.__table__.columns.keys()}  # noqa: SIM118
 
 
 def _decision_dict(d: Any) -> dict[str, Any]:

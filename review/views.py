@@ -16,8 +16,10 @@ Choices:
   image shown again with what changed. The same person's repeat (double submit) is not refused.
 - Allow-list from a decision: findings ticked "allow" become kind "value" entries (contact type = the
   finding's type, scope = one of the image's shops or everywhere, chosen in the form), only together with
-  a "false positive" decision. The entries are written before the decision (two transactions); undoing
-  the decision does not remove them (an admin can, on the allow-list page).
+  a "false positive" decision, written with it in one transaction and linked to it. Undoing that decision
+  does not remove them on its own (an entry may be right although the decision was not): the undo says
+  which entries it left and the image page offers a button to remove them (to the decision's author or
+  an admin).
 - /blob/<sha> serves kept evidence pictures to logged-in users only: PNG, JPEG, WebP, GIF as themselves,
   anything else as an application/octet-stream attachment; "Cache-Control: private, no-store", like the
   pages: after logout a shared browser's cache holds no evidence (the price: pictures load again on
@@ -261,6 +263,7 @@ def detail(sha: str) -> Any:
         next_sha=store.neighbour(sha, f, +1),
         seen=last,
         decisions=DECISIONS,
+        offer=undone_offer(item),
     )
 
 
@@ -287,7 +290,8 @@ def decide(sha: str) -> Any:
             )
             return redirect(here, 303)
 
-    entries: list[tuple[str, str]] = []
+    entries: list[tuple[str, str | None]] = []
+    scope = ""
     if allow:
         if status != "false_positive":
             flash("Not saved: findings can be allow-listed only with a false positive decision.", "error")
@@ -304,25 +308,28 @@ def decide(sha: str) -> Any:
             value = str(finding.get("value") or "").strip()
             if not value:
                 abort(400, f"Finding {int(raw) + 1} has no value to allow-list.")
-            entries.append((value, str(finding.get("type") or "") or ""))
+            entries.append((value, str(finding.get("type") or "") or None))
         scope = request.form.get("allow_shop", "")
         shops = {s["shop_id"] for s in item["sources"] if s.get("shop_id")}
         if scope and scope not in shops:
             abort(400, "The allow-list scope must be one of this image's shops, or everywhere.")
-        note = f"from the decision on {sha[:12]}" + (f": {n}" if (n := request.form.get("note")) else "")
-        ids = [
-            store.add_allow(
-                "value", v, created_by=me, contact_type=t or None, shop_id=scope or None, note=note
-            )
-            for v, t in dict.fromkeys(entries)
-        ]
-        where = f"shop {scope}" if scope else "everywhere"
-        flash(f"Allow-listed {len(ids)} value{'s' if len(ids) != 1 else ''} ({where}): entries "
-              + ", ".join(str(i) for i in ids) + ".", "ok")  # fmt: skip
+    note = request.form.get("note")
     try:
-        store.record_decision(sha, status, reviewer=me, note=request.form.get("note"))
+        if entries:
+            why = f"from the decision on {sha[:12]}" + (f": {note}" if note else "")
+            _, ids = store.decide_and_allow(
+                sha, reviewer=me, values=entries, shop_id=scope or None, note=note, allow_note=why
+            )
+            where = f"shop {scope}" if scope else "everywhere"
+            flash(f"Allow-listed {len(ids)} value{'s' if len(ids) != 1 else ''} ({where}): entries "
+                  + ", ".join(str(i) for i in ids) + ".", "ok")  # fmt: skip
+        else:
+            store.record_decision(sha, status, reviewer=me, note=note)
     except DecisionRefused:
         abort(404, "No image with this hash in the store.")
+    except ValueError as exc:  # an entry the allow-list refuses (e.g. a QR payload over 500 characters)
+        flash(f"Not saved: {exc}.", "error")
+        return redirect(here, 303)
     flash(f"Marked {sha[:12]} as {status.replace('_', ' ')}.", "ok")
     nxt = store.neighbour(sha, f, +1)
     if nxt:
@@ -352,7 +359,57 @@ def undo() -> Any:
         f"(was {done['from'].replace('_', ' ')}).",
         "ok",
     )
+    if done["allow_entries"]:  # the detail page then offers to remove them (see `undone_offer`)
+        left = done["allow_entries"]
+        flash(f"The undone decision had allow-listed {len(left)} value{'s' if len(left) != 1 else ''}, still "
+              "in force: " + "; ".join(describe_entry(e) for e in left) + ".", "info")  # fmt: skip
+        return redirect(url_for("detail", sha=done["sha256"], undone=done["undone"], **params), 303)
     return redirect(url_for("detail", sha=done["sha256"], **params), 303)
+
+
+def describe_entry(e: dict[str, Any]) -> str:
+    """ "entry 12 (qq 391287654, shop s-1)": an allow-list entry in one phrase, for messages."""
+    where = f"shop {e['shop_id']}" if e.get("shop_id") else "every shop"
+    return f"entry {e['id']} ({e.get('contact_type') or 'any type'} {e['value']}, {where})"
+
+
+def undone_offer(item: dict[str, Any]) -> dict[str, Any] | None:
+    """After an undo (?undone=<decision id>): the entries that decision made on this image and that are
+    still in force, when the current user may remove them (their own decision, or an admin)."""
+    raw = request.args.get("undone", "")
+    if not raw.isascii() or not raw.isdigit():
+        return None
+    decision = next((d for d in item["decisions"] if d["id"] == int(raw)), None)
+    if decision is None or (decision["reviewer"] != current_user.name and not current_user.is_admin):
+        return None
+    entries = current_store().decision_allow_entries(decision["id"])
+    if not entries:
+        return None
+    return {"decision": decision["id"], "entries": entries, "described": [describe_entry(e) for e in entries]}
+
+
+def undo_allow() -> Any:
+    """Remove the allow-list entries an undone decision made (offered on the image page after the undo)."""
+    store = current_store()
+    _, params, _ = parse_filter(request.args)
+    here = request.form.get("here", "")
+    raw = request.form.get("decision", "")
+    if not SHA_RE.fullmatch(here) or not raw.isascii() or not raw.isdigit():
+        abort(400, "Say which decision's allow-list entries to remove.")
+    try:
+        removed = store.remove_decision_allow(
+            int(raw), removed_by=current_user.name, admin=current_user.is_admin
+        )
+    except KeyError:
+        abort(404, f"No decision #{raw}.")
+    except PermissionError as exc:
+        abort(403, str(exc))
+    if removed:
+        flash(f"Removed allow-list entr{'y' if len(removed) == 1 else 'ies'} "
+              + ", ".join(str(i) for i in removed) + ": new scans no longer use them.", "ok")  # fmt: skip
+    else:
+        flash("Nothing to remove: those allow-list entries were already removed.", "info")
+    return redirect(url_for("detail", sha=here, **params), 303)
 
 
 # --- history and pictures ---------------------------------------------------------------------------------
@@ -402,5 +459,6 @@ def register(app: Flask) -> None:
     app.add_url_rule("/image/<sha>", "detail", detail)
     app.add_url_rule("/image/<sha>/decide", "decide", decide, methods=["POST"])
     app.add_url_rule("/undo", "undo", undo, methods=["POST"])
+    app.add_url_rule("/undo/allow", "undo_allow", undo_allow, methods=["POST"])
     app.add_url_rule("/history", "history", history)
     app.add_url_rule("/blob/<sha>", "blob", blob)

@@ -441,6 +441,41 @@ def test_decide_allow_adds_allow_list_entries(seeded: str) -> None:
     assert len(store(seeded).allowlist()) == 2
 
 
+def test_undo_of_an_allow_listing_decision_names_the_entries_and_offers_removal(seeded: str) -> None:
+    ok(run(seeded, "review", "decide", SHA_A, "--status", "false_positive", "--allow", "--as", "alice"))
+    with store(seeded) as s:
+        (entry,) = s.allow_entries()
+        assert entry["decision_id"] == s.history(sha256=SHA_A, limit=1)[0]["id"]
+    # not a terminal and no flag: kept, and the output says which entries and how to remove them
+    r = ok(run(seeded, "review", "undo", "--as", "alice"))
+    assert "false_positive -> pending" in r.output
+    assert f"allow-listed 1 value(s), still in force:\n  #{entry['id']} qq {QQ} (shop S1)" in r.output
+    assert f"qqscan review allow remove {entry['id']}" in r.output
+    assert len(store(seeded).allowlist()) == 1
+
+    # --remove-allow removes them with the undo
+    ok(run(seeded, "review", "decide", SHA_B, "--status", "false_positive", "--allow", "--as", "bob"))
+    r = ok(run(seeded, "review", "undo", "--as", "bob", "--remove-allow"))
+    with store(seeded) as s:
+        assert [a.value for a in s.allowlist()] == [QQ]  # bob's phone entry went, alice's QQ entry stayed
+        (phone,) = [e for e in s.allow_entries(include_removed=True) if e["value"] == PHONE]
+    assert f"removed allow-list entry #{phone['id']}" in r.output and phone["removed_by"] == "bob"
+
+    # an admin removes several at once
+    r = ok(run(seeded, "review", "allow", "remove", str(entry["id"]), "--as", "root"))
+    assert store(seeded).allowlist() == []
+    assert run(seeded, "review", "allow", "remove", str(entry["id"]), "--as", "root").exit_code == 1
+
+
+def test_undo_asks_on_a_terminal(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ok(run(seeded, "review", "decide", SHA_A, "--status", "false_positive", "--allow", "--as", "alice"))
+    # CliRunner's stdin is not a terminal; pretend it is, as only a person at a terminal is asked
+    monkeypatch.setattr("qqscan.review_cmds._interactive", lambda: True)
+    r = ok(run(seeded, "review", "undo", "--as", "alice", input="y\n"))
+    assert "remove these allow-list entries too? [y/N]" in r.output and "removed allow-list entry" in r.output
+    assert store(seeded).allowlist() == []
+
+
 # --- export -----------------------------------------------------------------------------------------------
 
 

@@ -416,6 +416,57 @@ def test_allow_listing_findings_from_a_false_positive_decision(alice, store):
     assert store.allowlist()[1] == Allowed(store.allowlist()[1].id, "value", "391287654", "qq", None)
 
 
+def test_undoing_a_false_positive_names_its_allow_list_entries_and_offers_to_remove_them(store):
+    sha = seed(store, 1, findings=[finding("phone", "400-820-8820"), finding("qq", "391287654")], shop="s-7")
+    bob = create_app(store).test_client()
+    login(bob, "bob")
+    resp = decide(bob, sha, "false_positive", allow=["0", "1"], allow_shop="s-7")
+    assert resp.status_code == 303
+    made = store.allow_entries()
+    (decision,) = store.item(sha)["decisions"]
+    assert [e["decision_id"] for e in made] == [decision["id"]] * 2  # linked to the decision
+
+    resp = bob.post("/undo", data={"csrf_token": token(bob), "here": sha})
+    path, query = location(resp)
+    assert path == f"/image/{sha}" and query["undone"] == [str(decision["id"])]
+    page = text(bob.get(resp.headers["Location"]))
+    # the undo says which entries it left in force...
+    for e in made:
+        assert f"entry {e['id']} ({e['contact_type']} {e['value']}, shop s-7)" in page
+    assert "still in force" in page
+    # ...and offers to remove them
+    assert 'id="undo-allow-form"' in page and f'name="decision" value="{decision["id"]}"' in page
+    assert store.item(sha)["review_status"] == "pending" and len(store.allowlist()) == 2
+    # the offer is only for the decision's author (or an admin)
+    carol = create_app(store).test_client()
+    login(carol, "carol")
+    assert 'id="undo-allow-form"' not in text(carol.get(f"/image/{sha}?undone={decision['id']}"))
+    form = {"csrf_token": token(carol), "here": sha, "decision": str(decision["id"])}
+    assert carol.post("/undo/allow", data=form).status_code == 403
+    assert len(store.allowlist()) == 2
+
+    resp = bob.post("/undo/allow", data={"csrf_token": token(bob), "here": sha, "decision": decision["id"]})
+    assert location(resp)[0] == f"/image/{sha}"
+    page = text(bob.get(f"/image/{sha}?undone={decision['id']}"))
+    assert f"Removed allow-list entries {made[0]['id']}, {made[1]['id']}" in page
+    assert 'id="undo-allow-form"' not in page  # nothing left to offer
+    assert store.allowlist() == []
+    assert {e["removed_by"] for e in store.allow_entries(include_removed=True)} == {"bob"}
+    # an undo of a decision without entries says nothing about the allow-list
+    decide(bob, sha, "violation")
+    resp = bob.post("/undo", data={"csrf_token": token(bob), "here": sha})
+    assert "undone" not in location(resp)[1] and "still in force" not in text(bob.get(f"/image/{sha}"))
+
+
+def test_an_allow_list_entry_the_allow_list_refuses_saves_no_decision_either(alice, store):
+    qr = "https://u.wechat.com/" + "x" * 600  # longer than an entry may be
+    sha = seed(store, 1, findings=[finding("qrcode", qr)])
+    resp = decide(alice, sha, "false_positive", allow=["0"], allow_shop="")
+    assert location(resp)[0] == f"/image/{sha}"
+    assert "Not saved" in text(alice.get(f"/image/{sha}"))
+    assert store.allowlist() == [] and store.count("decisions") == 0  # one transaction
+
+
 # --- history, admin pages --------------------------------------------------------------------------------
 
 

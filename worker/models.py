@@ -238,6 +238,9 @@ class AllowEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     removed_by: Mapped[str | None] = mapped_column(String(128))
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # 0005: the false-positive decision that made this entry (None for entries added by hand), so undoing
+    # that decision can say which entries it left behind and offer to remove them
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
 
     __table_args__ = (CheckConstraint("kind IN ('value', 'phrase')", name="kind"),)
 
