@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,13 +23,15 @@ from detectors.normalize import (
 )
 from detectors.qq import qq_rule
 from detectors.rules import rules_version
-from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
+from detectors.runs import Candidate, EdgeDrop, digit_groups, find_runs, fix_lookalikes, readings
 from detectors.solicit import Solicitations
 from detectors.wechat import WechatIds
 
 # A keyword followed by a number is introducing that number, not labelling the one before it.
 _NEXT_NUMBER = re.compile(f"[^{DIGIT_CLASSES}]{{0,6}}[{DIGIT_CLASSES}]")
 _LIST_PUNCT = set(",;、，；")
+# jieba part-of-speech tags of words that start a phrase: verb, adverb, preposition, conjunction, particle.
+_FUNCTION_TAGS = ("v", "d", "p", "c", "y", "u")
 _KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
 MAX_RUN_DIGITS = 29  # an 18-digit ID glued to an 11-digit mobile is the longest run worth reading
 # Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
@@ -88,6 +89,7 @@ class TextDetector:
         self.max_group = int(q.get("max_group_digits", 4))
         self.edge_word_freq = int(q.get("edge_word_min_freq", 50))
         self.edge_char_freq = int(q.get("edge_char_min_freq", 20000))
+        self.edge_glued_freq = int(q.get("edge_glued_char_min_freq", 5000))
         self.conf = rules["confidence"]
         # Prefilter: a line needs five digit-like characters in a run, or a keyword, to be worth a look.
         self._digits5 = re.compile(f"[{DIGIT_CLASSES}](?:_{{0,{self.max_sep}}}[{DIGIT_CLASSES}]){{4,}}")
@@ -174,7 +176,7 @@ class TextDetector:
         )
         used = [False] * n
         found: list[Finding] = []
-        drop = self._edge_drop(v)
+        drop = self._edge_drop(v, untied=not tied)
         for i, j in subs:
             if any(used[i:j]):
                 continue
@@ -182,9 +184,7 @@ class TextDetector:
             counted = lambda k: v.canon[k] in "一两" and v.canon[k + 1 : k + 2] in self._measure  # noqa: E731
             hits_here: list[Finding] = []
             alone = (i, j) == (0, n)
-            for c in readings(
-                positions, v.cls, v.value, alone=alone, counted=counted, drop=drop, untied=not tied
-            ):
+            for c in readings(positions, v.cls, v.value, alone=alone, counted=counted, drop=drop):
                 f, reason, scope = self._judge(c, v, hits, excluded)
                 if f is not None:
                     hits_here.append(f)
@@ -316,23 +316,42 @@ class TextDetector:
         )
         return qq_rule(c, kind, self.rules, near=near), digits
 
-    def _edge_drop(self, v: Views) -> Callable[[int, int, bool], bool]:
-        """Is the homophone / look-alike at the edge of a run not a digit? Evidence, not a list: it makes a
-        word with the character outside the run (会议三九..., ...零期间), or it is a frequent function word
-        glued to plain digits (加我就391287654); '|' and '!' at an edge are punctuation."""
+    def _edge_drop(self, v: Views, untied: bool) -> EdgeDrop:
+        """Is the homophone / look-alike at the edge of a run not a digit? Decided on evidence, not a list.
+        Glued to more CJK text, it is dropped when it makes a jieba word with the character outside
+        (会议三九..., ...零期间); or, in a run mostly of plain digits or with no keyword before it, when the
+        run turns from ASCII digits to text there (加我就391287654), when no keyword ties a run of 4+
+        firmer digits (这意①③⑧...: glued into a sentence), or when it is a common word on its own and a
+        word follows (...7领红包). At the end of the text only a frequent function word after plain digits
+        is dropped (QQ391287654吧). '|' '!' at an edge are punctuation."""
+        n = len(v.canon)
 
-        def drop(i: int, inner: int, leading: bool) -> bool:
+        def drop(i: int, inner: int, leading: bool, firm: int, dense: bool) -> bool:
             ch = v.canon[i]
             if v.cls[i] != CLASS_HOMOPHONE:
                 return not ch.isalnum()
             out = i - 1 if leading else i + 1
-            if 0 <= out < len(v.canon) and "\u3400" <= v.canon[out] <= "\u9fff":
+            inner_plain = v.cls[inner] == CLASS_DIGIT and v.text[inner].isascii()
+            if 0 <= out < n and "\u3400" <= v.canon[out] <= "\u9fff":
                 pair = v.canon[out] + ch if leading else ch + v.canon[out]
                 if words.freq(pair) >= self.edge_word_freq:
                     return True
-            return v.cls[inner] == CLASS_DIGIT and words.freq(ch) >= self.edge_char_freq
+                if dense and not untied:
+                    # A keyword and a disguised run: its ends are digits, unless a verb / particle starts
+                    # the words that follow (...玖领红包).
+                    return not leading and self._starts_phrase(ch, v.canon[out : out + 4])
+                if inner_plain or (untied and firm >= 4):
+                    return True
+                return not leading and self._starts_phrase(ch, v.canon[out : out + 4])
+            return inner_plain and words.freq(ch) >= self.edge_char_freq
 
         return drop
+
+    def _starts_phrase(self, ch: str, after: str) -> bool:
+        """`ch` is a common verb / adverb / particle on its own (jieba) and a word follows: 领 in 领红包."""
+        if words.freq(ch) < self.edge_glued_freq or words.tag(ch) not in _FUNCTION_TAGS:
+            return False
+        return words.longest_word(after, self.edge_word_freq) is not None
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))

@@ -74,11 +74,11 @@ class Exclusions:
         if re.match(r"[*×#]{2}|xx(?![a-z])|\*(?=\d)", canon[e : e + 2]):
             return "exclude.masked", "tail"
         dot_gaps = [g for g in gaps if g]
-        if len(dot_gaps) == 3 and all(g == "." for g in dot_gaps) and n <= 12:
+        if len(dot_gaps) == 3 and all(g == "." for g in dot_gaps) and n <= 12 and not tied:
             groups = _groups(c, gaps)
-            if len(groups) == 4 and all(1 <= len(g) <= 3 for g in groups):
+            if len(groups) == 4 and all(1 <= len(g) <= 3 and int(g) <= 255 for g in groups):
                 return "exclude.ip", "all"
-        date_groups = self._date_groups(c, gaps)
+        date_groups = self._date_groups(c, gaps, tied)
         if date_groups:
             # 2008/04/14 13812345678: the date condemns its own groups, not a number after it.
             return "exclude.date", "all" if date_groups == len(_groups(c, gaps)) else "head"
@@ -140,14 +140,15 @@ class Exclusions:
         return before or after
 
     @staticmethod
-    def _date_groups(c: Candidate, gaps: list[str]) -> int:
-        """How many leading groups form a date (and its time): 2007-7-11 14 -> 4; 0 if no date."""
+    def _date_groups(c: Candidate, gaps: list[str], tied: bool = False) -> int:
+        """How many leading groups form a date (and its time): 2007-7-11 14 -> 4; 0 if no date. After a
+        contact keyword only a four-digit year makes one (QQ 76 3 8 53 2 is grouped digits)."""
         groups = _groups(c, gaps)
         seps = {g for g in gaps if g}
         if len(groups) >= 3 and seps and seps <= _DATE_SEPS | {" "}:
             y, m, d = groups[0], groups[1], groups[2]
             if (
-                len(y) in (2, 4)
+                ((len(y) == 2 and not tied) or (len(y) == 4 and y[:2] in ("19", "20")))
                 and 1 <= len(m) <= 2
                 and 1 <= len(d) <= 2
                 and 1 <= int(m) <= 12

@@ -99,6 +99,7 @@ class KeywordMatcher:
         self.product_min_freq = int(kw.get("product_min_freq", 30))
         self.followers = tuple(w.lower() for w in kw.get("keyword_followers", []))
         self.preceding_min_freq = int(kw.get("preceding_min_freq", 200))
+        self.asking = {w.lower() for w in rules.get("solicitation", {}).get("asking_keywords", [])}
         self.not_contact_wechat = re.compile(alternation(kw.get("wechat_not_contact", [])) or "(?!)")
         # Prefilters for lines without digits (a contact keyword must be there for an id or a
         # solicitation), on the raw text: first characters of listed keywords in any form that normalises
@@ -120,11 +121,21 @@ class KeywordMatcher:
     def find(self, v: Views) -> list[KeywordHit]:
         canon = v.canon
         hits: list[KeywordHit] = []
-        for m in self._literal.finditer(canon):
-            word = m.group()
+        pos = 0
+        while (m := self._literal.search(canon, pos)) is not None:
             s, e = m.span()
-            kind, short, how, form = self._kind_of[word]
-            hits.append(KeywordHit(kind, s, e, short, word, how, form))
+            # 加薇信, 加v❤: a listed word (加薇) whose tail starts a longer keyword (薇信) is two words.
+            for k in range(s + 1, e):
+                m2 = self._literal.match(canon, k)
+                if m2 is not None and m2.end() > e and canon[s:k] in self._kind_of:
+                    hits.append(self._hit(canon[s:k], s, k))
+                    s, e = m2.span()
+                    break
+            pos = e
+            hit = self._hit(canon[s:e], s, e)
+            if (hit.short or hit.how == "shape") and hit.word.isascii() and _after_digit(v.cls, s):
+                continue  # 87q56, 2770Gq: look-alike digits, not the keyword q (a keyword leads its number)
+            hits.append(hit)
         for kind, rx in self._pinyin:
             for m in rx.finditer(canon):
                 s, e = m.span()
@@ -134,7 +145,7 @@ class KeywordMatcher:
                 # A longer sound form wins over a short keyword inside it (扣号 over 扣).
                 hits = [h for h in hits if h not in covered]
                 # Inside a run of digit homophones (起饿 = 7 2) it is digits, not a keyword.
-                if s > 0 and v.cls[s - 1] in DIGIT_CLASSES:
+                if s > 0 and v.cls[s - 1] in DIGIT_CLASSES and v.cls[s] in DIGIT_CLASSES:
                     continue
                 if words.freq(m.group()) >= self.sound_max_freq:
                     continue  # 口号, 维新: a word of its own
@@ -143,10 +154,14 @@ class KeywordMatcher:
         hits.sort(key=lambda h: h.start)
         return hits
 
+    def _hit(self, word: str, s: int, e: int) -> KeywordHit:
+        kind, short, how, form = self._kind_of[word]
+        return KeywordHit(kind, s, e, short, word, how, form)
+
     def in_word(self, h: KeywordHit, canon: str) -> bool:
         """The keyword is part of a product or everyday word here (QQ音乐, 微信读书, 折扣扣, 微博)."""
-        if h.kind not in CONTACT_KINDS:
-            return False
+        if h.kind not in CONTACT_KINDS or h.word in self.asking:
+            return False  # 加微 / 加V ask whatever follows (加V领福利)
         after = canon[h.end : h.end + 6]
         if after[:1] == " " and not h.short:
             after = after[1:]  # OCR boxes side by side: "QQ 音乐"
@@ -155,13 +170,17 @@ class KeywordMatcher:
         m = _CJK.match(after)
         if m is not None and len(m.group()) >= 2:
             word = words.longest_word(m.group(), self.product_min_freq)
-            if word is not None and not word.startswith(self.followers):
-                return True
+            if word is not None and not word.startswith(self.followers) and words.is_noun(word):
+                return True  # a noun after the keyword names a product (QQ游戏); 优惠 / 了解 do not
         if h.short and m is not None and words.freq(h.word + m.group()[:1]) >= self.product_min_freq:
             return True  # 微博, 扣子: a short keyword that starts a word is that word
         if h.start > 0 and _CJK.match(canon, h.start - 1) and _CJK.match(canon, h.start):
             return words.freq(canon[h.start - 1 : h.start + 1]) >= self.preceding_min_freq
         return False
+
+
+def _after_digit(cls: str, s: int) -> bool:
+    return s > 0 and cls[s - 1] in "DCN"  # a written digit; homophones are ordinary characters too
 
 
 def charset(chars: set[str]) -> str:

@@ -24,6 +24,7 @@ _FIRM = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL + CLASS_SPOKEN
 _STRONG = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL
 # A block of ASCII letters: its look-alikes (o, l, i) are digits only if the whole block is look-alikes.
 _LETTER_BLOCK = re.compile(f"[{CLASS_LETTER}{CLASS_LOOKALIKE}]+")
+EdgeDrop = Callable[[int, int, bool, int, bool], bool]
 _IGNORABLE = set("\u200b\u200c\u200d\u2060\ufeff\ufe0f\ufe0e\u20e3")
 
 
@@ -36,8 +37,8 @@ def fix_lookalikes(
 ) -> str:
     """Demote look-alikes (O l S B ...) to letters unless they form a short letter block of their own glued
     to a digit: a block holding any other letter is a word or a code (iPhone, SM-G9910), a long one is a
-    word (BIOS), a block at the end of a run that is a unit (500g, 256GB) or a word (ISO9001) is that; at a
-    run's edge only up to two look-alikes count."""
+    word (BIOS), a block at the end of a run that is a unit (1380000000g, 256GB; not 81b7884l不加) or a
+    word (ISO9001) is that."""
     if CLASS_LOOKALIKE not in cls:
         return cls
     out = list(cls)
@@ -47,22 +48,26 @@ def fix_lookalikes(
         before = s > 0 and cls[s - 1] in _STRONG
         after = e < len(cls) and cls[e] in _STRONG
         word = canon[s:e]
-        if not word.isalnum():
-            keep = before and after  # '|' '!' are digits only between digits
+        if (not word[0].isalnum() and not before) or (not word[-1].isalnum() and not after):
+            keep = False  # '|' '!' are digits only between digits
         else:
             inner = before and after
             keep = (
                 (before or after)
                 and CLASS_LETTER not in block
-                and e - s <= (max_block if inner else min(2, max_block))
-                and not (before and not after and word in units)
+                and e - s <= max_block
+                and not (before and not after and word in units and not _cjk_at(canon, e))
                 and (inner or word not in words)
             )
         if not keep:
             for i in range(s, e):
                 if out[i] == CLASS_LOOKALIKE:
-                    out[i] = CLASS_LETTER if word.isalnum() else CLASS_OTHER
+                    out[i] = CLASS_LETTER if canon[i].isalnum() else CLASS_OTHER
     return "".join(out)
+
+
+def _cjk_at(text: str, i: int) -> bool:
+    return i < len(text) and "\u3400" <= text[i] <= "\u9fff"
 
 
 @dataclass(frozen=True)
@@ -134,28 +139,19 @@ def _make(positions: list[int], value: str, cls: str) -> Candidate:
     )
 
 
-def _trim_edges(pos: list[int], cls: str, drop: Callable[[int, int, bool], bool] | None) -> list[int]:
-    """Drop homophones / look-alikes at the edges of a run when `drop(i, inner, leading)` says the character
-    at i is not a digit there (a word with its neighbour: 会议三九..., 加我就391287654). Spoken forms
+def _trim_edges(pos: list[int], cls: str, drop: EdgeDrop | None) -> list[int]:
+    """Drop homophones / look-alikes at the edges of a run when `drop(i, inner, leading, firm, dense)` says
+    the character at i is not a digit there (a word with its neighbour: 会议三九..., 加我就391287654); `firm`
+    counts the firmer digits of the run, `dense`: at least half of it is written in disguise. Spoken forms
     (幺 两 拐) and numerals stay."""
     if drop is None:
         return pos
+    firm = sum(cls[i] in _FIRM for i in pos)
+    dense = sum(cls[i] not in _PLAIN for i in pos) * 2 >= len(pos)
     a, b = 0, len(pos)
-    while a < b - 1 and cls[pos[a]] in _TRIMMABLE and drop(pos[a], pos[a + 1], True):
+    while a < b - 1 and cls[pos[a]] in _TRIMMABLE and drop(pos[a], pos[a + 1], True, firm, dense):
         a += 1
-    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE and drop(pos[b - 1], pos[b - 2], False):
-        b -= 1
-    return pos[a:b]
-
-
-def _trim_weak(pos: list[int], cls: str) -> list[int]:
-    """Drop homophones / look-alikes at the edges of a run of at least four firmer digits."""
-    if sum(cls[i] in _FIRM for i in pos) < 4:
-        return pos
-    a, b = 0, len(pos)
-    while a < b - 1 and cls[pos[a]] in _TRIMMABLE:
-        a += 1
-    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE:
+    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE and drop(pos[b - 1], pos[b - 2], False, firm, dense):
         b -= 1
     return pos[a:b]
 
@@ -178,22 +174,16 @@ def readings(
     value: str,
     alone: bool = True,
     counted: Callable[[int], bool] | None = None,
-    drop: Callable[[int, int, bool], bool] | None = None,
-    untied: bool = False,
+    drop: EdgeDrop | None = None,
 ) -> list[Candidate]:
     """The ways to read these digit positions as one number, best first: without weak edge characters
     (加我就391287654: 就 is not a 9); without a last 一/两 that counts the next word (...捌一个, ...4两只);
     as written. `counted(i)`: the character at i is 一/两 and a measure word follows it; `drop`: see
-    _trim_edges; `untied`: no keyword before the run, so weak edges of a run of firmer digits are doubtful
-    too (这意①③⑧...: the run was glued into a sentence)."""
+    _trim_edges."""
     out = []
     trimmed = _trim_edges(positions, cls, drop)
     if trimmed and trimmed != positions:
         out.append(_make(trimmed, value, cls))
-    if untied:
-        weak = _trim_weak(positions, cls)
-        if weak and weak != positions and weak != trimmed:
-            out.append(_make(weak, value, cls))
     last = positions[-1]
     if counted is not None and len(positions) > 1 and cls[last] not in _PLAIN and counted(last):
         out.append(_make(positions[:-1], value, cls))

@@ -31,3 +31,21 @@ def longest_word(text: str, min_freq: int, max_len: int = 4) -> str | None:
         if freq(text[:n]) >= min_freq:
             return text[:n]
     return None
+
+
+@lru_cache(maxsize=1)
+def _tags() -> dict[str, str]:
+    import jieba.posseg
+
+    _freq()
+    return jieba.posseg.dt.word_tag_tab
+
+
+def is_noun(word: str) -> bool:
+    """jieba tags the word as a common noun (n) or other proper noun (nz): 音乐, 游戏, 红包; not 优惠 (vn)."""
+    return _tags().get(word, "") in ("n", "nz")
+
+
+def tag(word: str) -> str:
+    """jieba's part-of-speech tag for the word ("" if it is not in the dictionary)."""
+    return _tags().get(word, "")

@@ -223,7 +223,7 @@ NEGATIVES: list[tuple[str, str | None]] = [
     ("一二三四五六七八九十", "exclude.sequence"),
     ("http://example.com/item/391287654.html", "exclude.url"),
     ("3,914,567,890", "exclude.number_list"),
-    ("6.673.581.09", "exclude.ip"),
+    ("6.673.581.09", "exclude.number_list"),  # 673 > 255: not an IP
     ("１２３９·９０ ３·８４ ２８０１５０４６０９９", None),
     ("分辨率1440*900", None),
     ("微信支付 13812345", None),
