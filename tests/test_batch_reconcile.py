@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,17 @@ URLS = [f"https://img.test/{i}.png" for i in range(3)]
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
-    s = Store(url)
+def store(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """The store on SQLite and on PostgreSQL (tests/databases.py; skipped with the reason if it is down)."""
+    monkeypatch.setenv("QQSCAN_DATABASE_URL", db_url)
+    s = Store(db_url)
     yield s
     s.close()
+    from jobs import tasks
+
+    cached = tasks._stores.pop(db_url, None)  # `qqscan` subprocesses have their own; this is ours
+    if cached is not None:
+        cached.close()
 
 
 def queued(conn: Redis, name: str = "scan") -> list[str]:
