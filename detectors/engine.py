@@ -80,7 +80,8 @@ class TextDetector:
         self.max_gap = int(kw.get("max_keyword_gap", 6))
         joiners = sorted({j.lower() for j in kw["joiners"]}, key=len, reverse=True)
         self._joiners = re.compile("(?:" + "|".join(re.escape(j) for j in joiners) + ")*")
-        self._short_gap = re.compile(r"[\s:：\-=~_.,，。'\"`|/\\()（）\[\]【】@]{0,2}")
+        # A short keyword (扣, 微, v) ties only a number on its own line.
+        self._short_gap = re.compile(r"[ \t\u3000:：\-=~_.,，。'\"`|/\\()（）\[\]【】@]{0,2}")
         # Measure words (个 只 次 ...): a numeral right before one is counting, not part of a number.
         self._measure = {u for u in rules["exclude"]["units"] if len(u) == 1 and not u.isascii()}
         q = rules["qq"]
@@ -176,6 +177,8 @@ class TextDetector:
         )
         used = [False] * n
         found: list[Finding] = []
+        # 货号518264-907, 执行标准5161-607865: a label before the run owns every reading of it.
+        labelled = self.labels.foreign(v, groups[0][0], hits)
         drop = self._edge_drop(v, untied=not tied)
         for i, j in subs:
             if any(used[i:j]):
@@ -185,7 +188,7 @@ class TextDetector:
             hits_here: list[Finding] = []
             alone = (i, j) == (0, n)
             for c in readings(positions, v.cls, v.value, alone=alone, counted=counted, drop=drop):
-                f, reason, scope = self._judge(c, v, hits, excluded)
+                f, reason, scope = self._judge(c, v, hits, excluded, labelled)
                 if f is not None:
                     hits_here.append(f)
                     continue  # a later reading may still be a phone number (腰散八腰二...: 幺 is 1)
@@ -230,7 +233,12 @@ class TextDetector:
         return best
 
     def _judge(
-        self, c: Candidate, v: Views, hits: list[KeywordHit], excluded: list[Excluded] | None
+        self,
+        c: Candidate,
+        v: Views,
+        hits: list[KeywordHit],
+        excluded: list[Excluded] | None,
+        labelled: bool = False,
     ) -> tuple[Finding | None, str | None, str]:
         """A finding for candidate `c`, or None, the exclusion rule that rejected it and its scope."""
         tie = self._tie(c, v, hits)
@@ -246,7 +254,7 @@ class TextDetector:
             digits = c.digits
         checked = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb")
         reason, scope = checked if checked is not None else (None, "all")
-        if reason is None and not ph.MOBILE.fullmatch(digits) and self.labels.foreign(v, c.start, hits):
+        if reason is None and (labelled or self.labels.foreign(v, c.start, hits)):
             # 货号518264-907, 型号：XJ-40215583: the number is its label's, whatever keyword is around.
             reason, scope = "exclude.label", "head"
         if reason is None and len(digits) > 13:

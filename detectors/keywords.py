@@ -160,7 +160,17 @@ class KeywordMatcher:
 
     def in_word(self, h: KeywordHit, canon: str) -> bool:
         """The keyword is part of a product or everyday word here (QQ音乐, 微信读书, 折扣扣, 微博)."""
-        if h.kind not in CONTACT_KINDS or h.word in self.asking:
+        if h.kind not in CONTACT_KINDS:
+            return False
+        # 增加群众, 折扣扣: the first character ends a word before it, or the last one starts a word after it.
+        if h.start > 0 and _CJK.match(canon, h.start - 1) and _CJK.match(canon, h.start):
+            if words.freq(canon[h.start - 1 : h.start + 1]) >= self.preceding_min_freq:
+                return True
+        if _CJK.match(canon, h.end - 1) and _CJK.match(canon, h.end) and len(h.word) > 1:
+            tail = canon[h.end - 1 : h.end + 1]
+            if words.freq(tail) >= self.preceding_min_freq and not canon.startswith(self.followers, h.end):
+                return True  # (口口号: 号 follows a keyword as its joiner, whatever 口号 means)
+        if h.word in self.asking:
             return False  # 加微 / 加V ask whatever follows (加V领福利)
         after = canon[h.end : h.end + 6]
         if after[:1] == " " and not h.short:
@@ -174,8 +184,6 @@ class KeywordMatcher:
                 return True  # a noun after the keyword names a product (QQ游戏); 优惠 / 了解 do not
         if h.short and m is not None and words.freq(h.word + m.group()[:1]) >= self.product_min_freq:
             return True  # 微博, 扣子: a short keyword that starts a word is that word
-        if h.start > 0 and _CJK.match(canon, h.start - 1) and _CJK.match(canon, h.start):
-            return words.freq(canon[h.start - 1 : h.start + 1]) >= self.preceding_min_freq
         return False
 
 

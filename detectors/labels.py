@@ -41,6 +41,8 @@ class Labels:
         a, b = m.span(1)
         if any(h.start < b and h.end > a for h in hits):
             return False  # QQ号, 手机号, 联系电话: the label is a contact keyword
+        if label.endswith("号码") and not label.endswith(self.context):
+            return False  # 手机号码, 投诉号码: a phone number's label; 订单号码 is a context word
         for w in self.contact:
             if label.endswith(w):
                 head = label[: len(label) - len(w)]

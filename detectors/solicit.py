@@ -43,9 +43,12 @@ class Solicitations:
         self.keywords = keywords
         self.version = rules_version(rules)
         fillers = alternation([f.lower() for f in s["fillers"]])
-        self._verb_end = re.compile(
-            f"(?:{alternation([w.lower() for w in s['verbs']], True)})(?:{fillers}){{0,2}}$"
+        # A symbol verb after a digit is arithmetic or "more than" (月销2000+), not 加.
+        verbs = "|".join(
+            alternation([w], True) if w[0].isalnum() else f"(?<![0-9]){re.escape(w)}"
+            for w in sorted({w.lower() for w in s["verbs"]}, key=len, reverse=True)
         )
+        self._verb_end = re.compile(f"(?:{verbs})(?:{fillers}){{0,2}}$")
         self._sound_verb_end = re.compile(f"[{''.join(s['sound_verbs'])}]我(?:{fillers})?$")
         self._me = re.compile(alternation(s["channel_me"]))
         self._asking = {w.lower() for w in s["asking_keywords"]}
