@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import detectors
+from detectors import policy
 from detectors.allowlist import Allowed
 from detectors.allowlist import apply as apply_allowlist
 from detectors.base import Finding
@@ -43,7 +44,8 @@ class ScanResult:
 
     @property
     def flagged(self) -> bool:
-        return bool(self.live_findings)
+        # Policy (detectors.policy): a solicitation alone flags unless QQSCAN_SOLICITATION_FLAGS=0.
+        return any(policy.flags(f) for f in self.live_findings)
 
     def to_json(self, *, with_lines: bool = False) -> dict[str, Any]:
         """The `scan --json` contract: source, sha256, flagged, findings, ms, error (+ extra keys)."""

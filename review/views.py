@@ -42,7 +42,7 @@ from worker.models import REVIEW_STATUSES
 SHA_RE = re.compile(r"[0-9a-f]{64}")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes 20261127, 2026-W48
 FILTER_KEYS = ("status", "type", "rule", "shop", "since", "until", "sort")
-KNOWN_TYPES = ("qq", "qq_group", "phone", "wechat", "qrcode")
+KNOWN_TYPES = ("qq", "qq_group", "phone", "wechat", "qrcode", "solicitation")
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 MAX_BULK = 500
 
