@@ -361,6 +361,7 @@ class ReviewStore(Store):
         shas = [r.Image.sha256 for r in rows]
         sources: dict[str, list[Any]] = {s: [] for s in shas}
         thumbs: dict[int, str] = {}
+        crops: dict[int, dict[int, str]] = {}
         if shas:
             q = select(Source).where(Source.image_sha256.in_(shas)).order_by(Source.id)
             for s in conn.execute(q):
@@ -373,11 +374,23 @@ class ReviewStore(Store):
             )
             for scan_id, blob in conn.execute(eq):
                 thumbs[scan_id] = blob
+            # the crops around findings: a queue row shows the first counting finding's close-up, which
+            # at row height says more than a whole page shrunk to a stamp
+            cq = select(Evidence.scan_id, Evidence.finding, Evidence.blob_sha256).where(
+                Evidence.scan_id.in_(scan_ids), Evidence.kind == "crop"
+            )
+            for scan_id, index, blob in conn.execute(cq):
+                crops.setdefault(scan_id, {})[index] = blob
         out = []
         for r in rows:
             scan, image = r.Scan, r.Image
             srcs = sources[image.sha256]
             live = [f for f in scan.findings or [] if not f.get("allowed_by")]
+            kept = crops.get(scan.id, {})
+            closeup = next(
+                (kept[i] for i, f in enumerate(scan.findings or []) if not f.get("allowed_by") and i in kept),
+                None,
+            )
             out.append(
                 {
                     "sha256": image.sha256,
@@ -397,6 +410,7 @@ class ReviewStore(Store):
                     "sources": len(srcs),
                     "shops": sorted({s.shop_id for s in srcs if s.shop_id}),
                     "thumb": thumbs.get(scan.id),
+                    "closeup": closeup,
                 }
             )
         return out

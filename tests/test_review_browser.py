@@ -180,6 +180,7 @@ def test_a_moderator_works_the_queue_with_the_keyboard(site: dict[str, Any], pag
     login(page, base)
     rows = page.locator("#queue tr[data-sha]")
     assert rows.count() == len(site["flagged"]) == len(FILES) + 1
+    pictures_loaded(page)
     shot(page, "review-queue.png")
 
     # j highlights the first row... Enter opens it; newest first, so that is the last stored image.
@@ -308,3 +309,151 @@ def test_a_cookie_copied_before_logout_is_refused_after_it(
     finally:
         copy.close()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+# --- layout: a dense queue on a laptop, cards on a phone ---------------------------------------------------
+
+DENSE = 30  # flagged images in the layout store: more than one screen
+
+
+def text_png(width: int, height: int, lines: list[tuple[int, str]], size: int) -> bytes:
+    """A white picture with (y, text) lines in the fixtures' CJK font."""
+    from PIL import ImageDraw, ImageFont
+
+    from fixtures.draw import cjk_font_file
+
+    path, index = cjk_font_file()
+    img = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(path, size, index=index)
+    for y, line in lines:
+        draw.text((8, y), line, fill=(20, 20, 20), font=font)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def dense_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A store with DENSE flagged images (kept frames and close-ups drawn here, no OCR) behind
+    `qqscan review serve`, for layout checks."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('review-layout') / 'store.sqlite3'}"
+    store = ReviewStore(url)
+    store.add_user("alice", PASSWORD)
+    for i in range(DENSE):
+        qq = f"39128{7600 + i}"
+        box = [[40.0, 300.0], [420.0, 300.0], [420.0, 340.0], [40.0, 340.0]]
+        findings = [{"type": "qq", "value": qq, "text": f"加QQ {qq} 领优惠", "rule": "qq.keyword",
+                     "confidence": 0.6 + i / 100, "box": box, "frame": 0}]  # fmt: skip
+        if i % 3 == 0:
+            wx = f"wx_shop{i}"
+            findings.append({"type": "wechat", "value": wx, "text": f"微信 {wx}", "rule": "wechat.keyword",
+                             "confidence": 0.8, "box": box, "frame": 0})  # fmt: skip
+        frame = text_png(750, 1000, [(40, "手工红糖姜茶 限时特价"), (300, f"加QQ {qq} 领优惠")], 32)
+        crops = [text_png(460, 70, [(10, f["text"])], 36) for f in findings]
+        sha = hashlib.sha256(f"layout-{i}".encode()).hexdigest()
+        store.save_scan(
+            {"sha256": sha, "source": f"https://img.example.com/shop-{i % 4}/item-{i}/detail_{i:03d}.jpg",
+             "url": f"https://img.example.com/shop-{i % 4}/item-{i}/detail_{i:03d}.jpg",
+             "shop_id": f"shop-{i % 4}", "listing_id": f"L-{i}", "rules_version": "layout",
+             "findings": findings, "lines": [{"text": f["text"], "score": 0.9, "box": box, "frame": 0}
+                                             for f in findings],
+             "width": 750, "height": 1000, "format": "jpeg", "frames": 1, "bytes": 1},
+            [EvidenceBlob("frame", 0, -1, "image/png", frame, 750, 1000)]
+            + [EvidenceBlob("crop", 0, n, "image/png", c, 460, 70, scale=1.0, x0=30, y0=285)
+               for n, c in enumerate(crops)],
+        )  # fmt: skip
+    server = Server({**os.environ, "QQSCAN_DATABASE_URL": url})
+    server.start()
+    try:
+        yield {"server": server, "store": store}
+    finally:
+        server.stop()
+        store.close()
+
+
+def layout_page(chromium: Any, width: int, height: int) -> Any:
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def pictures_loaded(page: Any) -> None:
+    """Wait until every picture in the window has loaded (lazy ones included)."""
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('img')].filter(i => {
+             const b = i.getBoundingClientRect(); return b.bottom > 0 && b.top < window.innerHeight;
+           }).every(i => i.complete && i.naturalWidth > 0)"""
+    )
+
+
+def fully_visible_rows(page: Any) -> int:
+    return int(
+        page.evaluate(
+            """() => [...document.querySelectorAll('#queue tr[data-sha]')].filter(r => {
+                 const b = r.getBoundingClientRect(); return b.top >= 0 && b.bottom <= window.innerHeight;
+               }).length"""
+        )
+    )
+
+
+def page_overflow(page: Any) -> int:
+    """How many CSS pixels the page is wider than the window (0 = no sideways scrolling)."""
+    return int(page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def test_the_queue_shows_twelve_or_more_rows_on_a_laptop_screen(
+    dense_site: dict[str, Any], chromium: Any
+) -> None:
+    page = layout_page(chromium, 1366, 768)
+    try:
+        login(page, dense_site["server"].base)
+        pictures_loaded(page)  # rows have their final height
+        assert page.locator("#queue tr[data-sha]").count() == DENSE
+        shot(page, "review-queue-dense.png")
+        visible = fully_visible_rows(page)
+        assert visible >= 12, visible
+        assert page_overflow(page) == 0
+        # every close-up is a loaded picture, one line per row
+        assert page.evaluate(
+            "() => [...document.querySelectorAll('img.thumb')].every(i => i.naturalWidth > 0)"
+        )
+        heights = page.locator("#queue tr[data-sha]").evaluate_all("rs => rs.map(r => r.offsetHeight)")
+        assert max(heights) <= 48, heights
+        # keyboard still works on the dense list
+        page.keyboard.press("j")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#decision-form")
+    finally:
+        page.context.close()
+
+
+def test_queue_and_image_pages_fit_a_390_px_phone(dense_site: dict[str, Any], chromium: Any) -> None:
+    page = layout_page(chromium, 390, 844)
+    try:
+        base = dense_site["server"].base
+        login(page, base)
+        pictures_loaded(page)
+        shot(page, "review-queue-phone.png")
+        assert page_overflow(page) == 0
+        first = page.locator("#queue tr[data-sha]").first
+        box = first.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        for sel in (".sha-cell a", "img.thumb", ".findings-cell .value", ".status"):  # the card's parts show
+            part = first.locator(sel).first.bounding_box()
+            assert part and part["width"] > 0 and part["x"] + part["width"] <= 390 + 1, sel
+        assert page.locator("#logout").is_visible() and page.locator("#filter-apply").is_visible()
+
+        first.locator(".sha-cell a").click()
+        page.wait_for_selector("#decision-form")
+        page.wait_for_load_state("load")
+        assert page_overflow(page) == 0
+        for sel in ("#decide-violation", "#decide-false_positive", "#note", "figure.frame svg"):
+            part = page.locator(sel).first.bounding_box()
+            assert part and part["x"] >= 0 and part["x"] + part["width"] <= 390 + 1, sel
+        shot(page, "review-detail-phone.png")
+        page.click("#decide-escalated")
+        page.wait_for_url(lambda u: "/image/" in u)
+        assert dense_site["store"].status_counts()["escalated"] == 1
+    finally:
+        page.context.close()

@@ -84,16 +84,26 @@ def test_queue_shows_flagged_images_with_thumbnail_summary_and_counts(alice, sto
     resp = alice.get("/")
     assert rows(resp) == [b]  # pending by default; the decided one and the unflagged one are not listed
     body = text(resp)
-    frame = store.item(b)["frames"][0]["blob"]
-    assert f'src="/blob/{frame}"' in body
+    # the row's picture is the first finding's close-up (the whole frame only when no crop was kept)
+    closeup = store.item(b)["findings"][0]["crop"]["blob"]
+    assert f'src="/blob/{closeup}" alt="close-up of {b[:12]}"' in body
     assert "13812345678" in body and "wx_abc" in body and "0.95" in body
     assert 'href="https://img.example.com/b.jpg" rel="noopener noreferrer nofollow"' in body
-    assert "2 sources" in body and "shop-2, shop-3" in body
+    assert "+1 more" in body and "shop-2, shop-3" in body
+    no_crop = seed(store, "no-crop", crop=False)
+    frame = store.item(no_crop)["frames"][0]["blob"]
+    assert f'src="/blob/{frame}" alt="evidence of {no_crop[:12]}" class="thumb whole"' in text(alice.get("/"))
+    # an allow-listed finding's close-up is not the one shown
+    allowed = seed(
+        store, "allowed", findings=[finding("qq", "1", allowed_by=7), finding("phone", "13800000000")]
+    )
+    second = store.item(allowed)["findings"][1]["crop"]["blob"]
+    assert f'src="/blob/{second}" alt="close-up of {allowed[:12]}"' in text(alice.get("/"))
     assert '<span class="count" data-count="pending">1</span>' in body
     assert '<span class="count" data-count="violation">1</span>' in body
     assert '<span class="count" data-count="all">2</span>' in body
     assert clean not in body
-    assert set(rows(alice.get("/?status=all"))) == {a, b}
+    assert set(rows(alice.get("/?status=all"))) == {a, b, no_crop, allowed}
     assert rows(alice.get("/?status=violation")) == [a]
 
 
