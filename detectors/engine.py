@@ -319,9 +319,7 @@ class TextDetector:
             # (电话，叁玖壹...); a plain number after 热线 is some phone we cannot place, not a QQ number.
             return (qq_rule(c, None, self.rules) if c.disguised else None), digits
         w = self.bare_window
-        near = any(
-            h.kind in (*CONTACT_KINDS, "verb") and h.end > c.start - w and h.start < c.end + w for h in hits
-        )
+        near = any(h.kind in (*CONTACT_KINDS, "verb") and c.start - w < h.end <= c.start for h in hits)
         return qq_rule(c, kind, self.rules, near=near), digits
 
     def _edge_drop(self, v: Views, untied: bool) -> EdgeDrop:

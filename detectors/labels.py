@@ -26,7 +26,7 @@ class Labels:
         n = int(lab.get("max_label_chars", 6))
         self.window = n + 12
         self._rx = re.compile(
-            rf"([\u3400-\u9fff]{{1,{n}}})[\s:：#=是为]*(?:no\.?\s*)?(?:[a-z]{{1,4}}[-_ ]?)?$"
+            rf"([\u3400-\u9fff]{{1,{n}}})[\s:：#=是为]*(?:no\.?\s*)?(?:[a-z]{{1,4}}[-_\s]*)?$"
         )
 
     def foreign(self, v: Views, start: int, hits: list[KeywordHit]) -> bool:

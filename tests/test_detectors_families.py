@@ -1,0 +1,147 @@
+"""Disguise families (issue 10), table-driven from the generators in fixtures/: keywords by sound and shape,
+look-alike letters, mixed runs, grouped digits, WeChat ids in disguise, solicitations; and product pages
+(labelled numbers next to QQ音乐-style words) on which nothing may be found, as text and as OCR boxes.
+
+The generators are independent of detectors/ (fixtures/disguise_text.py, fixtures/product_text.py); every
+case carries the exact value the detector must read. The same families spliced into real text are measured
+in tests/test_detectors_corpus.py.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import detectors
+from detectors import policy
+from detectors.base import Finding
+from fixtures.disguise_text import FAMILIES, Case, generate
+from fixtures.product_text import pages
+from jobs.pipeline import ScanResult
+from ocr.types import OcrLine
+
+PER_FAMILY = 250
+MIN_RATE = 0.97
+
+
+def _found(case: Case, findings: list[Finding]) -> bool:
+    return (case.type, case.value) in [(f.type, f.value) for f in findings]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family_exact_rate(family: str) -> None:
+    cases = list(generate(seed=101, per_family=PER_FAMILY, families=(family,)))
+    missed = [
+        (c.text, c.value, detectors.detect_text(c.text))
+        for c in cases
+        if not _found(c, detectors.detect_text(c.text))
+    ]
+    rate = 1 - len(missed) / len(cases)
+    print(f"\n{family}: {rate:.4f} exact ({len(cases) - len(missed)}/{len(cases)})")
+    assert rate >= MIN_RATE, missed[:20]
+
+
+def test_findings_say_which_keyword_rule_and_form() -> None:
+    """Every keyword match names how it matched (literal / sound / shape) and the listed form behind it;
+    the generators' forms are mostly not listed (some are: 抠抠 is read literally)."""
+    for family, how in [("sound_keyword", "sound"), ("shape_keyword", "shape")]:
+        rules = []
+        for case in generate(seed=7, per_family=40, families=(family,)):
+            (f,) = [f for f in detectors.detect_text(case.text) if f.type == "qq"]
+            assert f.rule == "qq.keyword" and f.extra["keyword_rule"] in ("literal", how), (case, f)
+            assert f.extra["keyword_form"], f
+            rules.append(f.extra["keyword_rule"])
+        assert rules.count(how) >= len(rules) // 2, rules
+
+
+def test_solicitation_findings_have_no_value_and_their_own_rule() -> None:
+    for case in generate(seed=3, per_family=60, families=("solicitation",)):
+        sol = [f for f in detectors.detect_text(case.text) if f.type == "solicitation"]
+        assert sol, case
+        for f in sol:
+            assert f.value is None and f.rule.startswith("solicitation.") and 0 < f.confidence < 1
+            assert f.span is not None and case.text[f.span[0] : f.span[1]] == f.text
+            assert f.to_dict()["value"] is None and f.to_dict()["rules_version"] == detectors.RULES_VERSION
+
+
+# Ordinary text that contains a channel word, a verb or a sound-alike and asks nothing.
+NOT_SOLICITATIONS = [
+    "请使用微信支付，支持花呗分期",
+    "关注微信公众号领取会员积分",
+    "QQ音乐会员月卡限时优惠",
+    "增加群众感兴趣的社会新闻",
+    "我稍微我觉得有点大",
+    "又扣我运费，差评",
+    "他在村里很有威信",
+    "为新的一年加油",
+    "点点滴滴我都记得",
+    "加入购物车立减",
+    "扣子掉了一颗，纽扣质量一般",
+    "企鹅玩偶很可爱，孩子喜欢",
+    "月销2000+ 扣扣子金属纽扣",
+    "加厚保温杯 316不锈钢",
+]
+
+
+@pytest.mark.parametrize("text", NOT_SOLICITATIONS)
+def test_not_a_solicitation(text: str) -> None:
+    assert detectors.detect_text(text) == []
+
+
+def test_product_pages_have_no_contact() -> None:
+    """Lines, whole pages (joined as OCR rows would be) and pages on one line: nothing is found."""
+    alarms = []
+    n = 0
+    for page in pages(seed=11, n=400):
+        for text in [*page, "\n".join(page), " ".join(page)]:
+            n += 1
+            alarms += [(f.type, f.value, f.rule, text) for f in detectors.detect_text(text)]
+    print(f"\nproduct-page texts: {n}, findings: {len(alarms)}")
+    assert alarms == []
+
+
+def _box_line(text: str, x: float, y: float, h: float = 20) -> OcrLine:
+    w = 18 * len(text)
+    return OcrLine(text, 0.95, ((x, y), (x + w, y), (x + w, y + h), (x, y + h)), 0)
+
+
+def test_product_pages_as_boxes_have_no_contact() -> None:
+    """Labels in a box left of their number, product words on the row above: no keyword lends itself."""
+    rng = random.Random(5)
+    alarms = []
+    for page in pages(seed=12, n=200):
+        lines, y = [], 10.0
+        for text in page:
+            cut = next((k for k, ch in enumerate(text) if ch.isdigit()), -1)
+            if 0 < cut and rng.random() < 0.5:
+                lines += [_box_line(text[:cut], 10, y), _box_line(text[cut:], 30 + 18 * cut, y + 1)]
+            else:
+                lines.append(_box_line(text, 10, y))
+            y += 30
+        alarms += [(f.type, f.value, f.text) for f in detectors.detect_lines(lines)]
+    assert alarms == []
+
+
+def test_grouped_digits_across_two_boxes_and_two_lines() -> None:
+    rng = random.Random(9)
+    for case in generate(seed=21, per_family=30, families=("grouped",)):
+        cut = len(case.text) - rng.randint(2, 4)
+        head, tail = case.text[:cut], case.text[cut:]
+        side = [_box_line(head, 10, 10), _box_line(tail, 40 + 18 * len(head), 11)]
+        below = [_box_line(head, 10, 10), _box_line(tail, 10, 40)]
+        for lines in (side, below):
+            assert ("qq", case.value) in [(f.type, f.value) for f in detectors.detect_lines(lines)], case
+
+
+def test_solicitation_flags_an_image_by_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    (sol,) = detectors.detect_text("扫码加我")
+    result = ScanResult(source="x.png", sha256="0" * 64, findings=[sol])
+    assert policy.solicitation_flags() and result.flagged
+    monkeypatch.setenv(policy.ENV_SOLICITATION_FLAGS, "0")
+    assert not result.flagged
+    qq = detectors.detect_text("QQ：391287654")
+    assert ScanResult(source="x.png", sha256="0" * 64, findings=[sol, *qq]).flagged
+    monkeypatch.setenv(policy.ENV_SOLICITATION_FLAGS, "maybe")
+    with pytest.raises(ValueError, match="QQSCAN_SOLICITATION_FLAGS"):
+        policy.solicitation_flags()
