@@ -138,6 +138,8 @@ def run_worker_inprocess(redis: str, **work: Any) -> Any:
 class Worker:
     """`qqscan worker ...` in a subprocess, its log in a file (a full pipe would block it)."""
 
+    running: list[Worker] = []  # reaped after each test by `reap_workers`, passed or failed
+
     def __init__(self, tmp_path: Path, *args: str) -> None:
         assert "QQSCAN_DATABASE_URL" in os.environ, "never let a test worker write to the default store"
         self.log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
@@ -145,6 +147,7 @@ class Worker:
         self.proc = subprocess.Popen(
             [QQSCAN, "worker", *args], env=dict(os.environ), cwd=REPO, stdout=self._out, stderr=self._out
         )
+        Worker.running.append(self)
 
     def wait(self, timeout: float) -> int:
         try:
@@ -158,6 +161,18 @@ class Worker:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(autouse=True)
+def reap_workers() -> Iterator[None]:
+    """A failed test must not leave workers behind: they retry an unreachable Redis forever. SIGKILL (the
+    spawned scheduler follows its worker)."""
+    yield
+    while Worker.running:
+        w = Worker.running.pop()
+        if w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait()
 
 
 def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:

@@ -19,7 +19,16 @@ from rq import Worker as RQWorker
 from rq.job import Job, JobStatus
 
 from tests.helpers_http import LoopbackServer
-from tests.test_batch import REPO, Worker, cli, images, sqlite_db, store_for, wait_for  # noqa: F401
+from tests.test_batch import (  # noqa: F401  (fixtures: images, sqlite_db, reap_workers)
+    REPO,
+    Worker,
+    cli,
+    images,
+    reap_workers,
+    sqlite_db,
+    store_for,
+    wait_for,
+)
 from worker.queueing import job_id
 
 pytest_plugins = ("tests.redis_server",)
@@ -190,7 +199,8 @@ def test_a_sigkilled_workers_job_runs_again_and_its_name_can_restart_at_once(
     same name, the worker takes the dead registration over instead of refusing to start, and the
     abandoned job runs again: its entry expires 3 beats after the last renewal, the next maintenance
     pass retries it. Meanwhile a URL that answers 503 five times is stored as failed after its last
-    retry, with the reason. The killed worker's scheduler died with it."""
+    retry, with the reason. The killed worker's scheduler died with it, and the second worker, stopped
+    while Redis is down, still exits (it does not wait for Redis forever on its way out)."""
     server = redis_factory()
     monkeypatch.setenv("QQSCAN_REDIS_URL", server.url)
     http_server.route("/slow.png", body=images["qq"], content_type="image/png", delay=30)
@@ -203,6 +213,8 @@ def test_a_sigkilled_workers_job_runs_again_and_its_name_can_restart_at_once(
     tree = Tree(first)
     wait_for(lambda: http_server.hits["/slow.png"] >= 1, 180, "the worker to start the job")
     wait_for(lambda: any("spawn_main" in cmdline(p) for p in descendants(first.proc.pid)), 30, "scheduler")
+    # A renewal has run (it sets the registration's TTL to 61 s): the name is still taken after the kill.
+    wait_for(lambda: conn.ttl("rq:worker:box1-w1") > 10, 30, "a job heartbeat")
     tree.look()
     first.proc.kill()
     assert first.wait(10) == -signal.SIGKILL
@@ -230,6 +242,7 @@ def test_a_sigkilled_workers_job_runs_again_and_its_name_can_restart_at_once(
     failed = cli("results", "--failed").stdout
     assert f"FAILED   {down}: gave up after 5 attempt(s)" in failed
 
+    server.stop(kill=True)  # Redis gone for good: a worker told to stop still exits, scheduler and all
     stop(second)
     tree.assert_all_gone()  # the first worker's scheduler too: it died with its worker
 

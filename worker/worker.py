@@ -46,6 +46,9 @@ import time
 from multiprocessing import get_context
 from typing import Any
 
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry as RedisRetry
 from rq import worker_registration
 from rq.job import Job
 from rq.queue import Queue
@@ -373,6 +376,15 @@ class ScanWorker(SimpleWorker):
                     self.scheduler.register_death()
             else:
                 self.scheduler.start()
+
+    def teardown(self) -> None:
+        """Leaving: Redis gets a few attempts, not the patience of a running worker, so a worker told to
+        stop while Redis is away still exits (its registration then expires by itself)."""
+        self.connection.set_retry(RedisRetry(ExponentialWithJitterBackoff(base=0.25, cap=1.0), 3))
+        try:
+            super().teardown()
+        except RedisError as exc:
+            log.warning("worker %s: left without unregistering (Redis unreachable: %s)", self.name, exc)
 
     # --- each job: watchdog around it, memory check after it -------------------------------------------
 
