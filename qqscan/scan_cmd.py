@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
-from qqscan.scan_workers import EngineFailed, InlineScanner, PoolScanner, ScanOptions
+from qqscan.scan_workers import EngineFailed, InlineScanner, InterruptWatch, PoolScanner, ScanOptions
 from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ class Run:
         self.scanner: InlineScanner | PoolScanner | None = None
         self.tally = Tally()
         self.bar: tqdm | None = None
+        self.watch = InterruptWatch()
 
     def write(self, line: str, *, quiet_ok: bool = False) -> None:
         """One result line; with -q the clean ones are left out of the line format."""
@@ -310,7 +311,7 @@ def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStor
     default=None,
     envvar="QQSCAN_ENGINE",
     show_envvar=True,
-    help="OCR runtime.",
+    help="Which OCR engine to build (default: the project's default engine).",
 )
 @click.option(
     "--enhance",
@@ -375,7 +376,8 @@ def scan(
 
     run = Run(output, as_json=as_json, with_lines=with_lines, quiet=quiet, note=note)
     try:
-        _scan(run, sources, verbose, jobs, enhance, to_store, rescan, shop, listing)
+        with run.watch:
+            _scan(run, sources, verbose, jobs, enhance, to_store, rescan, shop, listing)
         status = run.tally.status(exit_zero)
     except KeyboardInterrupt:
         run.close(interrupted=True)
@@ -451,13 +453,16 @@ def _scan(
         keep_evidence=run.sink is not None,
         verbose=verbose,
     )
-    scanner = run.scanner = PoolScanner(jobs, opts, loading) if jobs > 1 else InlineScanner(opts, loading)
+    scanner = run.scanner = (
+        PoolScanner(jobs, opts, loading) if jobs > 1 else InlineScanner(opts, loading, run.watch)
+    )
     run.bar = tqdm(
         total=len(todo), unit="img", file=sys.stderr, leave=False, disable=not chatty or len(todo) < 3
     )
     pending: deque[Entry] = deque()
     for src, data in prefetched(todo, limits.max_bytes, on_page=run.on_page):
         pending.append(run.prepare(src, data, scanner))
+        run.watch.check()
         while pending and (len(pending) > scanner.window or pending[0].ready()):
             run.finish(pending.popleft())
     while pending:

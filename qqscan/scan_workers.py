@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -27,6 +28,37 @@ if TYPE_CHECKING:
 
 class EngineFailed(RuntimeError):
     """The OCR engine could not be built or a worker process died; the message says which."""
+
+
+class InterruptWatch:
+    """Remembers Ctrl-C even when a library swallows the KeyboardInterrupt. Seen here while the engine was
+    being built: a broad `except` in an import ran on, or a config library turned it into its own error."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+        self._pid = os.getpid()
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self._pid:
+            # A child forked by a library inherits this handler (OpenVINO's import forks one to send
+            # telemetry): Ctrl-C reaches it too, and a KeyboardInterrupt there prints its traceback.
+            return
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> InterruptWatch:
+        if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 @dataclass(frozen=True)
@@ -73,9 +105,10 @@ class InlineScanner:
 
     window = 0  # results are ready when submit returns
 
-    def __init__(self, opts: ScanOptions, on_loading: Callable[[str], None]) -> None:
+    def __init__(self, opts: ScanOptions, on_loading: Callable[[str], None], watch: InterruptWatch) -> None:
         self.opts = opts
         self.on_loading = on_loading
+        self.watch = watch
         self.engine: Any = None
         self.engine_seconds: float | None = None
 
@@ -86,9 +119,11 @@ class InlineScanner:
             try:
                 self.engine = _build_engine()
             except Exception as exc:
+                self.watch.check()  # Ctrl-C, turned into another error on its way out
                 if self.opts.verbose:
                     raise
                 raise EngineFailed(f"cannot build the OCR engine: {type(exc).__name__}: {exc}") from exc
+            self.watch.check()  # Ctrl-C, swallowed on its way out
             self.engine_seconds = time.monotonic() - t0
         fut: Future[ScanResult] = Future()
         fut.set_result(scan_one(data, source, self.engine, self.opts))
@@ -133,6 +168,7 @@ class PoolScanner:
         self.on_loading = on_loading
         self.engine_seconds: float | None = None  # built inside the workers, in parallel with reading
         self._pool: ProcessPoolExecutor | None = None
+        self._spawned = 0  # submits that may have started a worker process
 
     def submit(self, data: bytes, source: str) -> Future[ScanResult]:
         if self._pool is None:
@@ -143,7 +179,16 @@ class PoolScanner:
                 initializer=_init_worker,
                 initargs=(self.opts, max(1, (os.cpu_count() or 1) // self.jobs)),
             )
-        return self._pool.submit(_scan_in_worker, data, source)
+        if self._spawned >= self.jobs:
+            return self._pool.submit(_scan_in_worker, data, source)
+        # submit() may spawn a worker: it inherits an ignored SIGINT, so Ctrl-C during its start-up (before
+        # its initializer runs) prints no traceback. A Ctrl-C within these few ms is lost to the parent too.
+        self._spawned += 1
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return self._pool.submit(_scan_in_worker, data, source)
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def close(self, *, interrupted: bool = False) -> None:
         if self._pool is None:

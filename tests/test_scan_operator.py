@@ -169,7 +169,7 @@ def test_ctrl_c_while_the_engine_loads_is_one_line_and_exit_130(fixture_dir):
             if select.select([master], [], [], 1)[0]:
                 seen += os.read(master, 4096)
         assert b"qqscan: loading OCR engine" in seen
-        time.sleep(1)  # inside the engine's imports
+        time.sleep(0.3)  # inside the engine's imports and build (seconds), not yet scanning
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
         stdout, _ = proc.communicate(timeout=60)
         while select.select([master], [], [], 0.5)[0]:
