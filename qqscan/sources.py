@@ -129,6 +129,9 @@ def _page_images(url: str, not_an_image: str) -> PageImages:
         page = fetch_page(url)
     except FetchError as exc:
         raise SourceError(f"{not_an_image}; read as a page: {exc}") from exc
+    text = page.text.lstrip("\ufeff \t\r\n")
+    if not any(k in page.content_type for k in ("html", "json", "xml")) and text[:1] not in ("<", "{", "["):
+        raise SourceError(not_an_image)  # binary or plain text: no page to crawl
     urls = extract_image_urls(page.text, page.final_url, page.content_type)
     if not urls:
         raise SourceError(f"{not_an_image}; no image URLs found on it either")

@@ -79,3 +79,12 @@ def test_with_store_the_page_is_recorded_with_each_image(shop, engine, tmp_path,
             assert source is not None and source["page_url"] == page and source["shop_id"] == "shop-7"
     finally:
         store.close()
+
+
+def test_bytes_that_are_neither_image_nor_page_keep_their_own_error(shop):
+    shop.route("/download", body=b"\x00\x01\x02 not a picture " * 40, content_type="application/octet-stream")
+    res = CliRunner().invoke(cli, ["scan", "--json", shop.url("/download")])
+    (row,) = [json.loads(x) for x in res.stdout.splitlines()]
+    assert row["error"].startswith("not an image: unrecognised bytes")
+    assert row["error"].endswith(shop.url("/download"))  # the fetcher's message, nothing about pages
+    assert res.exit_code == 2
