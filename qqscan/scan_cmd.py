@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -395,11 +396,12 @@ def scan(
     except click.ClickException:
         raise
     except Exception as exc:
-        if verbose:
-            raise
         run.close(interrupted=True)
-        click.echo(f"qqscan: {type(exc).__name__}: {exc} (--verbose shows the traceback)", err=True)
-        sys.exit(EXIT_FAILED)
+        if verbose:
+            traceback.print_exc()
+        hint = "" if verbose else " (--verbose shows the traceback)"
+        click.echo(f"qqscan: {type(exc).__name__}: {exc}{hint}", err=True)
+        sys.exit(EXIT_FAILED)  # not 1, which means "flagged"
     run.close(interrupted=False)
     if not quiet:
         click.echo(run.tally.summary(run.scanner.engine_seconds if run.scanner else None), err=True)

@@ -96,6 +96,18 @@ def test_operator_mistakes_are_one_line_errors(args, env, says, fixture_dir):
     assert isinstance(res.exception, SystemExit)  # not an exception that escaped
 
 
+def test_an_engine_that_cannot_be_built_is_one_line_and_a_traceback_only_with_verbose(fixture_dir):
+    env = {**os.environ, "QQSCAN_CPU_THREADS": "lots"}  # a real operator mistake the engine trips on
+    image = str(fixture_dir / FLAGGED)
+    plain = subprocess.run([QQSCAN, "scan", image], capture_output=True, text=True, timeout=120, env=env)
+    assert plain.returncode == 2 and plain.stdout == ""
+    (line,) = plain.stderr.strip().splitlines()
+    assert line.startswith("qqscan: cannot build the OCR engine: ") and "lots" in line
+    loud = subprocess.run([QQSCAN, "scan", "-v", image], capture_output=True, text=True, timeout=120, env=env)
+    assert loud.returncode == 2  # not 1, which means "flagged"
+    assert "Traceback (most recent call last)" in loud.stderr and "'lots'" in loud.stderr
+
+
 def test_help_shows_the_environment_variables():
     text = " ".join(CliRunner().invoke(cli, ["scan", "--help"]).output.split())  # unwrapped
     assert "[env var: QQSCAN_ENGINE]" in text and "[env var: QQSCAN_ENHANCE]" in text
