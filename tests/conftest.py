@@ -22,6 +22,27 @@ def engine():
 
 
 @pytest.fixture(scope="session")
+def paddle_engine(engine):
+    """The `paddle` engine (PP-OCRv5 mobile), built beside the default one for the tests both must pass."""
+    from ocr.engine import EngineConfig, OcrEngine
+
+    return engine if engine.name == "paddle" else OcrEngine(EngineConfig(engine="paddle"))
+
+
+@pytest.fixture(scope="session")
+def onnx_engine(engine):
+    from ocr.engine import EngineConfig, OcrEngine
+
+    return engine if engine.name == "onnx" else OcrEngine(EngineConfig(engine="onnx"))
+
+
+@pytest.fixture(scope="session", params=["onnx", "paddle"])
+def each_engine(request):
+    """Both engines, for the engine-level tests (tiling, orientation, columns, line extension)."""
+    return request.getfixturevalue(f"{request.param}_engine")
+
+
+@pytest.fixture(scope="session")
 def fixture_dir() -> Path:
     """The generated fixtures (fixtures/generate.py), made once and reused across runs."""
     from fixtures.generate import generate

@@ -23,10 +23,12 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "kind"), CASES)
-def test_fixture_image(name: str, kind: str | None, engine, fixture_dir: Path, manifest: list[dict]) -> None:
+def test_fixture_image(
+    name: str, kind: str | None, each_engine, fixture_dir: Path, manifest: list[dict]
+) -> None:
     (item,) = [it for it in manifest if it["file"].endswith("/" + name)]
     frames = decode_image((fixture_dir / item["file"]).read_bytes())
-    lines = read_frames(frames, engine)
+    lines = read_frames(frames, each_engine)
     found = detectors.detect_lines(lines)
     got = {(f.type, f.value) for f in found}
     want = {(c["type"], c["value"]) for c in item["contacts"]}

@@ -35,13 +35,13 @@ def test_triggers_and_acceptance():
     assert not accept_extension("企鹅③9", "什么都不是的一行长文字")
 
 
-def test_circled_digits_cut_by_the_detector_are_read_whole(engine):
+def test_circled_digits_cut_by_the_detector_are_read_whole(each_engine):
     font = ImageFont.truetype(cjk_font_path(), 34)
     img = Image.new("RGB", (800, 200), (200, 225, 215))
     draw = ImageDraw.Draw(img)
     draw.rounded_rectangle((40, 60, 500, 130), 10, fill=(250, 235, 210))
     draw.text((60, 72), "企鹅 ③⑨①②⑧⑦⑥⑤④", font=font, fill=(30, 30, 30))
-    lines = read_pixels(np.asarray(img)[:, :, ::-1].copy(), engine)
+    lines = read_pixels(np.asarray(img)[:, :, ::-1].copy(), each_engine)
     text = "".join(t for t, _, _ in lines)
     circled = {"①": "1", "②": "2", "③": "3", "④": "4", "⑤": "5", "⑥": "6", "⑦": "7", "⑧": "8", "⑨": "9"}
     digits = "".join(circled.get(c, c) for c in text if c.isnumeric())

@@ -55,18 +55,18 @@ def test_column_to_row_lays_characters_side_by_side():
 
 
 @pytest.mark.parametrize("angle", [90, 270])
-def test_line_turned_90_degrees_either_way_is_read(engine, angle):
+def test_line_turned_90_degrees_either_way_is_read(each_engine, angle):
     img = _on_canvas(_line_image("加QQ 391287654 领券").rotate(angle, expand=True, fillcolor="white"))
-    text = "".join(t for t, _, _ in read_pixels(img, engine)).replace(" ", "")
+    text = "".join(t for t, _, _ in read_pixels(img, each_engine)).replace(" ", "")
     assert "391287654" in text
 
 
-def test_vertical_stacked_characters_are_read_in_order(engine):
+def test_vertical_stacked_characters_are_read_in_order(each_engine):
     font = ImageFont.truetype(cjk_font_path(), 32)
     col = Image.new("RGB", (80, 560), "white")
     draw = ImageDraw.Draw(col)
     for i, ch in enumerate("扣扣391287654"):
         draw.text((20, 10 + i * 44), ch, font=font, fill="black")
-    lines = read_pixels(_on_canvas(col, at=(360, 40)), engine)
+    lines = read_pixels(_on_canvas(col, at=(360, 40)), each_engine)
     text = "".join(t for t, _, _ in sorted(lines, key=lambda r: r[2][:, 1].min())).replace(" ", "")
     assert "391287654" in text

@@ -55,7 +55,7 @@ def test_merge_duplicates_keeps_best_scored():
     assert sorted(t for t, _, _ in kept) == ["QQ 123456", "price"]
 
 
-def test_lines_across_tile_edges_are_read_once_in_page_coordinates(engine):
+def test_lines_across_tile_edges_are_read_once_in_page_coordinates(each_engine):
     """Lines drawn across each tile's cut edge and across each core boundary: every number is read exactly
     once, whole, and its box lands where it was drawn on the page."""
     from PIL import Image, ImageDraw, ImageFont
@@ -75,7 +75,7 @@ def test_lines_across_tile_edges_are_read_once_in_page_coordinates(engine):
         top = y - 18  # the line's 36 px straddle the cut
         draw.text((60, top), f"QQ {number}", font=font, fill="black")
         planted[number] = top
-    lines = read_pixels(np.asarray(page)[:, :, ::-1].copy(), engine)
+    lines = read_pixels(np.asarray(page)[:, :, ::-1].copy(), each_engine)
     for number, top in planted.items():
         hits = [(t, p) for t, _, p in lines if number in t.replace(" ", "")]
         assert len(hits) == 1, (number, [t for t, _, _ in lines])
