@@ -159,8 +159,11 @@ class TextDetector:
         # unless a keyword ties short groups (加qq 58、271、3、09、4).
         gaps = _gaps([g[-1] for g in groups[:-1]], [g[0] for g in groups[1:]], v.canon)
         short = [s <= self.max_group for s in sizes]
+        # ... unless a keyword ties short groups all written with the run's own separator
+        # (加qq 58、271、3、09、4; not "QQ：7 7 6 257 4，（陆..." where "，" ends the number).
+        own = gaps[0] if gaps else ""
         lists = [0] + [
-            int(any(ch in _LIST_PUNCT for ch in g) and not (tied and short[k] and short[k + 1]))
+            int(any(ch in _LIST_PUNCT for ch in g) and not (tied and short[k] and short[k + 1] and g == own))
             for k, g in enumerate(gaps)
         ]
         # ... and without a keyword, readings that join a block of 3+ plain digits to disguised ones without
@@ -178,7 +181,9 @@ class TextDetector:
         used = [False] * n
         found: list[Finding] = []
         # 货号518264-907, 执行标准5161-607865: a label before the run owns every reading of it.
-        labelled = self.labels.foreign(v, groups[0][0], hits)
+        # It owns the groups up to the first list punctuation (订单号：1421846721，3九1二... is two things).
+        owned = next((k + 1 for k, g in enumerate(gaps) if any(ch in _LIST_PUNCT for ch in g)), n)
+        owned_until = groups[owned - 1][-1] if self.labels.foreign(v, groups[0][0], hits) else -1
         drop = self._edge_drop(v, untied=not tied)
         for i, j in subs:
             if any(used[i:j]):
@@ -188,7 +193,7 @@ class TextDetector:
             hits_here: list[Finding] = []
             alone = (i, j) == (0, n)
             for c in readings(positions, v.cls, v.value, alone=alone, counted=counted, drop=drop):
-                f, reason, scope = self._judge(c, v, hits, excluded, labelled)
+                f, reason, scope = self._judge(c, v, hits, excluded, c.start <= owned_until)
                 if f is not None:
                     hits_here.append(f)
                     continue  # a later reading may still be a phone number (腰散八腰二...: 幺 is 1)
