@@ -161,9 +161,13 @@ class TextDetector:
         short = [s <= self.max_group for s in sizes]
         # ... unless a keyword ties short groups all written with the run's own separator
         # (加qq 58、271、3、09、4; not "QQ：7 7 6 257 4，（陆..." where "，" ends the number).
-        own = gaps[0] if gaps else ""
+        # (a line or box break next to it, as the layout joins them, is the same separator)
+        own = gaps[0].strip() if gaps else ""
         lists = [0] + [
-            int(any(ch in _LIST_PUNCT for ch in g) and not (tied and short[k] and short[k + 1] and g == own))
+            int(
+                any(ch in _LIST_PUNCT for ch in g)
+                and not (tied and short[k] and short[k + 1] and g.strip() == own)
+            )
             for k, g in enumerate(gaps)
         ]
         # ... and without a keyword, readings that join a block of 3+ plain digits to disguised ones without
