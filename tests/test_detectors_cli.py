@@ -66,3 +66,12 @@ def test_operator_rules_override(tmp_path: Path) -> None:
     (f,) = o["findings"]
     assert f["value"] == "39128765" and f["rules_version"].startswith("site-1+")
     assert f["rules_version"] != detectors.RULES_VERSION
+
+
+def test_solicitation_and_product_text() -> None:
+    """A solicitation with no number is flagged as such; a product word next to a labelled number is not."""
+    out = run("加我微信看福利\nQQ音乐会员月卡\n货号518264-907\nQQ音乐会员月卡 货号518264-907\n", "--json")
+    objs = [json.loads(o) for o in out]
+    (f,) = objs[0]["findings"]
+    assert f["type"] == "solicitation" and f["value"] is None and f["rule"].startswith("solicitation.")
+    assert [o["findings"] for o in objs[1:]] == [[], [], []]

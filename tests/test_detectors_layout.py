@@ -89,3 +89,20 @@ def test_finding_names_its_input_lines() -> None:
 def test_size_chart_column_is_not_a_vertical_number() -> None:
     lines = [line(size, 100, 10 + 24 * k, w=30) for k, size in enumerate(["38", "39", "40", "41", "42"])]
     assert detectors.detect_lines(lines) == []
+
+
+def test_labelled_number_is_not_taken_by_a_keyword_in_another_box() -> None:
+    """货号 in its own box left of the number, a QQ product word on the row above or below."""
+    for rows in (
+        [line("QQ音乐会员月卡限时优惠", 10, 10), line("货号", 10, 40), line("518264-907", 60, 41)],
+        [line("货号", 10, 10), line("518264907", 60, 11), line("QQ", 10, 40), line("音乐会员月卡", 60, 41)],
+        [line("邮编", 10, 10), line("200000", 60, 11), line("扣扣", 10, 40)],
+    ):
+        assert detectors.detect_lines(rows) == [], rows
+
+
+def test_solicitation_gets_its_box() -> None:
+    lines = [line("正品保证", 10, 10), line("扫码加我", 10, 40, score=0.9)]
+    (f,) = detectors.detect_lines(lines)
+    assert (f.type, f.value) == ("solicitation", None)
+    assert f.box == [[10, 40], [90, 40], [90, 60], [10, 60]] and f.extra["lines"] == [1]
