@@ -94,6 +94,11 @@ class TextDetector:
         self.conf = rules["confidence"]
         # Prefilter: a line needs five digit-like characters in a run, or a keyword, to be worth a look.
         self._digits5 = re.compile(f"[{DIGIT_CLASSES}](?:_{{0,{self.max_sep}}}[{DIGIT_CLASSES}]){{4,}}")
+        # ... written on the raw text with the characters of each class (a superset: astral characters
+        # count as both), so lines without one skip the translations.
+        digit_like = charset({chr(cp) for cp, c in self.tables.cls.items() if c in DIGIT_CLASSES})
+        sep = charset({chr(cp) for cp, c in self.tables.cls.items() if c == "_"})
+        self._digits5_raw = re.compile(f"{digit_like}(?:{sep}{{0,{self.max_sep}}}{digit_like}){{4,}}")
 
     # -- public ---------------------------------------------------------------------------------------
     def detect(self, text: str) -> list[Finding]:
@@ -108,12 +113,14 @@ class TextDetector:
     # -- internals ------------------------------------------------------------------------------------
     def _run(self, text: str, excluded: list[Excluded] | None) -> list[Finding]:
         t = self.tables
-        cls = text.translate(t.cls)
-        has_digits = self._digits5.search(cls) is not None
-        if not has_digits and not self.keywords.maybe_channel(
+        # The same test on the raw text first: most lines stop here without building any view.
+        maybe_digits = self._digits5_raw.search(text) is not None
+        if not maybe_digits and not self.keywords.maybe_channel(
             text, self._channel_firsts, self._channel_words
         ):
             return []
+        cls = text.translate(t.cls)
+        has_digits = maybe_digits and self._digits5.search(cls) is not None
         canon = text.translate(t.canon)
         v = Views(text, canon, cls, text.translate(t.value))
         hits = self.keywords.find(v)
