@@ -266,3 +266,45 @@ def test_a_worker_killed_while_its_scheduler_starts_leaves_no_process_behind(
     w.proc.kill()
     w.wait(10)
     tree.assert_all_gone()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("QQSCAN_TEST_PRODUCTION_TIMINGS") != "1",
+    reason="about 2.5 minutes; set QQSCAN_TEST_PRODUCTION_TIMINGS=1 to measure the shipped intervals",
+)
+def test_with_the_shipped_intervals_a_killed_workers_job_runs_again_within_3_minutes(
+    tmp_path, http_server, images, sqlite_db, redis_factory, monkeypatch, capsys
+):
+    """The arithmetic in docs/batch.md, measured: default heartbeat (15 s), maintenance (30 s) and first
+    retry interval (30 s). The image drips 64 bytes every 5 s, so the job is busy (not timed out) when
+    its worker is killed 20 s in; the worker comes back under the same name at once."""
+    import time
+
+    server = redis_factory()
+    for k in (
+        "QQSCAN_JOB_HEARTBEAT",
+        "QQSCAN_MAINTENANCE_INTERVAL",
+        "QQSCAN_RETRY_INTERVALS",
+        "QQSCAN_RETRY_MAX",
+    ):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("QQSCAN_REDIS_URL", server.url)
+    monkeypatch.setenv("QQSCAN_ALLOW_HOSTS", http_server.host)
+    monkeypatch.setenv("QQSCAN_FETCH_RATE", "0")
+    http_server.route("/slow.png", body=images["qq"], content_type="image/png", chunk_size=64, drip=5)
+    url = http_server.url("/slow.png")
+    assert cli("enqueue", url).returncode == 0
+    first = Worker(tmp_path, "--name", "prod-w1")
+    wait_for(lambda: http_server.hits["/slow.png"] >= 1, 180, "the job to start")
+    time.sleep(20)
+    first.proc.kill()
+    first.wait(10)
+    killed_at = time.monotonic()
+    http_server.route("/slow.png", body=images["qq"], content_type="image/png")
+    second = Worker(tmp_path, "--name", "prod-w1")
+    store = store_for(sqlite_db)
+    wait_for(lambda: (store.source(url) or {}).get("sha256") is not None, 180, "the job to run again")
+    with capsys.disabled():
+        print(f"\nre-run stored {time.monotonic() - killed_at:.1f} s after the SIGKILL (shipped intervals)")
+    stop(second)
