@@ -10,6 +10,7 @@ A keyword glued to a product or everyday word (QQ音乐, 微信读书, 折扣扣
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +117,9 @@ class KeywordMatcher:
         phrase may be in it. `firsts`: their first characters in any form; `words_rx`: the words."""
         if self._sound_any.search(text) is not None:
             return True
-        return firsts.search(text) is not None and words_rx.search(text.lower()) is not None
+        if firsts.search(text) is None:
+            return False
+        return words_rx.search(unicodedata.normalize("NFKC", text).lower()) is not None
 
     def find(self, v: Views) -> list[KeywordHit]:
         canon = v.canon
@@ -168,8 +171,12 @@ class KeywordMatcher:
                 return True
         if _CJK.match(canon, h.end - 1) and _CJK.match(canon, h.end) and len(h.word) > 1:
             tail = canon[h.end - 1 : h.end + 1]
-            if words.freq(tail) >= self.preceding_min_freq and not canon.startswith(self.followers, h.end):
-                return True  # (口口号: 号 follows a keyword as its joiner, whatever 口号 means)
+            if (
+                words.freq(tail) >= self.preceding_min_freq
+                and words.is_noun(tail)
+                and not canon.startswith(self.followers, h.end)
+            ):
+                return True  # a noun (扣子, 群众); 口口号: 号 follows a keyword as its joiner
         if h.word in self.asking:
             return False  # 加微 / 加V ask whatever follows (加V领福利)
         after = canon[h.end : h.end + 6]
