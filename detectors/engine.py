@@ -23,7 +23,7 @@ from detectors.normalize import (
 )
 from detectors.qq import qq_rule
 from detectors.rules import rules_version
-from detectors.runs import Candidate, EdgeDrop, digit_groups, find_runs, fix_lookalikes, readings
+from detectors.runs import FIRM, PLAIN, Candidate, EdgeDrop, digit_groups, find_runs, fix_lookalikes, readings
 from detectors.solicit import Solicitations
 from detectors.wechat import WechatIds
 
@@ -348,16 +348,20 @@ class TextDetector:
         is dropped (QQ391287654吧). '|' '!' at an edge are punctuation."""
         n = len(v.canon)
 
-        def drop(i: int, inner: int, leading: bool, firm: int, dense: bool) -> bool:
+        def drop(i: int, inner: int, leading: bool, classes: str) -> bool:
             ch = v.canon[i]
             if v.cls[i] != CLASS_HOMOPHONE:
                 return not ch.isalnum()
+            firm = sum(c in FIRM for c in classes)
+            dense = sum(c not in PLAIN for c in classes) * 2 >= len(classes)
             out = i - 1 if leading else i + 1
             inner_plain = v.cls[inner] == CLASS_DIGIT and v.text[inner].isascii()
             if 0 <= out < n and "\u3400" <= v.canon[out] <= "\u9fff":
                 pair = v.canon[out] + ch if leading else ch + v.canon[out]
                 if words.freq(pair) >= self.edge_word_freq:
                     return True
+                if classes.count(CLASS_HOMOPHONE) == len(classes):
+                    return False  # every digit a homophone (伞酒依...死谢谢): the last one is a digit too
                 if dense and not untied:
                     # A keyword and a disguised run: its ends are digits, unless a verb / particle starts
                     # the words that follow (...玖领红包).

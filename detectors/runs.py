@@ -19,12 +19,12 @@ from detectors.normalize import (
 )
 
 _TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE
-_PLAIN = CLASS_DIGIT + CLASS_LOOKALIKE
-_FIRM = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL + CLASS_SPOKEN
+PLAIN = CLASS_DIGIT + CLASS_LOOKALIKE
+FIRM = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL + CLASS_SPOKEN
 _STRONG = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL
 # A block of ASCII letters: its look-alikes (o, l, i) are digits only if the whole block is look-alikes.
 _LETTER_BLOCK = re.compile(f"[{CLASS_LETTER}{CLASS_LOOKALIKE}]+")
-EdgeDrop = Callable[[int, int, bool, int, bool], bool]
+EdgeDrop = Callable[[int, int, bool, str], bool]
 _IGNORABLE = set("\u200b\u200c\u200d\u2060\ufeff\ufe0f\ufe0e\u20e3")
 
 
@@ -140,18 +140,16 @@ def _make(positions: list[int], value: str, cls: str) -> Candidate:
 
 
 def _trim_edges(pos: list[int], cls: str, drop: EdgeDrop | None) -> list[int]:
-    """Drop homophones / look-alikes at the edges of a run when `drop(i, inner, leading, firm, dense)` says
-    the character at i is not a digit there (a word with its neighbour: 会议三九..., 加我就391287654); `firm`
-    counts the firmer digits of the run, `dense`: at least half of it is written in disguise. Spoken forms
-    (幺 两 拐) and numerals stay."""
+    """Drop homophones / look-alikes at the edges of a run when `drop(i, inner, leading, classes)` says the
+    character at i is not a digit there (a word with its neighbour: 会议三九..., 加我就391287654);
+    `classes`: the class letters of the whole run. Spoken forms (幺 两 拐) and numerals stay."""
     if drop is None:
         return pos
-    firm = sum(cls[i] in _FIRM for i in pos)
-    dense = sum(cls[i] not in _PLAIN for i in pos) * 2 >= len(pos)
+    classes = "".join(cls[i] for i in pos)
     a, b = 0, len(pos)
-    while a < b - 1 and cls[pos[a]] in _TRIMMABLE and drop(pos[a], pos[a + 1], True, firm, dense):
+    while a < b - 1 and cls[pos[a]] in _TRIMMABLE and drop(pos[a], pos[a + 1], True, classes):
         a += 1
-    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE and drop(pos[b - 1], pos[b - 2], False, firm, dense):
+    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE and drop(pos[b - 1], pos[b - 2], False, classes):
         b -= 1
     return pos[a:b]
 
@@ -162,7 +160,7 @@ def digit_groups(span: tuple[int, int], text: str, canon: str, cls: str) -> list
     pos = [i for i in range(span[0], span[1]) if cls[i] in DIGIT_CLASSES]
     groups = [[pos[0]]]
     for (a, b), gap in zip(zip(pos, pos[1:], strict=False), _gaps(pos, text, canon), strict=True):
-        if gap or (cls[a] in _PLAIN) != (cls[b] in _PLAIN):
+        if gap or (cls[a] in PLAIN) != (cls[b] in PLAIN):
             groups.append([])
         groups[-1].append(b)
     return groups
@@ -185,7 +183,7 @@ def readings(
     if trimmed and trimmed != positions:
         out.append(_make(trimmed, value, cls))
     last = positions[-1]
-    if counted is not None and len(positions) > 1 and cls[last] not in _PLAIN and counted(last):
+    if counted is not None and len(positions) > 1 and cls[last] not in PLAIN and counted(last):
         out.append(_make(positions[:-1], value, cls))
     out.append(_make(positions, value, cls))
     return [replace(c, alone=alone) for c in out] if not alone else out
