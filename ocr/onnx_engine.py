@@ -8,6 +8,7 @@ and detector size are ours. Model files are named explicitly, so RapidOCR's down
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ from typing import Any
 import numpy as np
 
 from ocr.models import ModelDir, find_onnx_model
+
+# `import openvino` imports its model converter, which sends a Google Analytics event from a child process
+# unless a consent file says no. We run offline and send nothing: with the telemetry package unimportable,
+# OpenVINO falls back to its own no-op stub (openvino/tools/ovc/telemetry_utils.py).
+sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[assignment]
 
 RUNTIMES = ("openvino", "onnxruntime")  # ocr.engine.ONNX_RUNTIMES lists the same
 

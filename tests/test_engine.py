@@ -67,7 +67,8 @@ def test_onnx_runtime_and_openvino_read_alike(onnx_engine):
 @pytest.mark.parametrize("name", ["onnx", "paddle"])
 def test_engine_build_never_touches_the_network(tmp_path, name):
     """Build + read in a fresh process with an empty HOME (no model cache) where every outbound connect
-    raises: a download attempt (a hub, a telemetry ping) would fail the build. (The socket patch is the one
+    raises, and so does starting a Python child process: a download (a model hub) or a telemetry ping would
+    fail the build. (The socket patch is the one
     fake: we cannot unplug the network from inside a test.)"""
     script = textwrap.dedent(
         """
@@ -77,6 +78,12 @@ def test_engine_build_never_touches_the_network(tmp_path, name):
             attempts.append(repr(addr)); raise OSError("network disabled by test")
         socket.socket.connect = refuse
         socket.socket.connect_ex = refuse
+        # A Python child process (OpenVINO's telemetry sends from one) would escape the socket patch: refuse
+        # those too. (Paddle shells out to `ldd --version`, a local command: subprocess stays allowed.)
+        import multiprocessing
+        def no_child(self, *a, **k):
+            attempts.append("child process " + repr(self)); raise OSError("child processes disabled by test")
+        multiprocessing.Process.start = no_child
         from ocr.engine import get_engine
         e = get_engine()
         print(json.dumps({"attempts": attempts, "engine": e.name, "onednn": e.onednn,
