@@ -74,26 +74,7 @@ class KeywordMatcher:
         # The lookahead on first characters lets the regex engine skip most positions in C.
         firsts = charset({w[0] for w in self._kind_of})
         self._literal = re.compile(f"(?={firsts})(?:{alternation(list(self._kind_of), ascii_bounds=True)})")
-        letter_sounds: dict[str, str] = kw.get("letter_sounds", {})
-        fi, ff = d["fuzzy_initials"], [p for p in d["fuzzy_finals"] if p[0] in ("in", "ing", "an", "ang")]
-        pinyin: list[tuple[str, re.Pattern[str]]] = []
-        sound_firsts: set[str] = set()
-        for kind, key in [("qq", "qq_pinyin"), ("wechat", "wechat_pinyin")]:
-            for seq in kw.get(key, []):
-                classes = []
-                for k, alts in enumerate(seq):
-                    chars: set[str] = set()
-                    for syl in alts.split("|"):
-                        for variant in fuzzy_variants(syl, fi, ff):
-                            chars |= syllable_chars(variant)
-                        chars |= {letter for letter, s in letter_sounds.items() if s == syl or letter == syl}
-                    if k == 0:
-                        sound_firsts |= chars
-                    # Rare characters outside the BMP are left out: one of them in a class makes the
-                    # regex engine test every character of the class one by one.
-                    chars = {c for c in chars if ord(c) < 0x10000}
-                    classes.append(charset(chars))
-                pinyin.append((kind, re.compile("(?<![a-z])" + "".join(classes) + "(?![a-z])")))
+        pinyin = _sound_patterns(kw, d)
         self._pinyin = pinyin
         self.sound_max_freq = int(kw.get("sound_max_word_freq", 100))
         self.product_words = sorted({w.lower() for w in kw.get("product_words", [])}, key=len, reverse=True)
@@ -192,6 +173,28 @@ class KeywordMatcher:
         if h.short and m is not None and words.freq(h.word + m.group()[:1]) >= self.product_min_freq:
             return True  # 微博, 扣子: a short keyword that starts a word is that word
         return False
+
+
+def _sound_patterns(kw: dict[str, Any], d: dict[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
+    """(kind, regex) per syllable sequence in qq_pinyin / wechat_pinyin: each syllable becomes the class of
+    characters pypinyin reads that way (fuzzy initials, in/ing and an/ang finals), plus letters read so."""
+    letter_sounds: dict[str, str] = kw.get("letter_sounds", {})
+    fi, ff = d["fuzzy_initials"], [p for p in d["fuzzy_finals"] if p[0] in ("in", "ing", "an", "ang")]
+    out: list[tuple[str, re.Pattern[str]]] = []
+    for kind, key in [("qq", "qq_pinyin"), ("wechat", "wechat_pinyin")]:
+        for seq in kw.get(key, []):
+            classes = []
+            for alts in seq:
+                chars: set[str] = set()
+                for syl in alts.split("|"):
+                    for variant in fuzzy_variants(syl, fi, ff):
+                        chars |= syllable_chars(variant)
+                    chars |= {letter for letter, s in letter_sounds.items() if s == syl or letter == syl}
+                # Rare characters outside the BMP are left out: one of them in a class makes the regex
+                # engine test every character of the class one by one.
+                classes.append(charset({c for c in chars if ord(c) < 0x10000}))
+            out.append((kind, re.compile("(?<![a-z])" + "".join(classes) + "(?![a-z])")))
+    return out
 
 
 def _after_digit(cls: str, s: int) -> bool:
