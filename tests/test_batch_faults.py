@@ -172,6 +172,8 @@ def test_a_redis_restart_mid_run_loses_no_url_and_the_workers_keep_running(
 
     logs = "\n".join(w.text()[-2000:] for w in workers)
     assert all(w.proc.poll() is None for w in workers), logs
+    # Registered (again, if Redis forgot them): `qqscan status` and RQ see both workers.
+    wait_or_show(lambda: len(RQWorker.all(connection=conn)) == 2, 30, "both workers registered", workers)
     for u in urls[:12]:
         row = store.source(u)
         assert row["sha256"] and row["error"] is None, row
