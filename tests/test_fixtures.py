@@ -19,7 +19,7 @@ from ocr.decode import DecodeError, decode_image
 
 KINDS = {
     "main", "strip", "tall", "gif", "low_contrast", "over_photo", "rotated", "vertical", "small",
-    "jpeg_lowq", "qr", "clean", "disguise", "bad",
+    "jpeg_lowq", "qr", "clean", "disguise", "bad", "hard",
 }  # fmt: skip
 TYPES = {"qq", "phone", "wechat", "qrcode"}
 DIGITS = {
@@ -39,7 +39,7 @@ def sha(path: Path) -> str:
 
 def test_test_set_kinds_present(manifest: list[dict]) -> None:
     test = [e for e in manifest if e["set"] == "test"]
-    assert KINDS <= {e["kind"] for e in test}
+    assert KINDS - {"hard"} <= {e["kind"] for e in test}  # the hard set is its own (tests/test_hard_cases.py)
     assert sum(e["kind"] == "clean" for e in test) >= 3
     assert {e["contacts"][0]["type"] for e in test if e["kind"] == "disguise"} == {"qq", "wechat", "phone"}
 
@@ -49,7 +49,7 @@ def test_manifest_well_formed(manifest: list[dict], fixture_dir: Path) -> None:
     assert len(files) == len(set(files))
     for e in manifest:
         assert set(e) == {"file", "set", "kind", "contacts", "error", "note"}, e["file"]
-        assert e["set"] in ("test", "bench") and e["kind"] in KINDS
+        assert e["set"] in ("test", "bench", "hard") and e["kind"] in KINDS
         assert (fixture_dir / e["file"]).is_file(), e["file"]
         assert not Path(e["file"]).is_absolute() and ".." not in e["file"]
         if e["kind"] == "bad":
@@ -61,7 +61,8 @@ def test_manifest_well_formed(manifest: list[dict], fixture_dir: Path) -> None:
         elif e["kind"] != "bad":
             assert e["contacts"], e["file"]
         for c in e["contacts"]:
-            assert set(c) == {"type", "value", "text", "frame", "bbox"}
+            # hard cases also record the disguised run as drawn (`shown`)
+            assert set(c) - {"shown"} == {"type", "value", "text", "frame", "bbox"}
             assert c["type"] in TYPES and c["value"] and c["text"]
             x0, y0, x1, y1 = c["bbox"]
             assert 0 <= x0 < x1 and 0 <= y0 < y1
@@ -69,9 +70,13 @@ def test_manifest_well_formed(manifest: list[dict], fixture_dir: Path) -> None:
 
 def test_contact_text_matches_value(manifest: list[dict]) -> None:
     """The drawn string really spells the recorded value (catches a value edited without its text)."""
+    from fixtures.hard import digits_read
+
     for e in manifest:
         for c in e["contacts"]:
-            if c["type"] in ("qq", "phone"):
+            if e["set"] == "hard":  # homophones and circled digits: the module's own glyph table
+                assert c["shown"] in c["text"] and digits_read(c["shown"]) == c["value"], (e["file"], c)
+            elif c["type"] in ("qq", "phone"):
                 assert c["value"] in digits_of(c["text"]), (e["file"], c)
                 assert re.fullmatch(r"[1-9]\d{4,10}", c["value"]), c["value"]
             elif c["type"] == "wechat":
