@@ -2,9 +2,10 @@
 私聊加微, 扫码加我, 维亻言). A finding of type "solicitation" with value None.
 
 Built on the keyword hits (listed, sound and shape forms alike): a contact verb before a channel keyword,
-a channel keyword asking by itself (加微, 加V) or followed by 我 (v我), a channel written in disguise that is
-no ordinary word (维亻言, 威新), or a listed phrase (扫码加我, 联系方式见图). A solicitation whose keyword
-already introduces a contact that was found is not reported again.
+a channel keyword asking by itself (加微, 加V) or followed by 我 / 私聊 (v我, vx私聊), a channel written in
+disguise that is no ordinary word (维亻言, 威新), a channel and a colon ending the line (微信：), or a listed
+phrase (扫码加我, 联系方式见图). A solicitation whose keyword already introduces a contact that was found is
+not reported again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, altern
 from detectors.normalize import Views
 from detectors.rules import rules_version
 
+# A channel keyword and a colon ending its line: the contact is left to a QR code or another picture.
+_COLON_END = re.compile(r"[ \t]*[:：](?=[ \t]*(?:\n|$))")
 # The standard names of the channels: written like this they are not a disguise by themselves.
 _PLAIN = {
     "微信",
@@ -90,6 +93,8 @@ class Solicitations:
                 add(h.start, h.end, "solicitation.keyword", h)
             elif me is not None:
                 add(h.start, me.end(), "solicitation.channel_me", h)
+            elif not h.short and (colon := _COLON_END.match(canon, h.end)) is not None:
+                add(h.start, colon.end(), "solicitation.channel_colon", h)  # 微信： and nothing after it
             elif h.kind == "wechat" and self._disguised(h):
                 add(h.start, h.end, "solicitation.disguised_channel", h)
         for m in self._phrases.finditer(canon):

@@ -65,6 +65,28 @@ def test_solicitation_findings_have_no_value_and_their_own_rule() -> None:
             assert f.to_dict()["value"] is None and f.to_dict()["rules_version"] == detectors.RULES_VERSION
 
 
+# Shapes of asking (written here, not from any list quoted in the issue).
+SOLICITATIONS = [
+    "感兴趣的可以加我微信哦",
+    "联系方式：微信",
+    "微信：",
+    "vx私聊",
+    "进群领福利",
+    "加个V",
+    "+薇",
+    "扫一扫加好友",
+    "长按识别二维码加我",
+    "有事q我",
+    "亲，加我威芯领取",
+    "私聊秋球",
+]
+
+
+@pytest.mark.parametrize("text", SOLICITATIONS)
+def test_solicitation(text: str) -> None:
+    assert [(f.type, f.value) for f in detectors.detect_text(text)] == [("solicitation", None)]
+
+
 # Ordinary text that contains a channel word, a verb or a sound-alike and asks nothing.
 NOT_SOLICITATIONS = [
     "请使用微信支付，支持花呗分期",
