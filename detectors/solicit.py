@@ -81,7 +81,8 @@ class Solicitations:
         for h in hits:
             if h.kind not in CONTACT_KINDS:
                 continue
-            if h.kind == "wechat" and self.keywords.not_contact_wechat.match(canon.lstrip(), h.end):
+            after = len(canon) - len(canon[h.end :].lstrip(" :：")) if h.end < len(canon) else h.end
+            if h.kind == "wechat" and self.keywords.not_contact_wechat.match(canon, after):
                 continue  # 微信支付, 微信公众号
             before = canon[max(0, h.start - 8) : h.start]
             verb = self._verb_end.search(before) or self._sound_verb_end.search(before)
