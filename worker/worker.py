@@ -9,8 +9,9 @@ Why these pieces (see FACTS.md, RQ section):
   at boot or later by a maintenance pass. We start it with the `spawn` start method instead: a fresh
   interpreter, no copy of a process with Paddle threads. It dies with the worker: PR_SET_PDEATHSIG, and a
   check of its parent right after setting it (a worker killed while the child was still starting up
-  would otherwise leave it running under PID 1, renewing the scheduler lock). It also queues the
-  reconciler (worker.queueing.reconcile) every QQSCAN_RECONCILE_INTERVAL.
+  would otherwise leave it running under PID 1, renewing the scheduler lock). A lock left by a scheduler
+  of this host that is gone (SIGKILL, OOM) is taken over at once rather than after its 61 s TTL. It also
+  queues the reconciler (worker.queueing.reconcile) every QQSCAN_RECONCILE_INTERVAL.
 - Redis outages: the worker's connection retries forever with backoff (worker.queueing.PatientRetry),
   so a Redis restart blocks Redis calls until it is back, in the middle of a job too; the job in hand is
   then finished normally. A registration Redis lost is written again.
@@ -52,7 +53,8 @@ from redis.retry import Retry as RedisRetry
 from rq import worker_registration
 from rq.job import Job
 from rq.queue import Queue
-from rq.scheduler import RQScheduler
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scripts import release_lock
 from rq.utils import now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
@@ -151,6 +153,31 @@ class SpawnedScheduler(RQScheduler):
         state = self.__dict__.copy()
         state["_process"] = None  # a Process handle cannot cross to the child (nor should it)
         return state
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        self._release_dead_holders()
+        return super().acquire_locks(auto_start)
+
+    def _release_dead_holders(self) -> None:
+        """A lock held by a scheduler that ran on this host in a process that is gone (SIGKILLed with its
+        worker, OOM-killed: it could not release it) is released here, so this scheduler takes over now
+        instead of every retry waiting until the lock expires (61 s)."""
+        for queue_name in self._queue_names:
+            key = self.get_locking_key(queue_name)
+            raw = self.connection.get(key)
+            holder = raw.decode(errors="replace") if raw else None
+            if holder is None or holder == self.name:
+                continue
+            data = self.connection.hgetall(SCHEDULER_KEY_TEMPLATE % holder)
+            pid = int(data.get(b"pid") or 0)
+            host = (data.get(b"hostname") or b"").decode(errors="replace")
+            if (
+                pid
+                and host == self.hostname
+                and not _pid_alive(pid)
+                and release_lock(self.connection, key, holder)
+            ):
+                log.warning("scheduler lock for %s taken over from dead scheduler pid %d", queue_name, pid)
 
     def _install_signal_handlers(self) -> None:
         """RQ's stop-at-the-next-tick, plus an alarm: a scheduler blocked on an unreachable Redis (its
