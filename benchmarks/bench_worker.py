@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_worker            # 500 jobs, a few minutes on 2 cores
     .venv/bin/python -m benchmarks.bench_worker --jobs 60  # quick look
+    .venv/bin/python -m benchmarks.bench_worker --reconcile 10000   # the reconciler on N open requests
 
 Everything is real and local: a redis-server of its own on a free port, a loopback HTTP server serving
 distinct small PNGs (480x120, "加QQ 3912870NN"), one `qqscan worker --burst` subprocess, a SQLite store in
@@ -64,11 +65,44 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def bench_reconcile(n: int, db: str | None) -> int:
+    """N URLs enqueued (recorded + queued), then the reconciler with all of them queued, and again after a
+    FLUSHALL (a Redis restarted without persistence): how long each pass takes. No worker runs."""
+    from tests.redis_server import start_redis
+    from worker.queueing import reconcile
+    from worker.store import Store
+
+    server = start_redis()
+    try:
+        store = Store(db or f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench_reconcile_')) / 's.sqlite3'}")
+        conn = Redis.from_url(server.url)
+        urls = [f"https://img.test/{i}.png" for i in range(n)]
+        t0 = time.perf_counter()
+        enqueue_scans(conn, urls, store=store)
+        t1 = time.perf_counter()
+        live = reconcile(conn, store)
+        t2 = time.perf_counter()
+        conn.flushall()
+        t3 = time.perf_counter()
+        lost = reconcile(conn, store)
+        t4 = time.perf_counter()
+        print(f"enqueue {n} URLs (record in store + queue)   {t1 - t0:7.2f} s")
+        print(f"reconcile, every job queued                 {t2 - t1:7.2f} s  {live}")
+        print(f"reconcile after FLUSHALL (all re-queued)    {t4 - t3:7.2f} s  {lost}")
+        store.close()
+    finally:
+        server.stop()
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--jobs", type=int, default=500)
     p.add_argument("--db", default=None, help="store URL (default: SQLite in a temp dir)")
+    p.add_argument("--reconcile", type=int, default=0, metavar="N", help="instead: time the reconciler")
     args = p.parse_args()
+    if args.reconcile:
+        return bench_reconcile(args.reconcile, args.db)
     if args.jobs < 60:
         p.error("--jobs must be at least 60 (RSS is compared from job 50 on)")
 
