@@ -16,6 +16,7 @@ from detectors.normalize import (
     CLASS_DIGIT,
     CLASS_DISGUISED,
     CLASS_HOMOPHONE,
+    CLASS_NUMERAL,
     CLASS_OTHER,
     DIGIT_CLASSES,
     Views,
@@ -350,10 +351,16 @@ class TextDetector:
 
         def drop(i: int, inner: int, leading: bool, classes: str) -> bool:
             ch = v.canon[i]
-            if v.cls[i] != CLASS_HOMOPHONE:
-                return not ch.isalnum()
             firm = sum(c in FIRM for c in classes)
             dense = sum(c not in PLAIN for c in classes) * 2 >= len(classes)
+            if v.cls[i] == CLASS_NUMERAL:
+                # 942257一进房间: a frequent numeral between plain digits and text is a word there.
+                out = i - 1 if leading else i + 1
+                glued = 0 <= out < n and "\u3400" <= v.canon[out] <= "\u9fff"
+                plain = v.cls[inner] == CLASS_DIGIT and v.text[inner].isascii()
+                return not dense and glued and plain and words.freq(ch) >= self.edge_char_freq
+            if v.cls[i] != CLASS_HOMOPHONE:
+                return not ch.isalnum()
             out = i - 1 if leading else i + 1
             inner_plain = v.cls[inner] == CLASS_DIGIT and v.text[inner].isascii()
             if 0 <= out < n and "\u3400" <= v.canon[out] <= "\u9fff":
@@ -366,12 +373,21 @@ class TextDetector:
                     # A keyword and a disguised run: its ends are digits, unless a verb / particle starts
                     # the words that follow (...玖领红包).
                     return not leading and self._starts_phrase(ch, v.canon[out : out + 4])
-                if inner_plain or (untied and firm >= 4):
+                if inner_plain or (untied and firm >= 4) or self._after_plain(v, i, leading):
                     return True
                 return not leading and self._starts_phrase(ch, v.canon[out : out + 4])
             return inner_plain and words.freq(ch) >= self.edge_char_freq
 
         return drop
+
+    @staticmethod
+    def _after_plain(v: Views, i: int, leading: bool) -> bool:
+        """Only homophones between the edge at i and a plain ASCII digit (31621270商务机): text there."""
+        step = 1 if leading else -1
+        j = i + step
+        while 0 <= j < len(v.cls) and v.cls[j] == CLASS_HOMOPHONE:
+            j += step
+        return 0 <= j < len(v.cls) and v.cls[j] == CLASS_DIGIT and v.text[j].isascii()
 
     def _starts_phrase(self, ch: str, after: str) -> bool:
         """`ch` is a common verb / adverb / particle on its own (jieba) and a word follows: 领 in 领红包."""

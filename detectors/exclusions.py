@@ -100,7 +100,7 @@ class Exclusions:
             return "exclude.unit", "tail"
         if is_service_number(c.digits, self.rules):
             return "exclude.service_number", "all"
-        if self._glued_to_letters(v, s, e):
+        if self._glued_to_letters(v, s, e, tied):
             return "exclude.code", "all"
         if not tied:
             before, after = (self.before_tight, self.after_tight) if mobile else (self.before, self.after)
@@ -128,13 +128,14 @@ class Exclusions:
         return None
 
     @staticmethod
-    def _glued_to_letters(v: Views, s: int, e: int) -> bool:
-        """Model numbers and codes (ABC12345678, 1234567890abc): letters glued to the digits."""
+    def _glued_to_letters(v: Views, s: int, e: int, tied: bool = False) -> bool:
+        """Model numbers and codes (ABC12345678, 1234567890abc): letters glued to the digits. After a
+        contact keyword, letters after the number are the next word (QQ：391287654CPU)."""
         letters = CLASS_LETTER + CLASS_LOOKALIKE
         before = s > 0 and v.cls[s - 1] in letters
         if before and v.canon[s - 1] == "x" and s > 1 and v.canon[s - 2].isdigit():
             before = False  # an ID number's X check digit, glued to a mobile
-        after = e < len(v.cls) and v.cls[e] in letters
+        after = not tied and e < len(v.cls) and v.cls[e] in letters
         if after and v.canon[e] == "x" and e - s >= 17:
             after = False  # an ID number's X check digit ends the run
         return before or after

@@ -155,9 +155,10 @@ class KeywordMatcher:
             if (
                 words.freq(tail) >= self.preceding_min_freq
                 and words.is_noun(tail)
+                and tail not in self.followers
                 and not canon.startswith(self.followers, h.end)
             ):
-                return True  # a noun (扣子, 群众); 口口号: 号 follows a keyword as its joiner
+                return True  # a noun (扣子, 群众); not 企鹅号码, 口口号: 号 follows a keyword as its joiner
         if h.word in self.asking:
             return False  # 加微 / 加V ask whatever follows (加V领福利)
         after = canon[h.end : h.end + 6]

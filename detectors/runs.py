@@ -18,7 +18,8 @@ from detectors.normalize import (
     DIGIT_CLASSES,
 )
 
-_TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE
+# Edge characters `drop` may rule out: homophones, look-alikes, and numerals that are words too (一进).
+_TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE + CLASS_NUMERAL
 PLAIN = CLASS_DIGIT + CLASS_LOOKALIKE
 FIRM = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL + CLASS_SPOKEN
 _STRONG = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL
