@@ -65,6 +65,41 @@ def test_solicitation_findings_have_no_value_and_their_own_rule() -> None:
             assert f.to_dict()["value"] is None and f.to_dict()["rules_version"] == detectors.RULES_VERSION
 
 
+# Ends of runs and keyword edges decided on evidence (examples written here).
+EDGES = [
+    ("企鹅号码 732657，会", "732657"),
+    ("抠抠 942257一进房间就有", "942257"),
+    ("口口:31621270商务机应有的稳定", "31621270"),
+    ("QQ：391287654CPU很快", "391287654"),
+    ("QQ伞酒依耳吧起溜雾死谢谢", "391287654"),
+    ("扣扣：⑨九１陆柒散５〇8二返现", "9916735082"),
+    ("球球号 ①⑧六散⑦５三贰玖领红包", "186375329"),
+    ("加我就391287654", "391287654"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), EDGES)
+def test_run_edges(text: str, value: str) -> None:
+    assert [(f.type, f.value) for f in detectors.detect_text(text)] == [("qq", value)]
+
+
+# Numbers with a label of their own, next to keywords that must not take them.
+LABELLED = [
+    "追溯码：19849532043",
+    "执行标准5161-607865\n扣扣子金属纽扣",
+    "箱号： 1456/5579378",
+    "款号 XJ-40215583 QQ星儿童牛奶",
+    "QQ飞车点券\n注册证号：4630589545",
+    "邮编 200000\n扣扣",
+]
+
+
+@pytest.mark.parametrize("text", LABELLED)
+def test_labelled_numbers(text: str) -> None:
+    assert detectors.detect_text(text) == []
+    assert {"exclude.label", "exclude.context"} & {e.rule for e in detectors.explain(text)}
+
+
 # Shapes of asking (written here, not from any list quoted in the issue).
 SOLICITATIONS = [
     "感兴趣的可以加我微信哦",
