@@ -73,7 +73,23 @@ class KeywordMatcher:
                             self._kind_of[variant] = (kind, False, "shape", w)
         # The lookahead on first characters lets the regex engine skip most positions in C.
         firsts = charset({w[0] for w in self._kind_of})
-        self._literal = re.compile(f"(?={firsts})(?:{alternation(list(self._kind_of), ascii_bounds=True)})")
+        # Contact keywords of two or three characters may carry a decoration between them (V.X, Q Q,
+        # 微❤信); the spaced forms come first so 微❤信 is read whole rather than as 微❤ + 信.
+        self._decor = re.compile(f"[{re.escape(kw.get('keyword_decorations', ''))}]")
+        spaced = [
+            w
+            for w, (k, short, _, _) in self._kind_of.items()
+            if k in CONTACT_KINDS and not short and 2 <= len(w) <= 3 and not self._decor.search(w)
+        ]
+        sep = self._decor.pattern
+        spaced_rx = "|".join(
+            ("(?<![a-z])" if w[0].isascii() and w[0].isalpha() else "")
+            + sep.join(re.escape(c) for c in w)
+            + ("(?![a-z])" if w[-1].isascii() and w[-1].isalpha() else "")
+            for w in sorted(spaced, key=len, reverse=True)
+        )
+        literal = alternation(list(self._kind_of), ascii_bounds=True)
+        self._literal = re.compile(f"(?={firsts})(?:{spaced_rx + '|' if spaced_rx else ''}{literal})")
         pinyin = _sound_patterns(kw, d)
         self._pinyin = pinyin
         self.sound_max_freq = int(kw.get("sound_max_word_freq", 100))
@@ -111,7 +127,7 @@ class KeywordMatcher:
             # 加薇信, 加v❤: a listed word (加薇) whose tail starts a longer keyword (薇信) is two words.
             for k in range(s + 1, e):
                 m2 = self._literal.match(canon, k)
-                if m2 is not None and m2.end() > e and canon[s:k] in self._kind_of:
+                if m2 is not None and m2.end() > e and self._key(canon[s:k]) in self._kind_of:
                     hits.append(self._hit(canon[s:k], s, k))
                     s, e = m2.span()
                     break
@@ -138,8 +154,12 @@ class KeywordMatcher:
         hits.sort(key=lambda h: h.start)
         return hits
 
+    def _key(self, word: str) -> str:
+        """The listed form of a matched keyword: decorations dropped unless the word itself has them (微❤)."""
+        return word if word in self._kind_of else self._decor.sub("", word)
+
     def _hit(self, word: str, s: int, e: int) -> KeywordHit:
-        kind, short, how, form = self._kind_of[word]
+        kind, short, how, form = self._kind_of[self._key(word)]
         return KeywordHit(kind, s, e, short, word, how, form)
 
     def in_word(self, h: KeywordHit, canon: str) -> bool:

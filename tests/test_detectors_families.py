@@ -75,7 +75,14 @@ EDGES = [
     ("扣扣：⑨九１陆柒散５〇8二返现", "9916735082"),
     ("球球号 ①⑧六散⑦５三贰玖领红包", "186375329"),
     ("加我就391287654", "391287654"),
+    ("Q Q：391287654", "391287654"),
+    ("扣·扣 391287654", "391287654"),
 ]
+
+
+@pytest.mark.parametrize("text", ["V.X: abc123", "微❤信：abc123", "v x：abc123"])
+def test_decorated_wechat_keyword(text: str) -> None:
+    assert [(f.type, f.value) for f in detectors.detect_text(text)] == [("wechat", "abc123")]
 
 
 @pytest.mark.parametrize(("text", "value"), EDGES)
