@@ -98,6 +98,7 @@ class KeywordMatcher:
         self.followers = tuple(w.lower() for w in kw.get("keyword_followers", []))
         self.preceding_min_freq = int(kw.get("preceding_min_freq", 200))
         self.asking = {w.lower() for w in rules.get("solicitation", {}).get("asking_keywords", [])}
+        self.letter_words = tuple(w.lower() for w in kw.get("letter_words", []))
         self.not_contact_wechat = re.compile(alternation(kw.get("wechat_not_contact", [])) or "(?!)")
         # Prefilters for lines without digits (a contact keyword must be there for an id or a
         # solicitation), on the raw text: first characters of listed keywords in any form that normalises
@@ -179,8 +180,8 @@ class KeywordMatcher:
                 and not canon.startswith(self.followers, h.end)
             ):
                 return True  # a noun (扣子, 群众); not 企鹅号码, 口口号: 号 follows a keyword as its joiner
-        if h.word in self.asking:
-            return False  # 加微 / 加V ask whatever follows (加V领福利)
+        if canon.startswith(self.letter_words, h.end - 1) or canon.startswith(self.letter_words, h.start):
+            return True  # V型, Q版: an everyday word made with the keyword's letter
         after = canon[h.end : h.end + 6]
         if after[:1] == " " and not h.short:
             after = after[1:]  # OCR boxes side by side: "QQ 音乐"
@@ -191,8 +192,9 @@ class KeywordMatcher:
             word = words.longest_word(m.group(), self.product_min_freq)
             if word is not None and not word.startswith(self.followers) and words.is_noun(word):
                 return True  # a noun after the keyword names a product (QQ游戏); 优惠 / 了解 do not
-        if h.short and m is not None and words.freq(h.word + m.group()[:1]) >= self.product_min_freq:
-            return True  # 微博, 扣子: a short keyword that starts a word is that word
+        last = canon[h.end - 1]
+        if m is not None and (h.short or h.word in self.asking) and words.freq(last + m.group()[:1]) > 0:
+            return True  # 微博, 扣子, 加威化: a short keyword that starts a dictionary word is that word
         return False
 
 
