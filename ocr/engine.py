@@ -72,6 +72,7 @@ class EngineConfig:
     cpu_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     det_scale: float | None = None  # detector input size relative to the image; None: the engine's default
     onnx_runtime: str = "openvino"  # measured about 2x ONNX Runtime on the same files here (README)
+    precision: str = "auto"  # OpenVINO: bf16 where the CPU has it natively, else f32
 
     @classmethod
     def from_env(cls) -> EngineConfig:
@@ -81,6 +82,9 @@ class EngineConfig:
         runtime = os.environ.get("QQSCAN_ONNX_RUNTIME", "").strip().lower() or "openvino"
         if runtime not in ONNX_RUNTIMES:
             raise EngineError(f"QQSCAN_ONNX_RUNTIME={runtime!r}: choose one of {', '.join(ONNX_RUNTIMES)}")
+        precision = os.environ.get("QQSCAN_OV_PRECISION", "").strip().lower() or "auto"
+        if precision not in ("auto", "f32", "bf16"):
+            raise EngineError(f"QQSCAN_OV_PRECISION={precision!r}: choose one of auto, f32, bf16")
         threads = int(os.environ.get("QQSCAN_CPU_THREADS", "0")) or (os.cpu_count() or 1)
         scale = os.environ.get("QQSCAN_DET_SCALE")
         return cls(
@@ -88,6 +92,7 @@ class EngineConfig:
             cpu_threads=threads,
             det_scale=float(scale) if scale else None,
             onnx_runtime=runtime,
+            precision=precision,
         )
 
 
@@ -98,7 +103,7 @@ def build_models(config: EngineConfig) -> TextModels:
         return PaddleModels(threads=config.cpu_threads)
     from ocr.onnx_engine import OnnxModels
 
-    return OnnxModels(threads=config.cpu_threads, runtime=config.onnx_runtime)
+    return OnnxModels(threads=config.cpu_threads, runtime=config.onnx_runtime, precision=config.precision)
 
 
 class OcrEngine:

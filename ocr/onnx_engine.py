@@ -40,11 +40,35 @@ def _rapidocr_config(section: str) -> Any:
     return cfg[section], cfg.EngineConfig
 
 
+PRECISIONS = ("auto", "f32", "bf16")
+
+
+def _openvino_precision(wanted: str) -> str:
+    """bf16 where the CPU computes it natively (AVX512-BF16 or AMX; OpenVINO reports it as BF16): about
+    2.5x faster recognition here. "auto" picks it when available; f32 elsewhere."""
+    if wanted not in PRECISIONS:
+        raise ValueError(f"unknown precision {wanted!r} (choose {', '.join(PRECISIONS)})")
+    if wanted != "auto":
+        return wanted
+    import openvino as ov
+
+    return "bf16" if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
+
+
+def _recompile(session: Any, precision: str, threads: int) -> None:
+    """RapidOCR's OpenVINO session compiles with f32 and offers no precision setting: compile its model
+    again with the precision hint and swap the inference request in."""
+    import openvino as ov
+
+    props = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": str(threads)}
+    session.session = ov.Core().compile_model(session.model, "CPU", props).create_infer_request()
+
+
 class OnnxModels:
     """PP-OCRv6 small through RapidOCR's TextDetector / TextRecognizer, on OpenVINO or ONNX Runtime."""
 
     name = "onnx"
-    default_det_scale = 0.8
+    default_det_scale = 0.6  # measured: same reads as 0.8 on the hard, enhance and tall sets; 0.5 loses some
 
     def __init__(
         self,
@@ -55,6 +79,7 @@ class OnnxModels:
         runtime: str = "openvino",
         rec_batch_size: int = 6,
         rec_min_width: int = 320,
+        precision: str = "auto",
     ) -> None:
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown ONNX runtime {runtime!r} (choose {' or '.join(RUNTIMES)})")
@@ -86,6 +111,12 @@ class OnnxModels:
         rec_cfg.font_path = None
         self._det = TextDetector(det_cfg)
         self._rec = TextRecognizer(rec_cfg)
+        self.precision = "f32"
+        if runtime == "openvino":
+            self.precision = _openvino_precision(precision)
+            if self.precision != "f32":
+                for session in (self._det.session, self._rec.session):
+                    _recompile(session, self.precision, threads)
 
     def detect(self, image: np.ndarray, max_side: int | None) -> list[np.ndarray]:
         h, w = image.shape[:2]
@@ -110,7 +141,8 @@ class OnnxModels:
 
     @property
     def version(self) -> str:
-        return f"rapidocr {_dist_version('rapidocr')} {self.runtime} {self.det.name}+{self.rec.name}"
+        runtime = self.runtime if self.precision == "f32" else f"{self.runtime}-{self.precision}"
+        return f"rapidocr {_dist_version('rapidocr')} {runtime} {self.det.name}+{self.rec.name}"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -119,4 +151,5 @@ class OnnxModels:
             "det_path": str(self.det.path),
             "rec_model": self.rec.name,
             "rec_path": str(self.rec.path),
+            "precision": self.precision,
         }
