@@ -43,3 +43,32 @@ def test_fixture_image(
         ys = [p[1] for p in f.box]
         assert len(f.box) == 4 and min(xs) < max(xs) and min(ys) < max(ys)
         assert f.frame == 0 and 0 < f.confidence <= 1 and f.extra["ocr_score"] > 0
+
+
+def test_product_page_and_solicitation_read_by_ocr(engine) -> None:
+    """A product page drawn here: QQ音乐 next to labelled numbers gives nothing; the solicitation line below
+    is found as such, with its box, through the real OCR engine."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tests.text_images import cjk_font_path
+
+    img = Image.new("RGB", (760, 330), "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(cjk_font_path(), 34)
+    rows = [
+        "QQ音乐会员月卡 限时优惠",
+        "货号518264-907",
+        "邮编200000  型号：XJ-40215583",
+        "扫码加我微信看福利",
+    ]
+    for k, text in enumerate(rows):
+        draw.text((20, 20 + 75 * k), text, font=font, fill="black")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    lines = read_frames(decode_image(buf.getvalue()), engine)
+    found = detectors.detect_lines(lines)
+    assert [(f.type, f.value) for f in found] == [("solicitation", None)], [ln.text for ln in lines]
+    (f,) = found
+    assert f.box is not None and f.box[0][1] >= 20 + 75 * 3 - 10
