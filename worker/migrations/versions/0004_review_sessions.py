@@ -1,11 +1,10 @@
 """review sessions: one row per logged-in browser session, deleted at logout (server-side revocation)
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-27
 
-Numbered 0004 because a batch-system revision may take 0003 at the same time; whoever merges second
-points this one's down_revision at the other so the chain stays linear.
+Written beside the batch system's 0003 and placed after it, so the chain stays linear.
 Column types are spelled out (not imported from worker.models) so this revision stays what it was.
 """
 
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
