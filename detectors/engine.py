@@ -7,16 +7,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from detectors import phone as ph
-from detectors import words
 from detectors.base import Finding
+from detectors.edges import EdgeEvidence
 from detectors.exclusions import Exclusions
 from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, alternation, charset
 from detectors.labels import Labels
 from detectors.normalize import (
     CLASS_DIGIT,
     CLASS_DISGUISED,
-    CLASS_HOMOPHONE,
-    CLASS_NUMERAL,
     CLASS_OTHER,
     DIGIT_CLASSES,
     Views,
@@ -24,15 +22,13 @@ from detectors.normalize import (
 )
 from detectors.qq import qq_rule
 from detectors.rules import rules_version
-from detectors.runs import FIRM, PLAIN, Candidate, EdgeDrop, digit_groups, find_runs, fix_lookalikes, readings
+from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
 from detectors.solicit import Solicitations
 from detectors.wechat import WechatIds
 
 # A keyword followed by a number is introducing that number, not labelling the one before it.
 _NEXT_NUMBER = re.compile(f"[^{DIGIT_CLASSES}]{{0,6}}[{DIGIT_CLASSES}]")
 _LIST_PUNCT = set(",;、，；")
-# jieba part-of-speech tags of words that start a phrase: verb, adverb, preposition, conjunction, particle.
-_FUNCTION_TAGS = ("v", "d", "p", "c", "y", "u")
 _KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
 MAX_RUN_DIGITS = 29  # an 18-digit ID glued to an 11-digit mobile is the longest run worth reading
 # Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
@@ -64,6 +60,7 @@ class TextDetector:
         self.exclusions = Exclusions(rules)
         self.wechat = WechatIds(rules, self.keywords)
         self.labels = Labels(rules)
+        self.edges = EdgeEvidence(rules)
         self.solicit = Solicitations(rules, self.keywords)
         self._units = frozenset(u.lower() for u in rules["exclude"]["units"] if u.isascii())
         self._max_block = int(rules["digits"].get("max_lookalike_block", 3))
@@ -89,9 +86,6 @@ class TextDetector:
         self.qq_min, self.qq_max = int(q["min_digits"]), int(q["max_digits"])
         self.bare_window = int(q.get("bare_context_window", 24))
         self.max_group = int(q.get("max_group_digits", 4))
-        self.edge_word_freq = int(q.get("edge_word_min_freq", 50))
-        self.edge_char_freq = int(q.get("edge_char_min_freq", 20000))
-        self.edge_glued_freq = int(q.get("edge_glued_char_min_freq", 5000))
         self.conf = rules["confidence"]
         # Prefilter: a line needs five digit-like characters in a run, or a keyword, to be worth a look.
         self._digits5 = re.compile(f"[{DIGIT_CLASSES}](?:_{{0,{self.max_sep}}}[{DIGIT_CLASSES}]){{4,}}")
@@ -160,16 +154,14 @@ class TextDetector:
         n = len(groups)
         subs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
         subs = [(i, j) for i, j in subs if self.qq_min <= sum(sizes[i:j]) <= MAX_RUN_DIGITS]
-        # A keyword right before the run says the run is one number: its groups join freely.
-        first = groups[0]
-        tied = self._tie(Candidate(tuple(first), "", ""), v, hits) is not None
+        # A keyword right before the run says the run is one number.
+        tied = self._tie(Candidate(tuple(groups[0]), "", ""), v, hits) is not None
         # Readings that reach across list punctuation (QQ：7822096122，1、长征) come after all that do not,
-        # unless a keyword ties short groups (加qq 58、271、3、09、4).
+        # unless a keyword ties short groups all written with the run's own separator (加qq 58、271、3、09、4;
+        # not "QQ：7 7 6 257 4，（陆..." where "，" ends the number). A line or box break next to that
+        # separator, as the layout joins them, is the same separator.
         gaps = _gaps([g[-1] for g in groups[:-1]], [g[0] for g in groups[1:]], v.canon)
         short = [s <= self.max_group for s in sizes]
-        # ... unless a keyword ties short groups all written with the run's own separator
-        # (加qq 58、271、3、09、4; not "QQ：7 7 6 257 4，（陆..." where "，" ends the number).
-        # (a line or box break next to it, as the layout joins them, is the same separator)
         own = gaps[0].strip() if gaps else ""
         lists = [0] + [
             int(
@@ -196,7 +188,7 @@ class TextDetector:
         # It owns the groups up to the first list punctuation (订单号：1421846721，3九1二... is two things).
         owned = next((k + 1 for k, g in enumerate(gaps) if any(ch in _LIST_PUNCT for ch in g)), n)
         owned_until = groups[owned - 1][-1] if self.labels.foreign(v, groups[0][0], hits) else -1
-        drop = self._edge_drop(v, untied=not tied)
+        drop = self.edges.drop(v, untied=not tied)
         for i, j in subs:
             if any(used[i:j]):
                 continue
@@ -338,62 +330,6 @@ class TextDetector:
         w = self.bare_window
         near = any(h.kind in (*CONTACT_KINDS, "verb") and c.start - w < h.end <= c.start for h in hits)
         return qq_rule(c, kind, self.rules, near=near), digits
-
-    def _edge_drop(self, v: Views, untied: bool) -> EdgeDrop:
-        """Is the homophone / look-alike at the edge of a run not a digit? Decided on evidence, not a list.
-        Glued to more CJK text, it is dropped when it makes a jieba word with the character outside
-        (会议三九..., ...零期间); or, in a run mostly of plain digits or with no keyword before it, when the
-        run turns from ASCII digits to text there (加我就391287654), when no keyword ties a run of 4+
-        firmer digits (这意①③⑧...: glued into a sentence), or when it is a common word on its own and a
-        word follows (...7领红包). At the end of the text only a frequent function word after plain digits
-        is dropped (QQ391287654吧). '|' '!' at an edge are punctuation."""
-        n = len(v.canon)
-
-        def drop(i: int, inner: int, leading: bool, classes: str) -> bool:
-            ch = v.canon[i]
-            firm = sum(c in FIRM for c in classes)
-            dense = sum(c not in PLAIN for c in classes) * 2 >= len(classes)
-            if v.cls[i] == CLASS_NUMERAL:
-                # 942257一进房间: a frequent numeral between plain digits and text is a word there.
-                out = i - 1 if leading else i + 1
-                glued = 0 <= out < n and "\u3400" <= v.canon[out] <= "\u9fff"
-                plain = v.cls[inner] == CLASS_DIGIT and v.text[inner].isascii()
-                return not dense and glued and plain and words.freq(ch) >= self.edge_char_freq
-            if v.cls[i] != CLASS_HOMOPHONE:
-                return not ch.isalnum()
-            out = i - 1 if leading else i + 1
-            inner_plain = v.cls[inner] == CLASS_DIGIT and v.text[inner].isascii()
-            if 0 <= out < n and "\u3400" <= v.canon[out] <= "\u9fff":
-                pair = v.canon[out] + ch if leading else ch + v.canon[out]
-                if words.freq(pair) >= self.edge_word_freq:
-                    return True
-                if classes.count(CLASS_HOMOPHONE) == len(classes):
-                    return False  # every digit a homophone (伞酒依...死谢谢): the last one is a digit too
-                if dense and not untied:
-                    # A keyword and a disguised run: its ends are digits, unless a verb / particle starts
-                    # the words that follow (...玖领红包).
-                    return not leading and self._starts_phrase(ch, v.canon[out : out + 4])
-                if inner_plain or (untied and firm >= 4) or self._after_plain(v, i, leading):
-                    return True
-                return not leading and self._starts_phrase(ch, v.canon[out : out + 4])
-            return inner_plain and words.freq(ch) >= self.edge_char_freq
-
-        return drop
-
-    @staticmethod
-    def _after_plain(v: Views, i: int, leading: bool) -> bool:
-        """Only homophones between the edge at i and a plain ASCII digit (31621270商务机): text there."""
-        step = 1 if leading else -1
-        j = i + step
-        while 0 <= j < len(v.cls) and v.cls[j] == CLASS_HOMOPHONE:
-            j += step
-        return 0 <= j < len(v.cls) and v.cls[j] == CLASS_DIGIT and v.text[j].isascii()
-
-    def _starts_phrase(self, ch: str, after: str) -> bool:
-        """`ch` is a common verb / adverb / particle on its own (jieba) and a word follows: 领 in 领红包."""
-        if words.freq(ch) < self.edge_glued_freq or words.tag(ch) not in _FUNCTION_TAGS:
-            return False
-        return words.longest_word(after, self.edge_word_freq) is not None
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))
