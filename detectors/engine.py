@@ -16,6 +16,7 @@ from detectors.normalize import (
     CLASS_DIGIT,
     CLASS_DISGUISED,
     CLASS_OTHER,
+    CLASS_SEP,
     DIGIT_CLASSES,
     Views,
     build_tables,
@@ -86,13 +87,19 @@ class TextDetector:
         self.qq_min, self.qq_max = int(q["min_digits"]), int(q["max_digits"])
         self.bare_window = int(q.get("bare_context_window", 24))
         self.max_group = int(q.get("max_group_digits", 4))
+        self.inner_tie_digits = int(q.get("inner_keyword_min_digits", 8))
         self.conf = rules["confidence"]
         # Prefilter: a line needs five digit-like characters in a run, or a keyword, to be worth a look.
-        self._digits5 = re.compile(f"[{DIGIT_CLASSES}](?:_{{0,{self.max_sep}}}[{DIGIT_CLASSES}]){{4,}}")
+        # (short CJK keywords count as separators there: 1744扣021扣484)
+        inner = {w for w in kw.get("qq_short", []) + kw.get("wechat_short", []) if not w.isascii()}
+        inner_cls = "".join(sorted(re.escape(w) for w in inner))
+        self._digits5 = re.compile(
+            f"[{DIGIT_CLASSES}](?:[_{inner_cls}]{{0,{self.max_sep}}}[{DIGIT_CLASSES}]){{4,}}"
+        )
         # ... written on the raw text with the characters of each class (a superset: astral characters
         # count as both), so lines without one skip the translations.
         digit_like = charset({chr(cp) for cp, c in self.tables.cls.items() if c in DIGIT_CLASSES})
-        sep = charset({chr(cp) for cp, c in self.tables.cls.items() if c == "_"})
+        sep = charset({chr(cp) for cp, c in self.tables.cls.items() if c == "_"} | inner)
         self._digits5_raw = re.compile(f"{digit_like}(?:{sep}{{0,{self.max_sep}}}{digit_like}){{4,}}")
 
     # -- public ---------------------------------------------------------------------------------------
@@ -126,8 +133,10 @@ class TextDetector:
             # Keywords are never digits (企鹅 = qi e would read 7 2).
             cls_l = list(cls)
             for h in hits:
+                # 1744扣021扣484: a short keyword written between digit groups separates them.
+                inside = h.short and h.kind in CONTACT_KINDS and _between_digits(cls, h.start, h.end)
                 for i in range(h.start, h.end):
-                    cls_l[i] = CLASS_OTHER
+                    cls_l[i] = CLASS_SEP if inside else CLASS_OTHER
             if "\u20e3" in text:
                 # Keycap digits (3️⃣) are plain ASCII digits with modifiers: written in disguise all the same.
                 for m in _KEYCAP.finditer(text):
@@ -221,7 +230,12 @@ class TextDetector:
         return found
 
     def _tie(self, c: Candidate, v: Views, hits: list[KeywordHit]) -> KeywordHit | None:
-        """The keyword this number belongs to: nearest before it with only joiners between, or right after."""
+        """The keyword this number belongs to: nearest before it with only joiners between, or right after,
+        or a short keyword written between its digit groups (1744扣021扣484: long numbers only)."""
+        if len(c.digits) >= self.inner_tie_digits:
+            for h in hits:
+                if h.short and h.kind in CONTACT_KINDS and c.start < h.start and h.end < c.end:
+                    return h
         best = None
         for h in hits:
             if h.end <= c.start:
@@ -333,6 +347,10 @@ class TextDetector:
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))
+
+
+def _between_digits(cls: str, s: int, e: int) -> bool:
+    return 0 < s and e < len(cls) and cls[s - 1] in DIGIT_CLASSES and cls[e] in DIGIT_CLASSES
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -46,8 +46,14 @@ def fix_lookalikes(
     for m in _LETTER_BLOCK.finditer(cls):
         s, e = m.span()
         block = m.group()
-        before = s > 0 and cls[s - 1] in _STRONG
-        after = e < len(cls) and cls[e] in _STRONG
+        # A single look-alike between a digit and a homophone / spoken digit counts too (q47i久i久i82).
+        near = _STRONG if e - s > 1 else _STRONG + CLASS_HOMOPHONE + CLASS_SPOKEN
+        before = s > 0 and cls[s - 1] in near
+        after = e < len(cls) and cls[e] in near
+        if e - s == 1 and not (
+            (s > 0 and cls[s - 1] in _STRONG) or (e < len(cls) and cls[e] in _STRONG) or (before and after)
+        ):
+            before = after = False  # a lone letter beside one homophone is a word (S型酒)
         word = canon[s:e]
         if (not word[0].isalnum() and not before) or (not word[-1].isalnum() and not after):
             keep = False  # '|' '!' are digits only between digits

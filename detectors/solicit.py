@@ -20,8 +20,9 @@ from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, altern
 from detectors.normalize import Views
 from detectors.rules import rules_version
 
-# A channel keyword and a colon ending its line: the contact is left to a QR code or another picture.
-_COLON_END = re.compile(r"[ \t]*[:：](?=[ \t]*(?:\n|$))")
+# A channel keyword and a colon (or 是, 同号) ending its line: the contact is left to a QR code or another
+# picture (微信：, 扣扣号是, 微信同号).
+_COLON_END = re.compile(r"[ \t]*(?:[:：]|号码?是|是|为|同号)(?=[ \t]*(?:\n|$))")
 # The standard names of the channels: written like this they are not a disguise by themselves.
 _PLAIN = {
     "微信",
@@ -59,6 +60,7 @@ class Solicitations:
         self.phrases = [p.lower() for p in s["phrases"]]
         self.phrase_firsts = {p[0] for p in self.phrases}
         self._max_word_freq = int(rules["keywords"].get("sound_max_word_freq", 100))
+        self._payment = re.compile(alternation([w.lower() for w in s["not_asking_after"]]) or "(?!)")
 
     def find(
         self, v: Views, hits: list[KeywordHit], found: list[Finding], conf: Callable[[str], float]
@@ -82,10 +84,12 @@ class Solicitations:
             if h.kind not in CONTACT_KINDS:
                 continue
             after = len(canon) - len(canon[h.end :].lstrip(" :：")) if h.end < len(canon) else h.end
-            if h.kind == "wechat" and self.keywords.not_contact_wechat.match(canon, after):
-                continue  # 微信支付, 微信公众号
             before = canon[max(0, h.start - 8) : h.start]
             verb = self._verb_end.search(before) or self._sound_verb_end.search(before)
+            if h.kind == "wechat" and self.keywords.not_contact_wechat.match(canon, after):
+                # 微信支付, 微信公众号; but 加微信公众号 / 加微信群 asks all the same (not 加微信支付).
+                if verb is None or self._payment.match(canon, after):
+                    continue
             # 扣我 / 微我 are ordinary words (扣我钱): only V我, Q我 and full keywords ask this way.
             me = self._me.match(canon, h.end) if not h.short or h.word.isascii() else None
             if verb is not None:
