@@ -183,8 +183,8 @@ class KeywordMatcher:
         if canon.startswith(self.letter_words, h.end - 1) or canon.startswith(self.letter_words, h.start):
             return True  # V型, Q版: an everyday word made with the keyword's letter
         after = canon[h.end : h.end + 6]
-        if after[:1] == " " and not h.short:
-            after = after[1:]  # OCR boxes side by side: "QQ 音乐"
+        if after[:1] in (" ", "\n") and not h.short:
+            after = after[1:]  # OCR boxes side by side or one above the other: "QQ 音乐", "QQ\n音乐"
         if any(after.startswith(w) for w in self.product_words):
             return not any(after.startswith(f) for f in self.followers if len(f) > 1)
         m = _CJK.match(after)
