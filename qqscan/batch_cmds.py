@@ -200,6 +200,15 @@ def crawl(
     help="Run RQ's scheduler (retry intervals, scheduled jobs); one per Redis holds the lock.",
 )
 @click.option("--name", default=None, help="Worker name (default: random).")
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["onnx", "paddle"], case_sensitive=False),
+    default=None,
+    envvar="QQSCAN_ENGINE",
+    show_envvar=True,
+    help="Which OCR engine to build (default: the project's default engine).",
+)
 @click.option("--logging-level", "-l", default="INFO", show_default=True)
 def worker(
     burst: bool,
@@ -208,14 +217,19 @@ def worker(
     max_rss_mb: float | None,
     with_scheduler: bool,
     name: str | None,
+    engine_name: str | None,
     logging_level: str,
 ) -> None:
     """Run a scan worker: builds the OCR engine once, then takes jobs until stopped (SIGTERM finishes the
     current job first). Run several, on one box or many, against the same Redis and database."""
     import logging
+    import os
 
     from worker.queueing import Policy
     from worker.worker import ScanWorker
+
+    if engine_name:
+        os.environ["QQSCAN_ENGINE"] = engine_name.lower()  # read where the engine is built, in this process
 
     logging.basicConfig(
         level=logging_level.upper(), format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"

@@ -353,12 +353,11 @@ class ScanWorker(SimpleWorker):
         engine = ocr.engine.get_engine()
         self.engine_builds = ocr.engine.builds
         self.log.info(  # RQ's logger: configured by `qqscan worker`, `rq worker` and `rq worker-pool` alike
-            "qqscan worker pid %d: OCR engine ready in %.1f s (builds in this process: %d, oneDNN: %s, "
-            "rss %.0f MiB)",
+            "qqscan worker pid %d: OCR engine %s ready in %.1f s (builds in this process: %d, rss %.0f MiB)",
             os.getpid(),
+            engine.version,
             time.perf_counter() - t0,
             ocr.engine.builds,
-            engine.onednn,
             rss_mb(),
         )
         global _fork_hook
