@@ -252,7 +252,8 @@ def test_two_workers_share_the_queue_and_store_each_image_once(
     tmp_path, env, http_server, images, db_url, redis_url
 ):
     """Scale-out on one box: two `qqscan worker --burst` processes on the same Redis and store, eight URLs
-    serving three distinct images. Whoever takes which job, the store ends with one scan per image."""
+    serving three distinct images, one worker on each engine. Whoever takes which job, the store ends with
+    one scan per image."""
     bodies = [images["qq"], images["clean"], images["qq_grey"]]
     urls = []
     for i in range(8):
@@ -260,9 +261,10 @@ def test_two_workers_share_the_queue_and_store_each_image_once(
         urls.append(http_server.url(f"/m{i}.png"))
     conn = Redis.from_url(redis_url)
     enqueue_scans(conn, urls)
-    workers = [Worker(tmp_path, "--burst"), Worker(tmp_path, "--burst")]
+    workers = [Worker(tmp_path, "--burst", "--engine", name) for name in ("paddle", "onnx")]
     for w in workers:
         assert w.wait(120) == 0, w.text()[-3000:]
+    assert "OCR engine paddleocr" in workers[0].text() and "OCR engine rapidocr" in workers[1].text()
     store = store_for(db_url)
     assert store.count("images") == 3 and store.count("scans") == 3 and store.count("sources") == 8
     rets = [Job.fetch(job_id("scan", u), connection=conn).return_value() for u in urls]
