@@ -50,12 +50,12 @@ class EdgeEvidence:
                     return True
                 if classes.count(CLASS_HOMOPHONE) == len(classes):
                     return False  # every digit a homophone (伞酒依...死谢谢): the last one is a digit too
-                if dense and not untied:
-                    # A keyword and a disguised run: its ends are digits, unless a verb / particle starts
-                    # the words that follow (...玖领红包).
-                    return not leading and self.starts_phrase(ch, v.canon[out : out + 4])
-                if inner_plain or (untied and firm >= 4) or _after_plain(v, i, leading):
-                    return True
+                if untied and firm >= 4:
+                    return True  # 这意①③⑧...: a run of firm digits glued into a sentence
+                if not dense and (inner_plain or _after_plain(v, i, leading)):
+                    return True  # plain digits turning into text (加我就391287654, 31621270商务机)
+                # Otherwise its ends are digits, unless a verb / particle starts the words that follow
+                # (...玖领红包).
                 return not leading and self.starts_phrase(ch, v.canon[out : out + 4])
             return inner_plain and words.freq(ch) >= self.edge_char_freq
 
