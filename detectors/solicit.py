@@ -60,6 +60,7 @@ class Solicitations:
         self.phrases = [p.lower() for p in s["phrases"]]
         self.phrase_firsts = {p[0] for p in self.phrases}
         self._max_word_freq = int(rules["keywords"].get("sound_max_word_freq", 100))
+        self._word_freq = int(rules["keywords"].get("preceding_min_freq", 100))
         self._payment = re.compile(alternation([w.lower() for w in s["not_asking_after"]]) or "(?!)")
 
     def find(
@@ -103,7 +104,10 @@ class Solicitations:
             elif h.kind == "wechat" and self._disguised(h):
                 add(h.start, h.end, "solicitation.disguised_channel", h)
         for m in self._phrases.finditer(canon):
-            add(m.start(), m.end(), "solicitation.phrase", None)
+            s0 = m.start()
+            if s0 > 0 and words.freq(canon[s0 - 1 : s0 + 1]) >= self._word_freq:
+                continue  # 点点滴滴我: the phrase starts inside a word
+            add(s0, m.end(), "solicitation.phrase", None)
         return out
 
     def _disguised(self, h: KeywordHit) -> bool:
