@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from worker.store import Store
@@ -95,6 +96,8 @@ def scan_url(
         "status": "scanned" if stored else "known",
         "sha256": sha,
         "flagged": result.flagged,
+        # live (not allow-listed) findings by type: the worker's outcome line and metrics name them
+        "finding_types": dict(Counter(f.type for f in result.live_findings)),
         "error": result.error,
         "engine_builds": ocr.engine.builds,
         "timings": {

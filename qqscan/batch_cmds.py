@@ -209,6 +209,22 @@ def crawl(
     show_envvar=True,
     help="Which OCR engine to build (default: the project's default engine).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    envvar="QQSCAN_METRICS_PORT",
+    show_envvar=True,
+    help="Serve Prometheus metrics on this port (/metrics); 0 = off.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="QQSCAN_METRICS_HOST",
+    show_envvar=True,
+    help="Address the metrics endpoint listens on (0.0.0.0 in a container).",
+)
 @click.option("--logging-level", "-l", default="INFO", show_default=True)
 def worker(
     burst: bool,
@@ -218,6 +234,8 @@ def worker(
     with_scheduler: bool,
     name: str | None,
     engine_name: str | None,
+    metrics_port: int,
+    metrics_host: str,
     logging_level: str,
 ) -> None:
     """Run a scan worker: builds the OCR engine once, then takes jobs until stopped (SIGTERM finishes the
@@ -239,8 +257,23 @@ def worker(
     names = [q.strip() for arg in queues for q in arg.split(",") if q.strip()] or Policy.from_env().queues
     conn = _redis()
     _store()  # fail before the 3 s engine build, with the URL, when the database is unreachable
-    w = ScanWorker(names, connection=conn, name=name, max_rss_mb=max_rss_mb)
-    w.work(burst=burst, max_jobs=max_jobs, with_scheduler=with_scheduler, logging_level=logging_level.upper())
+    w = ScanWorker(
+        names,
+        connection=conn,
+        name=name,
+        max_rss_mb=max_rss_mb,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
+    from worker.metrics import MetricsPortError
+
+    try:
+        w.work(
+            burst=burst, max_jobs=max_jobs, with_scheduler=with_scheduler, logging_level=logging_level.upper()
+        )
+    except MetricsPortError as exc:
+        click.echo(f"qqscan worker: {exc}", err=True)
+        sys.exit(2)
     if w.recycle_reason:
         click.echo(f"qqscan worker: recycled ({w.recycle_reason})", err=True)
 

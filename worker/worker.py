@@ -52,12 +52,14 @@ from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 from rq import worker_registration
 from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 from rq.utils import now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
+from worker import metrics
 from worker.queueing import Policy, enqueue_reconcile, patient, reconcile_due
 
 log = logging.getLogger("qqscan.worker")
@@ -283,6 +285,8 @@ class ScanWorker(SimpleWorker):
         *args: Any,
         max_rss_mb: float | None = None,
         watchdog_grace: float | None = None,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
         **kwargs: Any,
     ) -> None:
         if "maintenance_interval" not in kwargs:
@@ -301,6 +305,11 @@ class ScanWorker(SimpleWorker):
         self.recycle_reason: str | None = None
         self._watchdog: Watchdog | None = None
         self._heartbeat: JobHeartbeat | None = None
+        port = metrics_port if metrics_port is not None else _env_num("QQSCAN_METRICS_PORT")
+        self.metrics_port = int(port or 0)  # 0: no metrics endpoint
+        self.metrics_host = metrics_host
+        self.summary = metrics.Summary()
+        self._job_exc: BaseException | None = None
 
     @property
     def dequeue_timeout(self) -> int:
@@ -369,10 +378,22 @@ class ScanWorker(SimpleWorker):
         if max_jobs is None:  # `rq worker-pool` cannot pass it: take it from the environment
             env_jobs = _env_num("QQSCAN_WORKER_MAX_JOBS")
             max_jobs = int(env_jobs) if env_jobs else None
+        if self.metrics_port:  # before the engine build, so queue depth is scrapeable while it loads
+            metrics.serve(self.metrics_port, self.metrics_host, self.connection, self.queue_names())
+        t0 = time.monotonic()
         self.warm_up()
         self._watchdog = Watchdog(self._watchdog_expired)
         self._heartbeat = JobHeartbeat(self.job_monitoring_interval)
-        return super().work(*args, max_jobs=max_jobs, **kwargs)
+        try:
+            return super().work(*args, max_jobs=max_jobs, **kwargs)
+        finally:
+            burst = kwargs.get("burst", args[0] if args else False)
+            self.log.info(
+                "qqscan worker %s %s: %s",
+                self.name,
+                "burst done" if burst else "stopped",
+                self.summary.line(time.monotonic() - t0),
+            )
 
     def _start_scheduler(
         self,
@@ -429,18 +450,50 @@ class ScanWorker(SimpleWorker):
         watchdog, beats = self._watchdog, self._heartbeat
         if watchdog is not None and job.timeout != -1:
             watchdog.arm(job.id, self.job_deadline(job))
+        t0, retries_left, self._job_exc = time.perf_counter(), int(job.retries_left or 0), None
         try:
             execution = self.prepare_execution(job)
             if beats is not None:
                 beats.start(lambda: self.maintain_heartbeats(job, execution))
-            self.perform_job(job, queue, execution)
+            ok = self.perform_job(job, queue, execution)
             self.set_state(WorkerStatus.IDLE)
         finally:
             if beats is not None:
                 beats.stop()
             if watchdog is not None:
                 watchdog.disarm()
+        self._report(job, ok, retries_left, time.perf_counter() - t0)
         self._check_memory()
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        from worker.fetch import TransientFetchError
+
+        self._job_exc = exc_info[1]  # for the outcome line: RQ keeps only the formatted traceback
+        if isinstance(exc_info[1], TransientFetchError):
+            # The image host's outage (503, timeout), said by the outcome line: no traceback in the log
+            # (RQ's failed registry still keeps it). Exception handlers (Sentry...) still see it.
+            call_exception_handlers(self._exc_handlers, job, *exc_info)
+            return
+        super().handle_exception(job, *exc_info)
+
+    def _report(self, job: Job, ok: bool, retries_left: int, seconds: float) -> None:
+        """One line per job with its outcome (RQ says "Job OK" for a 404 stored as failed), and metrics."""
+        value = getattr(job, "_result", None) if ok else None
+        outcome = metrics.of_return(value) if ok else metrics.of_exception(self._job_exc, retries_left)
+        self.summary.add(outcome)
+        metrics.count(outcome, value, seconds)
+        what = job.kwargs.get("url") or (job.args[0] if job.args else "")
+        level = logging.WARNING if outcome.label in ("failed", "retrying", "gave_up") else logging.INFO
+        self.log.log(
+            level,
+            "job %s %s %s: %s%s (%d ms)",
+            job.id,
+            job.func_name.rsplit(".", 1)[-1],
+            what,
+            outcome.label,
+            f" {outcome.detail}" if outcome.detail else "",
+            seconds * 1000,
+        )
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         # The job body is over: no renewal may race RQ's bookkeeping that ends it.
