@@ -54,6 +54,9 @@ cli.add_command(_worker)
 cli.add_command(_results)
 cli.add_command(_status)
 cli.add_command(_reconcile)
+from qqscan.health_cmd import health as _health  # noqa: E402
+
+cli.add_command(_health)
 from qqscan.review_cmds import review as _review  # noqa: E402
 from qqscan.users_cmd import users as _users  # noqa: E402
 

@@ -93,6 +93,7 @@ def create_app(
         app.config["SECRET_KEY"] = store.secret_key()
     app.extensions["qqscan_review_store"] = store
 
+    app.before_request(_healthz)  # first: a probe needs no login, session or CSRF token
     app.before_request(_check_origin)
     init_auth(app)  # login check, then the login rate limit: both before the CSRF check
     CSRFProtect(app)
@@ -107,6 +108,28 @@ def create_app(
     _error_pages(app)
     _jinja(app)
     return app
+
+
+def _healthz() -> Any:
+    """GET /healthz for load balancers and supervisors: 200 {"status": "ok"} when the database answers,
+    503 {"status": "unavailable"} otherwise. Nothing else (no URL, no error text: it is public)."""
+    if request.path != "/healthz" or request.method not in ("GET", "HEAD"):
+        return None
+    from flask import current_app, jsonify
+    from sqlalchemy import text
+
+    store = current_app.extensions["qqscan_review_store"]
+    try:
+        with store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # any failure to answer is "unavailable"; the reason stays in the server's logs
+        current_app.logger.warning("healthz: database unavailable", exc_info=True)
+        resp = jsonify(status="unavailable")
+        resp.status_code = 503
+    else:
+        resp = jsonify(status="ok")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _check_origin() -> None:

@@ -1,0 +1,126 @@
+"""`qqscan health`: can this box work? Redis (the queues), the database (the store) and the OCR engine, one
+line per check, exit 0 when all answer and 1 otherwise; `--json` for probes and scripts.
+
+Each check catches everything its library can raise and reports the first line of it: a health command
+that dies with a traceback when the thing it checks is down would be no health command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import click
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    target: str  # what was checked (URL with the password hidden, engine name)
+    detail: str  # what it said, or why it failed
+    ms: int
+
+
+class CheckFailed(Exception):
+    """A failure whose message already says it all."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    if not text:
+        return type(exc).__name__
+    # our own errors (store, queueing, engine) are written for operators; a library's needs its name
+    own = isinstance(exc, CheckFailed) or type(exc).__module__.startswith(("worker.", "ocr."))
+    return text[0] if own else f"{type(exc).__name__}: {text[0]}"
+
+
+def _timed(name: str, target: str, probe: Callable[[], str]) -> Check:
+    t0 = time.perf_counter()
+    try:
+        detail, ok = probe(), True
+    except Exception as exc:  # the check's whole point: any failure is one line
+        detail, ok = _first_line(exc), False
+    return Check(name, ok, target, detail, int((time.perf_counter() - t0) * 1000))
+
+
+def check_redis() -> Check:
+    from worker.queueing import QueueUnavailable, connect, redact_redis, redis_url
+
+    url = redis_url()
+
+    def probe() -> str:
+        from rq import Worker
+
+        try:
+            conn = connect(url)
+        except QueueUnavailable as exc:  # its message names the URL and what to set: keep it whole
+            raise CheckFailed(str(exc).replace(f"cannot reach Redis at {redact_redis(url)}: ", "")) from exc
+        try:
+            return f"ping ok, {len(Worker.all(connection=conn))} worker(s) registered"
+        finally:
+            conn.close()
+
+    return _timed("redis", redact_redis(url), probe)
+
+
+def check_database() -> Check:
+    from worker.config import Settings
+    from worker.store import Store, redact
+
+    url = Settings.from_env().database_url
+
+    def probe() -> str:
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        path = parsed.database or ""
+        if parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:") and not Path(path).exists():
+            # opening it would create an empty database: a health check must not, and a typo looks like this
+            raise CheckFailed(f"no database file at {path} (a worker creates it; check QQSCAN_DATABASE_URL)")
+        store = Store(url)  # as every command opens it (migrated to the current schema if older)
+        try:
+            return f"schema {store.schema_revision()}, {store.count('images')} image(s)"
+        finally:
+            store.close()
+
+    return _timed("database", redact(url), probe)
+
+
+def check_engine() -> Check:
+    import os
+
+    name = os.environ.get("QQSCAN_ENGINE") or "default"
+
+    def probe() -> str:
+        import numpy as np
+
+        from ocr.engine import get_engine
+
+        engine = get_engine()
+        engine.read(np.full((48, 160, 3), 255, dtype=np.uint8))  # built is not enough: it must run
+        return f"{engine.version} built and ran"
+
+    return _timed("engine", name, probe)
+
+
+@click.command("health")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, and each check.")
+@click.option("--no-engine", is_flag=True, help="Skip the OCR engine check (it takes seconds).")
+def health(as_json: bool, no_engine: bool) -> None:
+    """Check Redis (QQSCAN_REDIS_URL), the database (QQSCAN_DATABASE_URL) and the OCR engine: one line
+    each; exit 0 when all are ok, 1 otherwise."""
+    checks = [check_redis(), check_database()]
+    if not no_engine:
+        checks.append(check_engine())
+    ok = all(c.ok for c in checks)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "checks": [asdict(c) for c in checks]}))
+    else:
+        for c in checks:
+            click.echo(f"{'ok' if c.ok else 'FAIL':<5} {c.name:<9} {c.target}: {c.detail} ({c.ms} ms)")
+    sys.exit(0 if ok else 1)
