@@ -98,7 +98,8 @@ class Exclusions:
             not tied and n <= self.max_unit_digits and self.unit_untied.match(tail)
         ):
             return "exclude.unit", "tail"
-        if is_service_number(c.digits, self.rules):
+        if is_service_number(c.digits, self.rules) and not c.disguised:
+            # Hotlines are printed to be dialled; one spelled in homophones or numerals is being hidden.
             return "exclude.service_number", "all"
         if self._glued_to_letters(v, s, e, tied):
             return "exclude.code", "all"

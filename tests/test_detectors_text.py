@@ -284,3 +284,20 @@ def test_exclusion_does_not_hide_the_contact_next_to_it() -> None:
 
 def test_finding_type() -> None:
     assert all(isinstance(f, Finding) for f in detectors.detect_text(f"QQ {QQ}"))
+
+
+@pytest.mark.parametrize("prefix", ["400", "800"])
+def test_hotline_prefix_in_disguise_is_a_contact(prefix: str) -> None:
+    """400/800 numbers are hotlines when printed to be dialled; spelled in numerals or homophones after a QQ
+    keyword they are being hidden (and 10-digit QQ numbers do start with 400/800)."""
+    import random
+
+    from fixtures.hard import BANKERS, HOMOPHONES
+
+    rng = random.Random(prefix)
+    for _ in range(20):
+        value = prefix + "".join(rng.choice("0123456789") for _ in range(7))
+        spelled = "".join(rng.choice([BANKERS[int(d)], HOMOPHONES[d][-1]]) for d in value)
+        found = detectors.detect_text(f"售后扣扣：{spelled}")
+        assert [(f.type, f.value) for f in found] == [("qq", value)], spelled
+        assert not [f for f in detectors.detect_text(f"全国服务热线{value}") if f.type in ("qq", "phone")]
