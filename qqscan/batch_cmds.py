@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from qqscan.engine_option import choose_engine, engine_option
+
 if TYPE_CHECKING:
     from redis import Redis
 
@@ -200,15 +202,7 @@ def crawl(
     help="Run RQ's scheduler (retry intervals, scheduled jobs); one per Redis holds the lock.",
 )
 @click.option("--name", default=None, help="Worker name (default: random).")
-@click.option(
-    "--engine",
-    "engine_name",
-    type=click.Choice(["onnx", "paddle"], case_sensitive=False),
-    default=None,
-    envvar="QQSCAN_ENGINE",
-    show_envvar=True,
-    help="Which OCR engine to build (default: the project's default engine).",
-)
+@engine_option
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
@@ -241,13 +235,11 @@ def worker(
     """Run a scan worker: builds the OCR engine once, then takes jobs until stopped (SIGTERM finishes the
     current job first). Run several, on one box or many, against the same Redis and database."""
     import logging
-    import os
 
     from worker.queueing import Policy
     from worker.worker import ScanWorker
 
-    if engine_name:
-        os.environ["QQSCAN_ENGINE"] = engine_name.lower()  # read where the engine is built, in this process
+    choose_engine(engine_name)
 
     logging.basicConfig(
         level=logging_level.upper(), format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"

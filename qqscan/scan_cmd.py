@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
+from qqscan.engine_option import choose_engine, engine_option
 from qqscan.scan_workers import EngineFailed, InlineScanner, InterruptWatch, PoolScanner, ScanOptions
 from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched
 
@@ -305,15 +306,7 @@ def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStor
     show_default=True,
     help="Worker processes, each with its own OCR engine (its memory and start-up) and 1/N of the cores.",
 )
-@click.option(
-    "--engine",
-    "engine_name",
-    type=click.Choice(["onnx", "paddle"], case_sensitive=False),
-    default=None,
-    envvar="QQSCAN_ENGINE",
-    show_envvar=True,
-    help="Which OCR engine to build (default: the project's default engine).",
-)
+@engine_option
 @click.option(
     "--enhance",
     default=None,
@@ -367,8 +360,7 @@ def scan(
         )
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if engine_name:
-        os.environ["QQSCAN_ENGINE"] = engine_name.lower()  # read where the engine is built (workers too)
+    choose_engine(engine_name)
     chatty = not quiet and sys.stderr.isatty()
 
     def note(message: str) -> None:
