@@ -1,0 +1,172 @@
+"""The deployment files (issue 12 item 7) parse and run real commands: compose.yaml (PyYAML), Dockerfile
+(its instructions, read by a small parser), and the systemd units in docs/deploy.md (configparser). Each
+command a service or unit runs is parsed by the real click command (options and their types checked) and
+its `--help` runs in a subprocess. No docker daemon is involved."""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+OUR_IMAGE = "qqscan:latest"
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with comments dropped and backslash continuations joined."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for raw in (REPO / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):  # a comment inside a continued instruction
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        full = (pending + line).strip()
+        pending = ""
+        word, _, args = full.partition(" ")
+        out.append((word.upper(), args.strip()))
+    assert not pending, "Dockerfile ends inside a continued line"
+    return out
+
+
+def unit_files() -> dict[str, configparser.ConfigParser]:
+    """The ```ini blocks of docs/deploy.md that are systemd units, by the path in their first comment."""
+    text = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    units = {}
+    for block in re.findall(r"```ini\n(.*?)```", text, re.S):
+        first = block.splitlines()[0]
+        m = re.match(r"# (/etc/systemd/system/\S+\.service)", first)
+        if not m:
+            continue
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str  # systemd keys are case-sensitive
+        parser.read_string(block)
+        units[m.group(1)] = parser
+    return units
+
+
+def check_command(argv: list[str]) -> None:
+    """argv is a real `qqscan` or `rq` command: click parses its options (types, choices), and its
+    `--help` runs."""
+    prog = Path(argv[0]).name
+    if prog == "qqscan":
+        from qqscan.cli import cli as group
+    elif prog == "rq":
+        from rq.cli import main as group
+    else:
+        pytest.fail(f"{argv}: not a qqscan or rq command")
+    cmd: click.Command = group
+    rest = argv[1:]
+    path = [prog]
+    with click.Context(group, info_name=prog) as ctx:
+        while isinstance(cmd, click.Group):
+            assert rest, f"{argv}: names no subcommand"
+            sub = cmd.get_command(ctx, rest[0])
+            assert sub is not None, f"{argv}: {rest[0]!r} is not a {' '.join(path)} subcommand"
+            path.append(rest.pop(0))
+            cmd = sub
+        try:
+            cmd.make_context(" ".join(path), list(rest), parent=ctx)
+        except click.UsageError as exc:
+            pytest.fail(f"{argv}: {exc.format_message()}")
+    r = subprocess.run(
+        [str(BIN / prog), *path[1:], "--help"], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert r.returncode == 0 and "Usage:" in r.stdout, (argv, r.stderr)
+    if prog == "rq" and path[1:] == ["cron"]:
+        module = next(a for a in rest if not a.startswith("-"))
+        assert importlib.util.find_spec(module) is not None, f"rq cron {module}: no such module"
+
+
+def expand(value: str) -> str:
+    """Compose's ${VAR:-default} as the default; systemd's %i/%H as a sample instance."""
+    value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+    return value.replace("%i", "1").replace("%H", "box")
+
+
+def test_compose_services_run_real_commands_on_our_image():
+    services = compose()["services"]
+    ours = {name: s for name, s in services.items() if s.get("image") == OUR_IMAGE}
+    assert set(ours) >= {"worker", "review", "cron"}, sorted(services)
+    assert {"redis", "postgres"} <= set(services)
+    for name, service in ours.items():
+        assert service.get("build") == ".", name
+        command = service["command"]
+        assert isinstance(command, list), f"{name}: exec form, so SIGTERM reaches the process"
+        check_command([expand(str(a)) for a in command])
+        test = (service.get("healthcheck") or {}).get("test") or []
+        if test[1:2] == ["qqscan"]:
+            check_command(test[1:])
+
+
+def test_compose_redis_has_aof_and_settings_are_real():
+    services = compose()["services"]
+    redis_cmd = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis_cmd and "--appendfsync everysec" in redis_cmd
+    assert services["worker"]["stop_grace_period"] and services["worker"]["deploy"]["replicas"] >= 1
+    source = "\n".join(p.read_text(encoding="utf-8") for d in ("qqscan", "worker", "jobs", "ocr", "review")
+                       for p in (REPO / d).rglob("*.py"))  # fmt: skip
+    for name, service in services.items():
+        for key in service.get("environment") or {}:
+            if key.startswith("QQSCAN_"):
+                assert key in source, f"{name}: {key} is read nowhere"
+    worker_url = services["worker"]["environment"]["QQSCAN_DATABASE_URL"]
+    assert expand(worker_url).startswith("postgresql+psycopg://")
+
+
+def test_dockerfile_installs_like_setup_sh_and_checks_the_engine():
+    steps = dockerfile()
+    known = {"FROM", "RUN", "COPY", "ENV", "WORKDIR", "USER", "EXPOSE", "STOPSIGNAL", "CMD", "ARG", "LABEL"}
+    assert {word for word, _ in steps} <= known
+    assert steps[0][0] == "FROM" and re.fullmatch(r"python:3\.11-slim(-\w+)?", steps[0][1]), steps[0]
+    runs = " ".join(args for word, args in steps if word == "RUN")
+    # the pins setup.sh installs after the project: same versions here
+    for pin in re.findall(r"\S+==\S+", (REPO / "setup.sh").read_text(encoding="utf-8")):
+        assert pin in runs, f"{pin} from setup.sh is not installed by the Dockerfile"
+    doctor = [i for i, (word, args) in enumerate(steps) if word == "RUN" and "qqscan doctor" in args]
+    assert doctor, "the engine is not built at image build time"
+    users = [i for i, (word, _) in enumerate(steps) if word == "USER"]
+    assert users and users[0] < doctor[0], "doctor runs as the user the containers run as"
+    copied = {Path(args.split()[0]).parts[0] for word, args in steps if word == "COPY"}
+    for src in copied:
+        assert (REPO / src).exists(), f"COPY {src}: not in the repository"
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = {p.split(".")[0] for p in pyproject["tool"]["setuptools"]["packages"]}
+    assert packages <= copied, f"packages not copied into the image: {packages - copied}"
+    ignored = (REPO / ".dockerignore").read_text(encoding="utf-8").split()
+    assert ".venv" in ignored and not (copied & set(ignored))
+    cmd = next(args for word, args in steps if word == "CMD")
+    check_command(yaml.safe_load(cmd))  # JSON exec form
+
+
+def test_systemd_units_in_docs_run_real_commands():
+    units = unit_files()
+    assert {"/etc/systemd/system/qqscan-worker@.service", "/etc/systemd/system/qqscan-review.service",
+            "/etc/systemd/system/qqscan-cron.service"} <= set(units)  # fmt: skip
+    for path, unit in units.items():
+        service = unit["Service"]
+        argv = shlex.split(expand(service["ExecStart"]))
+        assert argv[0].startswith("/opt/qqscan/.venv/bin/"), (path, argv[0])
+        check_command([Path(argv[0]).name, *argv[1:]])
+        assert service.get("Restart") == "always", path
+        assert unit["Install"]["WantedBy"] == "multi-user.target", path
