@@ -29,11 +29,13 @@ Why these pieces (see FACTS.md, RQ section):
   after the last heartbeat) RQ's registry cleanup, run by any worker's maintenance, retries it or moves it
   to the failed registry (AbandonedJobError). Nothing is lost, nothing is half-stored: the store writes
   are idempotent and transactional.
+- Watching it: one log line per job with its outcome and a summary when it ends; Prometheus metrics on
+  QQSCAN_METRICS_PORT (worker.metrics).
 
 Environment (flags of `qqscan worker` override): QQSCAN_WORKER_MAX_JOBS, QQSCAN_WORKER_MAX_RSS_MB,
 QQSCAN_WATCHDOG_GRACE (seconds, default 30), QQSCAN_MAINTENANCE_INTERVAL (seconds, default 30),
 QQSCAN_JOB_HEARTBEAT (seconds, default 15), QQSCAN_REDIS_RETRY_CAP (seconds between reconnect attempts at
-most, default 10).
+most, default 10), QQSCAN_METRICS_PORT (0 = off), QQSCAN_METRICS_HOST (default 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -286,7 +288,7 @@ class ScanWorker(SimpleWorker):
         max_rss_mb: float | None = None,
         watchdog_grace: float | None = None,
         metrics_port: int | None = None,
-        metrics_host: str = "127.0.0.1",
+        metrics_host: str | None = None,
         **kwargs: Any,
     ) -> None:
         if "maintenance_interval" not in kwargs:
@@ -307,7 +309,8 @@ class ScanWorker(SimpleWorker):
         self._heartbeat: JobHeartbeat | None = None
         port = metrics_port if metrics_port is not None else _env_num("QQSCAN_METRICS_PORT")
         self.metrics_port = int(port or 0)  # 0: no metrics endpoint
-        self.metrics_host = metrics_host
+        self._metrics_from_env = metrics_port is None  # `rq worker-pool`: every worker sees the same port
+        self.metrics_host = metrics_host or os.environ.get("QQSCAN_METRICS_HOST") or "127.0.0.1"
         self.summary = metrics.Summary()
         self._job_exc: BaseException | None = None
 
@@ -379,7 +382,14 @@ class ScanWorker(SimpleWorker):
             env_jobs = _env_num("QQSCAN_WORKER_MAX_JOBS")
             max_jobs = int(env_jobs) if env_jobs else None
         if self.metrics_port:  # before the engine build, so queue depth is scrapeable while it loads
-            metrics.serve(self.metrics_port, self.metrics_host, self.connection, self.queue_names())
+            try:
+                metrics.serve(self.metrics_port, self.metrics_host, self.connection, self.queue_names())
+            except metrics.MetricsPortError as exc:
+                if not self._metrics_from_env:
+                    raise  # asked for on the command line: say so and stop
+                # A pool's workers share the environment's port: the first serves, the others carry on
+                # without (failing would make the pool restart them forever).
+                log.error("%s; this worker runs without a metrics endpoint", exc)
         t0 = time.monotonic()
         self.warm_up()
         self._watchdog = Watchdog(self._watchdog_expired)
