@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian machine: system packages the tests need, .venv/ with qqscan and the
-# offline PP-OCRv5 weights, and a check that the engine builds with oneDNN and no network.
+# offline OCR weights (PP-OCRv6 small ONNX files inside the rapidocr wheel for the default `onnx` engine,
+# PP-OCRv5 mobile for the `paddle` engine), and a check that the default engine builds with no network.
 set -euo pipefail
 cd "$(dirname "$0")"
 
