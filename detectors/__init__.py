@@ -1,6 +1,7 @@
 """Contact detectors: text (+ line geometry) -> findings. Knows nothing about images except boxes.
 
-Public API: detect_text, detect_lines, explain, RULES_VERSION; QR codes in detectors.qrcode.scan_qr.
+Public API: detect_text, detect_lines, explain, RULES_VERSION, EXTENSION_TRIGGERS; QR payloads in
+detectors.qrcode (decoded from pixels by ocr.qr).
 """
 
 from __future__ import annotations
@@ -17,8 +18,19 @@ if TYPE_CHECKING:
 
 _DETECTOR = TextDetector(load_rules())
 RULES_VERSION: str = _DETECTOR.version
+# Line endings after which OCR follows a cut line to the right (contact keywords); ocr/ gets them from jobs/.
+EXTENSION_TRIGGERS: frozenset[str] = frozenset(_DETECTOR.rules["keywords"].get("line_extension_endings", ""))
 
-__all__ = ["Finding", "Excluded", "RULES_VERSION", "detect_text", "detect_lines", "explain", "TextDetector"]
+__all__ = [
+    "Finding",
+    "Excluded",
+    "RULES_VERSION",
+    "EXTENSION_TRIGGERS",
+    "detect_text",
+    "detect_lines",
+    "explain",
+    "TextDetector",
+]
 
 
 def detect_text(text: str) -> list[Finding]:

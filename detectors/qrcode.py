@@ -1,13 +1,14 @@
-"""QR codes in pixels (OpenCV, headless build) and what kind of contact their payload is."""
+"""What kind of contact a QR payload is. Pixels are decoded in ocr/qr.py; here only text + corners."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import cv2
-import numpy as np
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from detectors.base import Finding
+
+if TYPE_CHECKING:
+    from ocr.qr import QrCode
 
 # Payload prefix -> contact type. Order matters: first match wins.
 _QR_TYPES: list[tuple[tuple[str, ...], str]] = [
@@ -44,12 +45,6 @@ _QR_TYPES: list[tuple[tuple[str, ...], str]] = [
     ),
     (("wxp://",), "wechat_pay"),
 ]
-# The Aruco-based detector is 3-10x slower than the classic one and, on a 750x20000 page, peaks at >1.5 GB; it
-# runs only as a fallback, and only on images up to this many pixels (measured: classic 35 ms on 800x800 gray,
-# Aruco 125 ms; on 15 MPix classic 1.5 s, Aruco 3-11 s).
-_ARUCO_MAX_PIXELS = 2_500_000
-# Tall pages are also tried downscaled to this long side when full size finds nothing (big codes, heavy JPEG).
-_DOWNSCALE_TO = 2000
 
 
 def classify_qr_payload(payload: str) -> str:
@@ -64,21 +59,10 @@ def classify_qr_payload(payload: str) -> str:
     return "text"
 
 
-def _decode(det: Any, img: np.ndarray) -> tuple[bool, list[tuple[str, np.ndarray]]]:
-    """(something QR-like was located, the decoded payloads with their corners)."""
-    try:
-        ok, payloads, points, _ = det.detectAndDecodeMulti(img)
-    except cv2.error:
-        return False, []
-    if not ok or points is None:
-        return False, []
-    return True, [(p, pts) for p, pts in zip(payloads, points, strict=False) if p]
-
-
-def _finding(payload: str, pts: np.ndarray, scale: float, frame: int) -> Finding:
+def qr_finding(payload: str, box: Sequence[Sequence[float]], frame: int = 0) -> Finding:
+    """The finding for one decoded code: its payload classified, its corners as the box."""
     from detectors import RULES_VERSION
 
-    box = [[float(x) / scale, float(y) / scale] for x, y in np.asarray(pts).reshape(-1, 2)]
     kind = classify_qr_payload(payload)
     return Finding(
         "qrcode",
@@ -87,34 +71,12 @@ def _finding(payload: str, pts: np.ndarray, scale: float, frame: int) -> Finding
         0.99,
         f"qrcode.{kind}",
         None,
-        box=box,
+        box=[[float(x), float(y)] for x, y in box],
         frame=frame,
         extra={"contact_type": kind, "rules_version": RULES_VERSION},
     )
 
 
-def scan_qr(pixels: np.ndarray, frame: int = 0) -> list[Finding]:
-    """Decode every QR code in a BGR uint8 image; one finding per distinct payload, box = its corners.
-
-    Cheapest first: the classic detector on grayscale; then, only if that decoded nothing, a downscaled copy
-    of a big image, and the Aruco detector where a code was located but not decoded."""
-    if pixels is None or pixels.size == 0:
-        return []
-    gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY) if pixels.ndim == 3 else pixels
-    h, w = gray.shape[:2]
-    found: dict[str, Finding] = {}
-    located, decoded = _decode(cv2.QRCodeDetector(), gray)
-    for payload, pts in decoded:
-        found.setdefault(payload, _finding(payload, pts, 1.0, frame))
-    if not found and max(h, w) > _DOWNSCALE_TO:
-        f = _DOWNSCALE_TO / max(h, w)
-        small = cv2.resize(gray, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
-        seen, decoded = _decode(cv2.QRCodeDetector(), small)
-        located |= seen
-        for payload, pts in decoded:
-            found.setdefault(payload, _finding(payload, pts, f, frame))
-    # Aruco only where a code was located but not read: most product images have no code at all.
-    if not found and located and h * w <= _ARUCO_MAX_PIXELS and hasattr(cv2, "QRCodeDetectorAruco"):
-        for payload, pts in _decode(cv2.QRCodeDetectorAruco(), gray)[1]:
-            found.setdefault(payload, _finding(payload, pts, 1.0, frame))
-    return list(found.values())
+def qr_findings(codes: Iterable[QrCode]) -> list[Finding]:
+    """One finding per decoded code (ocr.qr.decode_qr already keeps one code per payload and frame)."""
+    return [qr_finding(c.payload, c.box, c.frame) for c in codes]

@@ -15,9 +15,10 @@ from detectors import policy
 from detectors.allowlist import Allowed
 from detectors.allowlist import apply as apply_allowlist
 from detectors.base import Finding
-from detectors.qrcode import scan_qr
+from detectors.qrcode import qr_findings
 from ocr.decode import DecodeError, DecodeLimits, decode_image
 from ocr.engine import OcrEngine
+from ocr.qr import decode_qr
 from ocr.reader import read_frames
 from ocr.types import OcrLine
 
@@ -98,10 +99,10 @@ def scan_bytes(
     engine = engine or get_engine()
     # QR decoding (OpenCV, GIL released) runs beside OCR: the OCR runtime's threads leave a core idle
     # part of the time (Python pre/post-processing between inferences), and QR fills it.
-    qr = _QR_POOL.submit(lambda: [f for fr in frames for f in scan_qr(fr.pixels, fr.index)])  # type: ignore[arg-type]
-    lines = read_frames(frames, engine, enhance)
+    qr = _QR_POOL.submit(lambda: [c for fr in frames for c in decode_qr(fr.pixels, fr.index)])  # type: ignore[arg-type]
+    lines = read_frames(frames, engine, enhance, extension_triggers=detectors.EXTENSION_TRIGGERS)
     findings = detectors.detect_lines(lines)
-    findings.extend(qr.result())
+    findings.extend(qr_findings(qr.result()))
     apply_allowlist(findings, allow, shop_id)
     first = frames[0]
     meta = {

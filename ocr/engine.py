@@ -134,10 +134,17 @@ class OcrEngine:
         img[30:66, 20:300] = 0
         self.read(img)
 
-    def read(self, image: np.ndarray, keep: Callable[[np.ndarray], bool] | None = None) -> list[RawLine]:
+    def read(
+        self,
+        image: np.ndarray,
+        keep: Callable[[np.ndarray], bool] | None = None,
+        extension_triggers: frozenset[str] = frozenset(),
+    ) -> list[RawLine]:
         """Detect, then recognise the boxes `keep` accepts (all by default). Tiling passes a `keep` that
         drops boxes another tile owns *before* recognition, which is most of the cost: on a 750x20000
-        page about a fifth of the detected boxes lie in tile overlaps."""
+        page about a fifth of the detected boxes lie in tile overlaps. `extension_triggers`: line endings
+        (beyond digits, symbols, colons) after which a cut line is followed (ocr/extend.py); the caller's
+        vocabulary, since ocr/ knows nothing about contacts."""
         if os.getpid() != self.pid:
             raise EngineError("OCR engine used in a forked child; build one per process (get_engine)")
         polys = self._detect(image)
@@ -154,7 +161,7 @@ class OcrEngine:
             texts[i], scores[i] = text, score
         self._reread_tall(image, texts, scores, polys)
         self._read_columns(image, texts, scores, polys)
-        self._extend_lines(image, texts, scores, polys)
+        self._extend_lines(image, texts, scores, polys, extension_triggers)
         return [(t, s, q) for t, s, q in zip(texts, scores, polys, strict=True) if t.strip()]
 
     def _detect(self, image: np.ndarray) -> list[np.ndarray]:
@@ -163,10 +170,12 @@ class OcrEngine:
         max_side = max(64, int(max(h, w) * self.det_scale)) if self.det_scale < 1.0 else None
         return self.models.detect(image, max_side)
 
-    def _extend_lines(self, image: np.ndarray, texts: list[str], scores: list[float], polys: list) -> None:
+    def _extend_lines(
+        self, image: np.ndarray, texts: list[str], scores: list[float], polys: list, triggers: frozenset[str]
+    ) -> None:
         todo = []
         for i, text in enumerate(texts):
-            if wants_extension(text):
+            if wants_extension(text, triggers):
                 region = extend_right(image, polys[i])
                 # Ink that the detector already boxed as another line is that line, not our tail.
                 if region is not None and not overlaps_others(region, polys[i], polys, texts):

@@ -2,8 +2,10 @@
 
 Circled digits (③⑨①), keycap emoji and digits on coloured chips are weak "text" to the detector: on a line
 like "企鹅 ③⑨①②⑧⑦⑥⑤④" it boxes "企鹅③9" and drops the rest, although the recogniser reads the whole band fine.
-For lines that end in something contact-like (a digit or a contact keyword), we follow the ink to the right
-along the line's own band and, when there is more, read the longer crop once.
+For lines that end in something contact-like (a digit, a symbol, or one of the caller's trigger endings), we
+follow the ink to the right along the line's own band and, when there is more, read the longer crop once.
+The contact keywords that end such lines are vocabulary (detectors/vocab.toml `line_extension_endings`,
+passed in by jobs/pipeline.py); this module knows only the neutral ones.
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ import unicodedata
 
 import numpy as np
 
-TRIGGER_ENDINGS = set("QqＱｑ扣鹅企微信VvXxWw:：号")
+# Endings that announce more text without saying what it is: a label's colon. Digits and symbols (circled
+# digits, keycaps, emoji) are always triggers.
+NEUTRAL_TRIGGERS: frozenset[str] = frozenset(":：")
 
 
-def wants_extension(text: str) -> bool:
+def wants_extension(text: str, triggers: frozenset[str] = frozenset()) -> bool:
+    """Does this line end in something a cut-off contact may follow: a digit, a symbol, a neutral trigger or
+    one of the caller's `triggers` (contact keyword characters from the vocabulary)?"""
     t = text.rstrip()
     if not t:
         return False
     last = t[-1]
-    return last in TRIGGER_ENDINGS or last.isnumeric() or unicodedata.category(last) == "So"
+    return (
+        last in NEUTRAL_TRIGGERS or last in triggers or last.isnumeric() or unicodedata.category(last) == "So"
+    )
 
 
 def extend_right(image: np.ndarray, poly: np.ndarray) -> tuple[int, int, int, int] | None:

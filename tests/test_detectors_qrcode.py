@@ -1,4 +1,4 @@
-"""scan_qr on QR codes generated with OpenCV's own encoder, and classify_qr_payload."""
+"""QR codes from OpenCV's own encoder: decoded by ocr.qr, classified into findings by detectors.qrcode."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 import detectors
-from detectors.qrcode import classify_qr_payload, scan_qr
+from detectors.base import Finding
+from detectors.qrcode import classify_qr_payload, qr_findings
+from ocr.qr import decode_qr
+
+
+def scan_qr(pixels: np.ndarray, frame: int = 0) -> list[Finding]:
+    """Pixels -> findings, as jobs/pipeline.py chains the two stages."""
+    return qr_findings(decode_qr(pixels, frame))
 
 
 def qr_image(payload: str, module: int = 8) -> np.ndarray:

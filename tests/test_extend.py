@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+import detectors
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.reader import read_pixels
 from tests.text_images import cjk_font_path
@@ -30,7 +31,11 @@ def test_nothing_to_the_right_means_no_extension():
 
 
 def test_triggers_and_acceptance():
-    assert wants_extension("企鹅③9") and wants_extension("加QQ") and not wants_extension("包邮到家")
+    assert wants_extension("企鹅③9") and wants_extension("QQ：") and not wants_extension("包邮到家")
+    # Contact keywords come from the vocabulary (jobs/pipeline.py passes them); ocr/ alone knows none.
+    assert not wants_extension("加QQ") and wants_extension("加QQ", detectors.EXTENSION_TRIGGERS)
+    assert wants_extension("加微信", detectors.EXTENSION_TRIGGERS)
+    assert not wants_extension("包邮到家", detectors.EXTENSION_TRIGGERS)
     assert accept_extension("企鹅③9", "企鹅③9①②8⑦⑥5④")
     assert not accept_extension("企鹅③9", "什么都不是的一行长文字")
 
