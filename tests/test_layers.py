@@ -1,0 +1,147 @@
+"""The import rules of docs/architecture.md, checked by parsing every module with `ast` (nothing is imported).
+
+- ocr/ knows nothing about contacts or what runs it: no detectors, jobs, worker, review or qqscan imports
+  (the contact keywords it needs come in as arguments from jobs/pipeline.py).
+- detectors/ sees text and boxes, never pixels: no cv2 or PIL, and numpy only in the modules listed below.
+- RQ is known only to the RQ runtime (worker/), the job functions and their queueing (jobs/tasks.py,
+  jobs/cron.py, jobs/queueing), the CLI (qqscan/) and the tests.
+Imports inside functions and under TYPE_CHECKING count too: a lazy import is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_SKIP_DIRS = {".venv", ".git", "__pycache__", "node_modules", "build", "dist", ".pytest_cache", ".ruff_cache"}
+
+OCR_FORBIDDEN = ("detectors", "jobs", "worker", "review", "qqscan")
+DETECTORS_IMAGE_LIBS = ("cv2", "PIL")
+# detectors/ modules allowed to import numpy, each with its reason (non-image math only). None today: the
+# only user was the QR pixel decoder, which moved to ocr/qr.py.
+DETECTORS_NUMPY_ALLOWED: dict[str, str] = {}
+# Paths (a folder ends in "/") where `rq` may be imported.
+RQ_ALLOWED = (
+    "worker/",
+    "jobs/tasks.py",
+    "jobs/cron.py",
+    "jobs/queueing.py",
+    "jobs/queueing/",
+    "qqscan/",
+    "tests/",
+    # Measures the real worker, so it enqueues through RQ like the CLI does (README, worker benchmark).
+    "benchmarks/bench_worker.py",
+)
+
+
+def python_files(root: Path) -> list[Path]:
+    """Every .py file under `root`, virtualenvs, caches and build output aside."""
+    out = []
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).parts
+        if not any(p in _SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+            out.append(path)
+    return sorted(out)
+
+
+def imported_modules(path: Path, root: Path) -> list[tuple[int, str]]:
+    """(line, dotted module) for every import in the file, relative imports resolved against its package."""
+    rel = path.relative_to(root)
+    package = list(rel.parts[:-1])
+    tree = ast.parse(path.read_text("utf-8"), filename=str(rel))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                if node.module:
+                    found.append((node.lineno, ".".join([*base, node.module])))
+                else:
+                    found.extend((node.lineno, ".".join([*base, a.name])) for a in node.names)
+            elif node.module:
+                found.append((node.lineno, node.module))
+    return found
+
+
+def _allowed(rel: str, allowed: tuple[str, ...]) -> bool:
+    return any(rel.startswith(a) if a.endswith("/") else rel == a for a in allowed)
+
+
+def violations(root: Path) -> list[str]:
+    """One line per import that breaks a layer rule: `path:line: imports X (rule)`."""
+    out = []
+    for path in python_files(root):
+        rel = path.relative_to(root).as_posix()
+        layer = rel.split("/", 1)[0] if "/" in rel else ""
+        for line, module in imported_modules(path, root):
+            top = module.split(".")[0]
+            where = f"{rel}:{line}: imports {module}"
+            if layer == "ocr" and top in OCR_FORBIDDEN:
+                out.append(f"{where} (ocr/ must not know contacts or what runs it)")
+            if layer == "detectors" and top in DETECTORS_IMAGE_LIBS:
+                out.append(f"{where} (detectors/ sees text and boxes, never pixels)")
+            if layer == "detectors" and top == "numpy" and rel not in DETECTORS_NUMPY_ALLOWED:
+                out.append(f"{where} (detectors/: numpy only in DETECTORS_NUMPY_ALLOWED, with a reason)")
+            if top == "rq" and not _allowed(rel, RQ_ALLOWED):
+                out.append(f"{where} (only worker/, the job functions and their queueing, the CLI know RQ)")
+    return out
+
+
+def test_the_tree_keeps_the_layer_rules() -> None:
+    files = {p.relative_to(REPO).as_posix() for p in python_files(REPO)}
+    # Not vacuous: the walk sees the layers it checks.
+    assert {"ocr/engine.py", "ocr/qr.py", "detectors/qrcode.py", "jobs/tasks.py", "worker/worker.py"} <= files
+    assert violations(REPO) == []
+
+
+def test_numpy_allow_list_is_not_stale() -> None:
+    for rel in DETECTORS_NUMPY_ALLOWED:
+        mods = [m.split(".")[0] for _, m in imported_modules(REPO / rel, REPO)]
+        assert "numpy" in mods, f"{rel} no longer imports numpy: drop it from DETECTORS_NUMPY_ALLOWED"
+
+
+FORBIDDEN = [
+    ("ocr/extend.py", "from detectors import EXTENSION_TRIGGERS\n"),
+    ("ocr/engine.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from jobs import pipeline\n"),
+    ("ocr/qr.py", "def f():\n    import worker.store\n"),
+    ("ocr/sub/mod.py", "from ... import qqscan\n"),
+    ("detectors/qrcode.py", "import cv2\n"),
+    ("detectors/layout.py", "import numpy as np\n"),
+    ("detectors/qq.py", "def f():\n    from PIL import Image\n"),
+    ("review/app.py", "from rq import Queue\n"),
+    ("jobs/pipeline.py", "import rq.job\n"),
+    ("fetch/client.py", "from rq import Queue\n"),
+]
+ALLOWED = [
+    ("worker/queueing.py", "from rq import Queue\n"),
+    ("jobs/tasks.py", "from rq import get_current_job\n"),
+    ("jobs/queueing.py", "from rq import Queue\n"),
+    ("qqscan/batch_cmds.py", "from rq import Worker\n"),
+    ("tests/test_x.py", "import rq, cv2, detectors\n"),
+    ("detectors/__init__.py", "from ocr.types import OcrLine\n"),
+    ("ocr/reader.py", "from ocr.engine import OcrEngine\nfrom . import tiles\nimport numpy, cv2\n"),
+    ("jobs/evidence.py", "import cv2\nimport numpy as np\n"),
+]
+
+
+def _tree(tmp_path: Path, rel: str, source: str) -> Path:
+    path = (tmp_path / rel).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source, "utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("rel", "source"), FORBIDDEN)
+def test_the_checker_catches_a_forbidden_import(tmp_path: Path, rel: str, source: str) -> None:
+    found = violations(_tree(tmp_path, rel, source))
+    assert len(found) == 1, found
+
+
+@pytest.mark.parametrize(("rel", "source"), ALLOWED)
+def test_the_checker_lets_allowed_imports_pass(tmp_path: Path, rel: str, source: str) -> None:
+    assert violations(_tree(tmp_path, rel, source)) == []
