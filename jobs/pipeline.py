@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import detectors
-from detectors import policy
 from detectors.allowlist import Allowed
 from detectors.allowlist import apply as apply_allowlist
 from detectors.base import Finding
@@ -21,6 +20,7 @@ from ocr.engine import OcrEngine
 from ocr.qr import decode_qr
 from ocr.reader import read_frames
 from ocr.types import OcrLine
+from worker.findings import flags_image, live_findings
 
 if TYPE_CHECKING:
     from worker.store import EvidenceBlob
@@ -42,13 +42,13 @@ class ScanResult:
 
     @property
     def live_findings(self) -> list[Finding]:
-        """Findings the allow-list did not excuse: these flag the image."""
-        return [f for f in self.findings if not f.extra.get("allowed_by")]
+        """Findings the allow-list did not excuse (worker.findings)."""
+        return live_findings(self.findings)
 
     @property
     def flagged(self) -> bool:
-        # Policy (detectors.policy): a solicitation alone flags unless QQSCAN_SOLICITATION_FLAGS=0.
-        return any(policy.flags(f) for f in self.live_findings)
+        """A live finding flags the image under the policy (worker.findings, detectors.policy)."""
+        return flags_image(self.findings)
 
     def to_json(self, *, with_lines: bool = False) -> dict[str, Any]:
         """The `scan --json` contract: source, sha256, flagged, findings, ms, error (+ extra keys)."""

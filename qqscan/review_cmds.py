@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from review.safetext import csv_cell, json_escape_controls, visible
+from worker.terms import CONTACT_TYPES, REVIEW_STATUSES
 
 if TYPE_CHECKING:
     from review.store import ReviewStore, UserInfo
 
-STATUSES = ("pending", "violation", "false_positive", "escalated")  # as worker.models.REVIEW_STATUSES
-CONTACT_TYPES = ("qq", "phone", "wechat", "qrcode")
 SHORT = 12  # hash digits shown in tables
 URL_WIDTH = 60
 VALUES_WIDTH = 40
@@ -231,7 +230,7 @@ def serve(
 @review.command("list")
 @click.option(
     "--status",
-    type=click.Choice((*STATUSES, "all")),
+    type=click.Choice((*REVIEW_STATUSES, "all")),
     default="pending",
     show_default=True,
     help="Review status (all = any).",
@@ -375,7 +374,9 @@ def show(sha: str, as_json: bool) -> None:
 
 @review.command("decide")
 @click.argument("shas", nargs=-1, required=True)
-@click.option("--status", type=click.Choice(STATUSES), required=True, help="The decision (pending = reset).")
+@click.option(
+    "--status", type=click.Choice(REVIEW_STATUSES), required=True, help="The decision (pending = reset)."
+)
 @click.option("--note", help="Why (kept with the decision).")
 @AS_OPTION
 @click.option(

@@ -205,7 +205,9 @@ class Run:
             known = dict(entry.known)
             if not self.with_lines:
                 known.pop("lines", None)
-            live = [f for f in known.get("findings") or () if not f.get("allowed_by")]
+            from worker.findings import live_findings
+
+            live = live_findings(known.get("findings"))
             self.tally.known += 1
             self.tally.count(
                 scanned=False,

@@ -14,7 +14,8 @@ from flask_login import current_user
 
 from detectors.allowlist import KINDS as ALLOW_KINDS
 from review.auth import admin_required, current_store
-from review.views import KNOWN_TYPES, _page_arg, _per_page
+from review.views import _page_arg, _per_page
+from worker.terms import CONTACT_TYPES
 
 SESSION_ID_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -44,7 +45,7 @@ def allowlist() -> Any:
         "allowlist.html",
         entries=store.allow_entries(include_removed=True),
         kinds=ALLOW_KINDS,
-        types=KNOWN_TYPES,
+        types=CONTACT_TYPES,
         shops=store.shops_in_use(),
     )
 

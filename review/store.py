@@ -20,8 +20,8 @@ from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import KINDS as ALLOW_KINDS
+from worker.findings import is_live, live_findings
 from worker.models import (
-    REVIEW_STATUSES,
     ROLES,
     AllowEntry,
     AuditEntry,
@@ -37,11 +37,11 @@ from worker.models import (
     utcnow,
 )
 from worker.store import Store, StoreError, _source_dict, newest_scan
+from worker.terms import REVIEW_STATUSES
 
 SORTS = ("newest", "confidence")
 # Dates a queue filter accepts: "until" is read as "before the next day", which 9999-12-31 does not have.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
-DECISIONS = ("violation", "false_positive", "escalated")  # what a moderator can decide ("pending" = reset)
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the user does not exist, so a login for an unknown name costs the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
@@ -385,12 +385,10 @@ class ReviewStore(Store):
         for r in rows:
             scan, image = r.Scan, r.Image
             srcs = sources[image.sha256]
-            live = [f for f in scan.findings or [] if not f.get("allowed_by")]
+            live = live_findings(scan.findings)
             kept = crops.get(scan.id, {})
-            closeup = next(
-                (kept[i] for i, f in enumerate(scan.findings or []) if not f.get("allowed_by") and i in kept),
-                None,
-            )
+            findings = scan.findings or []
+            closeup = next((kept[i] for i, f in enumerate(findings) if i in kept and is_live(f)), None)
             out.append(
                 {
                     "sha256": image.sha256,
@@ -870,7 +868,7 @@ class ReviewStore(Store):
                 ):
                     sources[s.image_sha256].append(s)
         for r in rows:
-            findings = [f for f in r.Scan.findings or [] if not f.get("allowed_by")]
+            findings = live_findings(r.Scan.findings)
             for src in sources[r.Image.sha256] or [None]:
                 for f in findings:
                     yield {

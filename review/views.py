@@ -36,13 +36,13 @@ from flask import Flask, Response, abort, current_app, flash, redirect, render_t
 from flask_login import current_user
 
 from review.auth import current_store
-from review.store import DECISIONS, FIRST_DAY, LAST_DAY, SORTS, DecisionRefused, QueueFilter
-from worker.models import REVIEW_STATUSES
+from review.store import FIRST_DAY, LAST_DAY, SORTS, DecisionRefused, QueueFilter
+from worker.findings import is_live
+from worker.terms import CONTACT_TYPES, DECISIONS, REVIEW_STATUSES
 
 SHA_RE = re.compile(r"[0-9a-f]{64}")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes 20261127, 2026-W48
 FILTER_KEYS = ("status", "type", "rule", "shop", "since", "until", "sort")
-KNOWN_TYPES = ("qq", "qq_group", "phone", "wechat", "qrcode", "solicitation")
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 MAX_BULK = 500
 
@@ -136,7 +136,7 @@ def queue() -> Any:
         for finding in item["findings"]:
             seen[(str(finding.get("type")), str(finding.get("value") or finding.get("text") or ""))] = None
         item["summary"] = list(seen)
-    types = list(KNOWN_TYPES) + ([f.type] if f.type and f.type not in KNOWN_TYPES else [])
+    types = list(CONTACT_TYPES) + ([f.type] if f.type and f.type not in CONTACT_TYPES else [])
     rules = store.rules_in_use()
     if f.rule and f.rule not in rules:
         rules.append(f.rule)
@@ -216,7 +216,7 @@ def _overlay(finding: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any] | No
         "label_x": max(0.0, min(xs)),
         "label_y": round(label_y, 1),
         "font": font,
-        "allowed": bool(finding.get("allowed_by")),
+        "allowed": not is_live(finding),
     }
 
 

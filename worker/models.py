@@ -35,8 +35,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-REVIEW_STATUSES = ("pending", "violation", "false_positive", "escalated")
-
 # Named constraints, so migrations can refer to them on every backend (SQLite's batch mode needs names).
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -48,8 +48,8 @@ from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import Allowed
 from worker.config import Settings
+from worker.findings import flags_image, live_findings
 from worker.models import (
-    REVIEW_STATUSES,
     AllowEntry,
     Blob,
     Decision,
@@ -60,6 +60,10 @@ from worker.models import (
     Source,
     utcnow,
 )
+from worker.terms import REVIEW_STATUSES
+
+if TYPE_CHECKING:
+    from jobs.pipeline import ScanResult
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x71717363616E  # "qqscan": PostgreSQL advisory lock id held while migrating
@@ -96,7 +100,7 @@ def newest_scan() -> Any:
 
 def queue_columns(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The scans row's denormalised filter columns, from the findings that count (not allow-listed)."""
-    live = [f for f in findings if not f.get("allowed_by")]
+    live = live_findings(findings)
     if not live:
         return {"finding_types": None, "finding_rules": None, "max_confidence": None}
     return {
@@ -372,17 +376,39 @@ class Store:
             )
 
     def save_scan(
-        self, result: dict[str, Any], evidence: Sequence[EvidenceBlob] = (), *, replace: bool = False
+        self,
+        result: ScanResult | Mapping[str, Any],
+        evidence: Sequence[EvidenceBlob] | None = None,
+        *,
+        url: str | None = None,
+        listing_id: str | None = None,
+        shop_id: str | None = None,
+        page_url: str | None = None,
+        replace: bool = False,
     ) -> bool:
-        """Store one `scan --json` result (+ "lines", "rules_version", image meta) and the evidence kept for
-        review. False if this image already has a result under this rules version (nothing changes then but
-        the source bookkeeping; its evidence was stored with the first result).
+        """Store one scan result and the evidence kept for review (default: the result's own), with the
+        source it came from (`url`, default the result's source, and its listing/shop/page). False if this
+        image already has a result under this rules version (nothing changes then but the source
+        bookkeeping; its evidence was stored with the first result).
 
         replace=True is a rescan: the result under this rules version is overwritten in place (same row,
         its evidence replaced), e.g. after the allow-list changed. The image's review status is kept.
 
-        A result without sha256 (the fetch failed before any bytes) records its source with the error.
+        `result` is a jobs.pipeline.ScanResult. A `scan --json` dict (+ "lines", "rules_version", image
+        meta, and "url"/"listing_id"/"shop_id"/"page_url") is still taken, for seeding tests and
+        benchmarks; one without sha256 (a fetch that failed before any bytes) records its source with
+        the error.
         """
+        if isinstance(result, Mapping):
+            doc = dict(result)
+        else:
+            doc = result.to_json(with_lines=True)
+            evidence = result.evidence if evidence is None else evidence
+        facts = {"url": url, "listing_id": listing_id, "shop_id": shop_id, "page_url": page_url}
+        doc.update({k: v for k, v in facts.items() if v is not None})
+        return self._save_doc(doc, evidence or (), replace=replace)
+
+    def _save_doc(self, result: dict[str, Any], evidence: Sequence[EvidenceBlob], *, replace: bool) -> bool:
         sha = result.get("sha256") or ""
         source = result.get("url") or result.get("source")
         meta = {k: result.get(k) for k in ("listing_id", "shop_id", "page_url")}
@@ -405,7 +431,7 @@ class Store:
                 source=result.get("source"),
                 lines=list(result.get("lines") or []),
                 findings=findings,
-                flagged=bool(result.get("flagged", bool(findings))),
+                flagged=bool(result["flagged"]) if "flagged" in result else flags_image(findings),
                 ms=result.get("ms"),
                 timings=result.get("timings"),
                 error=result.get("error"),
