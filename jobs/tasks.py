@@ -14,7 +14,6 @@ Failure policy, decided here once:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import Counter
@@ -53,48 +52,41 @@ def scan_url(
     page_url: str | None = None,
     rescan: bool = False,
 ) -> dict[str, Any]:
-    """Fetch one image URL, scan it unless these bytes were already scanned under the current rules, and
-    store the result and the source. Idempotent: running it twice stores one scan and one source.
-    rescan=True scans known bytes again and replaces their result in place (e.g. the allow-list changed)."""
-    import detectors
+    """Fetch one image URL and scan-and-store its bytes (jobs.scanning: not scanned again when known under
+    the current rules). Idempotent: running it twice stores one scan and one source. rescan=True scans
+    known bytes again and replaces their result in place (e.g. the allow-list changed)."""
     import ocr.engine
-    from jobs.pipeline import scan_bytes
+    from jobs.scanning import Origin, scan_and_store
     from worker.fetch import PermanentFetchError, fetch_image
 
     t0 = time.perf_counter()
     store = get_store()
-    meta = {"listing_id": listing_id, "shop_id": shop_id, "page_url": page_url}
+    origin = Origin(url, listing_id=listing_id, shop_id=shop_id, page_url=page_url)
     out: dict[str, Any] = {"url": url, "pid": os.getpid()}
     try:
         fetched = fetch_image(url)  # TransientFetchError propagates: RQ retries
     except PermanentFetchError as exc:
-        store.record_source(url, error=str(exc), **meta)
+        store.record_source(url, error=str(exc), **origin.facts())
         return {**out, "status": "failed", "error": str(exc), "timings": {"total_ms": _ms(t0)}}
     fetch_ms = _ms(t0)
-    sha = hashlib.sha256(fetched.data).hexdigest()
-    if not rescan and store.has_scan(sha, detectors.RULES_VERSION):
-        store.record_source(url, sha256=sha, **meta)
+    # The allow-list is read per job (one small query, only when the bytes need scanning), so a
+    # moderator's dismissal counts from the next job.
+    done = scan_and_store(store, fetched.data, origin, rescan=rescan)
+    result = done.result
+    if result is None:
         return {
             **out,
             "status": "known",
-            "sha256": sha,
+            "sha256": done.sha256,
             "timings": {"fetch_ms": fetch_ms, "total_ms": _ms(t0)},
         }
-    engine = ocr.engine.get_engine()
-    # The allow-list is read per job (one small query), so a moderator's dismissal counts from the next job.
-    allow = store.allowlist()
-    result = scan_bytes(fetched.data, url, engine=engine, allow=allow, shop_id=shop_id, keep_evidence=True)
-    t_store = time.perf_counter()
-    doc = result.to_json(with_lines=True)
-    doc.update(url=url, **{k: v for k, v in meta.items() if v is not None})
-    stored = store.save_scan(doc, result.evidence, replace=rescan)
     from worker.worker import rss_mb
 
     return {
         **out,
         "rss_mb": round(rss_mb(), 1),  # for recycling decisions and the worker benchmark
-        "status": "scanned" if stored else "known",
-        "sha256": sha,
+        "status": done.status,
+        "sha256": done.sha256,
         "flagged": result.flagged,
         # live (not allow-listed) findings by type: the worker's outcome line and metrics name them
         "finding_types": dict(Counter(f.type for f in result.live_findings)),
@@ -103,7 +95,7 @@ def scan_url(
         "timings": {
             "fetch_ms": fetch_ms,
             "scan_ms": result.ms,  # decode + OCR + detectors, as recorded in the result
-            "store_ms": _ms(t_store),
+            "store_ms": done.store_ms,
             "total_ms": _ms(t0),
         },
     }
