@@ -382,68 +382,61 @@ def show(sha: str, as_json: bool) -> None:
 @click.option(
     "--allow",
     is_flag=True,
-    help="With false_positive: allow-list the images' contact values (per shop when an image has one).",
+    help="With false_positive: allow-list the images' contact values (every shop, or --allow-shop).",
 )
-def decide(shas: tuple[str, ...], status: str, note: str | None, as_user: str | None, allow: bool) -> None:
+@click.option(
+    "--allow-shop",
+    metavar="SHOP",
+    help="With --allow: allow-list the values in this shop only (a shop every decided image was seen in).",
+)
+def decide(
+    shas: tuple[str, ...],
+    status: str,
+    note: str | None,
+    as_user: str | None,
+    allow: bool,
+    allow_shop: str | None,
+) -> None:
     """Decide one or more images (hashes or prefixes). Several are decided together: all or nothing."""
     if allow and status != "false_positive":
         raise click.UsageError("--allow goes with --status false_positive")
+    if allow_shop and not allow:
+        raise click.UsageError("--allow-shop goes with --allow")
     with opened_store() as store:
         user = _reviewer(store, as_user)
         full = list(dict.fromkeys(resolve(store, s) for s in shas))  # every hash resolves before any write
+        if allow:
+            _decide_and_allow(store, full, user.name, note, allow_shop)
+            return
         if len(full) == 1:
             store.record_decision(full[0], status, reviewer=user.name, note=note)
         else:
             store.decide_many(full, status, reviewer=user.name, note=note)
         for sha in full:
             say(f"{sha[:SHORT]} -> {status} (by {user.name})")
-        if allow:
-            decided = {sha: store.history(sha256=sha, limit=1)[0]["id"] for sha in full}
-            _allow_values(store, decided, user.name, note)
 
 
-def _allow_values(store: ReviewStore, decided: dict[str, int], reviewer: str, note: str | None) -> None:
-    """Allow-list each finding value of these images (image -> the decision just made on it, which each
-    entry is linked to, so undoing it can offer to remove them): one entry per (value, type, shop),
-    skipping entries that already exist."""
-    from detectors.allowlist import value_key
+def _decide_and_allow(
+    store: ReviewStore, shas: list[str], reviewer: str, note: str | None, shop: str | None
+) -> None:
+    """False positive + allow-list every live finding value of these images, as the web app does it
+    (ReviewStore.decide_false_positive: one transaction, scope from the request, no duplicate entries)."""
+    from worker.findings import live_findings
 
-    have = {
-        (value_key(e["value"]), e["contact_type"], e["shop_id"])
-        for e in store.allow_entries()
-        if e["kind"] == "value"
-    }
-    added = 0
-    for sha, decision_id in decided.items():
-        item = store.item(sha) or {"findings": [], "sources": []}
-        shops = {s["shop_id"] for s in item["sources"] if s.get("shop_id")}
-        shop = next(iter(shops)) if len(shops) == 1 else None
-        for f in item["findings"]:
-            value, ctype = str(f.get("value") or "").strip(), f.get("type")
-            if not value or f.get("allowed_by"):
-                continue
-            key = (value_key(value), ctype, shop)
-            where = f"shop {shop}" if shop else "all shops"
-            if key in have:
-                say(f"already allowed: {ctype} {value} ({where})")
-                continue
-            try:
-                eid = store.add_allow(
-                    "value",
-                    value,
-                    created_by=reviewer,
-                    contact_type=ctype,
-                    shop_id=shop,
-                    note=note or f"false positive {sha[:SHORT]}",
-                    decision_id=decision_id,
-                )
-            except ValueError as exc:  # e.g. a QR payload longer than an entry may be
-                say(f"not allow-listed: {ctype} {_cut(value, 60)}: {exc}", err=True)
-                continue
-            have.add(key)
-            added += 1
-            say(f"allow-listed #{eid}: {ctype} {value} ({where})")
-    if not added:
+    values = {}
+    for sha in shas:
+        item = store.item(sha) or {"findings": []}
+        found = [(str(f.get("value") or "").strip(), f.get("type")) for f in live_findings(item["findings"])]
+        values[sha] = [(value, ctype) for value, ctype in found if value]
+    done = store.decide_false_positive(values, reviewer=reviewer, shop_id=shop, note=note)
+    for sha in shas:
+        say(f"{sha[:SHORT]} -> false_positive (by {reviewer})")
+    where = f"shop {shop}" if shop else "all shops"
+    for e in done.covered:
+        say(f"already allowed: {e['contact_type']} {e['value']} ({where}) by entry #{e['entry']}")
+    for e in done.added:
+        say(f"allow-listed #{e['id']}: {e['contact_type']} {e['value']} ({where})")
+    if not done.added:
         say("allow-list: nothing new to add")
 
 

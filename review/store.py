@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -20,6 +20,8 @@ from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import KINDS as ALLOW_KINDS
+from detectors.allowlist import Allowed, allowed_by
+from detectors.base import Finding
 from worker.findings import is_live, live_findings
 from worker.models import (
     ROLES,
@@ -53,6 +55,20 @@ class UserExists(StoreError):
 
 class DecisionRefused(StoreError):
     """A decision or undo that cannot apply (unknown image, status changed by someone else)."""
+
+
+class ScopeRefused(ValueError):
+    """An allow-list scope (a shop) that is not one of the decided image's shops."""
+
+
+@dataclass
+class FalsePositive:
+    """What decide_false_positive wrote: the decision per image, the allow-list entries added, and the
+    values left out because an active entry already allows them in that scope (with that entry's id)."""
+
+    decisions: dict[str, int] = field(default_factory=dict)
+    added: list[dict[str, Any]] = field(default_factory=list)  # id, value, contact_type, shop_id, sha256
+    covered: list[dict[str, Any]] = field(default_factory=list)  # value, contact_type, shop_id, entry, sha256
 
 
 @dataclass(frozen=True)
@@ -563,25 +579,61 @@ class ReviewStore(Store):
         with self._write() as conn:
             return self._decide(conn, sha256, status, reviewer, _clean_note(note), action)
 
-    def decide_and_allow(
+    def decide_false_positive(
         self,
-        sha256: str,
+        values: Mapping[str, Sequence[tuple[str, str | None]]],
         *,
         reviewer: str,
-        values: Sequence[tuple[str, str | None]],
         shop_id: str | None = None,
         note: str | None = None,
-        allow_note: str | None = None,
-    ) -> tuple[int, list[int]]:
-        """A false-positive decision and allow-list "value" entries for (value, contact type) pairs, in
-        one transaction, each entry linked to the decision. Returns (decision id, entry ids)."""
+    ) -> FalsePositive:
+        """"False positive, and allow-list these values", written once for the web app and the CLI.
+        `values`: image sha256 -> (value, contact type) pairs to allow-list. In one transaction, all or
+        nothing: each image's decision ("bulk" when several) and a kind "value" entry per pair, linked to
+        that decision (undoing it offers to remove them), scoped to `shop_id` - which must be a shop the
+        image was seen in (ScopeRefused) - or every shop (None). De-duplicated: a value an active entry
+        already allows in that scope (detectors.allowlist's own matching) gets no new entry. An entry the
+        allow-list refuses (ValueError, e.g. a QR payload over 500 characters) saves nothing."""
+        shop_id = shop_id or None
+        action = "decide" if len(values) == 1 else "bulk"
+        out = FalsePositive()
+        t = AllowEntry.__table__.c
         with self._write() as conn:
-            did = self._decide(conn, sha256, "false_positive", reviewer, _clean_note(note), "decide")
-            ids = [
-                self._add_allow(conn, "value", v, reviewer, t, shop_id, allow_note, did)
-                for v, t in dict.fromkeys(values)
+            active = [
+                Allowed(*row)
+                for row in conn.execute(
+                    select(t.id, t.kind, t.value, t.contact_type, t.shop_id)
+                    .where(t.removed_at.is_(None))
+                    .order_by(t.id)
+                )
             ]
-        return did, ids
+            for sha, pairs in values.items():
+                did = self._decide(conn, sha, "false_positive", reviewer, _clean_note(note), action)
+                out.decisions[sha] = did
+                if shop_id is not None and not conn.execute(
+                    select(exists().where(Source.image_sha256 == sha, Source.shop_id == shop_id))
+                ).scalar():
+                    raise ScopeRefused(
+                        f"image {sha[:12]} was not seen in shop {shop_id}: allow-list its values for one of "
+                        "its shops, or everywhere"
+                    )
+                said = _clean_note(note)
+                why = f"from the decision on {sha[:12]}" + (f": {said}" if said else "")
+                for value, ctype in dict.fromkeys((v.strip(), kind or None) for v, kind in pairs):
+                    fact = {"value": value, "contact_type": ctype, "shop_id": shop_id, "sha256": sha}
+                    probe = Finding(type=ctype or "", value=value, text="", confidence=0.0, rule="")
+                    have = allowed_by(probe, active, shop_id)
+                    if have is not None:
+                        out.covered.append({**fact, "entry": have.id})
+                        continue
+                    try:
+                        eid = self._add_allow(conn, "value", value, reviewer, ctype, shop_id, why, did)
+                    except ValueError as exc:  # rolls the decisions back too
+                        what = f"{ctype or 'value'} {value[:40]!r}"
+                        raise ValueError(f"cannot allow-list {what}: {exc}") from exc
+                    active.append(Allowed(eid, "value", value, ctype, shop_id))
+                    out.added.append({**fact, "id": eid})
+        return out
 
     def _decide(
         self,

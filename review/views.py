@@ -16,7 +16,9 @@ Choices:
   image shown again with what changed. The same person's repeat (double submit) is not refused.
 - Allow-list from a decision: findings ticked "allow" become kind "value" entries (contact type = the
   finding's type, scope = one of the image's shops or everywhere, chosen in the form), only together with
-  a "false positive" decision, written with it in one transaction and linked to it. Undoing that decision
+  a "false positive" decision, written with it in one transaction and linked to it, and none for a value
+  an entry already allows there (ReviewStore.decide_false_positive, shared with `qqscan review decide
+  --allow`; docs/review.md). Undoing that decision
   does not remove them on its own (an entry may be right although the decision was not): the undo says
   which entries it left and the image page offers a button to remove them (to the decision's author or
   an admin).
@@ -36,7 +38,7 @@ from flask import Flask, Response, abort, current_app, flash, redirect, render_t
 from flask_login import current_user
 
 from review.auth import current_store
-from review.store import FIRST_DAY, LAST_DAY, SORTS, DecisionRefused, QueueFilter
+from review.store import FIRST_DAY, LAST_DAY, SORTS, DecisionRefused, QueueFilter, ScopeRefused
 from worker.findings import is_live
 from worker.terms import CONTACT_TYPES, DECISIONS, REVIEW_STATUSES
 
@@ -291,7 +293,6 @@ def decide(sha: str) -> Any:
             return redirect(here, 303)
 
     entries: list[tuple[str, str | None]] = []
-    scope = ""
     if allow:
         if status != "false_positive":
             flash("Not saved: findings can be allow-listed only with a false positive decision.", "error")
@@ -309,24 +310,18 @@ def decide(sha: str) -> Any:
             if not value:
                 abort(400, f"Finding {int(raw) + 1} has no value to allow-list.")
             entries.append((value, str(finding.get("type") or "") or None))
-        scope = request.form.get("allow_shop", "")
-        shops = {s["shop_id"] for s in item["sources"] if s.get("shop_id")}
-        if scope and scope not in shops:
-            abort(400, "The allow-list scope must be one of this image's shops, or everywhere.")
+    scope = request.form.get("allow_shop", "")
     note = request.form.get("note")
     try:
         if entries:
-            why = f"from the decision on {sha[:12]}" + (f": {note}" if note else "")
-            _, ids = store.decide_and_allow(
-                sha, reviewer=me, values=entries, shop_id=scope or None, note=note, allow_note=why
-            )
-            where = f"shop {scope}" if scope else "everywhere"
-            flash(f"Allow-listed {len(ids)} value{'s' if len(ids) != 1 else ''} ({where}): entries "
-                  + ", ".join(str(i) for i in ids) + ".", "ok")  # fmt: skip
+            done = store.decide_false_positive({sha: entries}, reviewer=me, shop_id=scope or None, note=note)
+            flash(allow_listed(done.added, done.covered, scope or None), "ok")
         else:
             store.record_decision(sha, status, reviewer=me, note=note)
     except DecisionRefused:
         abort(404, "No image with this hash in the store.")
+    except ScopeRefused as exc:  # a forged scope: the form offers only the image's shops
+        abort(400, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
     except ValueError as exc:  # an entry the allow-list refuses (e.g. a QR payload over 500 characters)
         flash(f"Not saved: {exc}.", "error")
         return redirect(here, 303)
@@ -336,6 +331,17 @@ def decide(sha: str) -> Any:
         return redirect(url_for("detail", sha=nxt, **params), 303)
     flash("That was the last image in this queue.", "info")
     return redirect(url_for("queue", **params), 303)
+
+
+def allow_listed(added: list[dict[str, Any]], covered: list[dict[str, Any]], scope: str | None) -> str:
+    """The message after allow-listing from a decision: the entries made, and the values that needed none."""
+    where = f"shop {scope}" if scope else "everywhere"
+    n = len(added)
+    said = f"Allow-listed {n} value{'s' if n != 1 else ''} ({where})"
+    said += (": entries " + ", ".join(str(e["id"]) for e in added)) if added else ""
+    if covered:
+        said += "; already allowed: " + ", ".join(f"{e['value']} (entry {e['entry']})" for e in covered)
+    return said + "."
 
 
 def undo() -> Any:

@@ -424,25 +424,31 @@ def test_bulk_decide_and_undo(seeded: str) -> None:
 def test_decide_allow_adds_allow_list_entries(seeded: str) -> None:
     r = run(seeded, "review", "decide", SHA_A, "--status", "violation", "--allow", "--as", "alice")
     assert r.exit_code == 2 and "false_positive" in r.output
-    r = ok(
-        run(
-            seeded, "review", "decide", SHA_A, SHA_B, "--status", "false_positive", "--allow", "--as", "alice"
-        )
-    )
+    r = run(seeded, "review", "decide", SHA_A, "--status", "violation", "--allow-shop", "S1", "--as", "alice")
+    assert r.exit_code == 2 and "--allow-shop goes with --allow" in r.output
+    # the scope is the request's, and must be a shop every decided image was seen in: B was not in S1,
+    # so nothing is written for either image (one transaction)
+    fp = ("--status", "false_positive", "--allow", "--as", "alice")
+    r = run(seeded, "review", "decide", SHA_A, SHA_B, *fp, "--allow-shop", "S1")
+    assert r.exit_code == 1 and "was not seen in shop S1" in r.output
+    assert store(seeded).allow_entries() == [] and status_of(seeded, SHA_A) == "pending"
+    r = ok(run(seeded, "review", "decide", SHA_A, *fp, "--allow-shop", "S1"))
     assert f"qq {QQ} (shop S1)" in r.output
-    assert f"phone {PHONE} (all shops)" in r.output  # B was seen in two shops: a global entry
+    r = ok(run(seeded, "review", "decide", SHA_B, *fp))
+    assert f"phone {PHONE} (all shops)" in r.output  # no --allow-shop: every shop
     with store(seeded) as s:
         allowed = {(a.kind, a.value, a.contact_type, a.shop_id) for a in s.allowlist()}
         assert allowed == {("value", QQ, "qq", "S1"), ("value", PHONE, "phone", None)}
         assert {e["created_by"] for e in s.allow_entries()} == {"alice"}
         assert status_of(seeded, SHA_A) == "false_positive"
-    r = ok(run(seeded, "review", "decide", SHA_A, "--status", "false_positive", "--allow", "--as", "bob"))
-    assert f"already allowed: qq {QQ} (shop S1)" in r.output
+    r = ok(run(seeded, "review", "decide", SHA_A, *fp[:-1], "bob", "--allow-shop", "S1"))
+    assert f"already allowed: qq {QQ} (shop S1)" in r.output and "nothing new to add" in r.output
     assert len(store(seeded).allowlist()) == 2
 
 
 def test_undo_of_an_allow_listing_decision_names_the_entries_and_offers_removal(seeded: str) -> None:
-    ok(run(seeded, "review", "decide", SHA_A, "--status", "false_positive", "--allow", "--as", "alice"))
+    fp = ("--status", "false_positive", "--allow", "--allow-shop", "S1")
+    ok(run(seeded, "review", "decide", SHA_A, *fp, "--as", "alice"))
     with store(seeded) as s:
         (entry,) = s.allow_entries()
         assert entry["decision_id"] == s.history(sha256=SHA_A, limit=1)[0]["id"]

@@ -424,6 +424,13 @@ def test_allow_listing_findings_from_a_false_positive_decision(alice, store):
 
     decide(alice, sha, "false_positive", allow=["1"], allow_shop="")
     assert store.allowlist()[1] == Allowed(store.allowlist()[1].id, "value", "391287654", "qq", None)
+    # de-duplicated: a value an entry already allows in that scope (every shop covers shop-7) gets none
+    everywhere = store.allowlist()[1].id
+    resp = decide(alice, sha, "false_positive", allow=["0", "1"], allow_shop="shop-7")
+    assert len(store.allowlist()) == 2 and store.item(sha)["review_status"] == "false_positive"
+    page = text(alice.get(resp.headers["Location"]))
+    assert "Allow-listed 0 values (shop shop-7)" in page
+    assert f"already allowed: 400-820-8820 (entry {entry.id}), 391287654 (entry {everywhere})" in page
 
 
 def test_undoing_a_false_positive_names_its_allow_list_entries_and_offers_to_remove_them(store):
