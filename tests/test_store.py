@@ -201,6 +201,32 @@ def test_save_then_results_round_trip_in_the_scan_json_shape(store):
     assert not store.has_scan(SHA_B, "2026.11.1")
 
 
+def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_count(store, monkeypatch):
+    from detectors.base import Finding
+    from jobs.pipeline import ScanResult
+    from worker.models import Scan
+
+    hotline = Finding("phone", "4008208820", "400-820-8820", 0.9, "phone.hotline", extra={"allowed_by": 3})
+    ask = Finding("solicitation", None, "加我私聊", 0.7, "solicitation.verb")
+    meta = {"width": 10, "height": 20, "format": "jpeg", "frames": 1, "bytes": 5, "engine_version": "e1"}
+    scanned = ScanResult(source="a.jpg", sha256=SHA_A, findings=[hotline, ask], meta=meta)
+    monkeypatch.setenv("QQSCAN_SOLICITATION_FLAGS", "0")  # a solicitation alone does not flag
+    url, page = "https://e.com/a.jpg", "https://e.com/item/1"
+    assert store.save_scan(scanned, url=url, shop_id="S1", page_url=page) is True
+    got = store.result(SHA_A)
+    assert got["flagged"] is False  # the hotline is allow-listed, the solicitation does not flag
+    assert got["source"] == "a.jpg" and got["urls"] == [url] and got["engine_version"] == "e1"
+    assert [f["allowed_by"] for f in got["findings"] if "allowed_by" in f] == [3]  # kept, marked
+    assert store.source(url)["shop_id"] == "S1" and store.source(url)["page_url"] == page
+    with store.engine.connect() as conn:
+        types = conn.execute(Scan.__table__.select().with_only_columns(Scan.finding_types)).scalar_one()
+    assert types == ",solicitation,"  # the queue's type filter sees live findings only
+    # with the policy on, the same findings flag the image (a rescan replaces the result in place)
+    monkeypatch.setenv("QQSCAN_SOLICITATION_FLAGS", "1")
+    assert store.save_scan(scanned, url=url, replace=True) is True
+    assert store.result(SHA_A)["flagged"] is True
+
+
 def test_saving_the_same_result_twice_stores_one(store):
     assert store.save_scan(result()) is True
     assert store.save_scan(result()) is False
