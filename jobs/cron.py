@@ -27,6 +27,7 @@ from typing import Any
 from rq import cron
 
 from jobs.tasks import crawl_page
+from qqscan.settings import setting
 from worker.queueing import Policy
 
 
@@ -45,9 +46,9 @@ class CronConfigError(ValueError):
 
 def load_targets(env: Mapping[str, str] | None = None) -> list[Target]:
     env = os.environ if env is None else env
-    default_cron = env.get("QQSCAN_CRAWL_CRON") or None
-    default_interval = None if default_cron else int(env.get("QQSCAN_CRAWL_INTERVAL") or 3600)
-    path = env.get("QQSCAN_CRAWL_FILE")
+    default_cron = setting("QQSCAN_CRAWL_CRON", env)
+    default_interval = None if default_cron else setting("QQSCAN_CRAWL_INTERVAL", env)
+    path = setting("QQSCAN_CRAWL_FILE", env)
     targets: list[Target] = []
     if path:
         try:
@@ -68,7 +69,7 @@ def load_targets(env: Mapping[str, str] | None = None) -> list[Target]:
                     interval=int(own_interval) if own_interval else (None if own_cron else default_interval),
                 )
             )
-    for url in (env.get("QQSCAN_CRAWL_URLS") or "").replace(",", " ").split():
+    for url in setting("QQSCAN_CRAWL_URLS", env):
         targets.append(Target(url=url, cron=default_cron, interval=default_interval))
     if not targets:
         raise CronConfigError(

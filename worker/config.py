@@ -1,17 +1,5 @@
-"""Worker settings, read from `QQSCAN_*` environment variables; defaults work on one box.
-
-QQSCAN_DATABASE_URL            results store; default sqlite:///$XDG_DATA_HOME/qqscan/qqscan.sqlite3
-                               (~/.local/share when XDG_DATA_HOME is unset); postgresql://... for PostgreSQL
-QQSCAN_ALLOW_PRIVATE_NETWORKS  1 = fetch from private addresses (intranet, tests), never metadata/link-local
-QQSCAN_ALLOW_HOSTS             comma list of host, ip, ip:port or [v6]:port treated as public
-QQSCAN_MAX_BYTES               largest image body fetched; default 40 MiB, as ocr.decode's cap
-QQSCAN_FETCH_CONNECT_TIMEOUT   seconds to connect; default 5
-QQSCAN_FETCH_READ_TIMEOUT      seconds to wait for the next bytes; default 15
-QQSCAN_FETCH_DEADLINE          seconds for a whole fetch, against slow-drip servers; default 60
-QQSCAN_FETCH_MAX_REDIRECTS     redirects followed; default 3
-QQSCAN_FETCH_RATE, _BURST      requests per second per host and burst; default 5 and 10; rate 0 = no limit
-QQSCAN_FETCH_CA_BUNDLE         CA file for https (intranet CAs); default certifi's bundle
-QQSCAN_FETCH_USER_AGENT        User-Agent header
+"""Fetch and store settings, read through the settings table (qqscan/settings.py: names, defaults,
+help); defaults work on one box. The database default is a file under $XDG_DATA_HOME (~/.local/share).
 """
 
 from __future__ import annotations
@@ -21,6 +9,8 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from qqscan.settings import setting
 
 # (host, port) -> IP strings. The default is the system resolver; tests can hand in a table to stand in
 # for DNS answers they cannot otherwise produce on loopback (a name that resolves to one address only).
@@ -47,20 +37,6 @@ def default_database_url(env: Mapping[str, str] | None = None) -> str:
     return "sqlite:///" + str(Path(base) / "qqscan" / "qqscan.sqlite3")
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _num(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-
-
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -80,23 +56,19 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if env is None else env
-        hosts = frozenset(
-            h.strip().lower() for h in env.get("QQSCAN_ALLOW_HOSTS", "").split(",") if h.strip()
-        )
         values: dict[str, object] = {
-            "database_url": env.get("QQSCAN_DATABASE_URL") or default_database_url(env),
-            "allow_private_networks": _flag(env.get("QQSCAN_ALLOW_PRIVATE_NETWORKS")),
-            "allow_hosts": hosts,
-            "max_bytes": int(_num(env, "QQSCAN_MAX_BYTES", 40 * MiB)),
-            "connect_timeout": _num(env, "QQSCAN_FETCH_CONNECT_TIMEOUT", 5.0),
-            "read_timeout": _num(env, "QQSCAN_FETCH_READ_TIMEOUT", 15.0),
-            "deadline": _num(env, "QQSCAN_FETCH_DEADLINE", 60.0),
-            "max_redirects": int(_num(env, "QQSCAN_FETCH_MAX_REDIRECTS", 3)),
-            "rate_per_host": _num(env, "QQSCAN_FETCH_RATE", 5.0),
-            "burst_per_host": int(_num(env, "QQSCAN_FETCH_BURST", 10)),
-            "ca_bundle": env.get("QQSCAN_FETCH_CA_BUNDLE") or None,
+            "database_url": setting("QQSCAN_DATABASE_URL", env) or default_database_url(env),
+            "allow_private_networks": setting("QQSCAN_ALLOW_PRIVATE_NETWORKS", env),
+            "allow_hosts": frozenset(h.lower() for h in setting("QQSCAN_ALLOW_HOSTS", env)),
+            "max_bytes": setting("QQSCAN_MAX_BYTES", env),
+            "connect_timeout": setting("QQSCAN_FETCH_CONNECT_TIMEOUT", env),
+            "read_timeout": setting("QQSCAN_FETCH_READ_TIMEOUT", env),
+            "deadline": setting("QQSCAN_FETCH_DEADLINE", env),
+            "max_redirects": setting("QQSCAN_FETCH_MAX_REDIRECTS", env),
+            "rate_per_host": setting("QQSCAN_FETCH_RATE", env),
+            "burst_per_host": setting("QQSCAN_FETCH_BURST", env),
+            "ca_bundle": setting("QQSCAN_FETCH_CA_BUNDLE", env),
+            "user_agent": setting("QQSCAN_FETCH_USER_AGENT", env),
         }
-        if env.get("QQSCAN_FETCH_USER_AGENT"):
-            values["user_agent"] = env["QQSCAN_FETCH_USER_AGENT"]
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

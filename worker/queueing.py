@@ -1,6 +1,6 @@
 """Queues, job ids and retry policy: the one place that decides how work is put on RQ.
 
-QQSCAN_REDIS_URL          Redis for the queues; default redis://localhost:6379/0
+QQSCAN_REDIS_URL          Redis for the queues (else RQ_REDIS_URL); default redis://localhost:6379/0
 QQSCAN_SCAN_QUEUE         queue for image scans; default "scan"
 QQSCAN_CRAWL_QUEUE        queue for listing-page crawls; default "crawl"
 QQSCAN_JOB_TIMEOUT        seconds a scan job may run before RQ times it out; default 300
@@ -35,6 +35,8 @@ from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from qqscan.settings import raw_value, setting
+
 if TYPE_CHECKING:
     from worker.store import Store
 
@@ -64,7 +66,8 @@ def redact_redis(url: str) -> str:
 
 def redis_url(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
-    return env.get("QQSCAN_REDIS_URL") or DEFAULT_REDIS_URL
+    # RQ_REDIS_URL is rq's own variable (rq worker/info read it): honoured when ours is unset.
+    return raw_value("QQSCAN_REDIS_URL", env) or env.get("RQ_REDIS_URL") or DEFAULT_REDIS_URL
 
 
 def connect(url: str | None = None, *, check: bool = True) -> Redis:
@@ -134,16 +137,14 @@ class Policy:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
         env = os.environ if env is None else env
-        raw = env.get("QQSCAN_RETRY_INTERVALS", "")
-        intervals = tuple(int(x) for x in raw.split(",") if x.strip()) or cls.retry_intervals
         return cls(
-            scan_queue=env.get("QQSCAN_SCAN_QUEUE") or cls.scan_queue,
-            crawl_queue=env.get("QQSCAN_CRAWL_QUEUE") or cls.crawl_queue,
-            job_timeout=int(env.get("QQSCAN_JOB_TIMEOUT") or cls.job_timeout),
-            retry_max=int(env.get("QQSCAN_RETRY_MAX") or cls.retry_max),
-            retry_intervals=intervals,
-            reconcile_interval=int(env.get("QQSCAN_RECONCILE_INTERVAL") or cls.reconcile_interval),
-            reconcile_max=int(env.get("QQSCAN_RECONCILE_MAX") or cls.reconcile_max),
+            scan_queue=setting("QQSCAN_SCAN_QUEUE", env),
+            crawl_queue=setting("QQSCAN_CRAWL_QUEUE", env),
+            job_timeout=setting("QQSCAN_JOB_TIMEOUT", env),
+            retry_max=setting("QQSCAN_RETRY_MAX", env),
+            retry_intervals=setting("QQSCAN_RETRY_INTERVALS", env) or cls.retry_intervals,
+            reconcile_interval=setting("QQSCAN_RECONCILE_INTERVAL", env),
+            reconcile_max=setting("QQSCAN_RECONCILE_MAX", env),
         )
 
     def retry(self) -> Retry | None:

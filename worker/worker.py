@@ -61,6 +61,7 @@ from rq.scripts import release_lock
 from rq.utils import now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
+from qqscan.settings import setting
 from worker import metrics
 from worker.queueing import Policy, enqueue_reconcile, patient, reconcile_due
 
@@ -84,8 +85,9 @@ def rss_mb() -> float:
 
 
 def _env_num(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else None
+    """A numeric setting from the settings table (None when unset and without a default)."""
+    value = setting(name)
+    return None if value is None else float(value)
 
 
 def _die_with_parent(parent_pid: int) -> bool:
@@ -310,7 +312,7 @@ class ScanWorker(SimpleWorker):
         port = metrics_port if metrics_port is not None else _env_num("QQSCAN_METRICS_PORT")
         self.metrics_port = int(port or 0)  # 0: no metrics endpoint
         self._metrics_from_env = metrics_port is None  # `rq worker-pool`: every worker sees the same port
-        self.metrics_host = metrics_host or os.environ.get("QQSCAN_METRICS_HOST") or "127.0.0.1"
+        self.metrics_host = metrics_host or setting("QQSCAN_METRICS_HOST")
         self.summary = metrics.Summary()
         self._job_exc: BaseException | None = None
 

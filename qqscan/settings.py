@@ -1,0 +1,275 @@
+"""Every `QQSCAN_*` setting, declared once: name, default, type, help and the component that reads it.
+
+`setting("QQSCAN_MAX_BYTES")` returns the parsed value (the default when unset or empty) and raises
+SettingError naming the variable on a bad value. Values come from the environment, else from the optional
+TOML config file (`--config` / `QQSCAN_CONFIG`, keys are the names below), else the default.
+
+This module is imported by worker/ and jobs/ as well as the CLI, so it stays standard-library only.
+ocr/ and detectors/ may not import qqscan/ (tests/test_layers.py): they read their own variables, and the
+table still lists them so README and `tests/test_settings.py` cover every name the code uses.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MiB = 1024 * 1024
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingError(ValueError):
+    """A setting's value cannot be parsed, or the config file is unreadable; the message names it."""
+
+
+def _int(raw: str) -> int:
+    return int(raw.replace("_", ""))
+
+
+def _float(raw: str) -> float:
+    return float(raw.replace("_", ""))
+
+
+def _bool(raw: str) -> bool:
+    low = raw.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError("must be 1/0 (true/false, yes/no, on/off)")
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    """A list separated by commas and/or whitespace."""
+    return tuple(w for w in raw.replace(",", " ").split() if w)
+
+
+def _ints(raw: str) -> tuple[int, ...]:
+    return tuple(_int(w) for w in _words(raw))
+
+
+_WHY = {
+    "int": "is not a whole number",
+    "float": "is not a number",
+    "ints": "is not a list of whole numbers",
+}
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+    "list": _words,
+    "ints": _ints,
+    "path": str,
+    "url": str,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any  # the parsed default; None = unset (the reader decides, e.g. "number of cores")
+    type: str  # a key of PARSERS
+    help: str
+    component: str  # ocr, detectors, fetch, store, queues, worker, cron, review, cli
+    choices: tuple[str, ...] = ()
+    default_text: str = ""  # how README and --help show the default, when repr(default) would mislead
+
+    def parse(self, raw: str) -> Any:
+        raw = raw.strip()
+        if raw == "":
+            return self.default
+        try:
+            value = PARSERS[self.type](raw)
+        except ValueError as exc:
+            why = str(exc) if self.type == "bool" else _WHY.get(self.type, f"is not a valid {self.type}")
+            raise SettingError(f"{self.name}={raw!r} {why}") from None
+        if self.choices and str(value).lower() not in self.choices:
+            raise SettingError(f"{self.name}={raw!r}: choose one of {', '.join(self.choices)}")
+        return value.lower() if self.choices else value
+
+    @property
+    def shown_default(self) -> str:
+        if self.default_text:
+            return self.default_text
+        if self.default is None:
+            return "—"
+        if isinstance(self.default, bool):
+            return "1" if self.default else "0"
+        if isinstance(self.default, tuple):
+            return ",".join(str(x) for x in self.default)
+        return str(self.default)
+
+
+def _s(name: str, default: Any, type: str, component: str, help: str, **kw: Any) -> Setting:
+    return Setting(f"QQSCAN_{name}", default, type, help, component, **kw)
+
+
+_TABLE = [
+    # OCR engine (ocr/ reads these itself: it may not import qqscan/)
+    _s("ENGINE", "onnx", "str", "ocr", "OCR engine: `onnx` (PP-OCRv6 small) or `paddle` (PaddleOCR, PP-OCRv5 "
+       "mobile); also `scan`/`worker --engine`", choices=("onnx", "paddle")),
+    _s("ONNX_RUNTIME", "openvino", "str", "ocr", "runtime of the `onnx` engine: `openvino` or `onnxruntime` "
+       "(same files, same processing)", choices=("openvino", "onnxruntime")),
+    _s("OV_PRECISION", "auto", "str", "ocr", "OpenVINO precision: `auto` = `bf16` where the CPU has it "
+       "natively (AVX512-BF16/AMX), else `f32`", choices=("auto", "f32", "bf16")),
+    _s("ONNX_DET_MODEL", None, "path", "ocr", "another `.onnx` detector for the `onnx` engine",
+       default_text="rapidocr wheel's PP-OCRv6 small"),
+    _s("ONNX_REC_MODEL", None, "path", "ocr", "another `.onnx` recogniser for the `onnx` engine (it carries "
+       "its character list in its metadata)", default_text="rapidocr wheel's PP-OCRv6 small"),
+    _s("MODELS_DIR", None, "path", "ocr", "`paddle` engine: folder holding `PP-OCRv5_mobile_det/` and "
+       "`PP-OCRv5_mobile_rec/` (PaddleX 3 format)"),
+    _s("DET_MODEL_DIR", None, "path", "ocr", "`paddle` engine: any other detector folder, e.g. PP-OCRv5 "
+       "server", default_text="bundled PP-OCRv5 mobile"),
+    _s("REC_MODEL_DIR", None, "path", "ocr", "`paddle` engine: any other recogniser folder",
+       default_text="bundled PP-OCRv5 mobile"),
+    _s("CPU_THREADS", 0, "int", "ocr", "the engine's intra-op threads (0 = number of cores)",
+       default_text="number of cores"),
+    _s("DET_SCALE", None, "float", "ocr", "detector input size relative to the image or tile (recognition "
+       "always reads full resolution)", default_text="0.6 (`onnx`), 0.8 (`paddle`)"),
+    _s("ENHANCE", (), "list", "ocr", "extra OCR passes: `tophat`, `clahe` (see below); also `scan --enhance`",
+       default_text="none"),
+    _s("PADDLE_LOG", "WARNING", "str", "ocr", "log level of the `paddle` engine's libraries"),
+    _s("MAX_BYTES", 40 * MiB, "int", "ocr", "largest image accepted (file or fetched body), bytes",
+       default_text="40 MiB"),
+    _s("MAX_PIXELS", 60_000_000, "int", "ocr", "largest frame, pixels (checked from the header before "
+       "decoding)", default_text="60 MPix"),
+    _s("MAX_FRAMES", 8, "int", "ocr", "frames read from an animation (more are sampled evenly)"),
+    # Detectors (detectors/ reads these itself)
+    _s("RULES", None, "path", "detectors", "a rules TOML file overriding (or with `replace = true`, "
+       "replacing) the shipped vocabulary"),
+    _s("SOLICITATION_FLAGS", True, "bool", "detectors", "a solicitation alone (asking to be contacted "
+       "off-platform, no number) flags an image"),
+    # Fetching URLs
+    _s("ALLOW_PRIVATE_NETWORKS", False, "bool", "fetch", "`1` lets URLs reach loopback/private addresses "
+       "(refused by default, on every redirect hop); cloud-metadata (169.254.169.254, fd00:ec2::254, "
+       "100.100.100.200, ...) and link-local (169.254.0.0/16, fe80::/10) addresses stay refused, also inside "
+       "IPv4-mapped/6to4/NAT64 forms"),
+    _s("ALLOW_HOSTS", (), "list", "fetch", "comma list of `host`, `ip`, `ip:port` or `[v6]:port` let through "
+       "the guard; the only way to open a metadata or link-local address, and for those only an entry naming "
+       "the IP counts"),
+    _s("FETCH_CONNECT_TIMEOUT", 5.0, "float", "fetch", "seconds to connect"),
+    _s("FETCH_READ_TIMEOUT", 15.0, "float", "fetch", "seconds to wait for the next bytes"),
+    _s("FETCH_DEADLINE", 60.0, "float", "fetch", "seconds for a whole fetch (every hop), against slow-drip "
+       "servers"),
+    _s("FETCH_MAX_REDIRECTS", 3, "int", "fetch", "redirects followed"),
+    _s("FETCH_RATE", 5.0, "float", "fetch", "requests per second per host (0 = no limit)"),
+    _s("FETCH_BURST", 10, "int", "fetch", "burst of requests per host above the rate"),
+    _s("FETCH_CA_BUNDLE", None, "path", "fetch", "CA file for https (intranet CAs)",
+       default_text="certifi's bundle"),
+    _s("FETCH_USER_AGENT", "qqscan/0.1 (self-hosted image scanner)", "str", "fetch", "User-Agent header"),
+    # Results store
+    _s("DATABASE_URL", None, "url", "store", "results store: `sqlite:///PATH` (the folder must exist) or "
+       "`postgresql://...`", default_text="sqlite:///$XDG_DATA_HOME/qqscan/qqscan.sqlite3"),
+    # Queues (RQ)
+    _s("REDIS_URL", "redis://localhost:6379/0", "url", "queues", "Redis for the queues; `RQ_REDIS_URL` is "
+       "read when this is unset, like rq's CLI"),
+    _s("SCAN_QUEUE", "scan", "str", "queues", "queue for image scans"),
+    _s("CRAWL_QUEUE", "crawl", "str", "queues", "queue for listing-page crawls"),
+    _s("JOB_TIMEOUT", 300, "int", "queues", "seconds a scan job may run before RQ times it out"),
+    _s("RETRY_MAX", 4, "int", "queues", "retries of a transient fetch failure (timeout, 5xx, 429)"),
+    _s("RETRY_INTERVALS", (30, 120, 600, 1800), "ints", "queues",
+       "seconds between those retries, comma list"),
+    _s("RECONCILE_INTERVAL", 300, "int", "queues", "seconds between reconciler runs queued by the scheduler "
+       "(0 = none)"),
+    _s("RECONCILE_MAX", 5, "int", "queues", "re-queues of one request before it is stored as failed"),
+    # Worker runtime
+    _s("WORKER_MAX_JOBS", None, "int", "worker",
+       "a worker exits after N jobs (recycle); `worker --max-jobs`"),
+    _s("WORKER_MAX_RSS_MB", None, "float", "worker", "a worker exits after a job leaves RSS above M MiB; "
+       "`worker --max-rss-mb`"),
+    _s("WATCHDOG_GRACE", 30.0, "float", "worker", "seconds past a job's timeout before the watchdog kills "
+       "the work horse"),
+    _s("MAINTENANCE_INTERVAL", 30, "int", "worker", "seconds between an idle worker's maintenance wake-ups"),
+    _s("JOB_HEARTBEAT", 15, "int", "worker", "seconds between a busy worker's heartbeats (its entry expires "
+       "after 3 missed)"),
+    _s("REDIS_RETRY_CAP", 10.0, "float", "worker", "most seconds between reconnect attempts while Redis is "
+       "down"),
+    _s("METRICS_PORT", 0, "int", "worker", "Prometheus endpoint port of a worker (0 = off); "
+       "`worker --metrics-port`"),
+    _s("METRICS_HOST", "127.0.0.1", "str", "worker", "address the metrics endpoint binds"),
+    # Scheduled crawls (rq cron jobs.cron)
+    _s("CRAWL_FILE", None, "path", "cron", "a TOML file with one `[[target]]` table per page to crawl"),
+    _s("CRAWL_URLS", (), "list", "cron", "page URLs to crawl on the default schedule (commas or spaces)"),
+    _s("CRAWL_CRON", None, "str", "cron", "default crawl schedule as a cron expression (local time)"),
+    _s("CRAWL_INTERVAL", 3600, "int", "cron", "default crawl schedule in seconds, when no cron expression"),
+    # Review and CLI
+    _s("REVIEWER", None, "str", "review", "the account terminal decisions are made as "
+       "(`qqscan review decide --as`)"),
+    _s("CONFIG", None, "path", "cli", "a TOML file of settings (keys are these names); the environment "
+       "overrides it; also `qqscan --config`"),
+]
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in _TABLE}
+
+# The config file's values (name -> raw string), loaded by load_config_file(); the environment wins.
+_file_values: dict[str, str] = {}
+
+
+def _lookup(name: str) -> Setting:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise KeyError(f"{name} is not in the settings table (qqscan/settings.py)") from None
+
+
+def raw_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The unparsed value: the environment's, else the config file's, else None."""
+    _lookup(name)
+    env = os.environ if env is None else env
+    value = env.get(name)
+    if value is not None and value.strip() != "":
+        return value
+    return _file_values.get(name)
+
+
+def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """The parsed value of setting `name` (environment, then config file, then default)."""
+    spec = _lookup(name)
+    raw = raw_value(name, env)
+    return spec.default if raw is None else spec.parse(raw)
+
+
+def _as_text(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, (int, float, str)) for v in value):
+        return ",".join(str(v) for v in value)
+    raise SettingError(f"{name} in the config file: expected a string, number, boolean or list")
+
+
+def load_config_file(path: str | Path) -> dict[str, str]:
+    """Read a TOML config file whose keys are setting names; later setting() calls see its values where the
+    environment does not set them. Unknown keys and bad values are errors that name the key."""
+    path = Path(path).expanduser()
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise SettingError(f"config file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingError(f"config file {path} is not valid TOML: {exc}") from None
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in SETTINGS or key == "QQSCAN_CONFIG":
+            raise SettingError(f"config file {path}: unknown setting {key!r} (see README, Configuration)")
+        values[key] = _as_text(key, value)
+        SETTINGS[key].parse(values[key])  # a bad value fails now, naming the key
+    _file_values.clear()
+    _file_values.update(values)
+    return values
+
+
+def export_config_file(path: str | Path) -> None:
+    """Load the config file and also put its values into os.environ (environment still wins), so readers
+    that may not import this module (ocr/, detectors/) and child processes see them too."""
+    for key, value in load_config_file(path).items():
+        if not os.environ.get(key, "").strip():
+            os.environ[key] = value

@@ -1,0 +1,118 @@
+"""The settings table (qqscan/settings.py): every `QQSCAN_*` name the code uses is declared there once,
+and the typed accessor parses values or names the variable it cannot parse."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from qqscan.settings import SETTINGS, SettingError, load_config_file, setting
+from tests.test_layers import python_files
+
+REPO = Path(__file__).resolve().parents[1]
+# A name built in an f-string (QQSCAN_ONNX_{kind}_MODEL) is not a name; its expansions are written out in
+# the reader's docstring.
+NAME = re.compile(r"QQSCAN_[A-Z][A-Z0-9_]*[A-Z0-9](?![A-Z0-9_{])")
+
+
+def names_in_code(root: Path) -> set[str]:
+    """Every QQSCAN_* name written in product code (tests read test-only variables of their own)."""
+    found: set[str] = set()
+    for path in python_files(root):
+        if path.relative_to(root).parts[0] in ("tests",):
+            continue
+        found |= set(NAME.findall(path.read_text("utf-8")))
+    return found
+
+
+def test_every_name_the_code_uses_is_in_the_table_and_none_is_stale() -> None:
+    used = names_in_code(REPO)
+    assert len(used) > 40  # not vacuous: the walk reads the readers in ocr/, worker/, jobs/ ...
+    assert sorted(used - set(SETTINGS)) == [], "declare these in qqscan/settings.py"
+    assert sorted(set(SETTINGS) - used) == [], "the table lists settings nothing reads"
+
+
+def test_the_checker_sees_a_new_name(tmp_path: Path) -> None:
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "x.py").write_text('os.environ.get("QQSCAN_NEW_KNOB")\n', "utf-8")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "t.py").write_text('"QQSCAN_TEST_ONLY"\n', "utf-8")
+    assert names_in_code(tmp_path) == {"QQSCAN_NEW_KNOB"}
+
+
+def test_every_row_is_complete() -> None:
+    for s in SETTINGS.values():
+        assert s.help and s.component and s.type, s.name
+        if s.default is not None and not s.default_text:  # the default README shows is the one used
+            assert s.parse(s.shown_default) == s.default, s.name
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "value"),
+    [
+        ("QQSCAN_MAX_BYTES", "1_000", 1000),
+        ("QQSCAN_MAX_BYTES", "", 40 * 1024 * 1024),
+        ("QQSCAN_FETCH_RATE", "0.5", 0.5),
+        ("QQSCAN_ALLOW_PRIVATE_NETWORKS", "yes", True),
+        ("QQSCAN_SOLICITATION_FLAGS", "off", False),
+        ("QQSCAN_ALLOW_HOSTS", "a.test, 10.0.0.1:80", ("a.test", "10.0.0.1:80")),
+        ("QQSCAN_RETRY_INTERVALS", "1,2 ,3", (1, 2, 3)),
+        ("QQSCAN_ENGINE", "PADDLE", "paddle"),
+        ("QQSCAN_WORKER_MAX_JOBS", "", None),
+    ],
+)
+def test_setting_parses_its_type(name: str, raw: str, value: object) -> None:
+    assert setting(name, {name: raw}) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("QQSCAN_MAX_BYTES", "lots", "QQSCAN_MAX_BYTES='lots' is not a whole number"),
+        ("QQSCAN_FETCH_DEADLINE", "soon", "QQSCAN_FETCH_DEADLINE='soon' is not a number"),
+        ("QQSCAN_ALLOW_PRIVATE_NETWORKS", "maybe", "QQSCAN_ALLOW_PRIVATE_NETWORKS='maybe' must be 1/0"),
+        ("QQSCAN_ENGINE", "tesseract", "QQSCAN_ENGINE='tesseract': choose one of onnx, paddle"),
+    ],
+)
+def test_a_bad_value_names_the_variable(name: str, raw: str, message: str) -> None:
+    with pytest.raises(SettingError, match=re.escape(message)):
+        setting(name, {name: raw})
+
+
+def test_an_unknown_name_is_a_programming_error() -> None:
+    with pytest.raises(KeyError, match="QQSCAN_NOPE is not in the settings table"):
+        setting("QQSCAN_NOPE", {})
+
+
+def test_config_file_values_apply_and_the_environment_wins(tmp_path: Path) -> None:
+    path = tmp_path / "qqscan.toml"
+    path.write_text(
+        'QQSCAN_FETCH_RATE = 2\nQQSCAN_SCAN_QUEUE = "big"\nQQSCAN_RETRY_INTERVALS = [1, 5]\n', "utf-8"
+    )
+    try:
+        load_config_file(path)
+        assert setting("QQSCAN_FETCH_RATE", {}) == 2.0
+        assert setting("QQSCAN_RETRY_INTERVALS", {}) == (1, 5)
+        assert setting("QQSCAN_SCAN_QUEUE", {"QQSCAN_SCAN_QUEUE": "env"}) == "env"
+    finally:
+        path.write_text("", "utf-8")
+        load_config_file(path)
+    assert setting("QQSCAN_FETCH_RATE", {}) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("QQSCAN_FETCH_RAET = 2\n", "unknown setting 'QQSCAN_FETCH_RAET'"),
+        ("QQSCAN_MAX_BYTES = 'big'\n", "QQSCAN_MAX_BYTES='big' is not a whole number"),
+        ("QQSCAN_MAX_BYTES = \n", "is not valid TOML"),
+    ],
+)
+def test_a_bad_config_file_is_refused_whole(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "qqscan.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(SettingError, match=re.escape(message)):
+        load_config_file(path)
+    assert setting("QQSCAN_MAX_BYTES", {}) == 40 * 1024 * 1024
