@@ -25,8 +25,29 @@ class _Group(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def _load_config(ctx: click.Context, param: click.Parameter, path: str | None) -> str | None:
+    """Apply the config file before any subcommand reads its options (their envvars see its values)."""
+    if path:
+        from qqscan.settings import SettingError, export_config_file
+
+        try:
+            export_config_file(path)
+        except SettingError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return path
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qqscan")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    envvar="QQSCAN_CONFIG",
+    show_envvar=True,
+    expose_value=False,
+    callback=_load_config,
+    help="TOML file of QQSCAN_* settings (README, Configuration); the environment overrides it.",
+)
 def cli() -> None:
     """Find QQ numbers, phones, WeChat ids and QR codes hidden in product images."""
 

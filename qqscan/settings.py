@@ -246,9 +246,9 @@ def _as_text(name: str, value: Any) -> str:
     raise SettingError(f"{name} in the config file: expected a string, number, boolean or list")
 
 
-def load_config_file(path: str | Path) -> dict[str, str]:
-    """Read a TOML config file whose keys are setting names; later setting() calls see its values where the
-    environment does not set them. Unknown keys and bad values are errors that name the key."""
+def read_config_file(path: str | Path) -> dict[str, str]:
+    """The values of a TOML config file whose keys are setting names, as the strings the environment would
+    hold. Unknown keys and bad values are errors that name the key; nothing is applied."""
     path = Path(path).expanduser()
     try:
         data = tomllib.loads(path.read_text("utf-8"))
@@ -262,6 +262,13 @@ def load_config_file(path: str | Path) -> dict[str, str]:
             raise SettingError(f"config file {path}: unknown setting {key!r} (see README, Configuration)")
         values[key] = _as_text(key, value)
         SETTINGS[key].parse(values[key])  # a bad value fails now, naming the key
+    return values
+
+
+def load_config_file(path: str | Path) -> dict[str, str]:
+    """Read a config file; later setting() calls in this process see its values where the environment does
+    not set them."""
+    values = read_config_file(path)
     _file_values.clear()
     _file_values.update(values)
     return values
@@ -270,6 +277,6 @@ def load_config_file(path: str | Path) -> dict[str, str]:
 def export_config_file(path: str | Path) -> None:
     """Load the config file and also put its values into os.environ (environment still wins), so readers
     that may not import this module (ocr/, detectors/) and child processes see them too."""
-    for key, value in load_config_file(path).items():
+    for key, value in read_config_file(path).items():
         if not os.environ.get(key, "").strip():
             os.environ[key] = value

@@ -21,7 +21,8 @@ def names_in_code(root: Path) -> set[str]:
     """Every QQSCAN_* name written in product code (tests read test-only variables of their own)."""
     found: set[str] = set()
     for path in python_files(root):
-        if path.relative_to(root).parts[0] in ("tests",):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("tests/") or rel == "qqscan/settings.py":  # the table itself proves nothing
             continue
         found |= set(NAME.findall(path.read_text("utf-8")))
     return found
@@ -116,3 +117,29 @@ def test_a_bad_config_file_is_refused_whole(tmp_path: Path, text: str, message: 
     with pytest.raises(SettingError, match=re.escape(message)):
         load_config_file(path)
     assert setting("QQSCAN_MAX_BYTES", {}) == 40 * 1024 * 1024
+
+
+def readme_settings(text: str) -> list[str]:
+    """The names in the first column of README's Configuration table."""
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    names = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) > 1:
+            names += NAME.findall(cells[0])
+    return names
+
+
+def test_readme_documents_every_setting_once_and_nothing_else() -> None:
+    documented = readme_settings((REPO / "README.md").read_text("utf-8"))
+    assert len(documented) == len(set(documented)), "a setting has two rows"
+    assert sorted(set(SETTINGS) - set(documented)) == [], "add these to README's Configuration table"
+    assert sorted(set(documented) - set(SETTINGS)) == [], "README documents settings the table lacks"
+
+
+def test_the_readme_check_reads_the_first_column_only() -> None:
+    text = (
+        "# x\n## Configuration\n\n| v | d |\n|---|---|\n| `QQSCAN_AA` | see QQSCAN_BB |\n"
+        "## Next\n| `QQSCAN_CC` |"
+    )
+    assert readme_settings(text) == ["QQSCAN_AA"]

@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import Allowed
-from worker.config import Settings
+from worker.config import Settings, default_database_url
 from worker.findings import flags_image, live_findings
 from worker.models import (
     AllowEntry,
@@ -143,13 +143,21 @@ def _alembic_config(url: str | None = None) -> Any:
     return cfg
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, *, create_folder: bool = False) -> Engine:
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
         # pre_ping: a connection the server dropped (restart, idle timeout) is replaced, not handed out.
         return create_engine(u, pool_pre_ping=True)
     if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-        Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(u.database).expanduser().parent
+        if create_folder:  # the default location under the user's data dir
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            # A mistyped path must not start a new, empty database that `results` then reports as clean.
+            raise StoreError(
+                f"no folder {folder} for the SQLite database {redact(url)}: create it or fix "
+                "QQSCAN_DATABASE_URL"
+            )
     engine = create_engine(u, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -183,7 +191,7 @@ class Store:
                 f"unsupported database {self.safe_url}: QQSCAN_DATABASE_URL must be a SQLite or "
                 "PostgreSQL URL (sqlite:///path or postgresql://user@host/db)"
             )
-        self.engine = _make_engine(self.url)
+        self.engine = _make_engine(self.url, create_folder=self.url == default_database_url())
         self.dialect = self.engine.dialect.name
         self.migrated = False  # True when this open applied migrations
         try:
