@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from qqscan.engine_option import choose_engine, engine_option
+from qqscan.errors import ExitCode, exit_code_for
 
 if TYPE_CHECKING:
     from redis import Redis
 
     from worker.store import Store
 
-EXIT_UNAVAILABLE = 3  # Redis or the database cannot be reached
+EXIT_UNAVAILABLE = ExitCode.UNAVAILABLE  # Redis or the database cannot be reached
 
 
 def _redis() -> Redis:
@@ -46,7 +47,7 @@ def _store() -> Store:
         return get_store(url)
     except StoreError as exc:
         click.echo(f"qqscan: {exc}. Check QQSCAN_DATABASE_URL (now {redact(url)}).", err=True)
-        sys.exit(EXIT_UNAVAILABLE)
+        sys.exit(exit_code_for(exc, EXIT_UNAVAILABLE))  # 3 unreachable; 2 a URL that can never work
 
 
 def _unavailable_exits(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -180,7 +181,7 @@ def crawl(
         else:
             failed = True
             click.echo(f"{url}: FAILED {r['error']}", err=True)
-    sys.exit(2 if failed else 0)
+    sys.exit(ExitCode.USAGE if failed else ExitCode.OK)
 
 
 @click.command("worker")
@@ -265,7 +266,7 @@ def worker(
         )
     except MetricsPortError as exc:
         click.echo(f"qqscan worker: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(ExitCode.USAGE)
     if w.recycle_reason:
         click.echo(f"qqscan worker: recycled ({w.recycle_reason})", err=True)
 

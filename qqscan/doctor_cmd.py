@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from qqscan.errors import ExitCode
+
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
@@ -22,7 +24,7 @@ def doctor(as_json: bool) -> None:
         info = get_engine().describe()
     except (ModelNotFoundError, EngineError) as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.FOUND)
     info["opencv"] = cv2.__version__
     info["python"] = sys.version.split()[0]
     if as_json:
@@ -34,4 +36,4 @@ def doctor(as_json: bool) -> None:
         click.echo(
             "warning: oneDNN is OFF, OCR will be several times slower (check the paddlepaddle pin)", err=True
         )
-        sys.exit(1)
+        sys.exit(ExitCode.FOUND)

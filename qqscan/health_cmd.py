@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 import click
 
+from qqscan.errors import ExitCode
+
 
 @dataclass
 class Check:
@@ -123,4 +125,4 @@ def health(as_json: bool, no_engine: bool) -> None:
     else:
         for c in checks:
             click.echo(f"{'ok' if c.ok else 'FAIL':<5} {c.name:<9} {c.target}: {c.detail} ({c.ms} ms)")
-    sys.exit(0 if ok else 1)
+    sys.exit(ExitCode.OK if ok else ExitCode.FOUND)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from qqscan.errors import ExitCode, exit_code_for, fail
 from review.safetext import csv_cell, json_escape_controls, visible
 from worker.terms import CONTACT_TYPES, REVIEW_STATUSES
 
@@ -55,22 +56,25 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 @contextmanager
 def opened_store() -> Iterator[ReviewStore]:
     """The review store at QQSCAN_DATABASE_URL (or the default), closed afterwards. Store errors and input
-    the store refuses (ValueError: a short password, a bad name) become one-line errors, exit 1."""
+    the store refuses (ValueError: a short password, a bad name) become one-line errors: exit 3 when the
+    database cannot be reached, 2 for a URL that can never work, 1 for a refused request (qqscan.errors)."""
     from sqlalchemy.exc import ArgumentError
 
     from review.store import ReviewStore
-    from worker.store import StoreError
+    from worker.store import StoreError, StoreUnavailable
 
     try:
         store = ReviewStore()
     except StoreError as exc:
-        raise click.ClickException(f"{exc}. Check QQSCAN_DATABASE_URL.") from exc
+        fail(f"{exc}. Check QQSCAN_DATABASE_URL.", exit_code_for(exc))
     except ArgumentError as exc:
-        raise click.ClickException(f"QQSCAN_DATABASE_URL is not a database URL: {exc}") from exc
+        fail(f"QQSCAN_DATABASE_URL is not a database URL: {exc}", ExitCode.USAGE)
     try:
         yield store
+    except StoreUnavailable as exc:  # the database went away mid-command
+        fail(str(exc), ExitCode.UNAVAILABLE)
     except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        fail(str(exc), ExitCode.FOUND)
     finally:
         store.close()
 

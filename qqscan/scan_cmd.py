@@ -23,6 +23,7 @@ import click
 from tqdm import tqdm
 
 from qqscan.engine_option import choose_engine, engine_option
+from qqscan.errors import ExitCode, QqscanError, exit_code_for
 from qqscan.scan_workers import EngineFailed, InlineScanner, InterruptWatch, PoolScanner, ScanOptions
 from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched
 
@@ -30,19 +31,19 @@ if TYPE_CHECKING:
     from jobs.pipeline import ScanResult
     from qqscan.scan_store import ScanStore
 
-EXIT_CLEAN = 0  # every image scanned, none flagged
-EXIT_FLAGGED = 1  # some image flagged (0 with --exit-zero)
-EXIT_FAILED = 2  # some input failed (or could not be stored), nothing to scan, a usage error
-EXIT_STORE_UNAVAILABLE = 3  # --store and the results store cannot be reached (as the batch commands)
-EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_CLEAN = ExitCode.OK  # every image scanned, none flagged
+EXIT_FLAGGED = ExitCode.FOUND  # some image flagged (0 with --exit-zero)
+EXIT_FAILED = ExitCode.USAGE  # some input failed (or could not be stored), nothing to scan, a usage error
+EXIT_STORE_UNAVAILABLE = ExitCode.UNAVAILABLE  # --store and the results store cannot be reached
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED  # Ctrl-C
 
 
-class Fatal(Exception):
+class Fatal(QqscanError):
     """Ends the run with one line on stderr and an exit status."""
 
     def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
         super().__init__(message)
-        self.status = status
+        self.status = self.exit_code = ExitCode(status)
 
 
 @dataclass
@@ -277,7 +278,7 @@ def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStor
     try:
         return ScanStore(Store(), shop_id=shop, listing_id=listing, rescan=rescan)
     except StoreError as exc:  # before any OCR: nothing would be kept
-        raise Fatal(str(exc), EXIT_STORE_UNAVAILABLE) from exc
+        raise Fatal(str(exc), exit_code_for(exc, EXIT_STORE_UNAVAILABLE)) from exc
 
 
 @click.command("scan")

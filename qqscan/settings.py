@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qqscan.errors import UsageError
+
 MiB = 1024 * 1024
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-class SettingError(ValueError):
+class SettingError(UsageError, ValueError):
     """A setting's value cannot be parsed, or the config file is unreadable; the message names it."""
 
 

@@ -54,3 +54,49 @@ def test_config_file_values_reach_the_commands_and_the_environment_wins(tmp_path
     good = f"sqlite:///{tmp_path / 'a' / 'x.db'}"
     r = run("--config", str(path), "results", env={"QQSCAN_DATABASE_URL": good})
     assert r.exit_code == 0, r.output  # the environment's URL won
+
+
+# --- exit codes -------------------------------------------------------------------------------------------
+
+
+def test_exit_codes_are_the_documented_numbers() -> None:
+    from qqscan.errors import ExitCode
+
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 130]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    section = readme.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")]
+    assert rows[1:] == [str(int(c)) for c in ExitCode]  # one row each, in order, after the header
+
+
+def test_library_failures_map_to_their_exit_code() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from qqscan.errors import ExitCode, exit_code_for
+    from qqscan.settings import SettingError
+    from worker.queueing import QueueUnavailable
+    from worker.store import StoreError, StoreUnavailable
+
+    assert exit_code_for(StoreUnavailable("down")) == ExitCode.UNAVAILABLE
+    assert exit_code_for(QueueUnavailable("down")) == ExitCode.UNAVAILABLE
+    assert exit_code_for(RedisConnectionError("down")) == ExitCode.UNAVAILABLE
+    assert exit_code_for(StoreError("unsupported database")) == ExitCode.USAGE
+    assert exit_code_for(SettingError("QQSCAN_X=1")) == ExitCode.USAGE
+    assert exit_code_for(KeyboardInterrupt()) == ExitCode.INTERRUPTED
+    assert exit_code_for(RuntimeError("?"), ExitCode.FOUND) == ExitCode.FOUND
+
+
+def test_review_commands_exit_3_when_the_database_is_unreachable_and_2_on_a_bad_url(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = f"postgresql+psycopg://u:pw@127.0.0.1:{port}/db?connect_timeout=2"
+    for args in (["review", "list"], ["users", "list"]):
+        r = run(*args, env={"QQSCAN_DATABASE_URL": down})
+        assert r.exit_code == 3 and "unavailable" in r.output, (args, r.output)
+    r = run("review", "list", env={"QQSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'typo' / 'x.db'}"})
+    assert r.exit_code == 2 and "no folder" in r.output
+    r = run("results", env={"QQSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'typo' / 'x.db'}"})
+    assert r.exit_code == 2 and "no folder" in r.output

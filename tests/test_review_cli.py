@@ -240,13 +240,13 @@ def test_installed_command_adds_user_from_stdin(url: str) -> None:
 
 def test_store_errors_are_one_line_without_password() -> None:
     r = run("mysql://u:pw@localhost/db", "users", "list")
-    assert r.exit_code == 1 and "unsupported database" in r.output
+    assert r.exit_code == 2 and "unsupported database" in r.output
     assert "Traceback" not in r.output
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     r = run(f"postgresql://u:hunter2secret@127.0.0.1:{port}/db", "review", "list")
-    assert r.exit_code == 1 and "unavailable" in r.output
+    assert r.exit_code == 3 and "unavailable" in r.output
     assert "hunter2secret" not in r.output
 
 
