@@ -7,16 +7,17 @@ Heavy imports (RQ, SQLAlchemy, Paddle) happen inside the commands so `qqscan --h
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from qqscan.engine_option import choose_engine, engine_option
 from qqscan.errors import ExitCode, exit_code_for
+from qqscan.options import listing_option, redis_url_option, shop_option, since_option
+from qqscan.options import parse_since as parse_since  # re-exported: tests and scripts import it here
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -92,12 +93,13 @@ def _check_urls(urls: list[str]) -> None:
 
 
 @click.command("enqueue")
+@redis_url_option
 @click.argument("urls", nargs=-1)
 @click.option(
     "--file", "-f", "file", type=click.File("r", encoding="utf-8"), help="A file of URLs, one a line."
 )
-@click.option("--listing-id", help="Listing (product) id the images belong to.")
-@click.option("--shop-id", help="Shop (seller) id.")
+@listing_option("Listing (product) id the images belong to.", dest="listing_id")
+@shop_option("Shop (seller) id.", dest="shop_id")
 @click.option("--page-url", help="The page the images were found on.")
 @click.option(
     "--rescan",
@@ -138,13 +140,14 @@ def enqueue(
 
 
 @click.command("crawl")
+@redis_url_option
 @click.argument("urls", nargs=-1)
 @click.option("--file", "-f", "file", type=click.File("r", encoding="utf-8"), help="A file of page URLs.")
 @click.option(
     "--now", is_flag=True, help="Fetch the pages here and queue their images, instead of queueing crawls."
 )
-@click.option("--listing-id", help="Listing (product) id of the page.")
-@click.option("--shop-id", help="Shop (seller) id.")
+@listing_option("Listing (product) id of the page.", dest="listing_id")
+@shop_option("Shop (seller) id.", dest="shop_id")
 def crawl(
     urls: tuple[str, ...], file: TextIO | None, now: bool, listing_id: str | None, shop_id: str | None
 ) -> None:
@@ -185,16 +188,24 @@ def crawl(
 
 
 @click.command("worker")
+@redis_url_option
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
 @click.option("--queues", "-q", "queues", multiple=True, help="Queues to listen on (repeat or comma list).")
 @click.option(
-    "--max-jobs", type=int, default=None, help="Exit after N jobs (recycle; $QQSCAN_WORKER_MAX_JOBS)."
+    "--max-jobs",
+    type=int,
+    default=None,
+    envvar="QQSCAN_WORKER_MAX_JOBS",
+    show_envvar=True,
+    help="Exit after N jobs (recycle).",
 )
 @click.option(
     "--max-rss-mb",
     type=float,
     default=None,
-    help="Exit after a job leaves RSS above M MiB ($QQSCAN_WORKER_MAX_RSS_MB).",
+    envvar="QQSCAN_WORKER_MAX_RSS_MB",
+    show_envvar=True,
+    help="Exit after a job leaves RSS above M MiB.",
 )
 @click.option(
     "--with-scheduler/--without-scheduler",
@@ -272,6 +283,7 @@ def worker(
 
 
 @click.command("reconcile")
+@redis_url_option
 def reconcile() -> None:
     """Queue again every requested URL that has no stored result and no live job (Redis lost it, a worker
     died at the wrong moment). Workers' schedulers also run this every QQSCAN_RECONCILE_INTERVAL seconds."""
@@ -282,24 +294,6 @@ def reconcile() -> None:
         f"open requests {counts['open']}: {counts['live']} queued or running, {counts['requeued']} queued "
         f"again, {counts['failed']} stored as failed (re-queued too often)"
     )
-
-
-_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
-
-
-def parse_since(value: str, now: datetime | None = None) -> datetime:
-    """'1h', '30m', '2d', '1w' ago, or an ISO date/time (naive = UTC)."""
-    m = _AGO.match(value)
-    if m:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2).lower()]
-        return (now or datetime.now(UTC)) - timedelta(**{unit: float(m.group(1))})
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: use an ISO time (2026-11-24T08:00) or an age like 1h, 2d"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def describe(r: dict[str, Any]) -> str:
@@ -318,16 +312,16 @@ def describe(r: dict[str, Any]) -> str:
 
 @click.command("results")
 @click.option("--flagged", is_flag=True, help="Only images with findings.")
-@click.option("--since", default=None, help="Scanned since: ISO time or an age (1h, 2d).")
+@since_option("Scanned since then.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (scan --json shape + url).")
 @click.option("--lines/--no-lines", "with_lines", default=True, help="With --json: include OCR lines.")
 @click.option("--limit", type=int, default=None, help="At most N images.")
 @click.option("--failed", is_flag=True, help="Instead: URLs that could not be fetched, with the reason.")
 def results(
-    flagged: bool, since: str | None, as_json: bool, with_lines: bool, limit: int | None, failed: bool
+    flagged: bool, since: datetime | None, as_json: bool, with_lines: bool, limit: int | None, failed: bool
 ) -> None:
     """Scan results from the store, oldest first: one per image (its newest scan)."""
-    since_dt = parse_since(since) if since else None
+    since_dt = since
     store = _store()
     from worker.store import StoreError
 
@@ -349,6 +343,7 @@ def results(
 
 
 @click.command("status")
+@redis_url_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
 def status(as_json: bool) -> None:
     """Queue depths, started/scheduled/failed jobs, workers, and recent throughput from the store."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from qqscan.errors import ExitCode, exit_code_for, fail
+from qqscan.options import since_option
 from review.safetext import csv_cell, json_escape_controls, visible
 from worker.terms import CONTACT_TYPES, REVIEW_STATUSES
 
@@ -242,7 +243,7 @@ def serve(
 @click.option("--type", "type_", type=click.Choice(CONTACT_TYPES), help="Only images with this finding type.")
 @click.option("--rule", help="Only images where this rule fired (e.g. qq.keyword).")
 @click.option("--shop", help="Only images seen in this shop.")
-@click.option("--since", type=DATE, help="Scanned on or after YYYY-MM-DD (UTC).")
+@since_option("Scanned on or after that day (UTC; the queue filters whole days).")
 @click.option("--until", type=DATE, help="Scanned on or before YYYY-MM-DD (UTC).")
 @click.option("--sort", type=click.Choice(("newest", "confidence")), default="newest", show_default=True)
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
@@ -269,7 +270,7 @@ def list_(
             type=type_,
             rule=rule,
             shop=shop,
-            since=since.date() if since else None,
+            since=since.astimezone(UTC).date() if since else None,
             until=until.date() if until else None,
             sort=sort,
         )
@@ -495,7 +496,7 @@ def undo(as_user: str | None, remove_allow: bool | None) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(("csv", "json", "jsonl")), default="csv", show_default=True
 )
-@click.option("--since", type=DATE, help="Decided on or after YYYY-MM-DD (UTC).")
+@since_option("Decided on or after that day (UTC; whole days).")
 @click.option(
     "-o",
     "--output",
@@ -509,7 +510,7 @@ def export(fmt: str, since: datetime | None, output: str) -> None:
     CSV is for spreadsheets: a text cell starting with = + - @ (or a tab/CR) gets a leading ' so it is not
     run as a formula, and bidi/control characters are shown as <U+XXXX>. JSON keeps the exact text."""
     with opened_store() as store:
-        rows = store.violations(since=since.date() if since else None)
+        rows = store.violations(since=since.astimezone(UTC).date() if since else None)
         if output == "-":
             sys.stdout.flush()
             out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")

@@ -100,3 +100,74 @@ def test_review_commands_exit_3_when_the_database_is_unreachable_and_2_on_a_bad_
     assert r.exit_code == 2 and "no folder" in r.output
     r = run("results", env={"QQSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'typo' / 'x.db'}"})
     assert r.exit_code == 2 and "no folder" in r.output
+
+
+# --- one option vocabulary --------------------------------------------------------------------------------
+
+
+def test_shop_and_listing_are_the_names_and_the_old_ones_are_hidden_aliases() -> None:
+    for cmd in ("enqueue", "crawl", "scan"):
+        out = run(cmd, "--help").output
+        assert "--shop " in out and "--listing " in out, cmd
+        assert "--shop-id" not in out and "--listing-id" not in out, cmd
+
+    import click
+
+    from qqscan.options import shop_option
+
+    @click.command()
+    @shop_option("Shop.", dest="shop_id")
+    def probe(shop_id: str | None) -> None:
+        click.echo(f"shop={shop_id}")
+
+    runner = CliRunner()
+    assert runner.invoke(probe, ["--shop", "S1"]).output == "shop=S1\n"
+    assert runner.invoke(probe, ["--shop-id", "S2"]).output == "shop=S2\n"
+    assert runner.invoke(probe, []).output == "shop=None\n"
+    clash = runner.invoke(probe, ["--shop", "S1", "--shop-id", "S2"])
+    assert clash.exit_code == 2 and "say different things" in clash.output
+
+
+def test_since_takes_ages_and_iso_dates_in_every_command_that_has_it(tmp_path: Path) -> None:
+    env = {"QQSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}"}
+    for args in (["results"], ["review", "list"], ["review", "export", "--format", "jsonl"]):
+        for since in ("1h", "2d", "2026-11-24", "2026-11-24T08:00+08:00"):
+            r = run(*args, "--since", since, env=env)
+            assert r.exit_code == 0, (args, since, r.output)
+        bad = run(*args, "--since", "yesterday", env=env)
+        assert bad.exit_code == 2 and "an age like 1h, 2d" in bad.output, (args, bad.output)
+
+
+def test_redis_url_comes_from_url_or_rqs_variable_like_rq(tmp_path: Path) -> None:
+    env = {"QQSCAN_REDIS_URL": None, "QQSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}"}
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1: the error names the URL that was used
+    r = run("status", "--url", dead, env=env)
+    assert r.exit_code == 3 and "127.0.0.1:1" in r.output
+    r = run("status", env={**env, "RQ_REDIS_URL": dead})
+    assert r.exit_code == 3 and "127.0.0.1:1" in r.output
+    r = run("status", "-u", "redis://127.0.0.1:2/0", env={**env, "RQ_REDIS_URL": dead})
+    assert r.exit_code == 3 and "127.0.0.1:2" in r.output  # the flag wins over the environment
+
+
+@pytest.mark.parametrize(
+    ("args", "variables"),
+    [
+        ((), ["QQSCAN_CONFIG"]),
+        (("scan",), ["QQSCAN_ENGINE", "QQSCAN_ENHANCE"]),
+        (("enqueue",), ["QQSCAN_REDIS_URL", "RQ_REDIS_URL"]),
+        (
+            ("worker",),
+            ["QQSCAN_REDIS_URL", "QQSCAN_ENGINE", "QQSCAN_WORKER_MAX_JOBS", "QQSCAN_WORKER_MAX_RSS_MB"]
+            + ["QQSCAN_METRICS_PORT", "QQSCAN_METRICS_HOST"],
+        ),
+        (("status",), ["QQSCAN_REDIS_URL"]),
+        (("health",), ["QQSCAN_REDIS_URL"]),
+        (("review", "decide"), ["QQSCAN_REVIEWER"]),
+    ],
+)
+def test_help_shows_the_environment_variable_of_options_that_have_a_setting(
+    args: tuple[str, ...], variables: list[str]
+) -> None:
+    out = " ".join(run(*args, "--help").output.split())  # help text wraps
+    for name in variables:
+        assert name in out, (args, name)

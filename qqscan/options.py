@@ -1,0 +1,101 @@
+"""Options shared by the commands, so a name and its format mean the same everywhere: `--shop`, `--listing`
+(old `--shop-id`/`--listing-id` kept as hidden aliases), `--since` (an age like 1h/2d or an ISO date/time),
+`--url`/`-u` for Redis (read from QQSCAN_REDIS_URL, else rq's RQ_REDIS_URL)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+
+F = Callable[..., Any]
+
+_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """'1h', '30m', '2d', '1w' ago, or an ISO date/time (naive = UTC)."""
+    m = _AGO.match(value)
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2).lower()]
+        return (now or datetime.now(UTC)) - timedelta(**{unit: float(m.group(1))})
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: use an ISO time (2026-11-24T08:00), a date (2026-11-24) or an age like 1h, 2d"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+class Since(click.ParamType):
+    """`--since`: an age (1h, 2d) or an ISO date/time, as an aware UTC datetime."""
+
+    name = "AGE|DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_since(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+SINCE = Since()
+
+
+def since_option(help: str) -> Callable[[F], F]:
+    return click.option("--since", type=SINCE, default=None, help=f"{help} An age (1h, 2d) or ISO date/time.")
+
+
+def _with_alias(new: str, old: str, dest: str, help: str) -> Callable[[F], F]:
+    """`new` as the option (value in `dest`), `old` accepted too but hidden from --help."""
+    alias = f"{dest}__alias"
+
+    def deco(f: F) -> F:
+        @functools.wraps(f)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            old_value = kwargs.pop(alias, None)
+            if old_value is not None:
+                if kwargs.get(dest) not in (None, old_value):
+                    raise click.UsageError(f"{new} and {old} say different things: give {new} only")
+                kwargs[dest] = old_value
+            return f(*args, **kwargs)
+
+        inner = click.option(old, alias, hidden=True, default=None)(inner)
+        return click.option(new, dest, default=None, help=help)(inner)  # type: ignore[no-any-return]
+
+    return deco
+
+
+def shop_option(help: str, dest: str = "shop") -> Callable[[F], F]:
+    """`--shop` (the old `--shop-id` also works, hidden)."""
+    return _with_alias("--shop", "--shop-id", dest, help)
+
+
+def listing_option(help: str, dest: str = "listing") -> Callable[[F], F]:
+    """`--listing` (the old `--listing-id` also works, hidden)."""
+    return _with_alias("--listing", "--listing-id", dest, help)
+
+
+def _use_redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:  # worker.queueing.redis_url() and the worker's child processes read it from here
+        os.environ["QQSCAN_REDIS_URL"] = value
+    return value
+
+
+redis_url_option = click.option(
+    "--url",
+    "-u",
+    envvar=["QQSCAN_REDIS_URL", "RQ_REDIS_URL"],
+    show_envvar=True,
+    expose_value=False,
+    callback=_use_redis_url,
+    help="Redis URL of the queues, as `rq --url` (default redis://localhost:6379/0).",
+)
