@@ -190,7 +190,9 @@ def crawl(
 @click.command("worker")
 @redis_url_option
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
-@click.option("--queues", "-q", "queues", multiple=True, help="Queues to listen on (repeat or comma list).")
+@click.argument("queue_names", nargs=-1, metavar="[QUEUE]...")
+@click.option("--queues", "queues", multiple=True, help="Queues to listen on (repeat or comma list).")
+@click.option("--quiet", "-q", is_flag=True, help="Warnings and errors only (as `rq worker -q`).")
 @click.option(
     "--max-jobs",
     type=int,
@@ -233,8 +235,10 @@ def crawl(
 )
 @click.option("--logging-level", "-l", default="INFO", show_default=True)
 def worker(
+    queue_names: tuple[str, ...],
     burst: bool,
     queues: tuple[str, ...],
+    quiet: bool,
     max_jobs: int | None,
     max_rss_mb: float | None,
     with_scheduler: bool,
@@ -244,8 +248,9 @@ def worker(
     metrics_host: str,
     logging_level: str,
 ) -> None:
-    """Run a scan worker: builds the OCR engine once, then takes jobs until stopped (SIGTERM finishes the
-    current job first). Run several, on one box or many, against the same Redis and database."""
+    """Run a scan worker on QUEUEs (default: crawl, then scan): builds the OCR engine once, then takes jobs
+    until stopped (SIGTERM finishes the current job first). Run several, on one box or many, against the
+    same Redis and database."""
     import logging
 
     from worker.queueing import Policy
@@ -253,12 +258,15 @@ def worker(
 
     choose_engine(engine_name)
 
+    if quiet:
+        logging_level = "WARNING"
     logging.basicConfig(
         level=logging_level.upper(), format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"
     )
     for noisy in ("httpx", "alembic"):  # a line per request / per migration check drowns the job log
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    names = [q.strip() for arg in queues for q in arg.split(",") if q.strip()] or Policy.from_env().queues
+    given = (*queue_names, *queues)
+    names = [q.strip() for arg in given for q in arg.split(",") if q.strip()] or Policy.from_env().queues
     conn = _redis()
     _store()  # fail before the 3 s engine build, with the URL, when the database is unreachable
     w = ScanWorker(

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from qqscan.cli import cli
 from worker.store import Store, StoreError
 
+pytest_plugins = ("tests.redis_server",)  # redis_url: a redis-server of the test's own
+
 
 @pytest.fixture(autouse=True)
 def _environment_restored() -> Iterator[None]:
@@ -171,3 +173,19 @@ def test_help_shows_the_environment_variable_of_options_that_have_a_setting(
     out = " ".join(run(*args, "--help").output.split())  # help text wraps
     for name in variables:
         assert name in out, (args, name)
+
+
+def test_worker_takes_queue_names_as_arguments_and_q_means_quiet_like_rq(
+    redis_url: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QQSCAN_DATABASE_URL=f"sqlite:///{tmp_path / 'q.db'}")
+    qqscan = str(Path(sys.executable).parent / "qqscan")
+    base = [qqscan, "worker", "--burst", "--without-scheduler", "--engine", "onnx"]
+    loud = subprocess.run([*base, "nightly"], env=env, capture_output=True, text=True, timeout=120)
+    assert loud.returncode == 0, loud.stderr
+    assert "Listening on nightly" in loud.stderr, loud.stderr  # only the queue named, not crawl/scan
+    quiet = subprocess.run([*base, "-q", "nightly"], env=env, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and "nightly" not in quiet.stderr, quiet.stderr  # INFO lines are gone
