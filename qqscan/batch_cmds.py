@@ -16,7 +16,7 @@ import click
 
 from qqscan.engine_option import choose_engine, engine_option
 from qqscan.errors import ExitCode, exit_code_for
-from qqscan.options import listing_option, redis_url_option, shop_option, since_option
+from qqscan.options import database_url_option, listing_option, redis_url_option, shop_option, since_option
 from qqscan.options import parse_since as parse_since  # re-exported: tests and scripts import it here
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ def _check_urls(urls: list[str]) -> None:
 
 @click.command("enqueue")
 @redis_url_option
+@database_url_option
 @click.argument("urls", nargs=-1)
 @click.option(
     "--file", "-f", "file", type=click.File("r", encoding="utf-8"), help="A file of URLs, one a line."
@@ -141,6 +142,7 @@ def enqueue(
 
 @click.command("crawl")
 @redis_url_option
+@database_url_option
 @click.argument("urls", nargs=-1)
 @click.option("--file", "-f", "file", type=click.File("r", encoding="utf-8"), help="A file of page URLs.")
 @click.option(
@@ -189,6 +191,7 @@ def crawl(
 
 @click.command("worker")
 @redis_url_option
+@database_url_option
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
 @click.argument("queue_names", nargs=-1, metavar="[QUEUE]...")
 @click.option("--queues", "queues", multiple=True, help="Queues to listen on (repeat or comma list).")
@@ -292,6 +295,7 @@ def worker(
 
 @click.command("reconcile")
 @redis_url_option
+@database_url_option
 def reconcile() -> None:
     """Queue again every requested URL that has no stored result and no live job (Redis lost it, a worker
     died at the wrong moment). Workers' schedulers also run this every QQSCAN_RECONCILE_INTERVAL seconds."""
@@ -319,6 +323,7 @@ def describe(r: dict[str, Any]) -> str:
 
 
 @click.command("results")
+@database_url_option
 @click.option("--flagged", is_flag=True, help="Only images with findings.")
 @since_option("Scanned since then.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (scan --json shape + url).")
@@ -352,6 +357,7 @@ def results(
 
 @click.command("status")
 @redis_url_option
+@database_url_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
 def status(as_json: bool) -> None:
     """Queue depths, started/scheduled/failed jobs, workers, and recent throughput from the store."""

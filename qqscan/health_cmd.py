@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import click
 
 from qqscan.errors import ExitCode
-from qqscan.options import redis_url_option
+from qqscan.options import database_url_option, redis_url_option
 
 
 @dataclass
@@ -113,6 +113,7 @@ def check_engine() -> Check:
 
 @click.command("health")
 @redis_url_option
+@database_url_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, and each check.")
 @click.option("--no-engine", is_flag=True, help="Skip the OCR engine check (it takes seconds).")
 def health(as_json: bool, no_engine: bool) -> None:

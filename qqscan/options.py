@@ -99,3 +99,21 @@ redis_url_option = click.option(
     callback=_use_redis_url,
     help="Redis URL of the queues, as `rq --url` (default redis://localhost:6379/0).",
 )
+
+
+def _use_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:  # the store opens QQSCAN_DATABASE_URL (worker.config.Settings); child processes inherit it
+        os.environ["QQSCAN_DATABASE_URL"] = value
+    return value
+
+
+database_url_option = click.option(
+    "--database-url",
+    "--db",
+    envvar="QQSCAN_DATABASE_URL",
+    show_envvar=True,
+    expose_value=False,
+    callback=_use_database_url,
+    help="Results store: sqlite:///PATH (the folder must exist) or postgresql://... "
+    "(default: a SQLite file under $XDG_DATA_HOME/qqscan).",
+)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from qqscan.errors import ExitCode, exit_code_for, fail
-from qqscan.options import since_option
+from qqscan.options import database_url_option, since_option
 from review.safetext import csv_cell, json_escape_controls, visible
 from worker.terms import CONTACT_TYPES, REVIEW_STATUSES
 
@@ -160,6 +160,7 @@ AS_OPTION = click.option(
 
 
 @click.group("review")
+@database_url_option
 def review() -> None:
     """Review flagged images: the web app, or the queue from a terminal."""
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from qqscan.engine_option import choose_engine, engine_option
 from qqscan.errors import ExitCode, QqscanError, exit_code_for
+from qqscan.options import database_url_option
 from qqscan.scan_workers import EngineFailed, InlineScanner, InterruptWatch, PoolScanner, ScanOptions
 from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched
 
@@ -282,6 +283,7 @@ def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStor
 
 
 @click.command("scan")
+@database_url_option
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @click.option("--lines", "with_lines", is_flag=True, help="With --json: include every OCR line.")

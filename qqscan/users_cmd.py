@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from qqscan.options import database_url_option
 from qqscan.review_cmds import dumps, opened_store, read_password, say
 
 ROLES = ("moderator", "admin")  # as worker.models.ROLES
@@ -17,6 +18,7 @@ STDIN_OPTION = click.option(
 
 
 @click.group("users")
+@database_url_option
 def users() -> None:
     """Review accounts: add, list, disable, enable, passwd; who is logged in (sessions, logout)."""
 

@@ -162,8 +162,11 @@ def test_redis_url_comes_from_url_or_rqs_variable_like_rq(tmp_path: Path) -> Non
             ["QQSCAN_REDIS_URL", "QQSCAN_ENGINE", "QQSCAN_WORKER_MAX_JOBS", "QQSCAN_WORKER_MAX_RSS_MB"]
             + ["QQSCAN_METRICS_PORT", "QQSCAN_METRICS_HOST"],
         ),
-        (("status",), ["QQSCAN_REDIS_URL"]),
-        (("health",), ["QQSCAN_REDIS_URL"]),
+        (("status",), ["QQSCAN_REDIS_URL", "QQSCAN_DATABASE_URL"]),
+        (("health",), ["QQSCAN_REDIS_URL", "QQSCAN_DATABASE_URL"]),
+        (("results",), ["QQSCAN_DATABASE_URL"]),
+        (("review",), ["QQSCAN_DATABASE_URL"]),
+        (("users",), ["QQSCAN_DATABASE_URL"]),
         (("review", "decide"), ["QQSCAN_REVIEWER"]),
     ],
 )
@@ -189,3 +192,13 @@ def test_worker_takes_queue_names_as_arguments_and_q_means_quiet_like_rq(
     assert "Listening on nightly" in loud.stderr, loud.stderr  # only the queue named, not crawl/scan
     quiet = subprocess.run([*base, "-q", "nightly"], env=env, capture_output=True, text=True, timeout=120)
     assert quiet.returncode == 0 and "nightly" not in quiet.stderr, quiet.stderr  # INFO lines are gone
+
+
+def test_the_database_url_is_also_a_flag_and_the_flag_wins(tmp_path: Path) -> None:
+    typo = f"sqlite:///{tmp_path / 'typo' / 'x.db'}"
+    good = f"sqlite:///{tmp_path / 'q.db'}"
+    assert run("results", "--db", typo, env={"QQSCAN_DATABASE_URL": good}).exit_code == 2
+    assert run("review", "--database-url", typo, "list", env={"QQSCAN_DATABASE_URL": good}).exit_code == 2
+    r = run("users", "--db", good, "list", env={"QQSCAN_DATABASE_URL": typo})
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "q.db").exists()
