@@ -100,5 +100,10 @@ def register_all(targets: list[Target], policy: Policy | None = None) -> list[di
     return registered
 
 
-# Importing this module (what `rq cron jobs.cron` does) registers every target.
-register_all(load_targets())
+# Importing this module (what `rq cron jobs.cron` does) registers every target. A configuration mistake
+# ends the process with one line: rq's CLI would wrap an exception in a 50-line traceback, but lets
+# SystemExit through.
+try:
+    register_all(load_targets())
+except CronConfigError as exc:
+    raise SystemExit(f"qqscan cron: {exc}") from None
