@@ -32,7 +32,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 from rq import Callback, Queue, Retry
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
 
 from qqscan.settings import raw_value, setting
@@ -85,6 +85,14 @@ def connect(url: str | None = None, *, check: bool = True) -> Redis:
     return conn
 
 
+class _CappedBackoff(ExponentialWithJitterBackoff):
+    """redis-py computes base * 2**failures before applying the cap: after ~1000 failed attempts (hours of
+    outage at a 10 s cap) that overflows a float and the retry raises. The exponent stops growing at 32."""
+
+    def compute(self, failures: int) -> float:
+        return super().compute(min(failures, 32))
+
+
 class PatientRetry(RedisRetry):
     """redis-py's own Retry, told never to give up (retries=-1) on connection errors and timeouts, with
     exponential backoff capped at `cap` seconds, and saying so in the log. Workers use it so that a Redis
@@ -92,8 +100,19 @@ class PatientRetry(RedisRetry):
     ConnectionError raised while it finishes a job). A MULTI/EXEC pipeline is retried whole; one with a
     WATCH raises WatchError, which RQ's callers already retry."""
 
-    def __init__(self, cap: float = 10.0, base: float = 0.25) -> None:
-        super().__init__(ExponentialWithJitterBackoff(base=base, cap=cap), -1)
+    def __init__(
+        self, cap: float = 10.0, base: float = 0.25, stop_requested: Callable[[], bool] | None = None
+    ) -> None:
+        super().__init__(_CappedBackoff(base=base, cap=cap), -1)
+        # An idle worker told to stop gives up waiting: RQ's stop signal raises StopRequested wherever the
+        # main thread is, but one landing inside redis-py's connect() becomes a ConnectionError that
+        # would be retried forever (seen in CI: a worker SIGTERMed with Redis gone never exited).
+        self.stop_requested = stop_requested
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The scheduler process gets this retry pickled with the connection's arguments; the predicate
+        # belongs to the worker object in this process and stays here.
+        return {**self.__dict__, "stop_requested": None}
 
     def call_with_retry(
         self,
@@ -107,6 +126,8 @@ class PatientRetry(RedisRetry):
         def noted(error: Exception, *rest: Any) -> Any:
             nonlocal failures
             failures += 1
+            if self.stop_requested is not None and self.stop_requested():
+                raise StopRequested() from error
             if failures == 1 or failures % 30 == 0:
                 log.warning("Redis unreachable (%s); retrying with backoff (attempt %d)", error, failures)
             return fail(error, *rest)
@@ -117,10 +138,11 @@ class PatientRetry(RedisRetry):
         return result
 
 
-def patient(conn: Redis, cap: float = 10.0) -> Redis:
+def patient(conn: Redis, cap: float = 10.0, stop_requested: Callable[[], bool] | None = None) -> Redis:
     """Make `conn` (and every connection its pool hands out, also to RQ's scheduler process, which
-    rebuilds it from the pool's arguments) retry Redis outages forever. Returns conn."""
-    conn.set_retry(PatientRetry(cap=cap))
+    rebuilds it from the pool's arguments) retry Redis outages forever, or until `stop_requested()`.
+    Returns conn."""
+    conn.set_retry(PatientRetry(cap=cap, stop_requested=stop_requested))
     return conn
 
 

@@ -301,7 +301,13 @@ class ScanWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         # Ride out Redis restarts: every Redis call (also the scheduler's, which copies these settings)
         # retries with backoff until Redis answers, instead of RQ's loop quitting mid-job.
-        patient(self.connection, cap=_env_num("QQSCAN_REDIS_RETRY_CAP") or 10.0)
+        patient(
+            self.connection,
+            cap=_env_num("QQSCAN_REDIS_RETRY_CAP") or 10.0,
+            # A busy worker keeps waiting (its job is finished, then it leaves); an idle one leaves.
+            stop_requested=lambda: self._shutdown_requested_date is not None
+            and self.get_state() != WorkerStatus.BUSY,
+        )
         self.max_rss_mb = max_rss_mb if max_rss_mb is not None else _env_num("QQSCAN_WORKER_MAX_RSS_MB")
         grace = watchdog_grace if watchdog_grace is not None else _env_num("QQSCAN_WATCHDOG_GRACE")
         self.watchdog_grace = 30.0 if grace is None else grace
