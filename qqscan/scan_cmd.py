@@ -164,11 +164,7 @@ class Run:
         if self.as_json:
             doc: dict[str, Any] = {"source": problem.name, "sha256": "", "flagged": False, "findings": []}
             doc.update(ms=0, error=problem.error)
-            if self.sink:
-                doc["stored"] = False
-                if store_error:
-                    doc["store_error"] = store_error
-            self.write(json.dumps(doc, ensure_ascii=False))
+            self.write_json(doc, False, store_error)
         else:
             stored = f" [not stored: {store_error}]" if store_error else ""
             self.write(f"ERROR    {problem.name}: {problem.error}{stored}")
@@ -247,14 +243,18 @@ class Run:
             doc = result.to_json(with_lines=self.with_lines)
             if src.page:
                 doc["page"] = src.page
-            if self.sink:
-                doc["stored"] = stored
-                if store_error:
-                    doc["store_error"] = store_error
-            self.write(json.dumps(doc, ensure_ascii=False))
+            self.write_json(doc, stored, store_error)
         else:
             line = describe(result, src.page) + (f" [not stored: {store_error}]" if store_error else "")
             self.write(line, quiet_ok=not bad and not result.flagged)
+
+    def write_json(self, doc: dict[str, Any], stored: bool, store_error: str | None) -> None:
+        """One `--json` object; with --store it says whether the result was stored, and if not, why."""
+        if self.sink:
+            doc["stored"] = stored
+            if store_error:
+                doc["store_error"] = store_error
+        self.write(json.dumps(doc, ensure_ascii=False))
 
     def on_page(self, page: PageImages) -> None:
         self.note(f"qqscan: {page.page}: a page, {len(page.urls)} image URL(s) on it")
