@@ -24,6 +24,8 @@ COPY pyproject.toml README.md ./
 COPY qqscan/ qqscan/
 COPY ocr/ ocr/
 COPY detectors/ detectors/
+COPY fetch/ fetch/
+COPY store/ store/
 COPY jobs/ jobs/
 COPY worker/ worker/
 COPY review/ review/

@@ -26,8 +26,8 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 
 from review.app import create_app
-from review.store import ReviewStore
-from worker.store import EvidenceBlob
+from store.results import EvidenceBlob
+from store.review import ReviewStore
 
 PASSWORD = "benchmark password"
 

@@ -35,8 +35,8 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
+from jobs.queueing import Policy, enqueue_scans, job_id
 from tests.helpers_http import LoopbackServer
-from worker.queueing import Policy, enqueue_scans, job_id
 
 REPO = Path(__file__).resolve().parent.parent
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
@@ -68,9 +68,9 @@ def pct(values: list[float], q: float) -> float:
 def bench_reconcile(n: int, db: str | None) -> int:
     """N URLs enqueued (recorded + queued), then the reconciler with all of them queued, and again after a
     FLUSHALL (a Redis restarted without persistence): how long each pass takes. No worker runs."""
+    from jobs.queueing import reconcile
+    from store.results import Store
     from tests.redis_server import start_redis
-    from worker.queueing import reconcile
-    from worker.store import Store
 
     server = start_redis()
     try:
@@ -136,7 +136,7 @@ def main() -> int:
             PYTHONPATH=str(REPO),
             QQSCAN_RECONCILE_INTERVAL="0",  # only the measured jobs on the queues
         )
-        from worker.store import Store
+        from store.results import Store
 
         with Store(env["QQSCAN_DATABASE_URL"]) as store:  # requests are recorded where the worker stores
             enqueue_scans(conn, urls, policy=Policy(retry_max=0), store=store)

@@ -26,9 +26,9 @@ from typing import Any
 
 from rq import cron
 
+from jobs.queueing import Policy
 from jobs.tasks import crawl_page
 from qqscan.settings import setting
-from worker.queueing import Policy
 
 
 @dataclass(frozen=True)

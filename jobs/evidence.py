@@ -19,7 +19,7 @@ import numpy as np
 
 from detectors.base import Finding
 from ocr.types import Frame
-from worker.store import EvidenceBlob
+from store.results import EvidenceBlob
 
 FRAME_MAX_PIXELS = 12_000_000
 FRAME_MAX_SIDE = 16_000

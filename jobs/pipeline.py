@@ -20,10 +20,10 @@ from ocr.engine import OcrEngine
 from ocr.qr import decode_qr
 from ocr.reader import read_frames
 from ocr.types import OcrLine
-from worker.findings import flags_image, live_findings
+from store.findings import flags_image, live_findings
 
 if TYPE_CHECKING:
-    from worker.store import EvidenceBlob
+    from store.results import EvidenceBlob
 
 log = logging.getLogger(__name__)
 _QR_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qqscan-qr")
@@ -42,12 +42,12 @@ class ScanResult:
 
     @property
     def live_findings(self) -> list[Finding]:
-        """Findings the allow-list did not excuse (worker.findings)."""
+        """Findings the allow-list did not excuse (store.findings)."""
         return live_findings(self.findings)
 
     @property
     def flagged(self) -> bool:
-        """A live finding flags the image under the policy (worker.findings, detectors.policy)."""
+        """A live finding flags the image under the policy (store.findings, detectors.policy)."""
         return flags_image(self.findings)
 
     def to_json(self, *, with_lines: bool = False) -> dict[str, Any]:

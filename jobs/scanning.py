@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from detectors.allowlist import Allowed
     from jobs.pipeline import ScanResult
     from ocr.engine import OcrEngine
-    from worker.store import Store
+    from store.results import Store
 
 
 @dataclass(frozen=True)

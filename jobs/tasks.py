@@ -3,7 +3,7 @@ by import path ("jobs.tasks.scan_url") and a test can call them directly.
 
 Failure policy, decided here once:
 - transient fetch failures (timeouts, 5xx, 429) are re-raised: RQ's Retry, set at enqueue
-  (worker.queueing.Policy), runs the job again after an interval;
+  (jobs.queueing.Policy), runs the job again after an interval;
 - permanent ones (404, not an image, too large, refused by the SSRF guard) are stored as the URL's error
   and the job returns normally: running it again cannot help;
 - anything else (a bug, the database going away) raises, so RQ retries it and finally keeps it in the
@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from worker.store import Store
+from store.results import Store
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -32,9 +32,9 @@ _stores: dict[str, Store] = {}
 
 def get_store(url: str | None = None) -> Store:
     """One Store (one connection pool) per process and database URL; jobs reuse it."""
-    from worker.config import Settings
+    from store.database import database_url
 
-    url = url or Settings.from_env().database_url
+    url = url or database_url()
     if url not in _stores:
         _stores[url] = Store(url)
     return _stores[url]
@@ -56,8 +56,8 @@ def scan_url(
     the current rules). Idempotent: running it twice stores one scan and one source. rescan=True scans
     known bytes again and replaces their result in place (e.g. the allow-list changed)."""
     import ocr.engine
+    from fetch.client import PermanentFetchError, fetch_image
     from jobs.scanning import Origin, scan_and_store
-    from worker.fetch import PermanentFetchError, fetch_image
 
     t0 = time.perf_counter()
     store = get_store()
@@ -80,11 +80,11 @@ def scan_url(
             "sha256": done.sha256,
             "timings": {"fetch_ms": fetch_ms, "total_ms": _ms(t0)},
         }
-    from worker.worker import rss_mb
+    import psutil
 
     return {
         **out,
-        "rss_mb": round(rss_mb(), 1),  # for recycling decisions and the worker benchmark
+        "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),  # for the worker benchmark
         "status": done.status,
         "sha256": done.sha256,
         "flagged": result.flagged,
@@ -111,7 +111,7 @@ def crawl_page(
     URL. A page that cannot be fetched for good is recorded as a failed source; a transient failure raises."""
     from rq import get_current_job
 
-    from worker.queueing import connect
+    from jobs.queueing import connect
 
     job = get_current_job()
     return crawl(job.connection if job else connect(), url, listing_id=listing_id, shop_id=shop_id)
@@ -121,10 +121,10 @@ def crawl(
     conn: Redis, url: str, *, listing_id: str | None = None, shop_id: str | None = None
 ) -> dict[str, Any]:
     """The body of crawl_page with an explicit Redis connection (`qqscan crawl --now` runs it inline)."""
+    from fetch.client import PermanentFetchError
+    from fetch.page import fetch_page
     from jobs.crawl import extract_image_urls
-    from jobs.pagefetch import fetch_page
-    from worker.fetch import PermanentFetchError
-    from worker.queueing import enqueue_scans
+    from jobs.queueing import enqueue_scans
 
     try:
         page = fetch_page(url)
@@ -147,7 +147,7 @@ def record_give_up(
     exc: BaseException | None,
     tb: TracebackType | None,
 ) -> None:
-    """RQ on_failure callback of every URL job (set by worker.queueing). RQ calls it on each failed attempt,
+    """RQ on_failure callback of every URL job (set by jobs.queueing). RQ calls it on each failed attempt,
     and with AbandonedJobError when the worker running the job died; only the last attempt (no retries
     left, so RQ moves the job to its failed registry) is stored: the URL as a failed source with the
     reason, so `qqscan results --failed` lists it and the reconciler sees the request answered."""
@@ -173,10 +173,10 @@ def record_give_up(
 
 def reconcile_requests() -> dict[str, int]:
     """RQ job queued by the scheduler every QQSCAN_RECONCILE_INTERVAL: re-queue requested URLs with no
-    result and no live job (worker.queueing.reconcile)."""
+    result and no live job (jobs.queueing.reconcile)."""
     from rq import get_current_job
 
-    from worker.queueing import connect, reconcile
+    from jobs.queueing import connect, reconcile
 
     job = get_current_job()
     return reconcile(job.connection if job else connect(), get_store())

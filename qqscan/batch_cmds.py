@@ -22,13 +22,13 @@ from qqscan.options import parse_since as parse_since  # re-exported: tests and 
 if TYPE_CHECKING:
     from redis import Redis
 
-    from worker.store import Store
+    from store.results import Store
 
 EXIT_UNAVAILABLE = ExitCode.UNAVAILABLE  # Redis or the database cannot be reached
 
 
 def _redis() -> Redis:
-    from worker.queueing import QueueUnavailable, connect
+    from jobs.queueing import QueueUnavailable, connect
 
     try:
         return connect()
@@ -38,10 +38,9 @@ def _redis() -> Redis:
 
 
 def _store() -> Store:
-    from worker.config import Settings
-    from worker.store import StoreError, redact
+    from store.database import StoreError, database_url, redact
 
-    url = Settings.from_env().database_url
+    url = database_url()
     try:
         from jobs.tasks import get_store
 
@@ -55,7 +54,7 @@ def _unavailable_exits(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """fn(*args, **kwargs); the store or Redis going away on the way is a clear message and status 3."""
     from redis.exceptions import RedisError
 
-    from worker.store import StoreError
+    from store.database import StoreError
 
     try:
         return fn(*args, **kwargs)
@@ -116,7 +115,7 @@ def enqueue(
     rescan: bool,
 ) -> None:
     """Queue image URLs for scanning (URL..., --file F, or - for stdin). A URL already queued is skipped."""
-    from worker.queueing import Policy, enqueue_scans
+    from jobs.queueing import Policy, enqueue_scans
 
     items = list(_lines(urls, file, sys.stdin))
     _check_urls(items)
@@ -154,7 +153,7 @@ def crawl(
     urls: tuple[str, ...], file: TextIO | None, now: bool, listing_id: str | None, shop_id: str | None
 ) -> None:
     """Queue listing pages (HTML or JSON) to be crawled: each image found on a page is queued for scanning."""
-    from worker.queueing import Policy, enqueue_crawls
+    from jobs.queueing import Policy, enqueue_crawls
 
     items = list(_lines(urls, file, sys.stdin))
     _check_urls(items)
@@ -170,8 +169,8 @@ def crawl(
             + (f", {skipped} already queued" if skipped else "")
         )
         return
+    from fetch.client import TransientFetchError
     from jobs.tasks import crawl as crawl_inline
-    from worker.fetch import TransientFetchError
 
     failed = False
     for url in items:
@@ -256,7 +255,7 @@ def worker(
     same Redis and database."""
     import logging
 
-    from worker.queueing import Policy
+    from jobs.queueing import Policy
     from worker.worker import ScanWorker
 
     choose_engine(engine_name)
@@ -299,7 +298,7 @@ def worker(
 def reconcile() -> None:
     """Queue again every requested URL that has no stored result and no live job (Redis lost it, a worker
     died at the wrong moment). Workers' schedulers also run this every QQSCAN_RECONCILE_INTERVAL seconds."""
-    from worker.queueing import reconcile as run_reconcile
+    from jobs.queueing import reconcile as run_reconcile
 
     counts = _unavailable_exits(run_reconcile, _redis(), _store())
     click.echo(
@@ -336,7 +335,7 @@ def results(
     """Scan results from the store, oldest first: one per image (its newest scan)."""
     since_dt = since
     store = _store()
-    from worker.store import StoreError
+    from store.database import StoreError
 
     try:
         if failed:
@@ -363,7 +362,7 @@ def status(as_json: bool) -> None:
     """Queue depths, started/scheduled/failed jobs, workers, and recent throughput from the store."""
     from rq import Queue, Worker
 
-    from worker.queueing import Policy
+    from jobs.queueing import Policy
 
     conn = _redis()
     policy = Policy.from_env()

@@ -45,13 +45,13 @@ class ServiceUnavailable(QqscanError):
 # Library failure classes (module.qualname) -> exit code; the first class in an exception's MRO that is
 # listed wins, so a subclass may be listed apart from its base.
 EXIT_BY_CLASS: dict[str, ExitCode] = {
-    "worker.store.StoreUnavailable": ExitCode.UNAVAILABLE,
-    "worker.queueing.QueueUnavailable": ExitCode.UNAVAILABLE,
+    "store.database.StoreUnavailable": ExitCode.UNAVAILABLE,
+    "jobs.queueing.QueueUnavailable": ExitCode.UNAVAILABLE,
     "redis.exceptions.ConnectionError": ExitCode.UNAVAILABLE,
     "redis.exceptions.TimeoutError": ExitCode.UNAVAILABLE,
     "redis.exceptions.RedisError": ExitCode.UNAVAILABLE,
-    "worker.store.SchemaTooNew": ExitCode.USAGE,
-    "worker.store.StoreError": ExitCode.USAGE,  # unsupported URL, missing SQLite folder
+    "store.database.SchemaTooNew": ExitCode.USAGE,
+    "store.database.StoreError": ExitCode.USAGE,  # unsupported URL, missing SQLite folder
     "sqlalchemy.exc.ArgumentError": ExitCode.USAGE,  # not a database URL
     "jobs.cron.CronConfigError": ExitCode.USAGE,
     "detectors.rules.RulesError": ExitCode.USAGE,

@@ -27,6 +27,9 @@ class Check:
     ms: int
 
 
+OWN_PACKAGES = ("store.", "fetch.", "jobs.", "worker.", "ocr.")
+
+
 class CheckFailed(Exception):
     """A failure whose message already says it all."""
 
@@ -36,7 +39,7 @@ def _first_line(exc: BaseException) -> str:
     if not text:
         return type(exc).__name__
     # our own errors (store, queueing, engine) are written for operators; a library's needs its name
-    own = isinstance(exc, CheckFailed) or type(exc).__module__.startswith(("worker.", "ocr."))
+    own = isinstance(exc, CheckFailed) or type(exc).__module__.startswith(OWN_PACKAGES)
     return text[0] if own else f"{type(exc).__name__}: {text[0]}"
 
 
@@ -50,7 +53,7 @@ def _timed(name: str, target: str, probe: Callable[[], str]) -> Check:
 
 
 def check_redis() -> Check:
-    from worker.queueing import QueueUnavailable, connect, redact_redis, redis_url
+    from jobs.queueing import QueueUnavailable, connect, redact_redis, redis_url
 
     url = redis_url()
 
@@ -70,10 +73,10 @@ def check_redis() -> Check:
 
 
 def check_database() -> Check:
-    from worker.config import Settings
-    from worker.store import Store, redact
+    from store.database import database_url, redact
+    from store.results import Store
 
-    url = Settings.from_env().database_url
+    url = database_url()
 
     def probe() -> str:
         from pathlib import Path

@@ -85,7 +85,7 @@ def listing_option(help: str, dest: str = "listing") -> Callable[[F], F]:
 
 
 def _use_redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value:  # worker.queueing.redis_url() and the worker's child processes read it from here
+    if value:  # jobs.queueing.redis_url() and the worker's child processes read it from here
         os.environ["QQSCAN_REDIS_URL"] = value
     return value
 
@@ -102,7 +102,7 @@ redis_url_option = click.option(
 
 
 def _use_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value:  # the store opens QQSCAN_DATABASE_URL (worker.config.Settings); child processes inherit it
+    if value:  # the store opens QQSCAN_DATABASE_URL (store.database.database_url); child processes inherit it
         os.environ["QQSCAN_DATABASE_URL"] = value
     return value
 

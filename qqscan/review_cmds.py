@@ -23,10 +23,10 @@ import click
 from qqscan.errors import ExitCode, exit_code_for, fail
 from qqscan.options import database_url_option, since_option
 from review.safetext import csv_cell, json_escape_controls, visible
-from worker.terms import CONTACT_TYPES, REVIEW_STATUSES
+from store.terms import CONTACT_TYPES, REVIEW_STATUSES
 
 if TYPE_CHECKING:
-    from review.store import ReviewStore, UserInfo
+    from store.review import ReviewStore, UserInfo
 
 SHORT = 12  # hash digits shown in tables
 URL_WIDTH = 60
@@ -61,8 +61,8 @@ def opened_store() -> Iterator[ReviewStore]:
     database cannot be reached, 2 for a URL that can never work, 1 for a refused request (qqscan.errors)."""
     from sqlalchemy.exc import ArgumentError
 
-    from review.store import ReviewStore
-    from worker.store import StoreError, StoreUnavailable
+    from store.database import StoreError, StoreUnavailable
+    from store.review import ReviewStore
 
     try:
         store = ReviewStore()
@@ -203,7 +203,7 @@ def serve(
         if exc.name not in ("review.server", "review"):
             raise
         raise click.ClickException("the review web app (review/server.py) is not installed") from exc
-    from worker.store import StoreError
+    from store.database import StoreError
 
     log: TextIO | None = None
     try:
@@ -263,7 +263,7 @@ def list_(
     as_json: bool,
 ) -> None:
     """The review queue: flagged images (their newest scan), newest first by default."""
-    from review.store import QueueFilter
+    from store.review import QueueFilter
 
     try:
         f = QueueFilter(
@@ -427,7 +427,7 @@ def _decide_and_allow(
 ) -> None:
     """False positive + allow-list every live finding value of these images, as the web app does it
     (ReviewStore.decide_false_positive: one transaction, scope from the request, no duplicate entries)."""
-    from worker.findings import live_findings
+    from store.findings import live_findings
 
     values = {}
     for sha in shas:

@@ -154,7 +154,7 @@ class Run:
         read would be). Built without the pipeline's imports (~1 s), which an early answer must not pay."""
         store_error = None
         if self.sink and problem.remember:
-            from worker.store import StoreError
+            from store.database import StoreError
 
             try:
                 self.sink.failed(problem.name, problem.error)
@@ -180,7 +180,7 @@ class Run:
         """Look the bytes up in the store (--store), or send them to the scanner."""
         entry = Entry(src)
         if self.sink and not isinstance(data, SourceError):
-            from worker.store import StoreError
+            from store.database import StoreError
 
             try:
                 entry.known = self.sink.known(src.name, data, src.page)
@@ -203,7 +203,7 @@ class Run:
             known = dict(entry.known)
             if not self.with_lines:
                 known.pop("lines", None)
-            from worker.findings import live_findings
+            from store.findings import live_findings
 
             live = live_findings(known.get("findings"))
             self.tally.known += 1
@@ -223,7 +223,7 @@ class Run:
         assert result is not None
         stored = False
         if self.sink and store_error is None:
-            from worker.store import StoreError
+            from store.database import StoreError
 
             try:
                 if entry.future is None:  # no bytes: only the source is remembered, with the reason
@@ -274,7 +274,8 @@ def _result(future: Future[ScanResult]) -> ScanResult:
 
 def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStore:
     from qqscan.scan_store import ScanStore
-    from worker.store import Store, StoreError
+    from store.database import StoreError
+    from store.results import Store
 
     try:
         return ScanStore(Store(), shop_id=shop, listing_id=listing, rescan=rescan)

@@ -16,7 +16,7 @@ from qqscan.sources import is_url
 if TYPE_CHECKING:
     from detectors.allowlist import Allowed
     from jobs.pipeline import ScanResult
-    from worker.store import Store
+    from store.results import Store
 
 
 def source_key(source: str) -> str:

@@ -105,7 +105,7 @@ def load(source: Source, max_bytes: int) -> bytes | PageImages:
 
 
 def _load_url(source: Source) -> bytes | PageImages:
-    from worker.fetch import PermanentFetchError, TransientFetchError, fetch_image
+    from fetch.client import PermanentFetchError, TransientFetchError, fetch_image
 
     try:
         return fetch_image(source.name).data
@@ -120,10 +120,10 @@ def _load_url(source: Source) -> bytes | PageImages:
 
 
 def _page_images(url: str, not_an_image: str) -> PageImages:
-    """The page at `url` fetched and parsed as `qqscan crawl` does (jobs.pagefetch, jobs.crawl)."""
+    """The page at `url` fetched and parsed as `qqscan crawl` does (fetch.page, jobs.crawl)."""
+    from fetch.client import FetchError
+    from fetch.page import fetch_page
     from jobs.crawl import extract_image_urls
-    from jobs.pagefetch import fetch_page
-    from worker.fetch import FetchError
 
     try:
         page = fetch_page(url)

@@ -11,7 +11,7 @@ import click
 from qqscan.options import database_url_option
 from qqscan.review_cmds import dumps, opened_store, read_password, say
 
-ROLES = ("moderator", "admin")  # as worker.models.ROLES
+ROLES = ("moderator", "admin")  # as store.models.ROLES
 STDIN_OPTION = click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )

@@ -15,7 +15,7 @@ from flask_login import current_user
 from detectors.allowlist import KINDS as ALLOW_KINDS
 from review.auth import admin_required, current_store
 from review.views import _page_arg, _per_page
-from worker.terms import CONTACT_TYPES
+from store.terms import CONTACT_TYPES
 
 SESSION_ID_RE = re.compile(r"[0-9a-f]{64}")
 

@@ -33,8 +33,8 @@ from werkzeug.exceptions import HTTPException
 from review.accesslog import USER_KEY
 from review.auth import init_auth
 from review.safetext import visible
-from review.store import ReviewStore
-from worker.store import StoreUnavailable
+from store.database import StoreUnavailable
+from store.review import ReviewStore
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -120,7 +120,7 @@ def _healthz() -> Any:
 
     store = current_app.extensions["qqscan_review_store"]
     try:
-        with store.engine.connect() as conn:
+        with store.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception:  # any failure to answer is "unavailable"; the reason stays in the server's logs
         current_app.logger.warning("healthz: database unavailable", exc_info=True)

@@ -50,7 +50,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from review.store import ReviewStore, UserInfo
+from store.review import ReviewStore, UserInfo
 
 PUBLIC_ENDPOINTS = frozenset({"login", "static", "favicon"})
 NOT_PAGES = frozenset({"blob"})  # GETs that are not pages: 401 instead of a redirect to the login form

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from review.accesslog import AccessLog
 from review.app import create_app
-from review.store import ReviewStore
+from store.review import ReviewStore
 
 
 def is_loopback(host: str) -> bool:

@@ -38,9 +38,9 @@ from flask import Flask, Response, abort, current_app, flash, redirect, render_t
 from flask_login import current_user
 
 from review.auth import current_store
-from review.store import FIRST_DAY, LAST_DAY, SORTS, DecisionRefused, QueueFilter, ScopeRefused
-from worker.findings import is_live
-from worker.terms import CONTACT_TYPES, DECISIONS, REVIEW_STATUSES
+from store.findings import is_live
+from store.review import FIRST_DAY, LAST_DAY, SORTS, DecisionRefused, QueueFilter, ScopeRefused
+from store.terms import CONTACT_TYPES, DECISIONS, REVIEW_STATUSES
 
 SHA_RE = re.compile(r"[0-9a-f]{64}")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes 20261127, 2026-W48

@@ -63,7 +63,7 @@ class LoopbackServer:
 
     @property
     def host(self) -> str:
-        """`127.0.0.1:PORT`, the form QQSCAN_ALLOW_HOSTS / Settings.allow_hosts take."""
+        """`127.0.0.1:PORT`, the form QQSCAN_ALLOW_HOSTS / FetchSettings.allow_hosts take."""
         return f"127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:

@@ -26,9 +26,9 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import create_engine, text
 
+from jobs.queueing import Policy, enqueue_scans, job_id
 from tests.helpers_http import LoopbackServer, Route
 from tests.pg import PG_URL, pg_unreachable
-from worker.queueing import Policy, enqueue_scans, job_id
 
 # Fixtures: http_server (tests/conftest.py), redis_server / redis_url (tests/redis_server.py).
 pytest_plugins = ("tests.redis_server",)
@@ -386,7 +386,7 @@ def test_sigterm_lets_the_current_job_finish_then_exits(
 def test_a_crawl_job_queues_the_pages_images_and_the_same_worker_scans_them(
     env, http_server, images, sqlite_db, redis_url, restore_signals
 ):
-    from worker.queueing import enqueue_crawls
+    from jobs.queueing import enqueue_crawls
 
     page = (
         '<html><body><img src="/blank.gif" data-ks-lazyload="/qq.png">'
@@ -440,7 +440,7 @@ def test_same_bytes_at_two_urls_make_one_image_two_sources_and_one_ocr(
 def test_a_worker_keeps_review_evidence_and_honours_the_allowlist_from_the_next_job(
     env, http_server, images, sqlite_db, redis_url, restore_signals
 ):
-    from review.store import ReviewStore
+    from store.review import ReviewStore
 
     http_server.route("/s1/a.png", body=images["qq"], content_type="image/png")
     http_server.route("/s1/b.png", body=images["qq_grey"], content_type="image/png")

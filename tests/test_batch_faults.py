@@ -18,6 +18,7 @@ from redis import Redis
 from rq import Worker as RQWorker
 from rq.job import Job, JobStatus
 
+from jobs.queueing import job_id
 from tests.helpers_http import LoopbackServer
 from tests.test_batch import (  # noqa: F401  (fixtures: images, sqlite_db, reap_workers)
     REPO,
@@ -29,7 +30,6 @@ from tests.test_batch import (  # noqa: F401  (fixtures: images, sqlite_db, reap
     store_for,
     wait_for,
 )
-from worker.queueing import job_id
 
 pytest_plugins = ("tests.redis_server",)
 

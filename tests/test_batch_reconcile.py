@@ -15,8 +15,8 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from worker.queueing import Policy, enqueue_crawls, enqueue_reconcile, enqueue_scans, job_id, reconcile
-from worker.store import Store
+from jobs.queueing import Policy, enqueue_crawls, enqueue_reconcile, enqueue_scans, job_id, reconcile
+from store.results import Store
 
 pytest_plugins = ("tests.redis_server",)
 

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from qqscan.cli import cli
-from worker.store import Store, StoreError
+from store.database import StoreError
+from store.results import Store
 
 pytest_plugins = ("tests.redis_server",)  # redis_url: a redis-server of the test's own
 
@@ -74,10 +75,10 @@ def test_exit_codes_are_the_documented_numbers() -> None:
 def test_library_failures_map_to_their_exit_code() -> None:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
+    from jobs.queueing import QueueUnavailable
     from qqscan.errors import ExitCode, exit_code_for
     from qqscan.settings import SettingError
-    from worker.queueing import QueueUnavailable
-    from worker.store import StoreError, StoreUnavailable
+    from store.database import StoreError, StoreUnavailable
 
     assert exit_code_for(StoreUnavailable("down")) == ExitCode.UNAVAILABLE
     assert exit_code_for(QueueUnavailable("down")) == ExitCode.UNAVAILABLE

@@ -124,8 +124,8 @@ def store_url(tmp_path, monkeypatch):
 def test_crawl_enqueues_each_image_once_and_a_recrawl_adds_nothing(
     http_server, redis_url, store_url, allow_loopback
 ):
+    from jobs.queueing import job_id
     from jobs.tasks import crawl
-    from worker.queueing import job_id
 
     http_server.route("/item/1.html", body=LISTING.encode(), content_type="text/html; charset=utf-8")
     page = http_server.url("/item/1.html")
@@ -159,8 +159,8 @@ def test_crawl_of_a_json_api_page(http_server, redis_url, store_url, allow_loopb
 def test_crawl_cli_queues_crawl_jobs_with_deterministic_ids(redis_url, store_url):
     from click.testing import CliRunner
 
+    from jobs.queueing import job_id
     from qqscan.cli import cli
-    from worker.queueing import job_id
 
     pages = ["https://shop.test/list?page=1", "https://shop.test/list?page=2"]
     r = CliRunner().invoke(cli, ["crawl", *pages, pages[0]])

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from fetch import netguard
+from fetch.client import PermanentFetchError, TransientFetchError, fetch_image
+from fetch.ratelimit import HostRateLimiter
+from fetch.settings import FetchSettings
 from tests.helpers_http import LoopbackServer, http_server  # noqa: F401  (pytest fixture)
-from worker import netguard
-from worker.config import Settings
-from worker.fetch import PermanentFetchError, TransientFetchError, fetch_image
-from worker.ratelimit import HostRateLimiter
 
 
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (40, 20)) -> bytes:
@@ -24,20 +24,20 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (40, 20)) -> bytes:
     return buf.getvalue()
 
 
-def open_settings(**kw: object) -> Settings:
+def open_settings(**kw: object) -> FetchSettings:
     """Guard off (as with QQSCAN_ALLOW_PRIVATE_NETWORKS=1), no rate limit, short timeouts."""
     base: dict[str, object] = {"allow_private_networks": True, "rate_per_host": 0, "connect_timeout": 2.0}
-    return Settings.from_env({}, **{**base, **kw})
+    return FetchSettings.from_env({}, **{**base, **kw})
 
 
-def guarded(server: LoopbackServer, **kw: object) -> Settings:
+def guarded(server: LoopbackServer, **kw: object) -> FetchSettings:
     """Guard ON, with only this server's 127.0.0.1:port treated as public."""
     base: dict[str, object] = {
         "allow_hosts": frozenset({server.host}),
         "rate_per_host": 0,
         "connect_timeout": 2.0,
     }
-    return Settings.from_env({}, **{**base, **kw})
+    return FetchSettings.from_env({}, **{**base, **kw})
 
 
 # --- happy path and sniffing -------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def test_too_many_redirects_is_permanent(http_server):  # noqa: F811
 def test_guard_refuses_internal_targets_without_connecting(http_server):  # noqa: F811
     http_server.route("/a.png", body=image_bytes("PNG"))
     p = http_server.port
-    settings = Settings.from_env({}, rate_per_host=0, connect_timeout=2.0)  # guard on, nothing allowed
+    settings = FetchSettings.from_env({}, rate_per_host=0, connect_timeout=2.0)  # guard on, nothing allowed
     cases = {
         f"http://127.0.0.1:{p}/a.png": "127.0.0.1 is a loopback address",
         f"http://localhost:{p}/a.png": "localhost resolves to 127.0.0.1, which is a loopback address",
@@ -292,7 +292,7 @@ def test_tries_the_next_checked_address_when_one_refuses_the_connection(http_ser
     # 127.0.0.2 is loopback too (Linux answers for all of 127/8) but nothing listens there on this port.
     resolver = _table_resolver({"two.cdn.test": ["127.0.0.2", "127.0.0.1"]})
     allow = frozenset({f"127.0.0.2:{http_server.port}", http_server.host})
-    settings = Settings.from_env(
+    settings = FetchSettings.from_env(
         {}, allow_hosts=allow, resolver=resolver, rate_per_host=0, connect_timeout=2.0
     )
     assert fetch_image(f"http://two.cdn.test:{http_server.port}/a.png", settings=settings).data == png
@@ -308,7 +308,7 @@ def test_name_with_any_private_answer_is_refused(http_server):  # noqa: F811
 
 def test_unknown_host_is_permanent():
     with pytest.raises(PermanentFetchError, match="cannot resolve host 'no-such-host.invalid'"):
-        fetch_image("http://no-such-host.invalid/a.png", settings=Settings.from_env({}, rate_per_host=0))
+        fetch_image("http://no-such-host.invalid/a.png", settings=FetchSettings.from_env({}, rate_per_host=0))
 
 
 @pytest.mark.parametrize(
@@ -402,7 +402,7 @@ def test_rate_limiter_queues_requests_per_host():
     ],
 )  # fmt: skip
 def test_pinned_request_targets_the_ip_and_keeps_the_name(url, ip, want_url, want_host, want_sni):
-    from worker.fetch import _pinned_request
+    from fetch.client import _pinned_request
 
     scheme, host, port = netguard.split_url(url)
     target = netguard.Target(scheme, host, port, (ip,))

@@ -8,10 +8,10 @@ import socket
 
 import pytest
 
+from fetch import netguard
+from fetch.client import PermanentFetchError, fetch_image
+from fetch.settings import FetchSettings
 from tests.helpers_http import http_server  # noqa: F401  (pytest fixture)
-from worker import netguard
-from worker.config import Settings
-from worker.fetch import PermanentFetchError, fetch_image
 
 ALWAYS_REFUSED = {
     "http://169.254.169.254/latest/meta-data/": "cloud-metadata address (169.254.169.254",
@@ -32,8 +32,8 @@ ALWAYS_REFUSED = {
 }
 
 
-def private_on(**kw: object) -> Settings:
-    return Settings.from_env({"QQSCAN_ALLOW_PRIVATE_NETWORKS": "1"}, rate_per_host=0, **kw)
+def private_on(**kw: object) -> FetchSettings:
+    return FetchSettings.from_env({"QQSCAN_ALLOW_PRIVATE_NETWORKS": "1"}, rate_per_host=0, **kw)
 
 
 @pytest.fixture
@@ -64,9 +64,10 @@ def test_switch_from_the_environment_still_refuses_metadata(monkeypatch, loopbac
     http_server.route("/ok", body=b"\x89PNG\r\n\x1a\n")
     monkeypatch.setenv("QQSCAN_ALLOW_PRIVATE_NETWORKS", "1")
     monkeypatch.delenv("QQSCAN_ALLOW_HOSTS", raising=False)
-    assert netguard.pin(http_server.url("/ok"), Settings.from_env()).ips == ("127.0.0.1",)  # intranet: open
+    settings = FetchSettings.from_env()
+    assert netguard.pin(http_server.url("/ok"), settings).ips == ("127.0.0.1",)  # intranet: open
     with pytest.raises(netguard.BlockedAddress, match="169.254.169.254"):
-        netguard.pin("http://169.254.169.254/", Settings.from_env())
+        netguard.pin("http://169.254.169.254/", FetchSettings.from_env())
 
 
 def test_a_name_resolving_to_metadata_is_refused(loopback_only):
@@ -109,4 +110,4 @@ def test_allow_hosts_naming_the_address_is_the_only_exception(loopback_only):
 
 def test_guard_on_names_the_range_too():
     with pytest.raises(netguard.BlockedAddress, match=r"link-local address \(fe80::/10\)"):
-        netguard.pin("http://[fe80::9]/", Settings.from_env({}, rate_per_host=0))
+        netguard.pin("http://[fe80::9]/", FetchSettings.from_env({}, rate_per_host=0))

@@ -14,10 +14,10 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from jobs.pagefetch import fetch_page
+from fetch.client import PermanentFetchError, TransientFetchError, fetch_image
+from fetch.page import fetch_page
+from fetch.settings import FetchSettings
 from tests.helpers_http import http_server, raw_server, read_request_head  # noqa: F401  (fixtures)
-from worker.config import Settings
-from worker.fetch import PermanentFetchError, TransientFetchError, fetch_image
 
 MiB = 1024 * 1024
 
@@ -39,7 +39,7 @@ def zeros(n: int) -> Callable[[], object]:
     return lambda: (bytes(MiB) for _ in range(n // MiB))
 
 
-def settings(**kw: object) -> Settings:
+def settings(**kw: object) -> FetchSettings:
     """Guard off (loopback), no rate limit, a 1 MiB cap and a short whole-fetch deadline."""
     base: dict[str, object] = {
         "allow_private_networks": True,
@@ -49,7 +49,7 @@ def settings(**kw: object) -> Settings:
         "connect_timeout": 8.0,
         "read_timeout": 8.0,
     }
-    return Settings.from_env({}, **{**base, **kw})
+    return FetchSettings.from_env({}, **{**base, **kw})
 
 
 def peak_alloc(fn: Callable[[], object]) -> tuple[BaseException | None, int]:

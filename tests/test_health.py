@@ -42,7 +42,7 @@ def health(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_all_answer_exit_0_and_json(redis_url, tmp_path):
     db = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    from worker.store import Store
+    from store.results import Store
 
     Store(db).close()  # a worker made it
     r = health("--json", "--no-engine", QQSCAN_DATABASE_URL=db)
@@ -86,8 +86,8 @@ def test_healthz_needs_no_login_and_says_only_ok_or_unavailable(store, tmp_path)
     assert client.get("/").status_code == 302  # everything else still wants a login
     assert client.post("/healthz").status_code in (400, 404, 405)  # GET/HEAD only, nothing to post to
 
-    store.engine.dispose()  # the database goes away (a path that cannot be opened)
-    store.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'x.sqlite3'}")
+    store.db.engine.dispose()  # the database goes away (a path that cannot be opened)
+    store.db.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'x.sqlite3'}")
     resp = client.get("/healthz")
     assert resp.status_code == 503 and resp.get_json() == {"status": "unavailable"}
     assert str(tmp_path) not in resp.get_data(as_text=True)

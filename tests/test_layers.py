@@ -1,7 +1,10 @@
 """The import rules of docs/architecture.md, checked by parsing every module with `ast` (nothing is imported).
 
-- ocr/ knows nothing about contacts or what runs it: no detectors, jobs, worker, review or qqscan imports
-  (the contact keywords it needs come in as arguments from jobs/pipeline.py).
+- Each package imports only the layers below it (LAYERS): ocr/ knows nothing about contacts or what runs it
+  (the contact keywords it needs come in as arguments from jobs/pipeline.py); fetch/ and store/ are
+  libraries that know no jobs, RQ runtime or web app; jobs/ never imports worker/ (the RQ runtime sits on
+  top of the jobs); review/ reads and writes only through store/. qqscan.settings and qqscan.errors are
+  leaf tables every layer may read.
 - detectors/ sees text and boxes, never pixels: no cv2 or PIL, and numpy only in the modules listed below.
 - RQ is known only to the RQ runtime (worker/), the job functions and their queueing (jobs/tasks.py,
   jobs/cron.py, jobs/queueing), the CLI (qqscan/) and the tests.
@@ -18,7 +21,23 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 _SKIP_DIRS = {".venv", ".git", "__pycache__", "node_modules", "build", "dist", ".pytest_cache", ".ruff_cache"}
 
-OCR_FORBIDDEN = ("detectors", "jobs", "worker", "review", "qqscan")
+FIRST_PARTY = ("qqscan", "ocr", "detectors", "fetch", "store", "jobs", "worker", "review")
+# Layer -> the first-party packages it may import besides itself (bottom to top). qqscan/ (the CLI) may
+# import everything; tests/, benchmarks/ and fixtures/ are not layers.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "ocr": (),
+    "detectors": ("ocr",),  # text and boxes: ocr.types, the QR payload type
+    "fetch": ("ocr",),  # the one image-format sniffer, ocr.decode
+    "store": ("detectors",),  # findings and allow-list entries
+    "jobs": ("ocr", "detectors", "fetch", "store"),
+    "review": ("detectors", "store"),
+    "worker": ("ocr", "detectors", "fetch", "store", "jobs"),
+}
+SHARED_LEAVES = ("qqscan.settings", "qqscan.errors")
+# (file, module) pairs allowed across the layers, each with its reason.
+LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("store/results.py", "jobs.pipeline"): "save_scan's argument type (ScanResult), TYPE_CHECKING only",
+}
 DETECTORS_IMAGE_LIBS = ("cv2", "PIL")
 # detectors/ modules allowed to import numpy, each with its reason (non-image math only). None today: the
 # only user was the QR pixel decoder, which moved to ocr/qr.py.
@@ -81,8 +100,15 @@ def violations(root: Path) -> list[str]:
         for line, module in imported_modules(path, root):
             top = module.split(".")[0]
             where = f"{rel}:{line}: imports {module}"
-            if layer == "ocr" and top in OCR_FORBIDDEN:
-                out.append(f"{where} (ocr/ must not know contacts or what runs it)")
+            if (
+                layer in LAYERS
+                and top in FIRST_PARTY
+                and top != layer
+                and top not in LAYERS[layer]
+                and not module.startswith(SHARED_LEAVES)
+                and (rel, module) not in LAYER_EXCEPTIONS
+            ):
+                out.append(f"{where} ({layer}/ may import only {', '.join(LAYERS[layer]) or 'itself'})")
             if layer == "detectors" and top in DETECTORS_IMAGE_LIBS:
                 out.append(f"{where} (detectors/ sees text and boxes, never pixels)")
             if layer == "detectors" and top == "numpy" and rel not in DETECTORS_NUMPY_ALLOWED:
@@ -96,7 +122,14 @@ def test_the_tree_keeps_the_layer_rules() -> None:
     files = {p.relative_to(REPO).as_posix() for p in python_files(REPO)}
     # Not vacuous: the walk sees the layers it checks.
     assert {"ocr/engine.py", "ocr/qr.py", "detectors/qrcode.py", "jobs/tasks.py", "worker/worker.py"} <= files
+    assert {"fetch/client.py", "store/database.py", "store/results.py", "review/app.py"} <= files
     assert violations(REPO) == []
+
+
+def test_layer_exceptions_are_not_stale() -> None:
+    for rel, module in LAYER_EXCEPTIONS:
+        mods = [m for _, m in imported_modules(REPO / rel, REPO)]
+        assert module in mods, f"{rel} no longer imports {module}"
 
 
 def test_numpy_allow_list_is_not_stale() -> None:
@@ -108,7 +141,7 @@ def test_numpy_allow_list_is_not_stale() -> None:
 FORBIDDEN = [
     ("ocr/extend.py", "from detectors import EXTENSION_TRIGGERS\n"),
     ("ocr/engine.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from jobs import pipeline\n"),
-    ("ocr/qr.py", "def f():\n    import worker.store\n"),
+    ("ocr/qr.py", "def f():\n    import store.results\n"),
     ("ocr/sub/mod.py", "from ... import qqscan\n"),
     ("detectors/qrcode.py", "import cv2\n"),
     ("detectors/layout.py", "import numpy as np\n"),
@@ -116,9 +149,15 @@ FORBIDDEN = [
     ("review/app.py", "from rq import Queue\n"),
     ("jobs/pipeline.py", "import rq.job\n"),
     ("fetch/client.py", "from rq import Queue\n"),
+    ("fetch/client.py", "from store.results import Store\n"),
+    ("store/results.py", "from fetch.client import fetch_image\n"),
+    ("store/review.py", "def f():\n    from jobs.scanning import scan_and_store\n"),
+    ("jobs/tasks.py", "from worker.worker import QqscanWorker\n"),
+    ("review/views.py", "from jobs import pipeline\n"),
+    ("detectors/qq.py", "import store.findings\n"),
 ]
 ALLOWED = [
-    ("worker/queueing.py", "from rq import Queue\n"),
+    ("jobs/queueing.py", "from rq import Queue\n"),
     ("jobs/tasks.py", "from rq import get_current_job\n"),
     ("jobs/queueing.py", "from rq import Queue\n"),
     ("qqscan/batch_cmds.py", "from rq import Worker\n"),
@@ -126,6 +165,10 @@ ALLOWED = [
     ("detectors/__init__.py", "from ocr.types import OcrLine\n"),
     ("ocr/reader.py", "from ocr.engine import OcrEngine\nfrom . import tiles\nimport numpy, cv2\n"),
     ("jobs/evidence.py", "import cv2\nimport numpy as np\n"),
+    ("store/database.py", "from qqscan.settings import setting\n"),
+    ("jobs/scanning.py", "from store.results import Store\nfrom fetch.client import fetch_image\n"),
+    ("worker/worker.py", "from jobs.queueing import Policy\n"),
+    ("qqscan/cli.py", "import worker.worker, review.app\n"),
 ]
 
 

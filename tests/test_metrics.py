@@ -16,8 +16,8 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from jobs.queueing import Policy, enqueue_crawls, enqueue_scans, job_id
 from tests.test_batch import Worker, env, images, reap_workers, sqlite_db, store_for, wait_for  # noqa: F401 (fixtures)
-from worker.queueing import Policy, enqueue_crawls, enqueue_scans, job_id
 
 pytest_plugins = ("tests.redis_server",)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 
-from worker.queueing import PatientRetry
+from jobs.queueing import PatientRetry
 
 
 def test_backoff_survives_thousands_of_failed_attempts() -> None:

@@ -23,8 +23,8 @@ from PIL import Image
 from sqlalchemy import create_engine
 
 from review.app import CSP, create_app
-from review.store import ReviewStore
-from worker.store import EvidenceBlob
+from store.results import EvidenceBlob
+from store.review import ReviewStore
 
 PASSWORD = "correct horse 42"
 RULES = "2026.11.1"
@@ -657,8 +657,8 @@ def test_unknown_images_and_routes_are_404_pages_with_headers(alice):
 
 
 def test_a_database_outage_is_a_503_page_with_the_stores_message(alice, store, tmp_path):
-    store.engine.dispose()
-    store.engine = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'nope' / 'x.sqlite3'}")
+    store.db.engine.dispose()
+    store.db.engine = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'nope' / 'x.sqlite3'}")
     resp = alice.get("/")
     assert resp.status_code == 503
     body = text(resp)

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from review.store import ReviewStore
-from worker.store import EvidenceBlob
+from store.results import EvidenceBlob
+from store.review import ReviewStore
 
 REPO = Path(__file__).resolve().parent.parent
 QQSCAN = str(REPO / ".venv" / "bin" / "qqscan")

@@ -25,7 +25,7 @@ from click.testing import CliRunner, Result
 
 from qqscan.cli import cli
 from qqscan.review_cmds import EXPORT_COLUMNS
-from review.store import ReviewStore
+from store.review import ReviewStore
 
 REPO = Path(__file__).resolve().parent.parent
 QQSCAN = str(Path(sys.executable).parent / "qqscan")

@@ -20,7 +20,8 @@ from sqlalchemy import update
 
 from detectors.allowlist import Allowed
 from review.app import create_app
-from review.store import ReviewStore
+from store.models import Scan
+from store.review import ReviewStore
 from tests.test_review_app import (  # noqa: F401  (fixtures)
     PASSWORD,
     alice,
@@ -35,7 +36,6 @@ from tests.test_review_app import (  # noqa: F401  (fixtures)
     text,
     token,
 )
-from worker.models import Scan
 
 ROW_RE = re.compile(r'<tr data-sha="([0-9a-f]{64})"')
 
@@ -53,7 +53,7 @@ def location(resp: Any) -> tuple[str, dict[str, list[str]]]:
 def scanned_on(store: ReviewStore, sha: str, day: str) -> None:
     """Move an image's scan to another day (the queue's date filters look at scan time)."""
     when = datetime.fromisoformat(day).replace(tzinfo=UTC)
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(update(Scan).where(Scan.image_sha256 == sha).values(created_at=when))
 
 

@@ -64,7 +64,7 @@ def test_line_output_names_the_page_and_json_listings_work(shop, engine):
 
 
 def test_with_store_the_page_is_recorded_with_each_image(shop, engine, tmp_path, monkeypatch):
-    from worker.store import Store
+    from store.results import Store
 
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     monkeypatch.setenv("QQSCAN_DATABASE_URL", url)

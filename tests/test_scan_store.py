@@ -17,7 +17,7 @@ from detectors.base import Finding
 from jobs.evidence import FRAME_MAX_PIXELS, keep_evidence
 from ocr.types import Frame
 from qqscan.cli import cli
-from review.store import ReviewStore
+from store.review import ReviewStore
 
 REPO = Path(__file__).resolve().parent.parent
 QQSCAN = str(REPO / ".venv" / "bin" / "qqscan")

@@ -17,14 +17,15 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from review.store import QueueFilter
+from store.database import SchemaTooNew, StoreError, StoreUnavailable, _alembic_config
+from store.results import Store
+from store.review import QueueFilter
 from tests.databases import pg_schema_url
 from tests.pg import PG_URL
-from worker.store import SchemaTooNew, Store, StoreError, StoreUnavailable, _alembic_config
 
 
 def newest_revision() -> str:
-    """What schema_revision() reports after a full upgrade: the head(s) of worker/migrations."""
+    """What schema_revision() reports after a full upgrade: the head(s) of store/migrations."""
     from alembic.script import ScriptDirectory
 
     return "+".join(sorted(ScriptDirectory.from_config(_alembic_config()).get_heads()))
@@ -93,7 +94,7 @@ def test_migrations_create_the_schema_and_a_second_open_is_a_no_op(db_url):
     first = Store(db_url)
     assert first.migrated
     assert first.schema_revision() == newest_revision()
-    names = set(inspect(first.engine).get_table_names())
+    names = set(inspect(first.db.engine).get_table_names())
     assert {
         "images",
         "sources",
@@ -117,8 +118,8 @@ def test_upgrading_from_0001_backfills_the_review_queue_columns(db_url):
     # A store written before the review schema: its flagged scans must show up in the queue afterwards.
     from alembic import command
 
-    from review.store import ReviewStore
-    from worker.store import _alembic_config
+    from store.database import _alembic_config
+    from store.review import ReviewStore
 
     engine = create_engine(db_url)
     with engine.begin() as conn:
@@ -157,9 +158,9 @@ def test_models_match_the_migrations(store):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from worker.models import Base
+    from store.models import Base
 
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diffs == []
 
@@ -204,7 +205,7 @@ def test_save_then_results_round_trip_in_the_scan_json_shape(store):
 def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_count(store, monkeypatch):
     from detectors.base import Finding
     from jobs.pipeline import ScanResult
-    from worker.models import Scan
+    from store.models import Scan
 
     hotline = Finding("phone", "4008208820", "400-820-8820", 0.9, "phone.hotline", extra={"allowed_by": 3})
     ask = Finding("solicitation", None, "加我私聊", 0.7, "solicitation.verb")
@@ -218,7 +219,7 @@ def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_cou
     assert got["source"] == "a.jpg" and got["urls"] == [url] and got["engine_version"] == "e1"
     assert [f["allowed_by"] for f in got["findings"] if "allowed_by" in f] == [3]  # kept, marked
     assert store.source(url)["shop_id"] == "S1" and store.source(url)["page_url"] == page
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         types = conn.execute(Scan.__table__.select().with_only_columns(Scan.finding_types)).scalar_one()
     assert types == ",solicitation,"  # the queue's type filter sees live findings only
     # with the policy on, the same findings flag the image (a rescan replaces the result in place)
@@ -288,9 +289,9 @@ def test_flagged_since_and_limit_filters(store):
 
 
 def test_results_pages_through_many_images(store, monkeypatch):
-    import worker.store
+    from store import results as results_module
 
-    monkeypatch.setattr(worker.store, "PAGE", 3)  # small pages, so 8 rows take several transactions
+    monkeypatch.setattr(results_module, "PAGE", 3)  # small pages, so 8 rows take several transactions
     shas = [f"{i:064x}" for i in range(8)]
     for sha in shas:
         store.save_scan(result(sha, f"https://e.com/{sha[-4:]}.jpg"))
@@ -327,7 +328,7 @@ def test_a_url_that_failed_before_any_bytes_is_stored_once_with_its_reason(store
 
 
 def test_review_decisions_are_appended_and_counted(store):
-    from review.store import DecisionRefused, ReviewStore
+    from store.review import DecisionRefused, ReviewStore
 
     review = ReviewStore(store.url)
     store.save_scan(result(SHA_A, "https://e.com/a.jpg"))
@@ -359,7 +360,7 @@ def test_review_decisions_are_appended_and_counted(store):
 
 WORKER = """
 import json, sys, time
-from worker.store import Store
+from store.results import Store
 url, start_at, payload = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
 store = Store(url)  # all processes open a fresh database at once: the migration races too
 while time.time() < start_at:

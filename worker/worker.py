@@ -11,8 +11,8 @@ Why these pieces (see FACTS.md, RQ section):
   check of its parent right after setting it (a worker killed while the child was still starting up
   would otherwise leave it running under PID 1, renewing the scheduler lock). A lock left by a scheduler
   of this host that is gone (SIGKILL, OOM) is taken over at once rather than after its 61 s TTL. It also
-  queues the reconciler (worker.queueing.reconcile) every QQSCAN_RECONCILE_INTERVAL.
-- Redis outages: the worker's connection retries forever with backoff (worker.queueing.PatientRetry),
+  queues the reconciler (jobs.queueing.reconcile) every QQSCAN_RECONCILE_INTERVAL.
+- Redis outages: the worker's connection retries forever with backoff (jobs.queueing.PatientRetry),
   so a Redis restart blocks Redis calls until it is back, in the middle of a job too; the job in hand is
   then finished normally. A registration Redis lost is written again.
 - Abandoned jobs: a heartbeat thread renews the running job's started-registry entry every
@@ -49,6 +49,7 @@ import time
 from multiprocessing import get_context
 from typing import Any
 
+import psutil
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
@@ -61,27 +62,20 @@ from rq.scripts import release_lock
 from rq.utils import now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
+from jobs.queueing import Policy, enqueue_reconcile, patient, reconcile_due
 from qqscan.settings import setting
 from worker import metrics
-from worker.queueing import Policy, enqueue_reconcile, patient, reconcile_due
 
 log = logging.getLogger("qqscan.worker")
 
 WATCHDOG_EXIT = 70  # EX_SOFTWARE: the watchdog killed a stuck job; a supervisor restarts us
 BEATS_PER_TTL = 3  # a job's started-registry entry outlives this many missed heartbeats
 SCHEDULER_STOP_GRACE = 10  # seconds a scheduler asked to stop may take (Redis down) before SIGALRM ends it
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def rss_mb() -> float:
     """Current resident set size of this process in MiB (not the peak: recycling needs the present)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            return int(f.read().split()[1]) * PAGE / 2**20
-    except OSError:  # not Linux: the peak is the best we have
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return psutil.Process().memory_info().rss / 2**20
 
 
 def _env_num(name: str) -> float | None:
@@ -484,7 +478,7 @@ class ScanWorker(SimpleWorker):
         self._check_memory()
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
-        from worker.fetch import TransientFetchError
+        from fetch.client import TransientFetchError
 
         self._job_exc = exc_info[1]  # for the outcome line: RQ keeps only the formatted traceback
         if isinstance(exc_info[1], TransientFetchError):

@@ -14,7 +14,7 @@ already queued, scheduled for a retry or running is not queued twice when a page
 that has ended (finished or failed) is replaced, so a later crawl fetches the URL again.
 
 Redis is not the record of what was asked for: enqueue_scans / enqueue_crawls first write each URL to the
-store's requested_urls (worker.store), and `reconcile` re-queues the ones with no stored result and no live
+store's requested_urls (store.results), and `reconcile` re-queues the ones with no stored result and no live
 job. Redis can lose its data (a restart without persistence); the store cannot, so no URL is lost.
 """
 
@@ -38,7 +38,7 @@ from rq.job import Job, JobStatus
 from qqscan.settings import raw_value, setting
 
 if TYPE_CHECKING:
-    from worker.store import Store
+    from store.results import Store
 
 log = logging.getLogger("qqscan.queueing")
 T = TypeVar("T")

@@ -1,5 +1,5 @@
-"""Fetch and store settings, read through the settings table (qqscan/settings.py: names, defaults,
-help); defaults work on one box. The database default is a file under $XDG_DATA_HOME (~/.local/share).
+"""Fetch settings (network guard, limits, deadline, rate per host, TLS), read through the settings table
+(qqscan/settings.py: names, defaults, help); defaults work on one box.
 """
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from qqscan.settings import setting
 
@@ -29,17 +28,8 @@ def system_resolve(host: str, port: int) -> list[str]:
     return seen
 
 
-def default_database_url(env: Mapping[str, str] | None = None) -> str:
-    """A file under the user's data dir, not the working directory, so the CLI and workers started
-    from different folders on one box share one store."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return "sqlite:///" + str(Path(base) / "qqscan" / "qqscan.sqlite3")
-
-
 @dataclass(frozen=True)
-class Settings:
-    database_url: str = field(default_factory=default_database_url)
+class FetchSettings:
     allow_private_networks: bool = False
     allow_hosts: frozenset[str] = frozenset()
     max_bytes: int = 40 * MiB  # the same variable and default as ocr.decode.DecodeLimits
@@ -54,10 +44,9 @@ class Settings:
     resolver: Resolver = system_resolve
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> FetchSettings:
         env = os.environ if env is None else env
         values: dict[str, object] = {
-            "database_url": setting("QQSCAN_DATABASE_URL", env) or default_database_url(env),
             "allow_private_networks": setting("QQSCAN_ALLOW_PRIVATE_NETWORKS", env),
             "allow_hosts": frozenset(h.lower() for h in setting("QQSCAN_ALLOW_HOSTS", env)),
             "max_bytes": setting("QQSCAN_MAX_BYTES", env),

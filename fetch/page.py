@@ -1,4 +1,4 @@
-"""fetch_page: a listing page (HTML or JSON) through worker.fetch.fetch_body, the same SSRF guard, DNS
+"""fetch_page: a listing page (HTML or JSON) through fetch.client.fetch_body, the same SSRF guard, DNS
 pinning, limits (the byte cap counts decoded bytes, one gzip/deflate layer at most), deadline and error
 classes as fetch_image; only the "is this what we asked for" check differs."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from fetch.client import PermanentFetchError, fetch_body
+from fetch.settings import FetchSettings
 from ocr.decode import sniff_format
-from worker.config import Settings
-from worker.fetch import PermanentFetchError, fetch_body
 
 MAX_PAGE_BYTES = 8 * 1024 * 1024  # a listing page; far below the image cap
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
@@ -35,9 +35,9 @@ def _decode(data: bytes, declared: str) -> str:
         return data.decode("utf-8", errors="replace")
 
 
-def fetch_page(url: str, *, settings: Settings | None = None) -> Page:
-    """GET a listing page. Raises worker.fetch.TransientFetchError / PermanentFetchError like fetch_image."""
-    settings = settings or Settings.from_env()
+def fetch_page(url: str, *, settings: FetchSettings | None = None) -> Page:
+    """GET a listing page. Raises fetch.client.TransientFetchError / PermanentFetchError like fetch_image."""
+    settings = settings or FetchSettings.from_env()
     settings = replace(settings, max_bytes=min(settings.max_bytes, MAX_PAGE_BYTES))
     body = fetch_body(
         url,

@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27
 
-Column types are spelled out (not imported from worker.models) so this revision stays what it was.
+Column types are spelled out (not imported from store.models) so this revision stays what it was.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-24
 
-Column types are spelled out here rather than imported from worker.models, so this revision keeps
+Column types are spelled out here rather than imported from store.models, so this revision keeps
 creating the same schema when the models move on.
 """
 

@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2026-11-27
 
 Written beside the batch system's 0003 and placed after it, so the chain stays linear.
-Column types are spelled out (not imported from worker.models) so this revision stays what it was.
+Column types are spelled out (not imported from store.models) so this revision stays what it was.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Results-store tables (SQLAlchemy 2 typed ORM). Change them only together with a migration in
-worker/migrations/versions: the store refuses to run on a schema it does not know.
+store/migrations/versions: the store refuses to run on a schema it does not know.
 
 images     one row per distinct bytes (sha256), with the moderators' review status
 sources    where bytes were seen: one row per URL (or file path); a URL that failed before any bytes has
@@ -273,7 +273,7 @@ class Setting(Base):
 class RequestedUrl(Base):
     """What `qqscan enqueue` and crawls asked for, written before the job goes on Redis: the durable record
     of intent. done_at is set when a result for the URL is stored and cleared by the next request; the
-    reconciler (worker.queueing.reconcile) re-queues rows still open whose job Redis no longer has."""
+    reconciler (jobs.queueing.reconcile) re-queues rows still open whose job Redis no longer has."""
 
     __tablename__ = "requested_urls"
 

@@ -1,10 +1,10 @@
 """Alembic environment for the results store.
 
-worker.store runs migrations programmatically and hands in its open connection (already inside a
+store.results runs migrations programmatically and hands in its open connection (already inside a
 transaction that holds the migration lock) as `config.attributes["connection"]`. Run by hand, e.g. to
 write a new revision, it builds an engine from `sqlalchemy.url` or QQSCAN_DATABASE_URL:
 
-    .venv/bin/python -m worker.store revision -m "add column x" [--autogenerate]
+    .venv/bin/python -m store.results revision -m "add column x" [--autogenerate]
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from worker.config import Settings
-from worker.models import Base
+from store.database import database_url
+from store.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -29,7 +29,7 @@ def run(conn) -> None:  # type: ignore[no-untyped-def]
 if connection is not None:
     run(connection)
 else:
-    url = config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
+    url = config.get_main_option("sqlalchemy.url") or database_url()
     engine = create_engine(url)
     with engine.begin() as conn:
         run(conn)

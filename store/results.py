@@ -1,55 +1,37 @@
-"""Results store: images (by sha256), the URLs they were seen at, one scan per (image, rules version),
-and the moderators' review state (written by review.store.ReviewStore). SQLite by default, PostgreSQL
-when QQSCAN_DATABASE_URL points at one.
+"""Scan results: images (by sha256), the URLs they were seen at (sources), one scan per (image, rules
+version) with the evidence kept for review, and the URLs someone asked for (requested_urls).
 
 Writes are idempotent: the same bytes at many URLs make one image and many sources; a scan job that runs
 twice (worker killed mid-job, RQ retry) stores one result, because `scans` has a unique key on
 (image_sha256, rules_version) and every write is an `INSERT ... ON CONFLICT` (PostgreSQL and SQLite
-dialects), so concurrent writers neither duplicate rows nor fail.
-
-Schema: Alembic revisions in worker/migrations, applied when a Store opens (under a lock: a PostgreSQL
-advisory lock, or SQLite's write lock). A database stamped with a revision this code does not know
-(written by a newer qqscan) is refused with SchemaTooNew rather than used.
-
-SQLite: WAL journal (readers do not block the writer), a 30 s busy timeout, and write transactions that
-start with BEGIN IMMEDIATE so two writers queue instead of failing on a lock upgrade. Keep the file on a
-local disk: WAL does not work over network filesystems.
+dialects), so concurrent writers neither duplicate rows nor fail. Engine, migrations and transactions are
+store.database's; the review state has its own modules over the same Database (store/review.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Insert,
     case,
-    create_engine,
     delete,
-    event,
     exists,
     func,
     select,
-    text,
     update,
 )
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import Allowed
-from worker.config import Settings, default_database_url
-from worker.findings import flags_image, live_findings
-from worker.models import (
+from store.database import Database, SchemaTooNew, StoreError, StoreUnavailable, redact  # noqa: F401 (re-exported)
+from store.findings import flags_image, live_findings
+from store.models import (
     AllowEntry,
     Blob,
     Decision,
@@ -60,13 +42,11 @@ from worker.models import (
     Source,
     utcnow,
 )
-from worker.terms import REVIEW_STATUSES
+from store.terms import REVIEW_STATUSES
 
 if TYPE_CHECKING:
     from jobs.pipeline import ScanResult
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-MIGRATION_LOCK = 0x71717363616E  # "qqscan": PostgreSQL advisory lock id held while migrating
 PAGE = 500  # rows per read transaction in results()
 
 
@@ -91,6 +71,10 @@ class EvidenceBlob:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def url_key(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def newest_scan() -> Any:
     """WHERE clause: this Scan row is its image's newest. An anti-join that uses the (image_sha256,
     rules_version) unique index per row, so a page costs its own rows where a GROUP BY would rescan all."""
@@ -110,101 +94,30 @@ def queue_columns(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-class StoreError(Exception):
-    """Base class for store errors."""
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached or went away; the message has the URL with its password hidden."""
-
-
-class SchemaTooNew(StoreError):
-    """The database was migrated by a newer qqscan than this one."""
-
-
-def redact(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sa_exc.ArgumentError:
-        return "<unparseable database URL>"
-
-
-def url_key(url: str) -> str:
-    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _alembic_config(url: str | None = None) -> Any:
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
-    if url:
-        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return cfg
-
-
-def _make_engine(url: str, *, create_folder: bool = False) -> Engine:
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite":
-        # pre_ping: a connection the server dropped (restart, idle timeout) is replaced, not handed out.
-        return create_engine(u, pool_pre_ping=True)
-    if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-        folder = Path(u.database).expanduser().parent
-        if create_folder:  # the default location under the user's data dir
-            folder.mkdir(parents=True, exist_ok=True)
-        elif not folder.is_dir():
-            # A mistyped path must not start a new, empty database that `results` then reports as clean.
-            raise StoreError(
-                f"no folder {folder} for the SQLite database {redact(url)}: create it or fix "
-                "QQSCAN_DATABASE_URL"
-            )
-    engine = create_engine(u, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # pysqlite's own transaction handling does not BEGIN before DDL and cannot BEGIN IMMEDIATE;
-        # turn it off and emit BEGIN ourselves (SQLAlchemy's documented recipe).
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Writers take the write lock up front, so two writers wait for each other instead of one
-        # failing with "database is locked" when its read lock cannot be upgraded.
-        read_only = conn.get_execution_options().get("qqscan_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
-
-
 class Store:
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or Settings.from_env().database_url
-        self.safe_url = redact(self.url)
-        backend = make_url(self.url).get_backend_name()
-        if backend not in ("sqlite", "postgresql"):
-            raise StoreError(
-                f"unsupported database {self.safe_url}: QQSCAN_DATABASE_URL must be a SQLite or "
-                "PostgreSQL URL (sqlite:///path or postgresql://user@host/db)"
-            )
-        self.engine = _make_engine(self.url, create_folder=self.url == default_database_url())
-        self.dialect = self.engine.dialect.name
-        self.migrated = False  # True when this open applied migrations
-        try:
-            with self._unavailable():
-                self.migrated = self._migrate()
-        except BaseException:
-            self.engine.dispose()
-            raise
+    """Scan results over one Database: images, the URLs they were seen at, scans with their evidence, the
+    requested URLs and the reads the CLI and workers make. `db` is a Database or a URL to open one with."""
 
-    # --- plumbing -------------------------------------------------------------------------------------
+    def __init__(self, db: Database | str | None = None) -> None:
+        self.db = db if isinstance(db, Database) else Database(db)
+
+    @property
+    def url(self) -> str:
+        return self.db.url
+
+    @property
+    def safe_url(self) -> str:
+        return self.db.safe_url
+
+    @property
+    def migrated(self) -> bool:
+        return self.db.migrated
+
+    def schema_revision(self) -> str | None:
+        return self.db.schema_revision()
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -212,91 +125,11 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _unavailable(self) -> Iterator[None]:
-        """Connection-level failures become StoreUnavailable with the password kept out of the message."""
-        try:
-            yield
-        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-            raise StoreUnavailable(self._explain(exc)) from exc
-        except sa_exc.DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise StoreUnavailable(self._explain(exc)) from exc
-            raise
-
-    def _explain(self, exc: sa_exc.DBAPIError) -> str:
-        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        password = make_url(self.url).password
-        if password:
-            detail = detail.replace(str(password), "***")
-        return f"results database {self.safe_url} is unavailable: {detail}"
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._unavailable(), self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._unavailable(), self.engine.connect() as conn:
-            conn = conn.execution_options(qqscan_read_only=True)
-            with conn.begin():
-                yield conn
-
-    def _insert(self, model: type) -> Any:
-        """The dialect's INSERT, which has on_conflict_do_nothing / on_conflict_do_update."""
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
-
-    # --- schema ---------------------------------------------------------------------------------------
-
-    def _migrate(self) -> bool:
-        from alembic import command
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        cfg = _alembic_config()
-        script = ScriptDirectory.from_config(cfg)
-        # Heads, not one head: two revisions written side by side (batch 0003, review 0004) are two branches
-        # until someone chains them; both are applied rather than the store refusing to open.
-        heads = set(script.get_heads())
-        known = {s.revision for s in script.walk_revisions()}
-
-        def current(conn: Connection) -> set[str]:
-            revs = set(MigrationContext.configure(conn).get_current_heads())
-            unknown = sorted(revs - known)
-            if unknown:
-                raise SchemaTooNew(
-                    f"results database {self.safe_url} has schema revision {unknown[0]!r}, which this qqscan "
-                    f"does not know (its newest is {'+'.join(sorted(heads))!r}): it was written by a newer "
-                    "qqscan; upgrade this one"
-                )
-            return revs
-
-        with self._read() as conn:  # the common case: already at head, no lock taken
-            if current(conn) == heads:
-                return False
-        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock from here
-            if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
-            if current(conn) == heads:  # another process migrated while we waited for the lock
-                return False
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "heads")
-        return True
-
-    def schema_revision(self) -> str | None:
-        """The schema revision ("0003"); revisions of parallel branches joined by "+"."""
-        from alembic.runtime.migration import MigrationContext
-
-        with self._read() as conn:
-            revs = sorted(MigrationContext.configure(conn).get_current_heads())
-        return "+".join(revs) or None
-
     # --- writes ---------------------------------------------------------------------------------------
 
     def _ensure_image(self, conn: Connection, sha256: str, meta: dict[str, Any]) -> None:
         values = {k: meta.get(k) for k in ("width", "height", "format", "frames", "bytes")}
-        ins = self._insert(Image).values(sha256=sha256, first_seen=utcnow(), **values)
+        ins = self.db.insert(Image).values(sha256=sha256, first_seen=utcnow(), **values)
         present = {k: v for k, v in values.items() if v is not None}
         if not present:
             conn.execute(ins.on_conflict_do_nothing(index_elements=["sha256"]))
@@ -322,7 +155,7 @@ class Store:
         error: str | None,
     ) -> None:
         now = utcnow()
-        ins: Insert = self._insert(Source).values(
+        ins: Insert = self.db.insert(Source).values(
             url_sha256=url_key(url),
             url=url,
             image_sha256=sha256,
@@ -370,7 +203,7 @@ class Store:
         error: str | None = None,
     ) -> None:
         """Remember that `url` served `sha256` (or failed with `error` before any bytes). Idempotent."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             if sha256:
                 self._ensure_image(conn, sha256, {})
             self._upsert_source(
@@ -428,11 +261,11 @@ class Store:
         if not rules:
             raise ValueError(f"scan result for {sha} has no rules_version; cannot key it")
         findings = list(result.get("findings") or [])
-        with self._write() as conn:
+        with self.db.write() as conn:
             self._ensure_image(conn, sha, result)
             if source:
                 self._upsert_source(conn, source, sha256=sha, error=None, **meta)
-            ins = self._insert(Scan).values(
+            ins = self.db.insert(Scan).values(
                 image_sha256=sha,
                 rules_version=str(rules),
                 engine_version=result.get("engine_version") or result.get("engine"),
@@ -467,7 +300,7 @@ class Store:
         for item in evidence:
             sha = item.sha256
             conn.execute(
-                self._insert(Blob)
+                self.db.insert(Blob)
                 .values(
                     sha256=sha,
                     content_type=item.content_type,
@@ -479,7 +312,7 @@ class Store:
                 .on_conflict_do_nothing(index_elements=["sha256"])  # same picture from another scan
             )
             conn.execute(
-                self._insert(Evidence).values(
+                self.db.insert(Evidence).values(
                     scan_id=scan_id,
                     kind=item.kind,
                     frame=item.frame,
@@ -491,7 +324,7 @@ class Store:
                 )
             )
 
-    # --- requests: the durable record of what was asked for (worker.queueing.reconcile reads it) ---------
+    # --- requests: the durable record of what was asked for (jobs.queueing.reconcile reads it) ---------
 
     def record_requests(
         self,
@@ -525,9 +358,9 @@ class Store:
             for u in dict.fromkeys(urls)
         ]
         t = RequestedUrl.__table__.c
-        with self._write() as conn:
+        with self.db.write() as conn:
             for i in range(0, len(rows), PAGE):
-                ins = self._insert(RequestedUrl).values(rows[i : i + PAGE])
+                ins = self.db.insert(RequestedUrl).values(rows[i : i + PAGE])
                 new = ins.excluded
                 conn.execute(
                     ins.on_conflict_do_update(
@@ -547,7 +380,7 @@ class Store:
     def finish_request(self, kind: str, url: str) -> None:
         """Close a request that ends without a source row (a crawled page whose images are queued)."""
         t = RequestedUrl.__table__.c
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 update(RequestedUrl)
                 .where(t.kind == kind, t.url_sha256 == url_key(url), t.done_at.is_(None))
@@ -563,7 +396,7 @@ class Store:
             .order_by(t.id)
             .limit(limit)
         )
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [dict(row._mapping) for row in conn.execute(q)]
 
     def still_open(self, ids: Sequence[int]) -> set[int]:
@@ -571,20 +404,20 @@ class Store:
         if not ids:
             return set()
         t = RequestedUrl.__table__.c
-        with self._read() as conn:
+        with self.db.read() as conn:
             return set(conn.execute(select(t.id).where(t.id.in_(list(ids)), t.done_at.is_(None))).scalars())
 
     def note_requeued(self, ids: Sequence[int]) -> None:
         if not ids:
             return
         t = RequestedUrl.__table__.c
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(update(RequestedUrl).where(t.id.in_(list(ids))).values(requeues=t.requeues + 1))
 
     def request(self, kind: str, url: str) -> dict[str, Any] | None:
         """One request row (for tests and `qqscan status`), or None."""
         t = RequestedUrl.__table__.c
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(
                 select(RequestedUrl.__table__).where(t.kind == kind, t.url_sha256 == url_key(url))
             ).first()
@@ -597,25 +430,25 @@ class Store:
         detectors.allowlist so contacts moderators dismissed stop flagging images."""
         t = AllowEntry.__table__.c
         q = select(t.id, t.kind, t.value, t.contact_type, t.shop_id).where(t.removed_at.is_(None))
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [Allowed(*row) for row in conn.execute(q.order_by(t.id))]
 
     def has_scan(self, sha256: str, rules_version: str) -> bool:
         """True when these bytes already have a result under these rules: the worker can skip OCR and
         just `record_source` the URL. A stored result with an error counts too (same bytes, same code)."""
         q = select(exists().where(Scan.image_sha256 == sha256, Scan.rules_version == rules_version))
-        with self._read() as conn:
+        with self.db.read() as conn:
             return bool(conn.execute(q).scalar())
 
     def source(self, url: str) -> dict[str, Any] | None:
         """The source row for `url` (its image, error, listing ids), or None."""
-        with self._read() as conn, Session(conn) as session:
+        with self.db.read() as conn, Session(conn) as session:
             row = session.scalars(select(Source).where(Source.url_sha256 == url_key(url))).first()
             return _source_dict(row) if row else None
 
     def sources(self, sha256: str) -> list[dict[str, Any]]:
         q = select(Source).where(Source.image_sha256 == sha256).order_by(Source.id)
-        with self._read() as conn, Session(conn) as session:
+        with self.db.read() as conn, Session(conn) as session:
             return [_source_dict(r) for r in session.scalars(q)]
 
     def results(
@@ -632,7 +465,7 @@ class Store:
         after, left = 0, limit
         while left is None or left > 0:
             page = PAGE if left is None else min(PAGE, left)
-            with self._read() as conn, Session(conn) as session:
+            with self.db.read() as conn, Session(conn) as session:
                 rows = session.execute(q.where(Scan.id > after).order_by(Scan.id).limit(page)).all()
                 shas = [scan.image_sha256 for scan, _ in rows]
                 urls: dict[str, list[str]] = {s: [] for s in shas}
@@ -656,7 +489,7 @@ class Store:
             .join(Image, Image.sha256 == Scan.image_sha256)
             .where(Scan.image_sha256 == sha256)
         )
-        with self._read() as conn, Session(conn) as session:
+        with self.db.read() as conn, Session(conn) as session:
             row = session.execute(q.order_by(Scan.id.desc()).limit(1)).first()
             if row is None:
                 return None
@@ -678,7 +511,7 @@ class Store:
             .group_by(Image.review_status)
         )
         counts = dict.fromkeys(REVIEW_STATUSES, 0)
-        with self._read() as conn:
+        with self.db.read() as conn:
             for status, n in conn.execute(q):
                 counts[status] = n
         return counts
@@ -691,14 +524,14 @@ class Store:
         if limit is not None:
             q = q.limit(limit)
         keys = ("url", "error", "listing_id", "shop_id", "page_url", "last_seen")
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [{k: getattr(row, k) for k in keys} for row in conn.execute(q)]
 
     def stats(self) -> dict[str, Any]:
         """Totals and recent throughput for `qqscan status` and monitoring."""
         now = utcnow()
         count = select(func.count())
-        with self._read() as conn:
+        with self.db.read() as conn:
             recent = {
                 label: conn.execute(
                     count.select_from(Scan).where(Scan.created_at >= now - timedelta(minutes=mins))
@@ -731,7 +564,7 @@ class Store:
             "blobs": Blob,
             "evidence": Evidence,
         }[table]
-        with self._read() as conn:
+        with self.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
 
 
@@ -772,33 +605,3 @@ def _result_dict(scan: Scan, image: Image, urls: list[str]) -> dict[str, Any]:
     if scan.timings is not None:
         out["timings"] = scan.timings
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m worker.store upgrade|current|revision -m MSG [--autogenerate]` for maintainers."""
-    import argparse
-
-    from alembic import command
-
-    p = argparse.ArgumentParser(prog="python -m worker.store")
-    p.add_argument("action", choices=["upgrade", "current", "revision"])
-    p.add_argument("-m", "--message", default="")
-    p.add_argument("--autogenerate", action="store_true")
-    p.add_argument("--url", default=None, help="database URL (default: QQSCAN_DATABASE_URL)")
-    args = p.parse_args(argv)
-    url = args.url or Settings.from_env().database_url
-    if args.action == "upgrade":
-        store = Store(url)
-        done = "migrated" if store.migrated else "no change"
-        print(f"{store.safe_url}: at revision {store.schema_revision()} ({done})")
-    elif args.action == "current":
-        cfg = _alembic_config(url)
-        command.current(cfg)
-    else:
-        cfg = _alembic_config(url)
-        command.revision(cfg, message=args.message, autogenerate=args.autogenerate)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

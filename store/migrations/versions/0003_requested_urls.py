@@ -7,7 +7,7 @@ Create Date: 2026-11-27
 One row per (kind, URL): requested_at is the newest request, done_at is set when a result for the URL is
 stored (a scan, a known image, a failure) and cleared by the next request. The reconciler re-queues rows
 with done_at NULL whose job Redis no longer has, so a Redis that lost everything loses no URL.
-Column types are spelled out (not imported from worker.models) so this revision stays what it was.
+Column types are spelled out (not imported from store.models) so this revision stays what it was.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from worker.config import Settings
+from fetch.settings import FetchSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -131,7 +131,7 @@ def classify(ip: IPAddress) -> str | None:
     return None
 
 
-def _allowed(settings: Settings, host: str, ip: str, port: int, *, by_ip_only: bool = False) -> bool:
+def _allowed(settings: FetchSettings, host: str, ip: str, port: int, *, by_ip_only: bool = False) -> bool:
     if not settings.allow_hosts:
         return False
     ip_form = f"[{ip}]" if ":" in ip else ip
@@ -158,7 +158,7 @@ def split_url(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
-def pin(url: str, settings: Settings) -> Target:
+def pin(url: str, settings: FetchSettings) -> Target:
     """Check `url` and return the addresses to connect to. Raises BlockedAddress or ResolveError.
 
     The host is resolved once; the caller connects only to the returned addresses. If ANY of them is

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, aliased
 from detectors.allowlist import KINDS as ALLOW_KINDS
 from detectors.allowlist import Allowed, allowed_by
 from detectors.base import Finding
-from worker.findings import is_live, live_findings
-from worker.models import (
+from store.database import StoreError
+from store.findings import is_live, live_findings
+from store.models import (
     ROLES,
     AllowEntry,
     AuditEntry,
@@ -38,8 +39,8 @@ from worker.models import (
     User,
     utcnow,
 )
-from worker.store import Store, StoreError, _source_dict, newest_scan
-from worker.terms import REVIEW_STATUSES
+from store.results import Store, _source_dict, newest_scan
+from store.terms import REVIEW_STATUSES
 
 SORTS = ("newest", "confidence")
 # Dates a queue filter accepts: "until" is read as "before the next day", which 9999-12-31 does not have.
@@ -143,11 +144,11 @@ class ReviewStore(Store):
             raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if len(password) < 8:
             raise ValueError("password must be at least 8 characters")
-        with self._write() as conn:
+        with self.db.write() as conn:
             if conn.execute(select(User.id).where(User.name == name)).first():
                 raise UserExists(f"user {name!r} already exists")
             uid = conn.execute(
-                self._insert(User)
+                self.db.insert(User)
                 .values(
                     name=name,
                     password_hash=_hasher.hash(password),
@@ -163,7 +164,7 @@ class ReviewStore(Store):
     def set_password(self, name: str, password: str, *, actor: str = "cli") -> None:
         if len(password) < 8:
             raise ValueError("password must be at least 8 characters")
-        with self._write() as conn:
+        with self.db.write() as conn:
             n = conn.execute(
                 update(User).where(User.name == name).values(password_hash=_hasher.hash(password))
             ).rowcount
@@ -173,7 +174,7 @@ class ReviewStore(Store):
             self._audit(conn, actor, "user_password", name, None)
 
     def set_disabled(self, name: str, disabled: bool, *, actor: str = "cli") -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             n = conn.execute(update(User).where(User.name == name).values(disabled=disabled)).rowcount
             if not n:
                 raise KeyError(f"no user {name!r}")
@@ -188,7 +189,7 @@ class ReviewStore(Store):
 
     def verify_user(self, name: str, password: str) -> UserInfo | None:
         """The user when the password is right and the account enabled; None otherwise (same cost)."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(select(User).where(User.name == name)).first()
         stored = row.password_hash if row else _DUMMY_HASH
         try:
@@ -199,12 +200,12 @@ class ReviewStore(Store):
             return None
         if _hasher.check_needs_rehash(stored):  # parameters moved on since the hash was made
             stored = _hasher.hash(password)
-            with self._write() as conn:
+            with self.db.write() as conn:
                 conn.execute(update(User).where(User.id == row.id).values(password_hash=stored))
         return UserInfo(row.id, row.name, row.role, row.disabled, _credential(stored))
 
     def get_user(self, user_id: int) -> UserInfo | None:
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(select(User).where(User.id == user_id)).first()
         return (
             UserInfo(row.id, row.name, row.role, row.disabled, _credential(row.password_hash))
@@ -213,7 +214,7 @@ class ReviewStore(Store):
         )
 
     def users(self) -> list[UserInfo]:
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [
                 UserInfo(r.id, r.name, r.role, r.disabled)
                 for r in conn.execute(select(User).order_by(User.id))
@@ -228,10 +229,10 @@ class ReviewStore(Store):
         cookie carries (only its hash is stored). Also forgets sessions that have expired."""
         token = secrets.token_urlsafe(32)
         now = utcnow()
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(delete(ReviewSession).where(ReviewSession.expires_at < now))
             conn.execute(
-                self._insert(ReviewSession).values(
+                self.db.insert(ReviewSession).values(
                     id=_token_digest(token),
                     user_id=user_id,
                     created_at=now,
@@ -247,7 +248,7 @@ class ReviewStore(Store):
         for a logged-out, ended, expired or foreign token (or none)."""
         if not token or not isinstance(token, str):
             return None
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(
                 select(User)
                 .join(ReviewSession, ReviewSession.user_id == User.id)
@@ -265,14 +266,14 @@ class ReviewStore(Store):
         """Logout: the token stops working everywhere at once (a copied cookie too)."""
         if not token or not isinstance(token, str):
             return False
-        with self._write() as conn:
+        with self.db.write() as conn:
             n = conn.execute(delete(ReviewSession).where(ReviewSession.id == _token_digest(token))).rowcount
         return bool(n)
 
     def end_sessions(self, name: str, *, actor: str, session_id: str | None = None) -> int:
         """Log `name` out everywhere (or end one of their sessions, by its id as `sessions()` lists it).
         Returns how many sessions ended; KeyError for an unknown user."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             uid = conn.execute(select(User.id).where(User.name == name)).scalar()
             if uid is None:
                 raise KeyError(f"no user {name!r}")
@@ -286,7 +287,7 @@ class ReviewStore(Store):
 
     def sessions(self) -> list[dict[str, Any]]:
         """Live sessions, newest first: id (the token's hash, not the token), user, from where, until when."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 select(
                     ReviewSession.id,
@@ -312,9 +313,9 @@ class ReviewStore(Store):
     def secret_key(self) -> str:
         """The session-signing secret shared by every review server on this store: made once, kept, so a
         restart (or a second server process) keeps moderators logged in."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
-                self._insert(Setting)
+                self.db.insert(Setting)
                 .values(key="session_secret", value=secrets.token_urlsafe(48))
                 .on_conflict_do_nothing(index_elements=["key"])
             )
@@ -355,7 +356,7 @@ class ReviewStore(Store):
         f = f or QueueFilter()
         page, per_page = max(1, page), max(1, min(per_page, 500))
         base = self._filtered(self._latest_flagged(), f)
-        with self._read() as conn, Session(conn) as session:
+        with self.db.read() as conn, Session(conn) as session:
             total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
             rows = session.execute(
                 self._order(base, f.sort).offset((page - 1) * per_page).limit(per_page)
@@ -432,7 +433,7 @@ class ReviewStore(Store):
     def neighbour(self, sha256: str, f: QueueFilter, direction: int) -> str | None:
         """The image after (direction=1) or before (-1) `sha256` in the queue's order under `f`, even when
         `sha256` itself no longer matches (it was just decided and left the pending queue)."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             cur = conn.execute(
                 self._latest_flagged()
                 .where(Image.sha256 == sha256)
@@ -456,12 +457,12 @@ class ReviewStore(Store):
 
     def rules_in_use(self) -> list[str]:
         """Distinct rules over flagged scans, for the queue's rule filter."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             q = select(Scan.finding_rules).where(Scan.flagged.is_(True)).distinct()
             return sorted({r for (csv,) in conn.execute(q) for r in _split(csv)})
 
     def shops_in_use(self, limit: int = 500) -> list[str]:
-        with self._read() as conn:
+        with self.db.read() as conn:
             q = select(Source.shop_id).where(Source.shop_id.is_not(None)).distinct().order_by(Source.shop_id)
             return [s for (s,) in conn.execute(q.limit(limit))]
 
@@ -470,7 +471,7 @@ class ReviewStore(Store):
     def item(self, sha256: str) -> dict[str, Any] | None:
         """Everything the detail view shows for one image: its newest scan (findings numbered as stored,
         lines), the kept frames and crops, every source, the decision history. None if unknown."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             image = conn.execute(select(Image).where(Image.sha256 == sha256)).first()
             if image is None:
                 return None
@@ -550,7 +551,7 @@ class ReviewStore(Store):
         prefix = prefix.strip().lower()
         if len(prefix) < 6 or any(c not in "0123456789abcdef" for c in prefix):
             raise KeyError(f"{prefix!r} is not an image hash or a prefix of at least 6 hex digits")
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = [
                 s
                 for (s,) in conn.execute(select(Image.sha256).where(Image.sha256.startswith(prefix)).limit(2))
@@ -563,7 +564,7 @@ class ReviewStore(Store):
 
     def blob(self, sha256: str) -> tuple[str, bytes] | None:
         """(content type, bytes) of a kept picture, or None."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(select(Blob.content_type, Blob.data).where(Blob.sha256 == sha256)).first()
         return (row[0], bytes(row[1])) if row else None
 
@@ -576,7 +577,7 @@ class ReviewStore(Store):
         Returns the decision id."""
         if status not in REVIEW_STATUSES:
             raise ValueError(f"review status {status!r} is not one of {', '.join(REVIEW_STATUSES)}")
-        with self._write() as conn:
+        with self.db.write() as conn:
             return self._decide(conn, sha256, status, reviewer, _clean_note(note), action)
 
     def decide_false_positive(
@@ -598,7 +599,7 @@ class ReviewStore(Store):
         action = "decide" if len(values) == 1 else "bulk"
         out = FalsePositive()
         t = AllowEntry.__table__.c
-        with self._write() as conn:
+        with self.db.write() as conn:
             active = [
                 Allowed(*row)
                 for row in conn.execute(
@@ -653,7 +654,7 @@ class ReviewStore(Store):
             update(Image).where(Image.sha256 == sha256).values(review_status=status, reviewed_at=now)
         )
         return conn.execute(
-            self._insert(Decision)
+            self.db.insert(Decision)
             .values(
                 image_sha256=sha256,
                 status=status,
@@ -672,7 +673,7 @@ class ReviewStore(Store):
         if status not in REVIEW_STATUSES:
             raise ValueError(f"review status {status!r} is not one of {', '.join(REVIEW_STATUSES)}")
         unique = list(dict.fromkeys(shas))
-        with self._write() as conn:
+        with self.db.write() as conn:
             for sha in unique:
                 self._decide(conn, sha, status, reviewer, _clean_note(note), "bulk")
         return len(unique)
@@ -681,7 +682,7 @@ class ReviewStore(Store):
         """Undo `reviewer`'s most recent decision that is not undone yet, by appending a decision back to
         the status it replaced. Refused when someone else changed that image since. None: nothing to undo."""
         undone = aliased(Decision)
-        with self._write() as conn:
+        with self.db.write() as conn:
             last = conn.execute(
                 select(Decision)
                 .where(
@@ -738,7 +739,7 @@ class ReviewStore(Store):
             q = q.where(Decision.reviewer == reviewer)
         if sha256:
             q = q.where(Decision.image_sha256 == sha256)
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [
                 _decision_dict(d)
                 for d in conn.execute(q.order_by(Decision.id.desc()).offset(offset).limit(limit))
@@ -750,7 +751,7 @@ class ReviewStore(Store):
         self, conn: Any, actor: str, action: str, target: str | None, detail: dict[str, Any] | None
     ) -> None:
         conn.execute(
-            self._insert(AuditEntry).values(
+            self.db.insert(AuditEntry).values(
                 at=utcnow(), actor=actor, action=action, target=target, detail=detail
             )
         )
@@ -758,7 +759,7 @@ class ReviewStore(Store):
     def audit(
         self, actor: str, action: str, target: str | None = None, detail: dict[str, Any] | None = None
     ) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             self._audit(conn, actor, action, target, detail)
 
     def audit_log(
@@ -768,7 +769,7 @@ class ReviewStore(Store):
         q = select(AuditEntry)
         if actor:
             q = q.where(AuditEntry.actor == actor)
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [
                 {
                     "id": a.id,
@@ -795,7 +796,7 @@ class ReviewStore(Store):
         decision_id: int | None = None,
     ) -> int:
         """Add an entry; `decision_id` = the false-positive decision it comes from, if any."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             return self._add_allow(conn, kind, value, created_by, contact_type, shop_id, note, decision_id)
 
     def _add_allow(
@@ -815,7 +816,7 @@ class ReviewStore(Store):
         if not value or len(value) > 500:
             raise ValueError("allow-list value must be 1-500 characters")
         eid = conn.execute(
-            self._insert(AllowEntry)
+            self.db.insert(AllowEntry)
             .values(
                 kind=kind,
                 value=value,
@@ -836,7 +837,7 @@ class ReviewStore(Store):
 
     def decision_allow_entries(self, decision_id: int) -> list[dict[str, Any]]:
         """The allow-list entries a decision made that are still in force."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [
                 _allow_dict(r)
                 for r in conn.execute(
@@ -850,7 +851,7 @@ class ReviewStore(Store):
         """Remove the entries `decision_id` made (still in force). Allowed for the person who made that
         decision, or an admin; PermissionError otherwise, KeyError for an unknown decision. Returns the
         ids removed."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             owner = conn.execute(select(Decision.reviewer).where(Decision.id == decision_id)).scalar()
             if owner is None:
                 raise KeyError(f"no decision #{decision_id}")
@@ -876,7 +877,7 @@ class ReviewStore(Store):
         return ids
 
     def remove_allow(self, entry_id: int, *, removed_by: str) -> bool:
-        with self._write() as conn:
+        with self.db.write() as conn:
             n = conn.execute(
                 update(AllowEntry)
                 .where(AllowEntry.id == entry_id, AllowEntry.removed_at.is_(None))
@@ -890,7 +891,7 @@ class ReviewStore(Store):
         q = select(AllowEntry)
         if not include_removed:
             q = q.where(AllowEntry.removed_at.is_(None))
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [_allow_dict(r) for r in conn.execute(q.order_by(AllowEntry.id))]
 
     # --- export ---------------------------------------------------------------------------------------
@@ -910,7 +911,7 @@ class ReviewStore(Store):
         )
         if since:
             q = q.where(Decision.decided_at >= _day_start(since))
-        with self._read() as conn, Session(conn) as session:
+        with self.db.read() as conn, Session(conn) as session:
             rows = session.execute(q).all()
             shas = [r.Image.sha256 for r in rows]
             sources: dict[str, list[Any]] = {s: [] for s in shas}

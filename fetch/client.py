@@ -6,7 +6,7 @@ Two error classes, so an RQ job can decide with one `except`:
   Retry later (RQ `Retry`); `retry_after` carries the server's Retry-After in seconds when it sent one.
 - PermanentFetchError: 4xx, not an image, too large, refused by the guard, bad scheme, too many redirects.
 
-DNS pinning: each hop's host is resolved and checked once (worker.netguard.pin), then the request goes to
+DNS pinning: each hop's host is resolved and checked once (fetch.netguard.pin), then the request goes to
 that IP: the URL's host is replaced by the IP, the `Host` header keeps the real name, and for https the
 TLS server name (SNI) is set to the real name through httpcore's `sni_hostname` request extension, so the
 certificate is still verified against the hostname while the socket connects to the checked address.
@@ -14,9 +14,9 @@ The HTTP client never resolves the name itself, so a second DNS answer cannot mo
 
 The client is httpcore (the transport under httpx), used directly for two things httpx does not give:
 - one deadline (QQSCAN_FETCH_DEADLINE) over connect, TLS, headers and body of every hop, enforced by a
-  network backend that bounds each socket operation (worker.fetch_deadline);
+  network backend that bounds each socket operation (fetch.deadline);
 - the raw body, decoded by us with a hard cap per decompress call and at most one compression layer
-  (worker.fetch_decode); httpx inflates each read whole, so 1 KB of `gzip, gzip` became 512 MiB.
+  (fetch.encoding); httpx inflates each read whole, so 1 KB of `gzip, gzip` became 512 MiB.
 httpcore reads no proxy variables: a proxy would connect on our behalf to addresses the guard never saw.
 """
 
@@ -32,12 +32,12 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
+from fetch import netguard
+from fetch.deadline import Deadline, DeadlineBackend
+from fetch.encoding import CappedDecoder, CorruptBody, EncodingRefused, OverCap, content_coding
+from fetch.ratelimit import limiter_for
+from fetch.settings import FetchSettings
 from ocr.decode import describe_unaccepted, sniff_format
-from worker import netguard
-from worker.config import Settings
-from worker.fetch_deadline import Deadline, DeadlineBackend
-from worker.fetch_decode import CappedDecoder, CorruptBody, EncodingRefused, OverCap, content_coding
-from worker.ratelimit import limiter_for
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 TRANSIENT_CODES = {408, 425, 429}
@@ -147,7 +147,7 @@ def _read_capped(
     headers: dict[str, str],
     url: str,
     where: str,
-    settings: Settings,
+    settings: FetchSettings,
     deadline: Deadline,
 ) -> bytes:
     status = resp.status
@@ -185,7 +185,7 @@ def _read_capped(
 
 
 def _pinned_request(
-    url: str, target: netguard.Target, ip: str, settings: Settings, headers: dict[str, str]
+    url: str, target: netguard.Target, ip: str, settings: FetchSettings, headers: dict[str, str]
 ) -> httpcore.Request:
     request_url = httpx.URL(url)  # httpx's URL parsing: IDN to punycode, userinfo dropped from netloc
     host_header = request_url.netloc.decode("ascii")  # "name" or "name:port" (IDN as punycode), no userinfo
@@ -230,7 +230,7 @@ def _request(
     request: httpcore.Request,
     url: str,
     where: str,
-    settings: Settings,
+    settings: FetchSettings,
     deadline: Deadline,
 ) -> Body | str:
     """Send one request: the body, or the Location of a redirect (for the caller to check and follow)."""
@@ -274,7 +274,7 @@ def _request_any(
     target: netguard.Target,
     url: str,
     where: str,
-    settings: Settings,
+    settings: FetchSettings,
     deadline: Deadline,
     headers: dict[str, str],
 ) -> Body | str:
@@ -298,7 +298,7 @@ def _request_any(
     raise AssertionError("netguard.pin returns at least one address")
 
 
-def _tls_context(settings: Settings) -> ssl.SSLContext:
+def _tls_context(settings: FetchSettings) -> ssl.SSLContext:
     return _ssl_context(settings.ca_bundle or None)
 
 
@@ -312,12 +312,12 @@ def _ssl_context(cafile: str | None) -> ssl.SSLContext:
 
 
 def fetch_body(
-    url: str, *, settings: Settings | None = None, accept: str = "*/*", accept_encoding: str = "identity"
+    url: str, *, settings: FetchSettings | None = None, accept: str = "*/*", accept_encoding: str = "identity"
 ) -> Body:
     """GET `url` through the SSRF guard: every hop resolved, checked and pinned, redirects followed by us,
     the body decoded and capped while streaming, all within one deadline. Raises TransientFetchError /
     PermanentFetchError (module docstring)."""
-    settings = settings or Settings.from_env()
+    settings = settings or FetchSettings.from_env()
     deadline = Deadline(settings.deadline)
     limiter = limiter_for(settings.rate_per_host, settings.burst_per_host)
     headers = {"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": accept_encoding}
@@ -349,7 +349,7 @@ def fetch_body(
             redirects.append(current)
 
 
-def fetch_image(url: str, *, settings: Settings | None = None) -> Fetched:
+def fetch_image(url: str, *, settings: FetchSettings | None = None) -> Fetched:
     """GET `url` and return its bytes if they are an image. See the module docstring for the errors."""
     body = fetch_body(url, settings=settings, accept="image/*")
     fmt = sniff_format(body.data)  # the decoder's own sniffer: what it accepts from disk, it accepts here

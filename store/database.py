@@ -1,0 +1,253 @@
+"""The database every part of the store shares: engine, schema migrations, transactions, errors.
+
+SQLite by default (a file under $XDG_DATA_HOME, ~/.local/share), PostgreSQL when QQSCAN_DATABASE_URL points
+at one. Schema: Alembic revisions in store/migrations, applied when a Database opens (under a lock: a
+PostgreSQL advisory lock, or SQLite's write lock). A database stamped with a revision this code does not
+know (written by a newer qqscan) is refused with SchemaTooNew rather than used.
+
+SQLite: WAL journal (readers do not block the writer), a 30 s busy timeout, and write transactions that
+start with BEGIN IMMEDIATE so two writers queue instead of failing on a lock upgrade. Keep the file on a
+local disk: WAL does not work over network filesystems.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from qqscan.settings import setting
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x71717363616E  # "qqscan": PostgreSQL advisory lock id held while migrating
+
+
+def default_database_url(env: Mapping[str, str] | None = None) -> str:
+    """A file under the user's data dir, not the working directory, so the CLI and workers started
+    from different folders on one box share one store."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return "sqlite:///" + str(Path(base) / "qqscan" / "qqscan.sqlite3")
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """QQSCAN_DATABASE_URL, or the default file."""
+    return setting("QQSCAN_DATABASE_URL", env) or default_database_url(env)
+
+
+class StoreError(Exception):
+    """Base class for store errors."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or went away; the message has the URL with its password hidden."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer qqscan than this one."""
+
+
+def redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _alembic_config(url: str | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _make_engine(url: str, *, create_folder: bool = False) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        # pre_ping: a connection the server dropped (restart, idle timeout) is replaced, not handed out.
+        return create_engine(u, pool_pre_ping=True)
+    if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+        folder = Path(u.database).expanduser().parent
+        if create_folder:  # the default location under the user's data dir
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            # A mistyped path must not start a new, empty database that `results` then reports as clean.
+            raise StoreError(
+                f"no folder {folder} for the SQLite database {redact(url)}: create it or fix "
+                "QQSCAN_DATABASE_URL"
+            )
+    engine = create_engine(u, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling does not BEGIN before DDL and cannot BEGIN IMMEDIATE;
+        # turn it off and emit BEGIN ourselves (SQLAlchemy's documented recipe).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front, so two writers wait for each other instead of one
+        # failing with "database is locked" when its read lock cannot be upgraded.
+        read_only = conn.get_execution_options().get("qqscan_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """One open database: the engine, its schema brought to this code's revision, and the transactions
+    every part of the store runs in. The results store and each review concern are built over one."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or database_url()
+        self.safe_url = redact(self.url)
+        backend = make_url(self.url).get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise StoreError(
+                f"unsupported database {self.safe_url}: QQSCAN_DATABASE_URL must be a SQLite or "
+                "PostgreSQL URL (sqlite:///path or postgresql://user@host/db)"
+            )
+        self.engine = _make_engine(self.url, create_folder=self.url == default_database_url())
+        self.dialect = self.engine.dialect.name
+        self.migrated = False  # True when this open applied migrations
+        try:
+            with self._unavailable():
+                self.migrated = self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _unavailable(self) -> Iterator[None]:
+        """Connection-level failures become StoreUnavailable with the password kept out of the message."""
+        try:
+            yield
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise StoreUnavailable(self._explain(exc)) from exc
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(self._explain(exc)) from exc
+            raise
+
+    def _explain(self, exc: sa_exc.DBAPIError) -> str:
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        password = make_url(self.url).password
+        if password:
+            detail = detail.replace(str(password), "***")
+        return f"results database {self.safe_url} is unavailable: {detail}"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._unavailable(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self._unavailable(), self.engine.connect() as conn:
+            conn = conn.execution_options(qqscan_read_only=True)
+            with conn.begin():
+                yield conn
+
+    def insert(self, model: type) -> Any:
+        """The dialect's INSERT, which has on_conflict_do_nothing / on_conflict_do_update."""
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
+
+    # --- schema ---------------------------------------------------------------------------------------
+
+    def _migrate(self) -> bool:
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = _alembic_config()
+        script = ScriptDirectory.from_config(cfg)
+        # Heads, not one head: two revisions written side by side (batch 0003, review 0004) are two branches
+        # until someone chains them; both are applied rather than the store refusing to open.
+        heads = set(script.get_heads())
+        known = {s.revision for s in script.walk_revisions()}
+
+        def current(conn: Connection) -> set[str]:
+            revs = set(MigrationContext.configure(conn).get_current_heads())
+            unknown = sorted(revs - known)
+            if unknown:
+                raise SchemaTooNew(
+                    f"results database {self.safe_url} has schema revision {unknown[0]!r}, which this qqscan "
+                    f"does not know (its newest is {'+'.join(sorted(heads))!r}): it was written by a newer "
+                    "qqscan; upgrade this one"
+                )
+            return revs
+
+        with self.read() as conn:  # the common case: already at head, no lock taken
+            if current(conn) == heads:
+                return False
+        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock from here
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            if current(conn) == heads:  # another process migrated while we waited for the lock
+                return False
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+        return True
+
+    def schema_revision(self) -> str | None:
+        """The schema revision ("0003"); revisions of parallel branches joined by "+"."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.read() as conn:
+            revs = sorted(MigrationContext.configure(conn).get_current_heads())
+        return "+".join(revs) or None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m store.database upgrade|current|revision -m MSG [--autogenerate]` for maintainers."""
+    import argparse
+
+    from alembic import command
+
+    p = argparse.ArgumentParser(prog="python -m store.database")
+    p.add_argument("action", choices=["upgrade", "current", "revision"])
+    p.add_argument("-m", "--message", default="")
+    p.add_argument("--autogenerate", action="store_true")
+    p.add_argument("--url", default=None, help="database URL (default: QQSCAN_DATABASE_URL)")
+    args = p.parse_args(argv)
+    url = args.url or database_url()
+    if args.action == "upgrade":
+        store = Database(url)
+        done = "migrated" if store.migrated else "no change"
+        print(f"{store.safe_url}: at revision {store.schema_revision()} ({done})")
+    elif args.action == "current":
+        cfg = _alembic_config(url)
+        command.current(cfg)
+    else:
+        cfg = _alembic_config(url)
+        command.revision(cfg, message=args.message, autogenerate=args.autogenerate)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
