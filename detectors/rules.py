@@ -9,11 +9,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from qqscan.errors import UsageError
+
 SHIPPED = Path(__file__).with_name("vocab.toml")
 ENV_OVERRIDE = "QQSCAN_RULES"
 
 
-class RulesError(ValueError):
+class RulesError(UsageError, ValueError):
     """The rules file (shipped or QQSCAN_RULES override) is unreadable or malformed."""
 
 

@@ -38,12 +38,13 @@ from fetch.encoding import CappedDecoder, CorruptBody, EncodingRefused, OverCap,
 from fetch.ratelimit import limiter_for
 from fetch.settings import FetchSettings
 from ocr.decode import describe_unaccepted, sniff_format
+from qqscan.errors import QqscanError
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 TRANSIENT_CODES = {408, 425, 429}
 
 
-class FetchError(Exception):
+class FetchError(QqscanError):
     """Base class: the message names the URL and says what failed and why."""
 
     def __init__(self, message: str, *, url: str, status: int | None = None) -> None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import zlib
 
+from qqscan.errors import QqscanError
+
 # zlib window bits: 16 + 15 = gzip wrapper, 15 = zlib wrapper, -15 = raw deflate.
 _WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 
 
-class EncodingRefused(Exception):
+class EncodingRefused(QqscanError):
     """The server's Content-Encoding is one we will not decode; the message says why."""
 
 
-class OverCap(Exception):
+class OverCap(QqscanError):
     """The decoded body passed the cap; `produced` decoded bytes were made before decoding stopped."""
 
     def __init__(self, produced: int) -> None:
@@ -26,7 +28,7 @@ class OverCap(Exception):
         self.produced = produced
 
 
-class CorruptBody(Exception):
+class CorruptBody(QqscanError):
     """The compressed stream is damaged or cut short; the message says which."""
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fetch.settings import FetchSettings
+from qqscan.errors import QqscanError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -46,11 +47,11 @@ NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::
 V4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d; :: and ::1 are judged as themselves
 
 
-class BlockedAddress(Exception):
+class BlockedAddress(QqscanError):
     """The URL may not be fetched; the message says which address and why."""
 
 
-class ResolveError(Exception):
+class ResolveError(QqscanError):
     """The host did not resolve. `temporary` is True for a DNS server failure worth retrying."""
 
     def __init__(self, message: str, *, temporary: bool) -> None:

@@ -28,6 +28,7 @@ from rq import cron
 
 from jobs.queueing import Policy
 from jobs.tasks import crawl_page
+from qqscan.errors import UsageError
 from qqscan.settings import setting
 
 
@@ -40,8 +41,8 @@ class Target:
     interval: int | None = None
 
 
-class CronConfigError(ValueError):
-    pass
+class CronConfigError(UsageError, ValueError):
+    """QQSCAN_CRON_* names no target, or a target that cannot be read."""
 
 
 def load_targets(env: Mapping[str, str] | None = None) -> list[Target]:

@@ -35,6 +35,7 @@ from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
 
+from qqscan.errors import ServiceUnavailable
 from qqscan.settings import raw_value, setting
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFE
 GIVE_UP_CALLBACK = "jobs.tasks.record_give_up"  # RQ on_failure: stores the last failure of the last attempt
 
 
-class QueueUnavailable(Exception):
+class QueueUnavailable(ServiceUnavailable):
     """Redis cannot be reached; the message names the URL (password hidden) and what to do."""
 
 

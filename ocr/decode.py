@@ -35,6 +35,7 @@ from PIL import (
 )
 
 from ocr.types import Frame
+from qqscan.errors import QqscanError
 
 MiB = 1024 * 1024
 
@@ -65,7 +66,7 @@ _ORIENT = {  # EXIF Orientation -> transpose (same table as ImageOps.exif_transp
 }
 
 
-class DecodeError(Exception):
+class DecodeError(QqscanError):
     """The input is not an image we can scan; the message says why, in user terms."""
 
 

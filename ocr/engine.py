@@ -24,6 +24,7 @@ from ocr import ENGINES
 from ocr.assemble import join_line_pieces
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.vertical import column_box, column_to_row, find_columns
+from qqscan.errors import UsageError
 
 RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
 
@@ -41,8 +42,8 @@ def _is_tall(poly: np.ndarray) -> bool:
     return bool(h >= 1.5 * w)
 
 
-class EngineError(RuntimeError):
-    pass
+class EngineError(UsageError, RuntimeError):
+    """The engine cannot be built as configured (unknown name, broken model files, bad setting)."""
 
 
 class TextModels(Protocol):

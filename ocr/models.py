@@ -14,12 +14,14 @@ from pathlib import Path
 
 import yaml
 
+from qqscan.errors import UsageError
+
 REQUIRED_FILES = ("inference.json", "inference.pdiparams", "inference.yml")
 DEFAULT_DET = "PP-OCRv5_mobile_det"
 DEFAULT_REC = "PP-OCRv5_mobile_rec"
 
 
-class ModelNotFoundError(RuntimeError):
+class ModelNotFoundError(UsageError, RuntimeError):
     """No usable local model folder: we never fall back to downloading."""
 
 

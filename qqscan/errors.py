@@ -5,9 +5,11 @@ Exit codes (README, "Exit codes"): 0 ok / all clean; 1 found: an image flagged (
 bad setting or config file, unsupported database URL, some input failed); 3 a service is unavailable
 (Redis or the database cannot be reached); 130 interrupted.
 
-Standard library only: worker/ and jobs/ may import it. Library errors in ocr/, detectors/, worker/ and
-review/ do not all derive from QqscanError (ocr/ and detectors/ may not import qqscan/); EXIT_BY_CLASS maps
-them by qualified name instead, so mapping them needs no heavy import.
+Standard library only, so every layer may import it (tests/test_layers.py: a shared leaf like
+qqscan.settings): every error qqscan raises derives from QqscanError and carries its exit code
+(tests/test_errors.py checks that no product exception class is left outside the root). EXIT_BY_CLASS maps
+the third-party failures a command can meet (Redis, SQLAlchemy) by qualified name, so mapping them needs
+no heavy import.
 """
 
 from __future__ import annotations
@@ -42,22 +44,13 @@ class ServiceUnavailable(QqscanError):
     exit_code = ExitCode.UNAVAILABLE
 
 
-# Library failure classes (module.qualname) -> exit code; the first class in an exception's MRO that is
-# listed wins, so a subclass may be listed apart from its base.
+# Third-party failure classes (module.qualname) -> exit code; the first class in an exception's MRO that
+# is listed wins, so a subclass may be listed apart from its base.
 EXIT_BY_CLASS: dict[str, ExitCode] = {
-    "store.database.StoreUnavailable": ExitCode.UNAVAILABLE,
-    "jobs.queueing.QueueUnavailable": ExitCode.UNAVAILABLE,
     "redis.exceptions.ConnectionError": ExitCode.UNAVAILABLE,
     "redis.exceptions.TimeoutError": ExitCode.UNAVAILABLE,
     "redis.exceptions.RedisError": ExitCode.UNAVAILABLE,
-    "store.database.SchemaTooNew": ExitCode.USAGE,
-    "store.database.StoreError": ExitCode.USAGE,  # unsupported URL, missing SQLite folder
     "sqlalchemy.exc.ArgumentError": ExitCode.USAGE,  # not a database URL
-    "jobs.cron.CronConfigError": ExitCode.USAGE,
-    "detectors.rules.RulesError": ExitCode.USAGE,
-    "ocr.engine.EngineError": ExitCode.USAGE,
-    "ocr.models.ModelNotFoundError": ExitCode.USAGE,
-    "worker.metrics.MetricsPortError": ExitCode.USAGE,
     "KeyboardInterrupt": ExitCode.INTERRUPTED,
 }
 

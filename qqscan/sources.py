@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from qqscan.errors import UsageError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".jfif"}
 PREFETCH = 4  # sources read ahead (files or URLs) while the engine is busy
 
 
-class SourceError(Exception):
+class SourceError(UsageError):
     """A source that could not be read; the message names it and says why."""
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from qqscan.errors import ExitCode, UsageError
 from qqscan.settings import setting
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -43,12 +44,14 @@ def database_url(env: Mapping[str, str] | None = None) -> str:
     return setting("QQSCAN_DATABASE_URL", env) or default_database_url(env)
 
 
-class StoreError(Exception):
-    """Base class for store errors."""
+class StoreError(UsageError):
+    """Base class for store errors; on its own a usage error (unsupported URL, missing SQLite folder)."""
 
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached or went away; the message has the URL with its password hidden."""
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class SchemaTooNew(StoreError):

@@ -27,6 +27,8 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from qqscan.errors import UsageError
+
 log = logging.getLogger("qqscan.worker")
 
 # One second is typical for OCR on a 2-core box; the buckets reach the job timeout's order of magnitude.
@@ -163,7 +165,7 @@ class QueueDepth(Collector):
         yield up
 
 
-class MetricsPortError(Exception):
+class MetricsPortError(UsageError):
     """The metrics port cannot be bound (in use, not allowed)."""
 
 
