@@ -83,17 +83,15 @@ def run_stock(entries: list[dict], root: Path) -> dict:
             for t, s, p in zip(texts, scores, polys, strict=True)
         ]
         values = {f.value for f in detectors.detect_lines(lines) if f.value}
-        per_image.append(
-            {
-                "file": e["file"],
-                "secs": secs,
-                "cpu": cpu,
-                "texts": texts,
-                "values": sorted(values),
-                "error": err,
-            }
-        )
+        per_image.append(_measured(e["file"], secs, cpu, texts, values, err))
     return {"build_s": build, "images": per_image}
+
+
+def _measured(
+    file: str, secs: float, cpu: float, texts: list[str], values: set[str], error: str | None
+) -> dict:
+    """One image's row, the same for every pipeline compared."""
+    return {"file": file, "secs": secs, "cpu": cpu, "texts": texts, "values": sorted(values), "error": error}
 
 
 def run_qqscan(entries: list[dict], root: Path, engine_name: str) -> dict:
@@ -111,17 +109,7 @@ def run_qqscan(entries: list[dict], root: Path, engine_name: str) -> dict:
         r = scan_bytes(data, e["file"], engine=engine)
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         values = {f.value for f in r.findings if f.value}
-        texts = [ln.text for ln in r.lines]
-        per_image.append(
-            {
-                "file": e["file"],
-                "secs": secs,
-                "cpu": cpu,
-                "texts": texts,
-                "values": sorted(values),
-                "error": r.error,
-            }
-        )
+        per_image.append(_measured(e["file"], secs, cpu, [ln.text for ln in r.lines], values, r.error))
     return {"build_s": build, "images": per_image}
 
 

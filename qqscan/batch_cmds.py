@@ -16,7 +16,14 @@ import click
 
 from qqscan.engine_option import choose_engine, engine_option
 from qqscan.errors import ExitCode, exit_code_for
-from qqscan.options import database_url_option, listing_option, redis_url_option, shop_option, since_option
+from qqscan.options import (
+    database_url_option,
+    listing_option,
+    redis_url_option,
+    setting_option,
+    shop_option,
+    since_option,
+)
 from qqscan.options import parse_since as parse_since  # re-exported: tests and scripts import it here
 
 if TYPE_CHECKING:
@@ -195,21 +202,9 @@ def crawl(
 @click.argument("queue_names", nargs=-1, metavar="[QUEUE]...")
 @click.option("--queues", "queues", multiple=True, help="Queues to listen on (repeat or comma list).")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and errors only (as `rq worker -q`).")
-@click.option(
-    "--max-jobs",
-    type=int,
-    default=None,
-    envvar="QQSCAN_WORKER_MAX_JOBS",
-    show_envvar=True,
-    help="Exit after N jobs (recycle).",
-)
-@click.option(
-    "--max-rss-mb",
-    type=float,
-    default=None,
-    envvar="QQSCAN_WORKER_MAX_RSS_MB",
-    show_envvar=True,
-    help="Exit after a job leaves RSS above M MiB.",
+@setting_option("--max-jobs", setting="QQSCAN_WORKER_MAX_JOBS", help="Exit after N jobs (recycle).")
+@setting_option(
+    "--max-rss-mb", setting="QQSCAN_WORKER_MAX_RSS_MB", help="Exit after a job leaves RSS above M MiB."
 )
 @click.option(
     "--with-scheduler/--without-scheduler",
@@ -219,20 +214,15 @@ def crawl(
 )
 @click.option("--name", default=None, help="Worker name (default: random).")
 @engine_option
-@click.option(
+@setting_option(
     "--metrics-port",
+    setting="QQSCAN_METRICS_PORT",
     type=click.IntRange(0, 65535),
-    default=0,
-    envvar="QQSCAN_METRICS_PORT",
-    show_envvar=True,
     help="Serve Prometheus metrics on this port (/metrics); 0 = off.",
 )
-@click.option(
+@setting_option(
     "--metrics-host",
-    default="127.0.0.1",
-    show_default=True,
-    envvar="QQSCAN_METRICS_HOST",
-    show_envvar=True,
+    setting="QQSCAN_METRICS_HOST",
     help="Address the metrics endpoint listens on (0.0.0.0 in a container).",
 )
 @click.option("--logging-level", "-l", default="INFO", show_default=True)

@@ -9,17 +9,16 @@ from typing import Any
 import click
 
 from ocr import ENGINES
+from qqscan.options import setting_option
 
 
 def engine_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
+    return setting_option(
         "--engine",
         "engine_name",
+        setting="QQSCAN_ENGINE",
         type=click.Choice(list(ENGINES), case_sensitive=False),
-        default=None,
-        envvar="QQSCAN_ENGINE",
-        show_envvar=True,
-        help="Which OCR engine to build (default: onnx, PP-OCRv6 on OpenVINO; paddle: PaddleOCR PP-OCRv5).",
+        help="Which OCR engine to build (onnx: PP-OCRv6 on OpenVINO; paddle: PaddleOCR PP-OCRv5).",
     )(fn)
 
 

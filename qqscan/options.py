@@ -1,6 +1,7 @@
 """Options shared by the commands, so a name and its format mean the same everywhere: `--shop`, `--listing`
 (old `--shop-id`/`--listing-id` kept as hidden aliases), `--since` (an age like 1h/2d or an ISO date/time),
-`--url`/`-u` for Redis (read from QQSCAN_REDIS_URL, else rq's RQ_REDIS_URL)."""
+`--url`/`-u` for Redis (read from QQSCAN_REDIS_URL, else rq's RQ_REDIS_URL), and `setting_option`: a flag
+for a setting of the table (qqscan/settings.py), whose variable, type, default and help come from there."""
 
 from __future__ import annotations
 
@@ -13,7 +14,27 @@ from typing import Any
 
 import click
 
+from qqscan.settings import SETTINGS
+
 F = Callable[..., Any]
+_CLICK_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str, "path": str, "url": str}
+
+
+def setting_option(*decls: str, setting: str, help: str | None = None, **kw: Any) -> Callable[[F], F]:
+    """A flag for the setting `setting`: read from its variable (or the config file, which fills the
+    environment), typed and defaulted as the table says, so flag, variable, config file and README agree.
+    `help` replaces the table's text (which names the flag); other keywords go to click.option."""
+    s = SETTINGS[setting]
+    kind = click.Choice(s.choices, case_sensitive=False) if s.choices else _CLICK_TYPES.get(s.type, str)
+    options: dict[str, Any] = {
+        "type": kind,
+        "default": s.default,
+        "show_default": s.default is not None,
+        "envvar": s.name,
+        "show_envvar": True,
+        "help": help or s.help.replace("`", ""),
+    }
+    return click.option(*decls, **(options | kw))
 
 _AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from qqscan.engine_option import choose_engine, engine_option
 from qqscan.errors import ExitCode, QqscanError, exit_code_for
-from qqscan.options import database_url_option
+from qqscan.options import database_url_option, setting_option
 from qqscan.scan_workers import EngineFailed, InlineScanner, InterruptWatch, PoolScanner, ScanOptions
 from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched
 
@@ -313,12 +313,12 @@ def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStor
     help="Worker processes, each with its own OCR engine (its memory and start-up) and 1/N of the cores.",
 )
 @engine_option
-@click.option(
+@setting_option(
     "--enhance",
-    default=None,
+    setting="QQSCAN_ENHANCE",
+    default=None,  # the raw comma list; ocr.enhance parses it (and the variable, when unset here)
+    show_default=False,
     metavar="STEPS",
-    envvar="QQSCAN_ENHANCE",
-    show_envvar=True,
     help="Extra OCR passes over enhanced copies, comma-separated: tophat (light text over busy photos), "
     "clahe (near-white text). Each costs one more pass. Default: none.",
 )
@@ -376,7 +376,8 @@ def scan(
     run = Run(output, as_json=as_json, with_lines=with_lines, quiet=quiet, note=note)
     try:
         with run.watch:
-            _scan(run, sources, verbose, jobs, enhance, to_store, rescan, shop, listing)
+            target = StoreTarget(shop, listing, rescan) if to_store else None
+            _scan(run, sources, verbose, jobs, enhance, target)
         status = run.tally.status(exit_zero)
     except KeyboardInterrupt:
         run.close(interrupted=True)
@@ -406,16 +407,22 @@ def scan(
     sys.exit(status)
 
 
+@dataclass(frozen=True)
+class StoreTarget:
+    """`--store` and what goes with it: the shop/listing recorded with each source, and --rescan."""
+
+    shop: str | None
+    listing: str | None
+    rescan: bool
+
+
 def _scan(
     run: Run,
     sources: tuple[str, ...],
     verbose: bool,
     jobs: int,
     enhance: str | None,
-    to_store: bool,
-    rescan: bool,
-    shop: str | None,
-    listing: str | None,
+    store: StoreTarget | None,
 ) -> None:
     """Check, read, scan, print; what happened is in run.tally."""
     # Imported here, and only what checking needs, so a mistake is answered well under a second.
@@ -432,7 +439,7 @@ def _scan(
         raise Fatal(str(exc)) from exc
     checked = list(expand(sources, sys.stdin))
     todo = [s for s in checked if isinstance(s, Source)]
-    run.sink = _open_store(shop, listing, rescan) if to_store else None
+    run.sink = _open_store(store.shop, store.listing, store.rescan) if store else None
     for problem in checked:  # answered now, before the engine is built
         if isinstance(problem, Problem):
             run.problem(problem)

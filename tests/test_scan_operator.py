@@ -110,7 +110,7 @@ def test_an_engine_that_cannot_be_built_is_one_line_and_a_traceback_only_with_ve
 
 def test_help_shows_the_environment_variables():
     text = " ".join(CliRunner().invoke(cli, ["scan", "--help"]).output.split())  # unwrapped
-    assert "[env var: QQSCAN_ENGINE]" in text and "[env var: QQSCAN_ENHANCE]" in text
+    assert "[env var: QQSCAN_ENGINE; default: onnx]" in text and "[env var: QQSCAN_ENHANCE]" in text
 
 
 def test_exit_status_tells_flagged_from_clean(fixture_dir, engine):
