@@ -3,20 +3,15 @@ flags it unless the operator turns that off with QQSCAN_SOLICITATION_FLAGS=0 (de
 
 from __future__ import annotations
 
-import os
-
 from detectors.base import Finding
+from qqscan.settings import setting
 
 ENV_SOLICITATION_FLAGS = "QQSCAN_SOLICITATION_FLAGS"
-_OFF = {"0", "false", "no", "off"}
 
 
 def solicitation_flags() -> bool:
     """Does a solicitation alone flag an image? Read from the environment on every call (tests, reloads)."""
-    raw = os.environ.get(ENV_SOLICITATION_FLAGS, "1").strip().lower()
-    if raw not in _OFF | {"1", "true", "yes", "on", ""}:
-        raise ValueError(f"${ENV_SOLICITATION_FLAGS} must be 1/0 (true/false, yes/no, on/off), not {raw!r}")
-    return raw not in _OFF
+    return bool(setting(ENV_SOLICITATION_FLAGS))  # SettingError (a ValueError) on a value not 1/0
 
 
 def flags(finding: Finding) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qqscan.errors import UsageError
+from qqscan.settings import setting
 
 SHIPPED = Path(__file__).with_name("vocab.toml")
 ENV_OVERRIDE = "QQSCAN_RULES"
@@ -50,7 +51,7 @@ def load_rules(override: str | os.PathLike[str] | None = None) -> dict[str, Any]
     `override` defaults to $QQSCAN_RULES. An override with `replace = true` replaces the shipped file.
     """
     rules = _read(SHIPPED)
-    path = override if override is not None else os.environ.get(ENV_OVERRIDE) or None
+    path = override if override is not None else setting(ENV_OVERRIDE)
     if path:
         extra = _read(Path(path))
         rules = dict(extra) if extra.pop("replace", False) else _merge(rules, extra)

@@ -14,7 +14,6 @@ Policy (why):
 from __future__ import annotations
 
 import io
-import os
 import re
 import struct
 import zlib
@@ -36,6 +35,7 @@ from PIL import (
 
 from ocr.types import Frame
 from qqscan.errors import QqscanError
+from qqscan.settings import setting
 
 MiB = 1024 * 1024
 
@@ -79,20 +79,13 @@ class DecodeLimits:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DecodeLimits:
         """Defaults overridden by QQSCAN_MAX_BYTES / QQSCAN_MAX_PIXELS / QQSCAN_MAX_FRAMES."""
-        env = os.environ if environ is None else environ
         values: dict[str, int] = {}
         for field_name, var in (
             ("max_bytes", "QQSCAN_MAX_BYTES"),
             ("max_pixels", "QQSCAN_MAX_PIXELS"),
             ("max_frames", "QQSCAN_MAX_FRAMES"),
         ):
-            raw = env.get(var, "").strip().replace("_", "")
-            if not raw:
-                continue
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ValueError(f"{var}={env[var]!r} is not a whole number") from None
+            value = setting(var, environ)  # SettingError (a ValueError) names a value that is not a number
             if value < 1:
                 raise ValueError(f"{var}={value} must be at least 1")
             values[field_name] = value

