@@ -251,6 +251,22 @@ def _crawl_kwargs(url: str, listing_id: Any, shop_id: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
+TASKS = {"scan": "jobs.tasks.scan_url", "crawl": "jobs.tasks.crawl_page"}  # request kind -> RQ job path
+
+
+def _enqueue_each(
+    queue: Queue, kind: str, urls: list[str], kwargs_for: Callable[[str], dict[str, Any]], policy: Policy
+) -> tuple[int, int]:
+    """One `kind` job per URL under its stable id; returns (enqueued, already queued)."""
+    done = skipped = 0
+    for url in urls:
+        if _enqueue_unique(queue, TASKS[kind], job_id(kind, url), kwargs_for(url), policy):
+            done += 1
+        else:
+            skipped += 1
+    return done, skipped
+
+
 def enqueue_scans(
     conn: Redis,
     urls: Iterable[str],
@@ -271,14 +287,9 @@ def enqueue_scans(
         "scan", items, listing_id=listing_id, shop_id=shop_id, page_url=page_url, rescan=rescan
     )
     queue = Queue(policy.scan_queue, connection=conn)
-    done = skipped = 0
-    for url in items:
-        kwargs = _scan_kwargs(url, listing_id, shop_id, page_url, rescan)
-        if _enqueue_unique(queue, "jobs.tasks.scan_url", job_id("scan", url), kwargs, policy):
-            done += 1
-        else:
-            skipped += 1
-    return done, skipped
+    return _enqueue_each(
+        queue, "scan", items, lambda url: _scan_kwargs(url, listing_id, shop_id, page_url, rescan), policy
+    )
 
 
 def enqueue_crawls(
@@ -296,14 +307,7 @@ def enqueue_crawls(
     items = list(dict.fromkeys(urls))
     (store or _default_store()).record_requests("crawl", items, listing_id=listing_id, shop_id=shop_id)
     queue = Queue(policy.crawl_queue, connection=conn)
-    done = skipped = 0
-    for url in items:
-        kwargs = _crawl_kwargs(url, listing_id, shop_id)
-        if _enqueue_unique(queue, "jobs.tasks.crawl_page", job_id("crawl", url), kwargs, policy):
-            done += 1
-        else:
-            skipped += 1
-    return done, skipped
+    return _enqueue_each(queue, "crawl", items, lambda url: _crawl_kwargs(url, listing_id, shop_id), policy)
 
 
 # --- the reconciler -----------------------------------------------------------------------------------------
@@ -322,7 +326,6 @@ def reconcile(conn: Redis, store: Store, policy: Policy | None = None) -> dict[s
         "scan": Queue(policy.scan_queue, connection=conn),
         "crawl": Queue(policy.crawl_queue, connection=conn),
     }
-    funcs = {"scan": "jobs.tasks.scan_url", "crawl": "jobs.tasks.crawl_page"}
     on_queue: dict[str, set[str]] = {}  # job ids on each queue, read once per run when needed
     counts = {"open": 0, "live": 0, "requeued": 0, "failed": 0}
     after = 0
@@ -369,7 +372,7 @@ def reconcile(conn: Redis, store: Store, policy: Policy | None = None) -> dict[s
                 )
             else:
                 kwargs = _crawl_kwargs(r["url"], r["listing_id"], r["shop_id"])
-            if _enqueue_unique(queues[r["kind"]], funcs[r["kind"]], jid, kwargs, policy):
+            if _enqueue_unique(queues[r["kind"]], TASKS[r["kind"]], jid, kwargs, policy):
                 requeued.append(r["id"])
             else:
                 counts["live"] += 1
