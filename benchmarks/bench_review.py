@@ -26,7 +26,7 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 
 from review.app import create_app
-from store.results import EvidenceBlob
+from store.results import EvidenceBlob, Store
 from store.review import ReviewStore
 
 PASSWORD = "benchmark password"
@@ -40,6 +40,7 @@ def _png() -> bytes:
 
 def seed(store: ReviewStore, n: int) -> float:
     frame = _png()
+    results = Store(store.db)  # the worker's write path, over the review store's database
     t0 = time.perf_counter()
     for i in range(n):
         sha = hashlib.sha256(f"bench-{i}".encode()).hexdigest()
@@ -47,7 +48,7 @@ def seed(store: ReviewStore, n: int) -> float:
         finding = {"type": "qq" if i % 3 else "phone", "value": qq, "text": f"QQ{qq}", "frame": 0,
                    "rule": "qq.keyword" if i % 3 else "phone.plain", "confidence": (i % 100) / 100,
                    "box": [[10, 10], [200, 10], [200, 40], [10, 40]]}  # fmt: skip
-        store.save_scan(
+        results.save_scan(
             {
                 "sha256": sha,
                 "source": f"https://img.example.com/{i}.jpg",
@@ -90,8 +91,8 @@ def main() -> None:
     store = ReviewStore(url)
     try:
         secs = seed(store, args.images)
-        print(f"seeded {args.images} flagged images in {secs:.1f} s ({store.safe_url})")
-        store.add_user("bench", PASSWORD, "moderator")
+        print(f"seeded {args.images} flagged images in {secs:.1f} s ({store.db.safe_url})")
+        store.accounts.add("bench", PASSWORD, "moderator")
         app = create_app(store)
         client = app.test_client()
         page = client.get("/login").get_data(as_text=True)
@@ -101,7 +102,7 @@ def main() -> None:
         assert token, "no CSRF token on the login page"
         resp = client.post("/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token[1]})
         assert resp.status_code in (302, 303), resp.status_code
-        last = store.queue(page=10**6, per_page=50).pages
+        last = store.queue.page(page=10**6, per_page=50).pages
         pages = {
             "queue, first page": "/",
             f"queue, page {last // 2}": f"/?page={last // 2}",
@@ -111,11 +112,11 @@ def main() -> None:
         for name, path in pages.items():
             assert client.get(path).status_code == 200
             print(f"{name:28} {timed(lambda p=path: client.get(p)):7.1f} ms")
-        first = store.queue().items[0]["sha256"]
+        first = store.queue.page().items[0]["sha256"]
         print(f"{'image page':28} {timed(lambda: client.get(f'/image/{first}')):7.1f} ms")
 
         def decide_and_open_next() -> None:
-            sha = store.queue().items[0]["sha256"]
+            sha = store.queue.page().items[0]["sha256"]
             html = client.get(f"/image/{sha}").get_data(as_text=True)
             form = re.search(r'id="decision-form"[\s\S]*?name="csrf_token"[^>]*value="([^"]+)"', html)
             seen = re.search(r'name="seen" value="([^"]*)"', html)

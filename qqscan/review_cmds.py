@@ -26,7 +26,8 @@ from review.safetext import csv_cell, json_escape_controls, visible
 from store.terms import CONTACT_TYPES, REVIEW_STATUSES
 
 if TYPE_CHECKING:
-    from store.review import ReviewStore, UserInfo
+    from store.accounts import UserInfo
+    from store.review import ReviewStore
 
 SHORT = 12  # hash digits shown in tables
 URL_WIDTH = 60
@@ -125,7 +126,7 @@ def _cut(text: str, width: int) -> str:
 def resolve(store: ReviewStore, prefix: str) -> str:
     """The full hash for a hash or prefix; a clear error when none or several images match."""
     try:
-        return store.resolve(prefix)
+        return store.queue.resolve(prefix)
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from exc
 
@@ -134,7 +135,7 @@ def _reviewer(store: ReviewStore, name: str | None, *, admin: bool = False) -> U
     """The enabled account acting here; an admin one when `admin`."""
     if not name:
         raise click.UsageError("say who you are: --as NAME or QQSCAN_REVIEWER=NAME (a review account)")
-    user = next((u for u in store.users() if u.name == name), None)
+    user = next((u for u in store.accounts.users() if u.name == name), None)
     if user is None:
         raise click.ClickException(
             f"no review account {name!r}: terminal review uses the web app's accounts "
@@ -263,7 +264,7 @@ def list_(
     as_json: bool,
 ) -> None:
     """The review queue: flagged images (their newest scan), newest first by default."""
-    from store.review import QueueFilter
+    from store.queue import QueueFilter
 
     try:
         f = QueueFilter(
@@ -278,7 +279,7 @@ def list_(
     except ValueError as exc:  # a date out of range (9999-12-31 has no next day)
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     with opened_store() as store:
-        qp = store.queue(f, page=page, per_page=per_page)
+        qp = store.queue.page(f, page=page, per_page=per_page)
     if as_json:
         for item in qp.items:
             say(dumps(item))
@@ -316,7 +317,7 @@ def show(sha: str, as_json: bool) -> None:
 
     SHA is the image's sha256 or a prefix of at least 6 hex digits."""
     with opened_store() as store:
-        item = store.item(resolve(store, sha))
+        item = store.queue.item(resolve(store, sha))
     if item is None:  # removed between resolve and read
         raise click.ClickException(f"no image {sha}")
     if as_json:
@@ -415,9 +416,9 @@ def decide(
             _decide_and_allow(store, full, user.name, note, allow_shop)
             return
         if len(full) == 1:
-            store.record_decision(full[0], status, reviewer=user.name, note=note)
+            store.decisions.record(full[0], status, reviewer=user.name, note=note)
         else:
-            store.decide_many(full, status, reviewer=user.name, note=note)
+            store.decisions.record_many(full, status, reviewer=user.name, note=note)
         for sha in full:
             say(f"{sha[:SHORT]} -> {status} (by {user.name})")
 
@@ -426,15 +427,15 @@ def _decide_and_allow(
     store: ReviewStore, shas: list[str], reviewer: str, note: str | None, shop: str | None
 ) -> None:
     """False positive + allow-list every live finding value of these images, as the web app does it
-    (ReviewStore.decide_false_positive: one transaction, scope from the request, no duplicate entries)."""
+    (Decisions.false_positive: one transaction, scope from the request, no duplicate entries)."""
     from store.findings import live_findings
 
     values = {}
     for sha in shas:
-        item = store.item(sha) or {"findings": []}
+        item = store.queue.item(sha) or {"findings": []}
         found = [(str(f.get("value") or "").strip(), f.get("type")) for f in live_findings(item["findings"])]
         values[sha] = [(value, ctype) for value, ctype in found if value]
-    done = store.decide_false_positive(values, reviewer=reviewer, shop_id=shop, note=note)
+    done = store.decisions.false_positive(values, reviewer=reviewer, shop_id=shop, note=note)
     for sha in shas:
         say(f"{sha[:SHORT]} -> false_positive (by {reviewer})")
     where = f"shop {shop}" if shop else "all shops"
@@ -462,7 +463,7 @@ def undo(as_user: str | None, remove_allow: bool | None) -> None:
     """Undo your most recent decision (refused when someone changed that image since)."""
     with opened_store() as store:
         user = _reviewer(store, as_user)
-        done = store.undo_last(user.name)
+        done = store.decisions.undo_last(user.name)
         if done is None:
             say(f"nothing to undo for {user.name}")
             return
@@ -480,7 +481,9 @@ def undo(as_user: str | None, remove_allow: bool | None) -> None:
         if remove_allow is None and _interactive():
             remove_allow = click.confirm("remove these allow-list entries too?", default=False)
         if remove_allow:
-            removed = store.remove_decision_allow(done["undone"], removed_by=user.name, admin=user.is_admin)
+            removed = store.allowlist.remove_decision(
+                done["undone"], removed_by=user.name, admin=user.is_admin
+            )
             say(
                 f"removed allow-list entr{'y' if len(removed) == 1 else 'ies'} "
                 + ", ".join(f"#{i}" for i in removed)
@@ -511,7 +514,7 @@ def export(fmt: str, since: datetime | None, output: str) -> None:
     CSV is for spreadsheets: a text cell starting with = + - @ (or a tab/CR) gets a leading ' so it is not
     run as a formula, and bidi/control characters are shown as <U+XXXX>. JSON keeps the exact text."""
     with opened_store() as store:
-        rows = store.violations(since=since.astimezone(UTC).date() if since else None)
+        rows = store.queue.violations(since=since.astimezone(UTC).date() if since else None)
         if output == "-":
             sys.stdout.flush()
             out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
@@ -569,7 +572,7 @@ def allow() -> None:
 def allow_list(include_removed: bool, as_json: bool) -> None:
     """Allow-list entries, oldest first."""
     with opened_store() as store:
-        entries = store.allow_entries(include_removed=include_removed)
+        entries = store.allowlist.entries(include_removed=include_removed)
     if as_json:
         for e in entries:
             say(dumps(e))
@@ -606,7 +609,9 @@ def allow_add(
     """Add an allow-list entry (admin)."""
     with opened_store() as store:
         user = _reviewer(store, as_user, admin=True)
-        eid = store.add_allow(kind, value, created_by=user.name, contact_type=type_, shop_id=shop, note=note)
+        eid = store.allowlist.add(
+            kind, value, created_by=user.name, contact_type=type_, shop_id=shop, note=note
+        )
     say(
         f"allow-listed #{eid}: {kind} {value.strip()!r} for {type_ or 'any type'}, "
         f"{f'shop {shop}' if shop else 'all shops'}"
@@ -620,10 +625,10 @@ def allow_remove(entry_ids: tuple[int, ...], as_user: str | None) -> None:
     """Remove allow-list entries (admin; kept in the history with who removed them)."""
     with opened_store() as store:
         user = _reviewer(store, as_user, admin=True)
-        active = {e["id"] for e in store.allow_entries()}
+        active = {e["id"] for e in store.allowlist.entries()}
         missing = [i for i in entry_ids if i not in active]
         if missing:  # before removing any
             raise click.ClickException(f"no active allow-list entry #{missing[0]}")
         for entry_id in dict.fromkeys(entry_ids):
-            store.remove_allow(entry_id, removed_by=user.name)
+            store.allowlist.remove(entry_id, removed_by=user.name)
             say(f"removed allow-list entry #{entry_id}")

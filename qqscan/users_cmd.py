@@ -6,6 +6,8 @@ scripts and CI can create accounts. Every change is in the store's audit log (ac
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from qqscan.options import database_url_option
@@ -30,10 +32,10 @@ def users() -> None:
 def add(name: str, role: str, password_stdin: bool) -> None:
     """Create a review account."""
     with opened_store() as store:
-        if any(u.name == name.strip() for u in store.users()):  # before asking for a password
+        if any(u.name == name.strip() for u in store.accounts.users()):  # before asking for a password
             raise click.ClickException(f"user {name.strip()!r} already exists")
         password = read_password(name, password_stdin)
-        user = store.add_user(name, password, role)
+        user = store.accounts.add(name, password, role)
     say(f"added {user.role} {user.name}")
 
 
@@ -42,24 +44,42 @@ def add(name: str, role: str, password_stdin: bool) -> None:
 def list_(as_json: bool) -> None:
     """Accounts: name, role, enabled."""
     with opened_store() as store:
-        accounts = store.users()
+        accounts = store.accounts.users()
+    _show(
+        [{"name": u.name, "role": u.role, "enabled": not u.disabled} for u in accounts],
+        [(u.name, f"{u.role:<9}", "no" if u.disabled else "yes") for u in accounts],
+        header=("name", f"{'role':<9}", "enabled"),
+        empty="no accounts yet: qqscan users add NAME --role admin",
+        as_json=as_json,
+    )
+
+
+def _show(
+    docs: list[dict[str, Any]],
+    rows: list[tuple[str, ...]],
+    *,
+    header: tuple[str, ...],
+    empty: str,
+    as_json: bool,
+) -> None:
+    """A listing: `docs` one JSON object a line (--json), else `rows` under `header`, cells two spaces
+    apart and the first column padded to its widest; `empty` when there is nothing."""
     if as_json:
-        for u in accounts:
-            say(dumps({"name": u.name, "role": u.role, "enabled": not u.disabled}))
+        for doc in docs:
+            say(dumps(doc))
         return
-    if not accounts:
-        say("no accounts yet: qqscan users add NAME --role admin")
+    if not rows:
+        say(empty)
         return
-    width = max(4, *(len(u.name) for u in accounts))
-    say(f"{'name':<{width}}  {'role':<9}  enabled")
-    for u in accounts:
-        say(f"{u.name:<{width}}  {u.role:<9}  {'no' if u.disabled else 'yes'}")
+    width = max(4, *(len(r[0]) for r in rows))
+    for first, *rest in (header, *rows):
+        say("  ".join((f"{first:<{width}}", *rest)))
 
 
 def _set_disabled(name: str, disabled: bool) -> None:
     with opened_store() as store:
         try:
-            store.set_disabled(name, disabled)
+            store.accounts.set_disabled(name, disabled)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from exc
     say(f"{'disabled' if disabled else 'enabled'} {name}")
@@ -85,11 +105,11 @@ def enable(name: str) -> None:
 def passwd(name: str, password_stdin: bool) -> None:
     """Set an account's password."""
     with opened_store() as store:
-        if not any(u.name == name for u in store.users()):
+        if not any(u.name == name for u in store.accounts.users()):
             raise click.ClickException(f"no user {name!r}")
         password = read_password(name, password_stdin)
         try:
-            store.set_password(name, password)
+            store.accounts.set_password(name, password)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from exc
     say(f"password changed for {name}")
@@ -100,19 +120,24 @@ def passwd(name: str, password_stdin: bool) -> None:
 def sessions(as_json: bool) -> None:
     """Live review-app sessions (newest first): who, since when, until when, from where."""
     with opened_store() as store:
-        live = store.sessions()
-    if as_json:
-        for s in live:
-            say(dumps({k: s[k] for k in ("user", "created_at", "expires_at", "ip", "user_agent")}))
-        return
-    if not live:
-        say("nobody is logged in")
-        return
-    width = max(4, *(len(s["user"]) for s in live))
-    say(f"{'user':<{width}}  {'since (UTC)':<19}  {'until (UTC)':<19}  from")
-    for s in live:
-        since, until = (s[k].strftime("%Y-%m-%d %H:%M:%S") for k in ("created_at", "expires_at"))
-        say(f"{s['user']:<{width}}  {since}  {until}  {s['ip'] or '-'}  {s['user_agent'] or ''}")
+        live = store.accounts.sessions()
+    day = "%Y-%m-%d %H:%M:%S"
+    _show(
+        [{k: s[k] for k in ("user", "created_at", "expires_at", "ip", "user_agent")} for s in live],
+        [
+            (
+                s["user"],
+                s["created_at"].strftime(day),
+                s["expires_at"].strftime(day),
+                s["ip"] or "-",
+                s["user_agent"] or "",
+            )
+            for s in live
+        ],
+        header=("user", f"{'since (UTC)':<19}", f"{'until (UTC)':<19}", "from"),
+        empty="nobody is logged in",
+        as_json=as_json,
+    )
 
 
 @users.command("logout")
@@ -122,7 +147,7 @@ def logout(name: str) -> None:
     cookie too). It can log in again; to stop that, disable the account or change its password."""
     with opened_store() as store:
         try:
-            n = store.end_sessions(name, actor="cli")
+            n = store.accounts.end_sessions(name, actor="cli")
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from exc
     say(f"logged {name} out everywhere: {n} session{'' if n == 1 else 's'} ended")

@@ -25,8 +25,8 @@ def audit() -> Any:
     store = current_store()
     actor = (request.args.get("actor") or "").strip()[:128]
     page, per = _page_arg(), _per_page()
-    events = store.audit_log(actor=actor or None, limit=per + 1, offset=(page - 1) * per)
-    decisions = store.history(reviewer=actor or None, limit=per + 1, offset=(page - 1) * per)
+    events = store.audit.log(actor=actor or None, limit=per + 1, offset=(page - 1) * per)
+    decisions = store.decisions.history(reviewer=actor or None, limit=per + 1, offset=(page - 1) * per)
     return render_template(
         "audit.html",
         actor=actor,
@@ -34,7 +34,7 @@ def audit() -> Any:
         decisions=decisions[:per],
         page=page,
         has_next=len(events) > per or len(decisions) > per,
-        users=store.users(),
+        users=store.accounts.users(),
     )
 
 
@@ -43,10 +43,10 @@ def allowlist() -> Any:
     store = current_store()
     return render_template(
         "allowlist.html",
-        entries=store.allow_entries(include_removed=True),
+        entries=store.allowlist.entries(include_removed=True),
         kinds=ALLOW_KINDS,
         types=CONTACT_TYPES,
-        shops=store.shops_in_use(),
+        shops=store.queue.shops_in_use(),
     )
 
 
@@ -58,7 +58,7 @@ def allowlist_add() -> Any:
     contact_type = (request.form.get("contact_type") or "").strip()[:16] or None
     shop_id = (request.form.get("shop_id") or "").strip()[:128] or None
     try:
-        eid = current_store().add_allow(
+        eid = current_store().allowlist.add(
             kind,
             request.form.get("value") or "",
             created_by=current_user.name,
@@ -75,7 +75,7 @@ def allowlist_add() -> Any:
 
 @admin_required
 def allowlist_remove(entry_id: int) -> Any:
-    if current_store().remove_allow(entry_id, removed_by=current_user.name):
+    if current_store().allowlist.remove(entry_id, removed_by=current_user.name):
         flash(f"Removed allow-list entry {entry_id}: scans from now on no longer use it.", "ok")
     else:
         flash(f"Allow-list entry {entry_id} does not exist or was already removed.", "error")
@@ -88,9 +88,9 @@ def sessions() -> Any:
     sid = session.get("sid")
     return render_template(
         "sessions.html",
-        sessions=store.sessions(),
-        mine=store.session_id(sid) if isinstance(sid, str) else None,
-        users=store.users(),
+        sessions=store.accounts.sessions(),
+        mine=store.accounts.session_id(sid) if isinstance(sid, str) else None,
+        users=store.accounts.users(),
     )
 
 
@@ -102,7 +102,7 @@ def sessions_end() -> Any:
     if not name or (one is not None and not SESSION_ID_RE.fullmatch(one)):
         abort(400, "Say whose sessions to end (and which one, by its id from the list).")
     try:
-        n = current_store().end_sessions(name, actor=current_user.name, session_id=one)
+        n = current_store().accounts.end_sessions(name, actor=current_user.name, session_id=one)
     except KeyError:
         abort(400, f"There is no account {name!r}.")
     if one:

@@ -90,7 +90,7 @@ def create_app(
     )
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = store.secret_key()
+        app.config["SECRET_KEY"] = store.accounts.secret_key()
     app.extensions["qqscan_review_store"] = store
 
     app.before_request(_healthz)  # first: a probe needs no login, session or CSRF token

@@ -17,7 +17,7 @@ Choices:
   identifier uses the socket's address, not X-Forwarded-For, which a client can set. The session is a
   browser-session cookie (Flask-Login's strong mode does nothing for "permanent" sessions) and also
   ends REVIEW_SESSION_HOURS (default 12) after login, checked server-side from the signed login time.
-- Login: argon2 via ReviewStore.verify_user (same cost for unknown names); POST /login is limited to
+- Login: argon2 via Accounts.verify (same cost for unknown names); POST /login is limited to
   LOGIN_RATE_LIMIT (default 5 per minute) per client address with Flask-Limiter's in-memory storage
   (per process: behind a proxy every client shares the proxy's address). Every login, failed login and
   logout is written to the audit log. The session is cleared on login (no fixation) and on logout.
@@ -50,7 +50,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from store.review import ReviewStore, UserInfo
+from store.accounts import UserInfo
+from store.review import ReviewStore
 
 PUBLIC_ENDPOINTS = frozenset({"login", "static", "favicon"})
 NOT_PAGES = frozenset({"blob"})  # GETs that are not pages: 401 instead of a redirect to the login form
@@ -113,7 +114,7 @@ def require_login() -> Any:
     hours = float(current_app.config.get("REVIEW_SESSION_HOURS", DEFAULT_SESSION_HOURS))
     login_at = session.get("login_at")
     if not isinstance(login_at, int | float) or time.time() - login_at > hours * 3600:
-        current_store().end_session(session.get("sid"))
+        current_store().accounts.end_session(session.get("sid"))
         logout_user()
         session.clear()
         return refuse_anonymous()
@@ -145,29 +146,31 @@ def login() -> Any:
     store = current_store()
     name = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
-    info = store.verify_user(name, password) if name and password else None
+    info = store.accounts.verify(name, password) if name and password else None
     if info is None:
-        store.audit("anonymous", "login_failed", name or None, _client())
+        store.audit.record("anonymous", "login_failed", name or None, _client())
         flash("Wrong user name or password, or the account is disabled.", "error")
         return render_template("login.html", next=nxt, username=name), 401
-    store.end_session(session.get("sid"))  # a login over a live session replaces it
+    store.accounts.end_session(session.get("sid"))  # a login over a live session replaces it
     session.clear()  # nothing from before the login survives into the user's session
     hours = float(current_app.config.get("REVIEW_SESSION_HOURS", DEFAULT_SESSION_HOURS))
     seen = _client()
-    session["sid"] = store.start_session(info.id, hours=hours, ip=seen["ip"], user_agent=seen["user_agent"])
+    session["sid"] = store.accounts.start_session(
+        info.id, hours=hours, ip=seen["ip"], user_agent=seen["user_agent"]
+    )
     login_user(ReviewUser(info))
     session["login_at"] = int(time.time())
     session["credential"] = info.credential  # a later password change ends this session
-    store.audit(info.name, "login", info.name, _client())
+    store.audit.record(info.name, "login", info.name, _client())
     return redirect(nxt)
 
 
 def logout() -> Any:
     name = current_user.name
-    current_store().end_session(session.get("sid"))  # the cookie, and any copy of it, stops working
+    current_store().accounts.end_session(session.get("sid"))  # the cookie, and any copy of it, stops working
     logout_user()
     session.clear()
-    current_store().audit(name, "logout", name, _client())
+    current_store().audit.record(name, "logout", name, _client())
     flash("Logged out.", "info")
     return redirect(url_for("login"))
 
@@ -186,7 +189,7 @@ def init_auth(app: Flask) -> None:
             uid = int(user_id)
         except (TypeError, ValueError):
             return None
-        info = current_store().session_user(uid, session.get("sid"))  # None once logged out or ended
+        info = current_store().accounts.session_user(uid, session.get("sid"))  # None once logged out or ended
         if info is None or info.disabled or session.get("credential") != info.credential:
             return None
         return ReviewUser(info)

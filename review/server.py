@@ -87,7 +87,7 @@ def run(
     try:
         secure = server.qqscan_secure
         print(
-            f"qqscan review: serving {' and '.join(urls(server))} (database {store.safe_url}; "
+            f"qqscan review: serving {' and '.join(urls(server))} (database {store.db.safe_url}; "
             f"{'Secure' if secure else 'non-Secure'} session cookies; Ctrl-C stops)",
             file=sys.stderr,
             flush=True,

@@ -17,7 +17,7 @@ Choices:
 - Allow-list from a decision: findings ticked "allow" become kind "value" entries (contact type = the
   finding's type, scope = one of the image's shops or everywhere, chosen in the form), only together with
   a "false positive" decision, written with it in one transaction and linked to it, and none for a value
-  an entry already allows there (ReviewStore.decide_false_positive, shared with `qqscan review decide
+  an entry already allows there (Decisions.false_positive, shared with `qqscan review decide
   --allow`; docs/review.md). Undoing that decision
   does not remove them on its own (an entry may be right although the decision was not): the undo says
   which entries it left and the image page offers a button to remove them (to the decision's author or
@@ -38,8 +38,9 @@ from flask import Flask, Response, abort, current_app, flash, redirect, render_t
 from flask_login import current_user
 
 from review.auth import current_store
+from store.decisions import DecisionRefused, ScopeRefused
 from store.findings import is_live
-from store.review import FIRST_DAY, LAST_DAY, SORTS, DecisionRefused, QueueFilter, ScopeRefused
+from store.queue import FIRST_DAY, LAST_DAY, SORTS, QueueFilter
 from store.terms import CONTACT_TYPES, DECISIONS, REVIEW_STATUSES
 
 SHA_RE = re.compile(r"[0-9a-f]{64}")
@@ -129,17 +130,17 @@ def queue() -> Any:
     store = current_store()
     f, params, ignored = parse_filter(request.args)
     page = _page_arg()
-    result = store.queue(f, page=page, per_page=_per_page())
+    result = store.queue.page(f, page=page, per_page=_per_page())
     if page > result.pages:  # past the end (images left the queue since): show the last page
         page = result.pages
-        result = store.queue(f, page=page, per_page=_per_page())
+        result = store.queue.page(f, page=page, per_page=_per_page())
     for item in result.items:
         seen: dict[tuple[str, str], None] = {}
         for finding in item["findings"]:
             seen[(str(finding.get("type")), str(finding.get("value") or finding.get("text") or ""))] = None
         item["summary"] = list(seen)
     types = list(CONTACT_TYPES) + ([f.type] if f.type and f.type not in CONTACT_TYPES else [])
-    rules = store.rules_in_use()
+    rules = store.queue.rules_in_use()
     if f.rule and f.rule not in rules:
         rules.append(f.rule)
     return render_template(
@@ -153,7 +154,7 @@ def queue() -> Any:
         decisions=DECISIONS,
         types=types,
         rules=rules,
-        shops=store.shops_in_use(),
+        shops=store.queue.shops_in_use(),
         sorts=SORTS,
         all_count=sum(result.counts.values()),
     )
@@ -174,7 +175,9 @@ def bulk() -> Any:
     if len(shas) > MAX_BULK or not all(SHA_RE.fullmatch(s) for s in shas):
         abort(400, "The selection is not a list of image hashes.")
     try:
-        n = store.decide_many(shas, status, reviewer=current_user.name, note=request.form.get("note"))
+        n = store.decisions.record_many(
+            shas, status, reviewer=current_user.name, note=request.form.get("note")
+        )
     except DecisionRefused as exc:
         flash(f"Nothing was changed: {exc}", "error")
         return redirect(back, 303)
@@ -232,7 +235,7 @@ def _zoom(ev: dict[str, Any], target: int = 360) -> tuple[int, int]:
 def detail(sha: str) -> Any:
     store = current_store()
     _valid_sha(sha)
-    item = store.item(sha)
+    item = store.queue.item(sha)
     if item is None:
         abort(404, "No image with this hash in the store.")
     f, params, ignored = parse_filter(request.args)
@@ -261,8 +264,8 @@ def detail(sha: str) -> Any:
         filters=params,
         filter=f,
         ignored=ignored,
-        prev_sha=store.neighbour(sha, f, -1),
-        next_sha=store.neighbour(sha, f, +1),
+        prev_sha=store.queue.neighbour(sha, f, -1),
+        next_sha=store.queue.neighbour(sha, f, +1),
         seen=last,
         decisions=DECISIONS,
         offer=undone_offer(item),
@@ -280,7 +283,7 @@ def decide(sha: str) -> Any:
     allow = request.form.getlist("allow")
     me = current_user.name
 
-    newest = store.history(sha256=sha, limit=1)
+    newest = store.decisions.history(sha256=sha, limit=1)
     seen = request.form.get("seen")
     if seen is not None and newest:
         latest = newest[0]
@@ -297,7 +300,7 @@ def decide(sha: str) -> Any:
         if status != "false_positive":
             flash("Not saved: findings can be allow-listed only with a false positive decision.", "error")
             return redirect(here, 303)
-        item = store.item(sha)
+        item = store.queue.item(sha)
         if item is None:
             abort(404, "No image with this hash in the store.")
         findings = item["findings"]
@@ -314,10 +317,12 @@ def decide(sha: str) -> Any:
     note = request.form.get("note")
     try:
         if entries:
-            done = store.decide_false_positive({sha: entries}, reviewer=me, shop_id=scope or None, note=note)
+            done = store.decisions.false_positive(
+                {sha: entries}, reviewer=me, shop_id=scope or None, note=note
+            )
             flash(allow_listed(done.added, done.covered, scope or None), "ok")
         else:
-            store.record_decision(sha, status, reviewer=me, note=note)
+            store.decisions.record(sha, status, reviewer=me, note=note)
     except DecisionRefused:
         abort(404, "No image with this hash in the store.")
     except ScopeRefused as exc:  # a forged scope: the form offers only the image's shops
@@ -326,7 +331,7 @@ def decide(sha: str) -> Any:
         flash(f"Not saved: {exc}.", "error")
         return redirect(here, 303)
     flash(f"Marked {sha[:12]} as {status.replace('_', ' ')}.", "ok")
-    nxt = store.neighbour(sha, f, +1)
+    nxt = store.queue.neighbour(sha, f, +1)
     if nxt:
         return redirect(url_for("detail", sha=nxt, **params), 303)
     flash("That was the last image in this queue.", "info")
@@ -352,7 +357,7 @@ def undo() -> Any:
     here = request.form.get("here", "")
     back = url_for("detail", sha=here, **params) if SHA_RE.fullmatch(here) else url_for("queue", **params)
     try:
-        done = store.undo_last(current_user.name)
+        done = store.decisions.undo_last(current_user.name)
     except DecisionRefused as exc:
         msg = str(exc)
         flash(msg[:1].upper() + msg[1:], "error")
@@ -388,7 +393,7 @@ def undone_offer(item: dict[str, Any]) -> dict[str, Any] | None:
     decision = next((d for d in item["decisions"] if d["id"] == int(raw)), None)
     if decision is None or (decision["reviewer"] != current_user.name and not current_user.is_admin):
         return None
-    entries = current_store().decision_allow_entries(decision["id"])
+    entries = current_store().allowlist.decision_entries(decision["id"])
     if not entries:
         return None
     return {"decision": decision["id"], "entries": entries, "described": [describe_entry(e) for e in entries]}
@@ -403,7 +408,7 @@ def undo_allow() -> Any:
     if not SHA_RE.fullmatch(here) or not raw.isascii() or not raw.isdigit():
         abort(400, "Say which decision's allow-list entries to remove.")
     try:
-        removed = store.remove_decision_allow(
+        removed = store.allowlist.remove_decision(
             int(raw), removed_by=current_user.name, admin=current_user.is_admin
         )
     except KeyError:
@@ -425,20 +430,20 @@ def history() -> Any:
     store = current_store()
     reviewer = (request.args.get("reviewer") or "").strip()[:128]
     page, per = _page_arg(), _per_page()
-    rows = store.history(reviewer=reviewer or None, limit=per + 1, offset=(page - 1) * per)
+    rows = store.decisions.history(reviewer=reviewer or None, limit=per + 1, offset=(page - 1) * per)
     return render_template(
         "history.html",
         rows=rows[:per],
         page=page,
         has_next=len(rows) > per,
         reviewer=reviewer,
-        reviewers=[u.name for u in store.users()],
+        reviewers=[u.name for u in store.accounts.users()],
     )
 
 
 def blob(sha: str) -> Any:
     _valid_sha(sha)
-    found = current_store().blob(sha)
+    found = current_store().queue.blob(sha)
     if found is None:
         abort(404)
     content_type, data = found

@@ -29,10 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import Allowed
+from store.allowlist import active_entries
 from store.database import Database, SchemaTooNew, StoreError, StoreUnavailable, redact  # noqa: F401 (re-exported)
 from store.findings import flags_image, live_findings
 from store.models import (
-    AllowEntry,
     Blob,
     Decision,
     Evidence,
@@ -428,10 +428,8 @@ class Store:
     def allowlist(self) -> list[Allowed]:
         """Active allow-list entries (not removed), oldest first: the scan pipeline hands them to
         detectors.allowlist so contacts moderators dismissed stop flagging images."""
-        t = AllowEntry.__table__.c
-        q = select(t.id, t.kind, t.value, t.contact_type, t.shop_id).where(t.removed_at.is_(None))
         with self.db.read() as conn:
-            return [Allowed(*row) for row in conn.execute(q.order_by(t.id))]
+            return active_entries(conn)
 
     def has_scan(self, sha256: str, rules_version: str) -> bool:
         """True when these bytes already have a result under these rules: the worker can skip OCR and

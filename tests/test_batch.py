@@ -440,6 +440,7 @@ def test_same_bytes_at_two_urls_make_one_image_two_sources_and_one_ocr(
 def test_a_worker_keeps_review_evidence_and_honours_the_allowlist_from_the_next_job(
     env, http_server, images, sqlite_db, redis_url, restore_signals
 ):
+    from store.results import Store
     from store.review import ReviewStore
 
     http_server.route("/s1/a.png", body=images["qq"], content_type="image/png")
@@ -449,33 +450,34 @@ def test_a_worker_keeps_review_evidence_and_honours_the_allowlist_from_the_next_
     enqueue_scans(conn, [http_server.url("/s1/a.png")], shop_id="S1")
     run_worker_inprocess(redis_url)
     review = ReviewStore(sqlite_db)
-    (first,) = review.queue().items
-    item = review.item(first["sha256"])
+    results = Store(review.db)
+    (first,) = review.queue.page().items
+    item = review.queue.item(first["sha256"])
     assert [f["frame"] for f in item["frames"]] == [0] and item["findings"][0]["crop"] is not None
-    content_type, data = review.blob(item["frames"][0]["blob"])
+    content_type, data = review.queue.blob(item["frames"][0]["blob"])
     assert content_type == "image/jpeg" and data[:3] == b"\xff\xd8\xff"
 
     # A moderator dismisses the number as shop S1's own: the next S1 image with it is not flagged,
     # another shop's still is.
-    review.add_allow("value", QQ, created_by="mod", contact_type="qq", shop_id="S1")
+    review.allowlist.add("value", QQ, created_by="mod", contact_type="qq", shop_id="S1")
     enqueue_scans(conn, [http_server.url("/s1/b.png")], shop_id="S1")
     enqueue_scans(conn, [http_server.url("/s2/b.png")], shop_id="S2")
     run_worker_inprocess(redis_url)
-    s1 = review.result(hashlib.sha256(images["qq_grey"]).hexdigest())
+    s1 = results.result(hashlib.sha256(images["qq_grey"]).hexdigest())
     assert not s1["flagged"] and s1["findings"][0]["allowed_by"] >= 1
-    flagged = {r["url"] for r in review.results(flagged=True)}
+    flagged = {r["url"] for r in results.results(flagged=True)}
     assert flagged == {http_server.url("/s1/a.png"), http_server.url("/s2/b.png")}
-    assert review.count("evidence") == 4  # frame + crop for each flagged image, nothing for the allowed one
+    assert results.count("evidence") == 4  # frame + crop for each flagged image, nothing for the allowed one
 
     # An entry for S2 reaches its stored result when the URL is queued again with rescan.
-    review.add_allow("value", QQ, created_by="mod", shop_id="S2")
+    review.allowlist.add("value", QQ, created_by="mod", shop_id="S2")
     enqueue_scans(conn, [http_server.url("/s2/b.png")], shop_id="S2")
     run_worker_inprocess(redis_url)
-    assert review.result(hashlib.sha256(draw_png(f"QQ: {QQ}", 245)).hexdigest())["flagged"]  # known: skipped
+    assert results.result(hashlib.sha256(draw_png(f"QQ: {QQ}", 245)).hexdigest())["flagged"]  # known: skipped
     assert cli("enqueue", "--rescan", "--shop-id", "S2", http_server.url("/s2/b.png")).returncode == 0
     run_worker_inprocess(redis_url)
-    assert {r["url"] for r in review.results(flagged=True)} == {http_server.url("/s1/a.png")}
-    assert review.count("scans") == 3 and review.count("evidence") == 2
+    assert {r["url"] for r in results.results(flagged=True)} == {http_server.url("/s1/a.png")}
+    assert results.count("scans") == 3 and results.count("evidence") == 2
     review.close()
 
 

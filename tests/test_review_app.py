@@ -23,7 +23,7 @@ from PIL import Image
 from sqlalchemy import create_engine
 
 from review.app import CSP, create_app
-from store.results import EvidenceBlob
+from store.results import EvidenceBlob, Store
 from store.review import ReviewStore
 
 PASSWORD = "correct horse 42"
@@ -111,7 +111,7 @@ def seed(
     for i in range(len(fs) if crop else 0):
         picture = png(60, 30, (200, 30 + i, 30))
         evidence.append(EvidenceBlob("crop", 0, i, "image/png", picture, 60, 30, scale=2.0, x0=10, y0=30))
-    assert store.save_scan(result, evidence)
+    assert Store(store.db).save_scan(result, evidence)
     return sha
 
 
@@ -123,10 +123,10 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite store with the accounts (argon2 hashing is slow on purpose: made once, copied)."""
     path = tmp_path_factory.mktemp("review-template") / "store.sqlite3"
     s = ReviewStore(f"sqlite:///{path}")
-    s.add_user("alice", PASSWORD, "admin")
-    s.add_user("bob", PASSWORD)
-    s.add_user("carol", PASSWORD)
-    s.secret_key()
+    s.accounts.add("alice", PASSWORD, "admin")
+    s.accounts.add("bob", PASSWORD)
+    s.accounts.add("carol", PASSWORD)
+    s.accounts.secret_key()
     s.close()
     return path
 
@@ -233,7 +233,7 @@ def test_login_then_logout_with_audit(client, store):
     out = client.post("/logout", data={"csrf_token": token(client)})
     assert out.status_code == 302 and out.headers["Location"] == "/login"
     assert client.get("/").status_code == 302
-    actions = [(a["actor"], a["action"]) for a in store.audit_log(limit=10)]
+    actions = [(a["actor"], a["action"]) for a in store.audit.log(limit=10)]
     assert ("bob", "login") in actions and ("bob", "logout") in actions
 
 
@@ -243,7 +243,7 @@ def test_failed_logins_are_refused_and_audited(client, store, name, password):
     assert resp.status_code == 401
     assert "Wrong user name or password" in text(resp)
     assert client.get("/").status_code == 302  # still anonymous
-    failed = [a for a in store.audit_log(actor="anonymous") if a["action"] == "login_failed"]
+    failed = [a for a in store.audit.log(actor="anonymous") if a["action"] == "login_failed"]
     assert len(failed) == 1 and failed[0]["target"] == (name or None)
     assert failed[0]["detail"]["ip"] == "127.0.0.1"
 
@@ -264,9 +264,9 @@ def steal_and_log_out(app: Any, victim: str = "bob") -> tuple[Any, str, str]:
 def test_a_cookie_saved_before_logout_gets_the_login_page_and_cannot_write(db_url):
     store = ReviewStore(db_url)
     try:
-        store.add_user("bob", PASSWORD)
+        store.accounts.add("bob", PASSWORD)
         sha = seed(store, 1)
-        blob = store.item(sha)["frames"][0]["blob"]
+        blob = store.queue.item(sha)["frames"][0]["blob"]
         app = create_app(store)
         thief, _, tok = steal_and_log_out(app)
         for path in ("/", f"/image/{sha}", "/history"):
@@ -276,8 +276,8 @@ def test_a_cookie_saved_before_logout_gets_the_login_page_and_cannot_write(db_ur
         form = {"csrf_token": tok, "status": "violation", "sha": sha}
         for path in (f"/image/{sha}/decide", "/bulk", "/undo"):
             assert thief.post(path, data=form).status_code == 401, path
-        assert store.item(sha)["review_status"] == "pending" and store.count("decisions") == 0
-        assert store.sessions() == []
+        assert store.queue.item(sha)["review_status"] == "pending" and Store(store.db).count("decisions") == 0
+        assert store.accounts.sessions() == []
     finally:
         store.close()
 
@@ -290,11 +290,11 @@ def test_an_admin_ends_one_session_or_logs_a_user_out_everywhere(store):
     page = text(admin.get("/sessions"))
     assert page.count('data-session-user="bob"') == 2 and page.count('data-session-user="alice"') == 1
     assert 'id="this-session"' in page
-    listed = {s["user"]: s for s in store.sessions()}
+    listed = {s["user"]: s for s in store.accounts.sessions()}
     assert listed["bob"]["ip"] == "127.0.0.1" and listed["bob"]["expires_at"] > listed["bob"]["created_at"]
 
     # end one of bob's sessions: that one browser is out, the other still works
-    laptop_id = store.session_id(_sid(laptop))
+    laptop_id = store.accounts.session_id(_sid(laptop))
     resp = admin.post("/sessions/end", data={"csrf_token": token(admin, "/sessions"), "user": "bob",
                                              "session": laptop_id})  # fmt: skip
     assert resp.status_code == 303 and "Ended bob" in text(admin.get("/sessions"))
@@ -309,7 +309,7 @@ def test_an_admin_ends_one_session_or_logs_a_user_out_everywhere(store):
     assert admin.get("/").status_code == 200  # the admin's own session is untouched
     (event,) = [
         a
-        for a in store.audit_log(actor="alice")
+        for a in store.audit.log(actor="alice")
         if a["action"] == "sessions_end" and not a["detail"].get("session")
     ]
     assert event["target"] == "bob" and event["detail"]["sessions"] == 2
@@ -332,29 +332,29 @@ def test_a_password_change_or_disabling_ends_every_session(store):
     app = create_app(store)
     for name in ("bob", "carol"):
         assert login(app.test_client(), name).status_code == 302
-    store.set_password("bob", "a brand new password")
-    store.set_disabled("carol", True)
-    assert store.sessions() == []
+    store.accounts.set_password("bob", "a brand new password")
+    store.accounts.set_disabled("carol", True)
+    assert store.accounts.sessions() == []
 
 
 def test_a_disabled_account_cannot_log_in_and_its_session_stops_working(client, store):
     assert login(client, "bob").status_code == 302
     tok = token(client)
-    store.set_disabled("bob", True)
+    store.accounts.set_disabled("bob", True)
     assert client.get("/").status_code == 302  # the next request, not when the cookie expires
     sha = seed(store, 1)
     assert (
         client.post(f"/image/{sha}/decide", data={"csrf_token": tok, "status": "violation"}).status_code
         == 401
     )
-    assert store.item(sha)["review_status"] == "pending"
+    assert store.queue.item(sha)["review_status"] == "pending"
     assert login(client, "bob").status_code == 401
 
 
 def test_a_password_change_ends_existing_sessions(client, store):
     assert login(client, "bob").status_code == 302
     assert client.get("/").status_code == 200
-    store.set_password("bob", "a brand new password")
+    store.accounts.set_password("bob", "a brand new password")
     assert client.get("/").status_code == 302  # the old session no longer counts
     assert login(client, "bob").status_code == 401  # nor does the old password
     assert login(client, "bob", "a brand new password").status_code == 302
@@ -435,19 +435,19 @@ def test_anonymous_page_requests_go_to_the_login_form(client, store, path):
 @pytest.mark.parametrize("path", POSTS)
 def test_anonymous_posts_are_refused_with_401_and_change_nothing(client, store, path):
     sha = seed(store, 1)
-    entry = store.add_allow("value", "4008208820", created_by="alice")
+    entry = store.allowlist.add("value", "4008208820", created_by="alice")
     tok = token(client, "/login")  # even with a valid token for the anonymous session
     resp = client.post(path, data={"csrf_token": tok, "status": "violation", "sha": sha, "kind": "value",
                                    "value": "123456789"})  # fmt: skip
     assert resp.status_code == 401
-    assert store.item(sha)["review_status"] == "pending"
-    assert store.count("decisions") == 0
-    assert [e["id"] for e in store.allow_entries()] == [entry]
+    assert store.queue.item(sha)["review_status"] == "pending"
+    assert Store(store.db).count("decisions") == 0
+    assert [e["id"] for e in store.allowlist.entries()] == [entry]
 
 
 def test_anonymous_blob_requests_get_401_not_a_redirect(client, store):
     sha = seed(store, 1)
-    blob = store.item(sha)["frames"][0]["blob"]
+    blob = store.queue.item(sha)["frames"][0]["blob"]
     resp = client.get(f"/blob/{blob}")
     assert resp.status_code == 401
     assert b"\x89PNG" not in resp.get_data()
@@ -455,7 +455,7 @@ def test_anonymous_blob_requests_get_401_not_a_redirect(client, store):
 
 def test_posts_without_or_with_a_wrong_csrf_token_are_refused_and_change_nothing(alice, store):
     sha = seed(store, 1)
-    store.record_decision(sha, "violation", reviewer="alice")
+    store.decisions.record(sha, "violation", reviewer="alice")
     good = token(alice)
     attempts = [
         (f"/image/{sha}/decide", {"status": "false_positive"}),
@@ -469,23 +469,23 @@ def test_posts_without_or_with_a_wrong_csrf_token_are_refused_and_change_nothing
             resp = alice.post(path, data=form)
             assert resp.status_code == 400, (path, bad, resp.status_code)
             assert "security token" in text(resp)
-    assert store.item(sha)["review_status"] == "violation"
-    assert store.count("decisions") == 1
-    assert store.allow_entries(include_removed=True) == []
+    assert store.queue.item(sha)["review_status"] == "violation"
+    assert Store(store.db).count("decisions") == 1
+    assert store.allowlist.entries(include_removed=True) == []
     # logout without a token keeps the session
     assert alice.post("/logout").status_code == 400
     assert alice.get("/").status_code == 200
     # and the good token does work
     resp = alice.post(f"/image/{sha}/decide", data={"csrf_token": good, "status": "false_positive"})
     assert resp.status_code == 303
-    assert store.item(sha)["review_status"] == "false_positive"
+    assert store.queue.item(sha)["review_status"] == "false_positive"
 
 
 def test_login_without_a_csrf_token_is_refused(client, store):
     resp = client.post("/login", data={"username": "bob", "password": PASSWORD})
     assert resp.status_code == 400
     assert client.get("/").status_code == 302
-    assert not [a for a in store.audit_log() if a["action"] == "login"]
+    assert not [a for a in store.audit.log() if a["action"] == "login"]
 
 
 def test_a_cross_site_post_is_refused_by_its_origin(alice, store):
@@ -493,7 +493,7 @@ def test_a_cross_site_post_is_refused_by_its_origin(alice, store):
     data = {"csrf_token": token(alice), "status": "violation"}
     resp = alice.post(f"/image/{sha}/decide", data=data, headers={"Origin": "https://evil.example"})
     assert resp.status_code == 400
-    assert store.item(sha)["review_status"] == "pending"
+    assert store.queue.item(sha)["review_status"] == "pending"
     resp = alice.post(f"/image/{sha}/decide", data=data, headers={"Origin": "http://localhost"})
     assert resp.status_code == 303  # the same site's Origin is fine
 
@@ -552,9 +552,11 @@ def test_hostile_text_and_urls_are_escaped_on_every_page(alice, store):
         page_url="javascript:alert(1)",
         lines=[{"text": XSS, "score": 0.9, "frame": 0}],
     )
-    store.record_source("javascript:alert(document.cookie)", sha256=sha, page_url='http://a"onmouseover="x')
-    store.record_decision(sha, "escalated", reviewer="alice", note=XSS)
-    store.add_allow("phrase", XSS, created_by="alice", note=XSS)
+    Store(store.db).record_source(
+        "javascript:alert(document.cookie)", sha256=sha, page_url='http://a"onmouseover="x'
+    )
+    store.decisions.record(sha, "escalated", reviewer="alice", note=XSS)
+    store.allowlist.add("phrase", XSS, created_by="alice", note=XSS)
     failed = create_app(store).test_client()
     login(failed, XSS, "whatever")  # a failed login's name lands in the audit log
 
@@ -592,8 +594,8 @@ def test_bidi_controls_are_shown_as_markers_on_every_page_never_obeyed(alice, st
         url=f"https://img.example.com/{sneaky}",
         lines=[{"text": f"OCR {sneaky}", "score": 0.9, "frame": 0}],
     )
-    store.record_decision(sha, "escalated", reviewer="alice", note=f"note {sneaky}")
-    store.add_allow("phrase", sneaky, created_by="alice", note=every, shop_id=sneaky)
+    store.decisions.record(sha, "escalated", reviewer="alice", note=f"note {sneaky}")
+    store.allowlist.add("phrase", sneaky, created_by="alice", note=every, shop_id=sneaky)
     pages = ["/?status=all", f"/image/{sha}?status=all", "/history", "/audit", "/allowlist"]
     for path in pages:
         body = text(alice.get(path))
@@ -614,14 +616,14 @@ def test_bidi_controls_are_shown_as_markers_on_every_page_never_obeyed(alice, st
         data={"csrf_token": token(alice), "status": "false_positive", "allow": "0", "allow_shop": sneaky},
     )
     assert resp.status_code == 303
-    assert [e["shop_id"] for e in store.allow_entries() if e["kind"] == "value"] == [sneaky]
+    assert [e["shop_id"] for e in store.allowlist.entries() if e["kind"] == "value"] == [sneaky]
     # and a shop filter with the character still finds the image
     assert f'data-sha="{sha}"' in text(alice.get("/?status=all&shop=" + quote(sneaky)))
 
 
 def test_blobs_serve_only_image_types_with_nosniff_and_no_caching(alice, store):
     sha = seed(store, 1)
-    frame = store.item(sha)["frames"][0]["blob"]
+    frame = store.queue.item(sha)["frames"][0]["blob"]
     resp = alice.get(f"/blob/{frame}")
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "image/png"
@@ -632,7 +634,7 @@ def test_blobs_serve_only_image_types_with_nosniff_and_no_caching(alice, store):
     assert "Content-Disposition" not in resp.headers
 
     html = b"<html><script>alert(1)</script></html>"
-    store.save_scan(
+    Store(store.db).save_scan(
         {"sha256": sha_of("html"), "rules_version": RULES, "findings": [finding()], "source": "x"},
         [EvidenceBlob("frame", 0, -1, "text/html", html, 10, 10)],
     )
@@ -668,15 +670,15 @@ def test_a_database_outage_is_a_503_page_with_the_stores_message(alice, store, t
 
 
 def test_moderators_get_403_on_admin_pages(bob, store):
-    entry = store.add_allow("value", "4008208820", created_by="alice")
+    entry = store.allowlist.add("value", "4008208820", created_by="alice")
     tok = token(bob)
     assert bob.get("/audit").status_code == 403
     assert bob.get("/allowlist").status_code == 403
     assert bob.get("/sessions").status_code == 403
     assert bob.post("/sessions/end", data={"csrf_token": tok, "user": "alice"}).status_code == 403
-    assert [s["user"] for s in store.sessions()] == ["bob"]
+    assert [s["user"] for s in store.accounts.sessions()] == ["bob"]
     assert bob.post("/allowlist", data={"csrf_token": tok, "kind": "value", "value": "1"}).status_code == 403
     assert bob.post(f"/allowlist/{entry}/remove", data={"csrf_token": tok}).status_code == 403
-    assert [e["id"] for e in store.allow_entries()] == [entry]
+    assert [e["id"] for e in store.allowlist.entries()] == [entry]
     queue = text(bob.get("/"))
     assert 'id="nav-audit"' not in queue and 'id="nav-allowlist"' not in queue and "nav-sessions" not in queue

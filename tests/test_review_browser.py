@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from store.results import EvidenceBlob
+from store.results import EvidenceBlob, Store
 from store.review import ReviewStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,7 +104,7 @@ def site(fixture_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     box = [[10.0, 10.0], [200.0, 10.0], [200.0, 40.0], [10.0, 40.0]]
     finding = {"type": "qq", "value": "391287699", "text": XSS + " QQ391287699", "rule": "qq.keyword",
                "confidence": 0.5, "box": box, "frame": 0}  # fmt: skip
-    store.save_scan(
+    Store(store.db).save_scan(
         {
             "sha256": xss_sha,
             "source": "x.png",
@@ -129,7 +129,7 @@ def site(fixture_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         timeout=900,
     )
     assert scan.returncode == 1 and scan.stdout.count("FLAGGED") == len(FILES), scan.stdout + scan.stderr
-    flagged = [it["sha256"] for it in store.queue().items]
+    flagged = [it["sha256"] for it in store.queue.page().items]
     server = Server(env)
     server.start()
     try:
@@ -194,7 +194,7 @@ def test_a_moderator_works_the_queue_with_the_keyboard(site: dict[str, Any], pag
     assert f"/image/{first}" in page.url
 
     # Every finding's box is drawn over the kept frame, inside the picture.
-    item = store.item(first)
+    item = store.queue.item(first)
     boxes = page.locator("polygon[data-finding-box]")
     assert boxes.count() == len(item["findings"]) >= 1
     picture = page.locator("figure.frame image").first.bounding_box()
@@ -210,13 +210,13 @@ def test_a_moderator_works_the_queue_with_the_keyboard(site: dict[str, Any], pag
     page.keyboard.press("n")
     page.keyboard.type("seller hotline in image, verified")
     page.keyboard.press("Escape")
-    assert store.item(first)["review_status"] == "pending"
+    assert store.queue.item(first)["review_status"] == "pending"
     # v decides "violation" and moves on to the next image in the queue.
     page.keyboard.press("v")
     page.wait_for_url(lambda u: first not in u)
     second = site["flagged"][1]
     assert f"/image/{second}" in page.url
-    after = store.item(first)
+    after = store.queue.item(first)
     assert after["review_status"] == "violation"
     (decision,) = after["decisions"]
     assert (decision["reviewer"], decision["note"]) == ("alice", "seller hotline in image, verified")
@@ -224,10 +224,10 @@ def test_a_moderator_works_the_queue_with_the_keyboard(site: dict[str, Any], pag
     # f dismisses the second; u undoes it (back to pending), shown in its history.
     page.keyboard.press("f")
     page.wait_for_url(lambda u: second not in u)
-    assert store.item(second)["review_status"] == "false_positive"
+    assert store.queue.item(second)["review_status"] == "false_positive"
     page.keyboard.press("u")
     page.wait_for_url(lambda u: second in u)
-    assert store.item(second)["review_status"] == "pending"
+    assert store.queue.item(second)["review_status"] == "pending"
     statuses = page.locator("#history tr[data-decision-id]").evaluate_all(
         "rows => rows.map(r => r.dataset.status)"
     )
@@ -261,8 +261,8 @@ def test_script_in_ocr_text_and_urls_is_rendered_inert(site: dict[str, Any], pag
 def test_decisions_survive_a_server_restart(site: dict[str, Any], page: Any) -> None:
     server, store = site["server"], site["store"]
     first = site["flagged"][0]
-    if store.item(first)["review_status"] == "pending":  # run alone: make the decision here
-        store.record_decision(first, "violation", reviewer="alice")
+    if store.queue.item(first)["review_status"] == "pending":  # run alone: make the decision here
+        store.decisions.record(first, "violation", reviewer="alice")
     server.stop()
     server.start()
     login(page, server.base)  # the session secret is in the store: a new process accepts new logins
@@ -285,8 +285,8 @@ def test_a_cookie_copied_before_logout_is_refused_after_it(
     login(page, base)
     page.goto(f"{base}/image/{sha}")
     token = page.locator("#decision-form input[name=csrf_token]").get_attribute("value")
-    blob = store.item(sha)["frames"][0]["blob"]
-    before = store.item(sha)["review_status"]
+    blob = store.queue.item(sha)["frames"][0]["blob"]
+    before = store.queue.item(sha)["review_status"]
 
     copy = chromium.new_context(viewport={"width": 1366, "height": 768})  # same browser, same address
     try:
@@ -305,7 +305,7 @@ def test_a_cookie_copied_before_logout_is_refused_after_it(
         )
         assert decided.status == 401
         assert copy.request.get(f"{base}/blob/{blob}", max_redirects=0).status == 401
-        assert store.item(sha)["review_status"] == before
+        assert store.queue.item(sha)["review_status"] == before
     finally:
         copy.close()
     assert page.errors == []  # type: ignore[attr-defined]
@@ -339,7 +339,7 @@ def dense_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     `qqscan review serve`, for layout checks."""
     url = f"sqlite:///{tmp_path_factory.mktemp('review-layout') / 'store.sqlite3'}"
     store = ReviewStore(url)
-    store.add_user("alice", PASSWORD)
+    store.accounts.add("alice", PASSWORD)
     for i in range(DENSE):
         qq = f"39128{7600 + i}"
         box = [[40.0, 300.0], [420.0, 300.0], [420.0, 340.0], [40.0, 340.0]]
@@ -352,7 +352,7 @@ def dense_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         frame = text_png(750, 1000, [(40, "手工红糖姜茶 限时特价"), (300, f"加QQ {qq} 领优惠")], 32)
         crops = [text_png(460, 70, [(10, f["text"])], 36) for f in findings]
         sha = hashlib.sha256(f"layout-{i}".encode()).hexdigest()
-        store.save_scan(
+        Store(store.db).save_scan(
             {"sha256": sha, "source": f"https://img.example.com/shop-{i % 4}/item-{i}/detail_{i:03d}.jpg",
              "url": f"https://img.example.com/shop-{i % 4}/item-{i}/detail_{i:03d}.jpg",
              "shop_id": f"shop-{i % 4}", "listing_id": f"L-{i}", "rules_version": "layout",
@@ -454,6 +454,6 @@ def test_queue_and_image_pages_fit_a_390_px_phone(dense_site: dict[str, Any], ch
         shot(page, "review-detail-phone.png")
         page.click("#decide-escalated")
         page.wait_for_url(lambda u: "/image/" in u)
-        assert dense_site["store"].status_counts()["escalated"] == 1
+        assert Store(dense_site["store"].db).status_counts()["escalated"] == 1
     finally:
         page.context.close()

@@ -1,5 +1,5 @@
 """`qqscan users` and `qqscan review` against a real store: a temp SQLite file for most tests, and SQLite plus
-PostgreSQL (the `db_url` fixture) for a round trip. No OCR: scans are seeded with ReviewStore.save_scan."""
+PostgreSQL (the `db_url` fixture) for a round trip. No OCR: scans are seeded with Store.save_scan."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from click.testing import CliRunner, Result
 
 from qqscan.cli import cli
 from qqscan.review_cmds import EXPORT_COLUMNS
+from store.results import Store
 from store.review import ReviewStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ def scan(sha: str, url: str, findings: list[dict[str, Any]], **kw: Any) -> dict[
 def seed(url: str) -> None:
     """A: QQ in shop S1, seen at two URLs. B: phone, seen in shops S2 and S3. C: WeChat in shop S1.
     A2: QQ with no shop (shares A's prefix). D: clean. Scanned in that order (newest = D)."""
-    with ReviewStore(url) as s:
+    with Store(url) as s:
         qq = finding("qq", QQ, f"扣扣{QQ}", "qq.keyword", 0.93)
         s.save_scan(scan(SHA_A, "https://img.example.com/a.jpg", [qq], shop_id="S1", listing_id="L1"))
         s.save_scan(scan(SHA_A, "https://img.example.com/a-copy.jpg", [qq], shop_id="S1", listing_id="L9"))
@@ -97,9 +98,9 @@ def url(tmp_path: Path) -> str:
 def seeded(url: str) -> str:
     seed(url)
     with ReviewStore(url) as s:
-        s.add_user("alice", PW, "moderator")
-        s.add_user("bob", PW, "moderator")
-        s.add_user("root", PW, "admin")
+        s.accounts.add("alice", PW, "moderator")
+        s.accounts.add("bob", PW, "moderator")
+        s.accounts.add("root", PW, "admin")
     return url
 
 
@@ -120,7 +121,7 @@ def store(url: str) -> ReviewStore:
 
 def status_of(url: str, sha: str) -> str:
     with store(url) as s:
-        item = s.item(sha)
+        item = s.queue.item(sha)
     assert item is not None
     return item["review_status"]
 
@@ -133,9 +134,9 @@ def test_users_add_list_disable_enable(url: str) -> None:
     r = ok(run(url, "users", "add", "root", "--role", "admin", input=f"{PW}2\n{PW}2\n"))
     assert "added admin root" in r.output
     with store(url) as s:
-        assert s.verify_user("alice", PW) is not None  # the first line only, without its newline
-        assert s.verify_user("root", PW + "2").role == "admin"
-        assert s.verify_user("alice", "ignored second line") is None
+        assert s.accounts.verify("alice", PW) is not None  # the first line only, without its newline
+        assert s.accounts.verify("root", PW + "2").role == "admin"
+        assert s.accounts.verify("alice", "ignored second line") is None
 
     lines = ok(run(url, "users", "list")).output.splitlines()
     assert lines[0].split() == ["name", "role", "enabled"]
@@ -149,7 +150,7 @@ def test_users_add_list_disable_enable(url: str) -> None:
         {"name": "root", "role": "admin", "enabled": True},
     ]
     with store(url) as s:
-        assert s.verify_user("alice", PW) is None
+        assert s.accounts.verify("alice", PW) is None
     ok(run(url, "users", "enable", "alice"))
     assert "alice  moderator  yes" in run(url, "users", "list").output
 
@@ -168,24 +169,24 @@ def test_users_add_refuses_bad_passwords_and_duplicates(url: str) -> None:
     r = run(url, "users", "add", "bad name", "--password-stdin", input=f"{PW}\n")
     assert r.exit_code == 1 and "without spaces" in r.output
     with store(url) as s:
-        assert s.users() == []
+        assert s.accounts.users() == []
 
     ok(run(url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n"))
     r = run(url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n")
     assert r.exit_code == 1 and "already exists" in r.output
-    assert len(store(url).users()) == 1
+    assert len(store(url).accounts.users()) == 1
 
 
 def test_users_passwd(url: str) -> None:
     ok(run(url, "users", "add", "alice", "--password-stdin", input=f"{PW}\n"))
     ok(run(url, "users", "passwd", "alice", "--password-stdin", input="new-password-1\n"))
     with store(url) as s:
-        assert s.verify_user("alice", PW) is None
-        assert s.verify_user("alice", "new-password-1") is not None
+        assert s.accounts.verify("alice", PW) is None
+        assert s.accounts.verify("alice", "new-password-1") is not None
     r = run(url, "users", "passwd", "alice", "--password-stdin", input="short\n")
     assert r.exit_code == 1 and "at least 8" in r.output
     ok(run(url, "users", "passwd", "alice", input="typed-password\ntyped-password\n"))
-    assert store(url).verify_user("alice", "typed-password") is not None
+    assert store(url).accounts.verify("alice", "typed-password") is not None
     r = run(url, "users", "passwd", "zed", "--password-stdin", input=f"{PW}\n")
     assert r.exit_code == 1 and "no user 'zed'" in r.output
 
@@ -213,7 +214,7 @@ def test_users_sessions_and_logout_everywhere(db_url: str) -> None:
         assert "logged alice out everywhere: 2 sessions ended" in r.output
         assert [c.get("/").status_code for c in browsers] == [302, 302, 200]  # bob is still in
         assert ok(run(db_url, "users", "logout", "alice")).output.strip().endswith("0 sessions ended")
-        assert [a["actor"] for a in s.audit_log() if a["action"] == "sessions_end"] == ["cli", "cli"]
+        assert [a["actor"] for a in s.audit.log() if a["action"] == "sessions_end"] == ["cli", "cli"]
     r = run(db_url, "users", "logout", "zed")
     assert r.exit_code == 1 and "no user 'zed'" in r.output
 
@@ -233,7 +234,7 @@ def test_installed_command_adds_user_from_stdin(url: str) -> None:
     assert p.returncode == 0, p.stderr
     assert "added moderator alice" in p.stdout
     with store(url) as s:
-        assert s.verify_user("alice", PW) is not None
+        assert s.accounts.verify("alice", PW) is not None
     p = add_alice()
     assert p.returncode == 1 and "already exists" in p.stderr
 
@@ -365,13 +366,13 @@ def test_decide_persists_with_history(seeded: str) -> None:
     # The reviewer from the environment.
     ok(run(seeded, "review", "decide", SHA_C, "--status", "false_positive", env={"QQSCAN_REVIEWER": "bob"}))
     with store(seeded) as s:
-        hist = s.history()
+        hist = s.decisions.history()
         assert [(h["sha256"], h["status"], h["reviewer"], h["note"], h["action"]) for h in hist] == [
             (SHA_C, "false_positive", "bob", None, "decide"),
             (SHA_A, "violation", "alice", "QQ", "decide"),
         ]
         assert hist[1]["previous_status"] == "pending"
-        assert s.status_counts()["violation"] == 1
+        assert Store(s.db).status_counts()["violation"] == 1
 
 
 def test_decide_needs_a_real_enabled_user(seeded: str) -> None:
@@ -387,7 +388,7 @@ def test_decide_needs_a_real_enabled_user(seeded: str) -> None:
     assert r.exit_code == 1 and "no image whose hash starts with eeeeeeee" in r.output
     r = run(seeded, "review", "decide", SHA_B, "--status", "approved", "--as", "bob")
     assert r.exit_code == 2
-    with store(seeded) as s:
+    with Store(seeded) as s:
         assert s.count("decisions") == 0
         assert s.status_counts()["pending"] == 4
 
@@ -397,7 +398,10 @@ def test_bulk_decide_and_undo(seeded: str) -> None:
     assert r.output.count("-> escalated") == 2  # the same image twice is decided once
     assert status_of(seeded, SHA_A) == status_of(seeded, SHA_B) == "escalated"
     with store(seeded) as s:
-        assert {(h["sha256"], h["action"]) for h in s.history()} == {(SHA_A, "bulk"), (SHA_B, "bulk")}
+        assert {(h["sha256"], h["action"]) for h in s.decisions.history()} == {
+            (SHA_A, "bulk"),
+            (SHA_B, "bulk"),
+        }
 
     ok(run(seeded, "review", "decide", SHA_C, "--status", "violation", "--as", "alice"))
     r = ok(run(seeded, "review", "undo", "--as", "alice"))
@@ -410,12 +414,12 @@ def test_bulk_decide_and_undo(seeded: str) -> None:
     # Someone else changed the image after alice's decision: her undo is refused, nothing changes.
     ok(run(seeded, "review", "decide", SHA_C, "--status", "violation", "--as", "alice"))
     ok(run(seeded, "review", "decide", SHA_C, "--status", "false_positive", "--as", "bob"))
-    with store(seeded) as s:
+    with Store(seeded) as s:
         before = s.count("decisions")
     r = run(seeded, "review", "undo", "--as", "alice")
     assert r.exit_code == 1 and "cannot undo" in r.output and "by bob" in r.output
     assert status_of(seeded, SHA_C) == "false_positive"
-    with store(seeded) as s:
+    with Store(seeded) as s:
         assert s.count("decisions") == before
     r = run(seeded, "review", "undo", "--as", "nobody")
     assert r.exit_code == 1 and "no review account" in r.output
@@ -431,45 +435,47 @@ def test_decide_allow_adds_allow_list_entries(seeded: str) -> None:
     fp = ("--status", "false_positive", "--allow", "--as", "alice")
     r = run(seeded, "review", "decide", SHA_A, SHA_B, *fp, "--allow-shop", "S1")
     assert r.exit_code == 1 and "was not seen in shop S1" in r.output
-    assert store(seeded).allow_entries() == [] and status_of(seeded, SHA_A) == "pending"
+    assert store(seeded).allowlist.entries() == [] and status_of(seeded, SHA_A) == "pending"
     r = ok(run(seeded, "review", "decide", SHA_A, *fp, "--allow-shop", "S1"))
     assert f"qq {QQ} (shop S1)" in r.output
     r = ok(run(seeded, "review", "decide", SHA_B, *fp))
     assert f"phone {PHONE} (all shops)" in r.output  # no --allow-shop: every shop
     with store(seeded) as s:
-        allowed = {(a.kind, a.value, a.contact_type, a.shop_id) for a in s.allowlist()}
+        allowed = {(a.kind, a.value, a.contact_type, a.shop_id) for a in s.allowlist.active()}
         assert allowed == {("value", QQ, "qq", "S1"), ("value", PHONE, "phone", None)}
-        assert {e["created_by"] for e in s.allow_entries()} == {"alice"}
+        assert {e["created_by"] for e in s.allowlist.entries()} == {"alice"}
         assert status_of(seeded, SHA_A) == "false_positive"
     r = ok(run(seeded, "review", "decide", SHA_A, *fp[:-1], "bob", "--allow-shop", "S1"))
     assert f"already allowed: qq {QQ} (shop S1)" in r.output and "nothing new to add" in r.output
-    assert len(store(seeded).allowlist()) == 2
+    assert len(store(seeded).allowlist.active()) == 2
 
 
 def test_undo_of_an_allow_listing_decision_names_the_entries_and_offers_removal(seeded: str) -> None:
     fp = ("--status", "false_positive", "--allow", "--allow-shop", "S1")
     ok(run(seeded, "review", "decide", SHA_A, *fp, "--as", "alice"))
     with store(seeded) as s:
-        (entry,) = s.allow_entries()
-        assert entry["decision_id"] == s.history(sha256=SHA_A, limit=1)[0]["id"]
+        (entry,) = s.allowlist.entries()
+        assert entry["decision_id"] == s.decisions.history(sha256=SHA_A, limit=1)[0]["id"]
     # not a terminal and no flag: kept, and the output says which entries and how to remove them
     r = ok(run(seeded, "review", "undo", "--as", "alice"))
     assert "false_positive -> pending" in r.output
     assert f"allow-listed 1 value(s), still in force:\n  #{entry['id']} qq {QQ} (shop S1)" in r.output
     assert f"qqscan review allow remove {entry['id']}" in r.output
-    assert len(store(seeded).allowlist()) == 1
+    assert len(store(seeded).allowlist.active()) == 1
 
     # --remove-allow removes them with the undo
     ok(run(seeded, "review", "decide", SHA_B, "--status", "false_positive", "--allow", "--as", "bob"))
     r = ok(run(seeded, "review", "undo", "--as", "bob", "--remove-allow"))
     with store(seeded) as s:
-        assert [a.value for a in s.allowlist()] == [QQ]  # bob's phone entry went, alice's QQ entry stayed
-        (phone,) = [e for e in s.allow_entries(include_removed=True) if e["value"] == PHONE]
+        assert [a.value for a in s.allowlist.active()] == [
+            QQ
+        ]  # bob's phone entry went, alice's QQ entry stayed
+        (phone,) = [e for e in s.allowlist.entries(include_removed=True) if e["value"] == PHONE]
     assert f"removed allow-list entry #{phone['id']}" in r.output and phone["removed_by"] == "bob"
 
     # an admin removes several at once
     r = ok(run(seeded, "review", "allow", "remove", str(entry["id"]), "--as", "root"))
-    assert store(seeded).allowlist() == []
+    assert store(seeded).allowlist.active() == []
     assert run(seeded, "review", "allow", "remove", str(entry["id"]), "--as", "root").exit_code == 1
 
 
@@ -479,7 +485,7 @@ def test_undo_asks_on_a_terminal(seeded: str, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr("qqscan.review_cmds._interactive", lambda: True)
     r = ok(run(seeded, "review", "undo", "--as", "alice", input="y\n"))
     assert "remove these allow-list entries too? [y/N]" in r.output and "removed allow-list entry" in r.output
-    assert store(seeded).allowlist() == []
+    assert store(seeded).allowlist.active() == []
 
 
 # --- export -----------------------------------------------------------------------------------------------
@@ -497,7 +503,7 @@ def test_export_csv_and_json(seeded: str, tmp_path: Path) -> None:
     assert f"微信 {WECHAT}" in raw
     rows = list(csv.DictReader(io.StringIO(raw)))
     with store(seeded) as s:
-        keys = list(next(s.violations()).keys())
+        keys = list(next(s.queue.violations()).keys())
     assert raw.splitlines()[0].split(",") == keys == list(EXPORT_COLUMNS)
     got = sorted((row["url"], row["value"], row["reviewer"], row["type"]) for row in rows)
     assert got == [
@@ -536,15 +542,16 @@ def hostile_violation(url: str) -> None:
     """A confirmed violation whose seller-controlled text starts with spreadsheet formulas and carries bidi
     overrides and a terminal escape."""
     with ReviewStore(url) as s:
+        results = Store(s.db)
         qq = finding("qq", "-391287654", '=HYPERLINK("http://x","y")', "qq.keyword", 0.9)
-        s.save_scan(
+        results.save_scan(
             scan(SHA_A, "https://img.example.com/a.jpg", [qq], shop_id="@SUM(1+1)", listing_id="+L1",
                  page_url="\t=1+1", lines=[{"text": f"s{RLO}gnp.exe \x1b[2J QQ", "score": 0.9, "frame": 0}])
         )  # fmt: skip
-        s.save_scan(scan(SHA_C, "https://img.example.com/c.jpg", [qq], shop_id=f"s{RLO}gnp.exe"))
-        s.add_user("alice", PW)
-        s.record_decision(SHA_A, "violation", reviewer="alice", note="-2+3")
-        s.record_decision(SHA_C, "violation", reviewer="alice", note=f"ok{RLO}\u2066 then \u200f")
+        results.save_scan(scan(SHA_C, "https://img.example.com/c.jpg", [qq], shop_id=f"s{RLO}gnp.exe"))
+        s.accounts.add("alice", PW)
+        s.decisions.record(SHA_A, "violation", reviewer="alice", note="-2+3")
+        s.decisions.record(SHA_C, "violation", reviewer="alice", note=f"ok{RLO}\u2066 then \u200f")
 
 
 def test_export_csv_escapes_formula_cells_and_shows_bidi_controls(url: str) -> None:
@@ -589,7 +596,7 @@ def test_terminal_output_shows_bidi_and_control_characters(url: str) -> None:
 def test_allow_list_editing_needs_admin(seeded: str) -> None:
     r = run(seeded, "review", "allow", "add", "400-820-8820", "--type", "phone", "--as", "alice")
     assert r.exit_code == 1 and "needs an admin" in r.output
-    assert store(seeded).allow_entries() == []
+    assert store(seeded).allowlist.entries() == []
 
     r = ok(
         run(
@@ -638,7 +645,7 @@ def test_allow_list_editing_needs_admin(seeded: str) -> None:
     assert r.exit_code == 1 and "needs an admin" in r.output
     ok(run(seeded, "review", "allow", "remove", "1", env={"QQSCAN_REVIEWER": "root"}))
     with store(seeded) as s:
-        assert [a.id for a in s.allowlist()] == [2]
+        assert [a.id for a in s.allowlist.active()] == [2]
     r = run(seeded, "review", "allow", "remove", "1", "--as", "root")
     assert r.exit_code == 1 and "no active allow-list entry #1" in r.output
     assert "400-820-8820" not in ok(run(seeded, "review", "allow", "list")).output
@@ -664,8 +671,13 @@ def test_round_trip_on_each_database(db_url: str) -> None:
     assert "false_positive -> pending" in r.output
     ok(run(db_url, "review", "allow", "remove", "1", "--as", "root"))
     with store(db_url) as s:
-        assert s.allowlist() == []
-        assert s.status_counts() == {"pending": 2, "violation": 2, "false_positive": 0, "escalated": 0}
+        assert s.allowlist.active() == []
+        assert Store(s.db).status_counts() == {
+            "pending": 2,
+            "violation": 2,
+            "false_positive": 0,
+            "escalated": 0,
+        }
 
 
 def test_users_disable_on_each_database(db_url: str) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from detectors.allowlist import Allowed
 from review.app import create_app
 from store.models import Scan
+from store.results import Store
 from store.review import ReviewStore
 from tests.test_review_app import (  # noqa: F401  (fixtures)
     PASSWORD,
@@ -77,27 +78,27 @@ def test_queue_shows_flagged_images_with_thumbnail_summary_and_counts(alice, sto
         ],
         shop="shop-2",
     )
-    store.record_source("https://cdn.example.com/b-copy.jpg", sha256=b, shop_id="shop-3")
+    Store(store.db).record_source("https://cdn.example.com/b-copy.jpg", sha256=b, shop_id="shop-3")
     clean = seed(store, "clean", findings=[])
-    store.record_decision(a, "violation", reviewer="bob")
+    store.decisions.record(a, "violation", reviewer="bob")
 
     resp = alice.get("/")
     assert rows(resp) == [b]  # pending by default; the decided one and the unflagged one are not listed
     body = text(resp)
     # the row's picture is the first finding's close-up (the whole frame only when no crop was kept)
-    closeup = store.item(b)["findings"][0]["crop"]["blob"]
+    closeup = store.queue.item(b)["findings"][0]["crop"]["blob"]
     assert f'src="/blob/{closeup}" alt="close-up of {b[:12]}"' in body
     assert "13812345678" in body and "wx_abc" in body and "0.95" in body
     assert 'href="https://img.example.com/b.jpg" rel="noopener noreferrer nofollow"' in body
     assert "+1 more" in body and "shop-2, shop-3" in body
     no_crop = seed(store, "no-crop", crop=False)
-    frame = store.item(no_crop)["frames"][0]["blob"]
+    frame = store.queue.item(no_crop)["frames"][0]["blob"]
     assert f'src="/blob/{frame}" alt="evidence of {no_crop[:12]}" class="thumb whole"' in text(alice.get("/"))
     # an allow-listed finding's close-up is not the one shown
     allowed = seed(
         store, "allowed", findings=[finding("qq", "1", allowed_by=7), finding("phone", "13800000000")]
     )
-    second = store.item(allowed)["findings"][1]["crop"]["blob"]
+    second = store.queue.item(allowed)["findings"][1]["crop"]["blob"]
     assert f'src="/blob/{second}" alt="close-up of {allowed[:12]}"' in text(alice.get("/"))
     assert '<span class="count" data-count="pending">1</span>' in body
     assert '<span class="count" data-count="violation">1</span>' in body
@@ -123,7 +124,7 @@ def test_queue_filters_by_type_rule_shop_dates_and_status(alice, store):
     scanned_on(store, qq, "2026-01-05T10:00:00")
     scanned_on(store, phone, "2026-02-10T10:00:00")
     scanned_on(store, wx, "2026-03-15T10:00:00")
-    store.record_decision(wx, "escalated", reviewer="bob")
+    store.decisions.record(wx, "escalated", reviewer="bob")
 
     assert rows(alice.get("/?type=phone")) == [phone]
     assert rows(alice.get("/?rule=qq.keyword")) == [qq]
@@ -160,7 +161,7 @@ def test_unreadable_dates_and_numbers_are_a_400_that_says_why(alice, store, quer
     form = {"csrf_token": token(alice), "status": "violation"}
     resp = alice.post(f"/image/{sha}/decide?{query}", data=form)
     assert resp.status_code == (400 if key != "page" else 303)  # decisions read only the filters' dates
-    assert store.item(sha)["review_status"] == ("pending" if key != "page" else "violation")
+    assert store.queue.item(sha)["review_status"] == ("pending" if key != "page" else "violation")
 
 
 def test_queue_pagination_keeps_the_filters(store):
@@ -193,8 +194,8 @@ def test_bulk_decision_on_the_selected_rows(alice, store):
     )
     assert resp.status_code == 303
     assert location(resp) == ("/", {"type": ["qq"]})
-    assert [store.item(s)["review_status"] for s in (a, b, c)] == ["violation", "violation", "pending"]
-    decisions = store.history(limit=10)
+    assert [store.queue.item(s)["review_status"] for s in (a, b, c)] == ["violation", "violation", "pending"]
+    decisions = store.decisions.history(limit=10)
     assert {d["sha256"] for d in decisions} == {a, b}
     assert all(
         d["action"] == "bulk" and d["note"] == "same seller" and d["reviewer"] == "alice" for d in decisions
@@ -211,7 +212,7 @@ def test_bulk_decision_on_the_selected_rows(alice, store):
     assert empty.status_code == 303 and "No images selected" in text(alice.get("/"))
     unknown = alice.post("/bulk", data={"csrf_token": tok, "status": "violation", "sha": [c, "0" * 64]})
     assert unknown.status_code == 303
-    assert store.item(c)["review_status"] == "pending"  # all or nothing
+    assert store.queue.item(c)["review_status"] == "pending"  # all or nothing
     assert "Nothing was changed" in text(alice.get("/"))
 
 
@@ -233,7 +234,7 @@ def test_detail_draws_every_kept_frame_with_every_box_scaled_onto_it(alice, stor
     resp = alice.get(f"/image/{sha}?status=all&type=qq")
     assert resp.status_code == 200
     body = text(resp)
-    item = store.item(sha)
+    item = store.queue.item(sha)
     f0, f1 = item["frames"]
     assert 'viewBox="0 0 100 80"' in body
     assert f'<image href="/blob/{f0["blob"]}"' in body and f'<image href="/blob/{f1["blob"]}"' in body
@@ -303,7 +304,7 @@ def test_a_decision_persists_and_opens_the_next_image_in_the_same_queue(alice, s
     resp = decide(alice, new, "violation", note="QQ in the banner")
     assert resp.status_code == 303
     assert location(resp) == (f"/image/{mid}", {})
-    item = store.item(new)
+    item = store.queue.item(new)
     assert item["review_status"] == "violation"
     assert [(d["status"], d["reviewer"], d["note"]) for d in item["decisions"]] == [
         ("violation", "alice", "QQ in the banner")
@@ -336,7 +337,7 @@ def test_decision_input_is_validated(alice, store):
         alice.post("/image/xyz/decide", data={"csrf_token": token(alice), "status": "violation"}).status_code
         == 404
     )
-    assert store.count("decisions") == 0
+    assert Store(store.db).count("decisions") == 0
 
 
 def test_a_stale_decision_over_someone_elses_is_refused(store):
@@ -351,12 +352,12 @@ def test_a_stale_decision_over_someone_elses_is_refused(store):
     assert decide(carol, sha, "violation", seen="0").status_code == 303
     resp = decide(bob, sha, "false_positive", seen=seen)
     assert resp.status_code == 303 and location(resp)[0] == f"/image/{sha}"
-    assert store.item(sha)["review_status"] == "violation"
+    assert store.queue.item(sha)["review_status"] == "violation"
     assert "carol changed this image to violation meanwhile" in text(bob.get(location(resp)[0]))
     # having seen carol's decision, bob may overrule it
     seen = re.search(r'name="seen" value="(\d+)"', text(bob.get(f"/image/{sha}"))).group(1)
     assert decide(bob, sha, "false_positive", seen=seen).status_code == 303
-    assert store.item(sha)["review_status"] == "false_positive"
+    assert store.queue.item(sha)["review_status"] == "false_positive"
 
 
 def test_undo_takes_back_my_last_decision(alice, store):
@@ -366,8 +367,8 @@ def test_undo_takes_back_my_last_decision(alice, store):
     resp = alice.post("/undo?type=qq", data={"csrf_token": token(alice), "here": a})
     assert resp.status_code == 303
     assert location(resp) == (f"/image/{b}", {"type": ["qq"]})
-    assert store.item(b)["review_status"] == "pending"
-    assert store.history(limit=1)[0]["action"] == "undo"
+    assert store.queue.item(b)["review_status"] == "pending"
+    assert store.decisions.history(limit=1)[0]["action"] == "undo"
     assert "is back to pending (was violation)" in text(alice.get(f"/image/{b}"))
 
     resp = alice.post("/undo", data={"csrf_token": token(alice), "here": a})
@@ -380,11 +381,11 @@ def test_undo_is_refused_when_someone_else_changed_the_image_since(store):
     bob = create_app(store).test_client()
     login(bob, "bob")
     decide(bob, sha, "violation")
-    store.record_decision(sha, "escalated", reviewer="carol")
+    store.decisions.record(sha, "escalated", reviewer="carol")
     resp = bob.post("/undo", data={"csrf_token": token(bob), "here": sha})
     assert resp.status_code == 303 and location(resp) == (f"/image/{sha}", {})
-    assert store.item(sha)["review_status"] == "escalated"
-    assert store.history(limit=1)[0]["reviewer"] == "carol"
+    assert store.queue.item(sha)["review_status"] == "escalated"
+    assert store.decisions.history(limit=1)[0]["reviewer"] == "carol"
     page = text(bob.get(f"/image/{sha}"))
     assert "Cannot undo: image" in page and "by carol" in page
     # `here` is an image hash or nothing: anything else goes back to the queue
@@ -399,7 +400,7 @@ def test_allow_listing_findings_from_a_false_positive_decision(alice, store):
         findings=[finding("phone", "400-820-8820"), finding("qq", "391287654"), finding("qrcode", None)],
         shop="shop-7",
     )
-    store.record_source("https://img.example.com/other.jpg", sha256=sha, shop_id="shop-8")
+    Store(store.db).record_source("https://img.example.com/other.jpg", sha256=sha, shop_id="shop-8")
     body = text(alice.get(f"/image/{sha}"))
     assert 'name="allow" value="0"' in body and 'name="allow" value="1"' in body
     assert 'name="allow" value="2"' not in body  # no value to allow
@@ -408,26 +409,28 @@ def test_allow_listing_findings_from_a_false_positive_decision(alice, store):
     # only with a false positive decision: nothing is written otherwise
     resp = decide(alice, sha, "violation", allow=["0"], allow_shop="shop-7")
     assert location(resp)[0] == f"/image/{sha}"
-    assert store.allowlist() == [] and store.item(sha)["review_status"] == "pending"
+    assert store.allowlist.active() == [] and store.queue.item(sha)["review_status"] == "pending"
     # scope must be one of the image's shops (or everywhere)
     assert decide(alice, sha, "false_positive", allow=["0"], allow_shop="shop-x").status_code == 400
     assert decide(alice, sha, "false_positive", allow=["2"], allow_shop="").status_code == 400
     assert decide(alice, sha, "false_positive", allow=["9"], allow_shop="").status_code == 400
-    assert store.allowlist() == [] and store.count("decisions") == 0
+    assert store.allowlist.active() == [] and Store(store.db).count("decisions") == 0
 
     resp = decide(alice, sha, "false_positive", allow=["0"], allow_shop="shop-7", note="shop hotline")
     assert resp.status_code == 303
-    assert store.item(sha)["review_status"] == "false_positive"
-    (entry,) = store.allowlist()
+    assert store.queue.item(sha)["review_status"] == "false_positive"
+    (entry,) = store.allowlist.active()
     assert entry == Allowed(entry.id, "value", "400-820-8820", "phone", "shop-7")
-    assert store.allow_entries()[0]["created_by"] == "alice"
+    assert store.allowlist.entries()[0]["created_by"] == "alice"
 
     decide(alice, sha, "false_positive", allow=["1"], allow_shop="")
-    assert store.allowlist()[1] == Allowed(store.allowlist()[1].id, "value", "391287654", "qq", None)
+    assert store.allowlist.active()[1] == Allowed(
+        store.allowlist.active()[1].id, "value", "391287654", "qq", None
+    )
     # de-duplicated: a value an entry already allows in that scope (every shop covers shop-7) gets none
-    everywhere = store.allowlist()[1].id
+    everywhere = store.allowlist.active()[1].id
     resp = decide(alice, sha, "false_positive", allow=["0", "1"], allow_shop="shop-7")
-    assert len(store.allowlist()) == 2 and store.item(sha)["review_status"] == "false_positive"
+    assert len(store.allowlist.active()) == 2 and store.queue.item(sha)["review_status"] == "false_positive"
     page = text(alice.get(resp.headers["Location"]))
     assert "Allow-listed 0 values (shop shop-7)" in page
     assert f"already allowed: 400-820-8820 (entry {entry.id}), 391287654 (entry {everywhere})" in page
@@ -439,8 +442,8 @@ def test_undoing_a_false_positive_names_its_allow_list_entries_and_offers_to_rem
     login(bob, "bob")
     resp = decide(bob, sha, "false_positive", allow=["0", "1"], allow_shop="s-7")
     assert resp.status_code == 303
-    made = store.allow_entries()
-    (decision,) = store.item(sha)["decisions"]
+    made = store.allowlist.entries()
+    (decision,) = store.queue.item(sha)["decisions"]
     assert [e["decision_id"] for e in made] == [decision["id"]] * 2  # linked to the decision
 
     resp = bob.post("/undo", data={"csrf_token": token(bob), "here": sha})
@@ -453,22 +456,22 @@ def test_undoing_a_false_positive_names_its_allow_list_entries_and_offers_to_rem
     assert "still in force" in page
     # ...and offers to remove them
     assert 'id="undo-allow-form"' in page and f'name="decision" value="{decision["id"]}"' in page
-    assert store.item(sha)["review_status"] == "pending" and len(store.allowlist()) == 2
+    assert store.queue.item(sha)["review_status"] == "pending" and len(store.allowlist.active()) == 2
     # the offer is only for the decision's author (or an admin)
     carol = create_app(store).test_client()
     login(carol, "carol")
     assert 'id="undo-allow-form"' not in text(carol.get(f"/image/{sha}?undone={decision['id']}"))
     form = {"csrf_token": token(carol), "here": sha, "decision": str(decision["id"])}
     assert carol.post("/undo/allow", data=form).status_code == 403
-    assert len(store.allowlist()) == 2
+    assert len(store.allowlist.active()) == 2
 
     resp = bob.post("/undo/allow", data={"csrf_token": token(bob), "here": sha, "decision": decision["id"]})
     assert location(resp)[0] == f"/image/{sha}"
     page = text(bob.get(f"/image/{sha}?undone={decision['id']}"))
     assert f"Removed allow-list entries {made[0]['id']}, {made[1]['id']}" in page
     assert 'id="undo-allow-form"' not in page  # nothing left to offer
-    assert store.allowlist() == []
-    assert {e["removed_by"] for e in store.allow_entries(include_removed=True)} == {"bob"}
+    assert store.allowlist.active() == []
+    assert {e["removed_by"] for e in store.allowlist.entries(include_removed=True)} == {"bob"}
     # an undo of a decision without entries says nothing about the allow-list
     decide(bob, sha, "violation")
     resp = bob.post("/undo", data={"csrf_token": token(bob), "here": sha})
@@ -481,7 +484,7 @@ def test_an_allow_list_entry_the_allow_list_refuses_saves_no_decision_either(ali
     resp = decide(alice, sha, "false_positive", allow=["0"], allow_shop="")
     assert location(resp)[0] == f"/image/{sha}"
     assert "Not saved" in text(alice.get(f"/image/{sha}"))
-    assert store.allowlist() == [] and store.count("decisions") == 0  # one transaction
+    assert store.allowlist.active() == [] and Store(store.db).count("decisions") == 0  # one transaction
 
 
 # --- history, admin pages --------------------------------------------------------------------------------
@@ -493,8 +496,8 @@ def test_history_filters_by_reviewer_and_pages(store):
     login(client, "bob")
     shas = [seed(store, i) for i in range(4)]
     for s in shas[:3]:
-        store.record_decision(s, "violation", reviewer="bob")
-    store.record_decision(shas[3], "escalated", reviewer="carol", note="ask legal")
+        store.decisions.record(s, "violation", reviewer="bob")
+    store.decisions.record(shas[3], "escalated", reviewer="carol", note="ask legal")
 
     def hist(query: str) -> list[str]:
         return re.findall(r'data-sha="([0-9a-f]{64})"', text(client.get(f"/history{query}")))
@@ -545,7 +548,7 @@ def test_admin_adds_and_removes_allow_list_entries(alice, store):
             "shop_id": "s-1",
         },
     )
-    phrase, value = store.allowlist()
+    phrase, value = store.allowlist.active()
     assert (phrase.kind, phrase.value, phrase.contact_type, phrase.shop_id) == (
         "phrase",
         "官方客服",
@@ -567,13 +570,13 @@ def test_admin_adds_and_removes_allow_list_entries(alice, store):
     )
 
     assert alice.post(f"/allowlist/{phrase.id}/remove", data={"csrf_token": tok}).status_code == 303
-    assert [e.id for e in store.allowlist()] == [value.id]
+    assert [e.id for e in store.allowlist.active()] == [value.id]
     body = text(alice.get("/allowlist"))
     assert f'<tr id="entry-{phrase.id}" data-entry-id="{phrase.id}" class="removed">' in body  # still listed
     assert f'data-remove-entry="{value.id}"' in body and f'data-remove-entry="{phrase.id}"' not in body
     assert alice.post(f"/allowlist/{phrase.id}/remove", data={"csrf_token": tok}).status_code == 303
     assert "already removed" in text(alice.get("/allowlist"))
-    actions = [a["action"] for a in store.audit_log(actor="alice")]
+    actions = [a["action"] for a in store.audit.log(actor="alice")]
     assert actions.count("allow_add") == 2 and actions.count("allow_remove") == 1
 
 
@@ -583,7 +586,7 @@ def test_admin_adds_and_removes_allow_list_entries(alice, store):
 def test_review_round_trip_on_sqlite_and_postgresql(db_url):
     store = ReviewStore(db_url)
     try:
-        store.add_user("bob", PASSWORD)
+        store.accounts.add("bob", PASSWORD)
         client = create_app(store).test_client()
         assert login(client, "bob").status_code == 302
         a, b, c = (seed(store, i, shop=f"s-{i % 2}") for i in range(3))
@@ -593,13 +596,17 @@ def test_review_round_trip_on_sqlite_and_postgresql(db_url):
         assert 'data-finding-box="0"' in body
         resp = decide(client, c, "violation", "?shop=s-0", note="n1")
         assert location(resp) == (f"/image/{a}", {"shop": ["s-0"]})
-        assert store.item(c)["review_status"] == "violation"
+        assert store.queue.item(c)["review_status"] == "violation"
         resp = client.post("/undo", data={"csrf_token": token(client)})
-        assert location(resp)[0] == f"/image/{c}" and store.item(c)["review_status"] == "pending"
+        assert location(resp)[0] == f"/image/{c}" and store.queue.item(c)["review_status"] == "pending"
         resp = client.post("/bulk", data={"csrf_token": token(client), "status": "escalated", "sha": [a, b]})
         assert resp.status_code == 303
-        assert [store.item(s)["review_status"] for s in (a, b, c)] == ["escalated", "escalated", "pending"]
-        blob = store.item(a)["frames"][0]["blob"]
+        assert [store.queue.item(s)["review_status"] for s in (a, b, c)] == [
+            "escalated",
+            "escalated",
+            "pending",
+        ]
+        blob = store.queue.item(a)["frames"][0]["blob"]
         assert client.get(f"/blob/{blob}").headers["Content-Type"] == "image/png"
         assert len(re.findall(r"data-decision-id", text(client.get("/history")))) == 4
     finally:
@@ -615,7 +622,7 @@ def test_review_round_trip_on_sqlite_and_postgresql(db_url):
 def test_make_server_binds_with_waitress_and_secure_cookies_off_loopback_only(host, secure, store):
     import review.server
 
-    server, opened = review.server.make_server(host=host, port=0, database_url=store.url, threads=2)
+    server, opened = review.server.make_server(host=host, port=0, database_url=store.db.url, threads=2)
     try:
         (url,) = review.server.urls(server)
         port = int(url.rsplit(":", 1)[1].strip("/"))
@@ -628,7 +635,7 @@ def test_make_server_binds_with_waitress_and_secure_cookies_off_loopback_only(ho
         server.close()
         opened.close()
     server, opened = review.server.make_server(
-        host=host, port=0, database_url=store.url, cookie_secure=not secure
+        host=host, port=0, database_url=store.db.url, cookie_secure=not secure
     )
     assert server.qqscan_app.config["SESSION_COOKIE_SECURE"] is (not secure)
     server.close()

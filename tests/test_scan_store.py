@@ -17,6 +17,7 @@ from detectors.base import Finding
 from jobs.evidence import FRAME_MAX_PIXELS, keep_evidence
 from ocr.types import Frame
 from qqscan.cli import cli
+from store.results import Store
 from store.review import ReviewStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,7 +57,8 @@ def stored(fixture_dir, tmp_path_factory):
 
 
 def test_results_are_printed_and_stored_as_a_worker_would(stored):
-    proc, rows, store, _, files = stored
+    proc, rows, review, _, files = stored
+    store = Store(review.db)
     assert proc.returncode == 2, proc.stderr  # two inputs failed; the rest went on
     assert set(rows) == {Path(f).name for f in FILES}
     good = ("main_01.jpg", "anim.gif", "main_exif6.jpg", "clean_01.jpg")
@@ -70,7 +72,7 @@ def test_results_are_printed_and_stored_as_a_worker_would(stored):
     assert missing is not None and missing["sha256"] is None and "cannot read" in missing["error"]
     main = store.source(str(Path(files[0]).resolve()))
     assert main["shop_id"] == "shop-7" and main["sha256"] == rows["main_01.jpg"]["sha256"]
-    assert {it["sha256"] for it in store.queue().items} == {
+    assert {it["sha256"] for it in review.queue.page().items} == {
         rows[n]["sha256"] for n in ("main_01.jpg", "anim.gif", "main_exif6.jpg")
     }
 
@@ -81,15 +83,15 @@ def _box_on(kept: dict, box: list) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["main_01.jpg", "anim.gif", "main_exif6.jpg"])
 def test_evidence_frames_and_crops_show_the_finding(stored, name):
-    _, rows, store, _, _ = stored
-    item = store.item(rows[name]["sha256"])
+    _, rows, review, _, _ = stored
+    item = review.queue.item(rows[name]["sha256"])
     finding = item["findings"][0]
     # The frame the finding is on is kept (for the GIF: not frame 0), as decoded: EXIF rotation applied.
     (frame,) = item["frames"]
     assert frame["frame"] == finding["frame"]
     if name == "anim.gif":
         assert finding["frame"] > 0
-    content_type, data = store.blob(frame["blob"])
+    content_type, data = review.queue.blob(frame["blob"])
     pixels = decode(data)
     assert content_type == "image/jpeg" and pixels.shape[:2] == (frame["height"], frame["width"])
     assert (frame["width"], frame["height"]) == (round(item["width"] * frame["scale"]), item["height"])
@@ -102,14 +104,15 @@ def test_evidence_frames_and_crops_show_the_finding(stored, name):
     assert int(region.max()) - int(region.min()) > 100
     # The crop contains the whole box, zoomed, as PNG.
     crop = finding["crop"]
-    ctype, cdata = store.blob(crop["blob"])
+    ctype, cdata = review.queue.blob(crop["blob"])
     assert ctype == "image/png" and decode(cdata).shape[:2] == (crop["height"], crop["width"])
     cpts = _box_on(crop, finding["box"])
     assert cpts.min() >= 0 and cpts[:, 0].max() <= crop["width"] and cpts[:, 1].max() <= crop["height"]
 
 
 def test_a_second_run_finds_the_bytes_known_and_scans_nothing(stored, engine, monkeypatch, fixture_dir):
-    _, rows, store, url, files = stored
+    _, rows, review, url, files = stored
+    store = Store(review.db)
     monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
     before = (store.count("scans"), store.count("evidence"), store.count("blobs"))
     res = CliRunner().invoke(cli, ["scan", "--store", "--shop", "shop-7", *files[:3]])
@@ -122,25 +125,28 @@ def test_the_allowlist_from_review_is_honoured_for_its_shop_only(engine, fixture
     url = f"sqlite:///{tmp_path / 'allow.sqlite3'}"
     monkeypatch.setenv("QQSCAN_DATABASE_URL", url)
     review = ReviewStore(url)
-    entry = review.add_allow("value", "391-287-654", created_by="mod", contact_type="qq", shop_id="shop-7")
+    results = Store(review.db)
+    entry = review.allowlist.add(
+        "value", "391-287-654", created_by="mod", contact_type="qq", shop_id="shop-7"
+    )
     image = str(fixture_dir / "test/main_01.jpg")
 
     res = CliRunner().invoke(cli, ["scan", "--store", "--json", "--shop", "shop-7", image])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["flagged"] is False and doc["findings"][0]["allowed_by"] == entry
-    assert review.queue().total == 0 and review.count("evidence") == 0
+    assert review.queue.page().total == 0 and results.count("evidence") == 0
 
     # An entry added after a scan reaches the stored result with --rescan (same row, evidence replaced).
     second = str(fixture_dir / "test/main_02.png")
     res = CliRunner().invoke(cli, ["scan", "--store", "--json", "--shop", "shop-8", second])
-    assert json.loads(res.stdout)["flagged"] is True and review.count("evidence") == 2
+    assert json.loads(res.stdout)["flagged"] is True and results.count("evidence") == 2
     value = json.loads(res.stdout)["findings"][0]["value"]
-    review.add_allow("value", value, created_by="mod", shop_id="shop-8")
+    review.allowlist.add("value", value, created_by="mod", shop_id="shop-8")
     res = CliRunner().invoke(cli, ["scan", "--store", "--rescan", "--json", "--shop", "shop-8", second])
     doc = json.loads(res.stdout)
     assert doc["flagged"] is False and doc["stored"] is True
-    assert review.count("scans") == 2 and review.count("evidence") == 0 and review.queue().total == 0
+    assert results.count("scans") == 2 and results.count("evidence") == 0 and review.queue.page().total == 0
 
     other = CliRunner().invoke(
         cli, ["scan", "--shop", "shop-9", "--store", str(fixture_dir / "test/main_03.webp")]

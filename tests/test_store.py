@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from store.database import SchemaTooNew, StoreError, StoreUnavailable, _alembic_config
+from store.queue import QueueFilter
 from store.results import Store
-from store.review import QueueFilter
 from tests.databases import pg_schema_url
 from tests.pg import PG_URL
 
@@ -141,14 +141,14 @@ def test_upgrading_from_0001_backfills_the_review_queue_columns(db_url):
         )  # fmt: skip
     engine.dispose()
     review = ReviewStore(db_url)
-    assert review.migrated and review.schema_revision() == newest_revision()
-    (item,) = review.queue().items
+    assert review.db.migrated and review.db.schema_revision() == newest_revision()
+    (item,) = review.queue.page().items
     assert (item["types"], item["rules"], item["max_confidence"]) == (
         ["phone", "qq"],
         ["phone.plain", "qq.keyword"],
         0.9,
     )
-    assert [it["sha256"] for it in review.queue(QueueFilter(type="phone")).items] == [SHA_A]
+    assert [it["sha256"] for it in review.queue.page(QueueFilter(type="phone")).items] == [SHA_A]
     review.close()
 
 
@@ -328,18 +328,19 @@ def test_a_url_that_failed_before_any_bytes_is_stored_once_with_its_reason(store
 
 
 def test_review_decisions_are_appended_and_counted(store):
-    from store.review import DecisionRefused, ReviewStore
+    from store.decisions import DecisionRefused
+    from store.review import ReviewStore
 
     review = ReviewStore(store.url)
     store.save_scan(result(SHA_A, "https://e.com/a.jpg"))
     store.save_scan(result(SHA_B, "https://e.com/b.jpg"))
     store.save_scan(result(SHA_C, "https://e.com/c.jpg", findings=[]))  # clean: not in the review queue
     assert store.status_counts() == {"pending": 2, "violation": 0, "false_positive": 0, "escalated": 0}
-    review.record_decision(SHA_A, "escalated", reviewer="li", note="looks like a QQ group")
-    review.record_decision(SHA_A, "violation", reviewer="wang")
-    review.record_decision(SHA_B, "false_positive", reviewer="li", note="order number")
+    review.decisions.record(SHA_A, "escalated", reviewer="li", note="looks like a QQ group")
+    review.decisions.record(SHA_A, "violation", reviewer="wang")
+    review.decisions.record(SHA_B, "false_positive", reviewer="li", note="order number")
     assert store.status_counts() == {"pending": 0, "violation": 1, "false_positive": 1, "escalated": 0}
-    history = review.history(sha256=SHA_A)[::-1]  # newest first -> oldest first
+    history = review.decisions.history(sha256=SHA_A)[::-1]  # newest first -> oldest first
     assert [(d["status"], d["previous_status"], d["reviewer"], d["note"]) for d in history] == [
         ("escalated", "pending", "li", "looks like a QQ group"),
         ("violation", "escalated", "wang", None),
@@ -350,9 +351,9 @@ def test_review_decisions_are_appended_and_counted(store):
         SHA_B: "false_positive",
     }
     with pytest.raises(ValueError, match="not one of"):
-        review.record_decision(SHA_A, "deleted", reviewer="li")
+        review.decisions.record(SHA_A, "deleted", reviewer="li")
     with pytest.raises(DecisionRefused):
-        review.record_decision("f" * 64, "violation", reviewer="li")
+        review.decisions.record("f" * 64, "violation", reviewer="li")
     review.close()
 
 
