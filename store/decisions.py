@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from detectors.allowlist import Allowed, allowed_by
 from detectors.base import Finding
+from qqscan.errors import UsageError
 from store.allowlist import AllowList, active_entries, clean_note, decision_entries
 from store.database import Database, StoreError
 from store.models import Decision, Image, Source, utcnow
@@ -25,7 +26,7 @@ class DecisionRefused(StoreError):
     """A decision or undo that cannot apply (unknown image, status changed by someone else)."""
 
 
-class ScopeRefused(ValueError):
+class ScopeRefused(UsageError, ValueError):
     """An allow-list scope (a shop) that is not one of the decided image's shops."""
 
 
