@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from qqscan.errors import ExitCode, exit_code_for, fail
-from qqscan.options import database_url_option, since_option
+from qqscan.options import database_url_option, shop_option, since_option
 from review.safetext import csv_cell, json_escape_controls, visible
 from store.terms import CONTACT_TYPES, REVIEW_STATUSES
 
@@ -244,7 +244,7 @@ def serve(
 )
 @click.option("--type", "type_", type=click.Choice(CONTACT_TYPES), help="Only images with this finding type.")
 @click.option("--rule", help="Only images where this rule fired (e.g. qq.keyword).")
-@click.option("--shop", help="Only images seen in this shop.")
+@shop_option("Only images seen in this shop.")
 @since_option("Scanned on or after that day (UTC; the queue filters whole days).")
 @click.option("--until", type=DATE, help="Scanned on or before YYYY-MM-DD (UTC).")
 @click.option("--sort", type=click.Choice(("newest", "confidence")), default="newest", show_default=True)
@@ -600,7 +600,7 @@ def allow_list(include_removed: bool, as_json: bool) -> None:
     help="value: a contact (compared on letters and digits); phrase: text that is not a contact.",
 )
 @click.option("--type", "type_", type=click.Choice(CONTACT_TYPES), help="Only for this contact type.")
-@click.option("--shop", help="Only in this shop (default: every shop).")
+@shop_option("Only in this shop (default: every shop).")
 @click.option("--note", help="Why.")
 @AS_OPTION
 def allow_add(

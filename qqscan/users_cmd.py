@@ -6,12 +6,17 @@ scripts and CI can create accounts. Every change is in the store's audit log (ac
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from qqscan.options import database_url_option
 from qqscan.review_cmds import dumps, opened_store, read_password, say
+
+if TYPE_CHECKING:
+    from store.review import ReviewStore
 
 ROLES = ("moderator", "admin")  # as store.models.ROLES
 STDIN_OPTION = click.option(
@@ -32,11 +37,27 @@ def users() -> None:
 def add(name: str, role: str, password_stdin: bool) -> None:
     """Create a review account."""
     with opened_store() as store:
-        if any(u.name == name.strip() for u in store.accounts.users()):  # before asking for a password
-            raise click.ClickException(f"user {name.strip()!r} already exists")
-        password = read_password(name, password_stdin)
+        password = _password_for(store, name.strip(), password_stdin, exists=False)
         user = store.accounts.add(name, password, role)
     say(f"added {user.role} {user.name}")
+
+
+@contextmanager
+def _account_store() -> Iterator[ReviewStore]:
+    """The store, where an unknown account (the store's KeyError) ends the command with one line."""
+    with opened_store() as store:
+        try:
+            yield store
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from exc
+
+
+def _password_for(store: ReviewStore, name: str, password_stdin: bool, *, exists: bool) -> str:
+    """Read the password only once the account is known to exist (or not to): no typing for nothing."""
+    known = any(u.name == name for u in store.accounts.users())
+    if known != exists:
+        raise click.ClickException(f"user {name!r} already exists" if known else f"no user {name!r}")
+    return read_password(name, password_stdin)
 
 
 @users.command("list")
@@ -77,11 +98,8 @@ def _show(
 
 
 def _set_disabled(name: str, disabled: bool) -> None:
-    with opened_store() as store:
-        try:
-            store.accounts.set_disabled(name, disabled)
-        except KeyError as exc:
-            raise click.ClickException(str(exc.args[0])) from exc
+    with _account_store() as store:
+        store.accounts.set_disabled(name, disabled)
     say(f"{'disabled' if disabled else 'enabled'} {name}")
 
 
@@ -104,14 +122,9 @@ def enable(name: str) -> None:
 @STDIN_OPTION
 def passwd(name: str, password_stdin: bool) -> None:
     """Set an account's password."""
-    with opened_store() as store:
-        if not any(u.name == name for u in store.accounts.users()):
-            raise click.ClickException(f"no user {name!r}")
-        password = read_password(name, password_stdin)
-        try:
-            store.accounts.set_password(name, password)
-        except KeyError as exc:
-            raise click.ClickException(str(exc.args[0])) from exc
+    with _account_store() as store:
+        password = _password_for(store, name, password_stdin, exists=True)
+        store.accounts.set_password(name, password)
     say(f"password changed for {name}")
 
 
@@ -145,9 +158,6 @@ def sessions(as_json: bool) -> None:
 def logout(name: str) -> None:
     """Log an account out everywhere: every review-app session it has ends on its next request (a copied
     cookie too). It can log in again; to stop that, disable the account or change its password."""
-    with opened_store() as store:
-        try:
-            n = store.accounts.end_sessions(name, actor="cli")
-        except KeyError as exc:
-            raise click.ClickException(str(exc.args[0])) from exc
+    with _account_store() as store:
+        n = store.accounts.end_sessions(name, actor="cli")
     say(f"logged {name} out everywhere: {n} session{'' if n == 1 else 's'} ended")

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
@@ -113,7 +113,20 @@ def _make_engine(url: str, *, create_folder: bool = False) -> Engine:
     return engine
 
 
-class Database:
+class _Closable:
+    """`with x:` closes x at the end."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Database(_Closable):
     """One open database: the engine, its schema brought to this code's revision, and the transactions
     every part of the store runs in. The results store and each review concern are built over one."""
 
@@ -138,12 +151,6 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> Database:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @contextmanager
     def _unavailable(self) -> Iterator[None]:
@@ -224,6 +231,17 @@ class Database:
         with self.read() as conn:
             revs = sorted(MigrationContext.configure(conn).get_current_heads())
         return "+".join(revs) or None
+
+
+class OverDatabase(_Closable):
+    """Base of what is built over one Database (the results store, the review store): `db` is a Database
+    or a URL to open one with (None: QQSCAN_DATABASE_URL or the default file); closing it closes the db."""
+
+    def __init__(self, db: Database | str | None = None) -> None:
+        self.db = db if isinstance(db, Database) else Database(db)
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def main(argv: list[str] | None = None) -> int:

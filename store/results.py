@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import Allowed
 from store.allowlist import active_entries
-from store.database import Database, SchemaTooNew, StoreError, StoreUnavailable, redact  # noqa: F401 (re-exported)
+from store.database import OverDatabase
 from store.findings import flags_image, live_findings
 from store.models import (
     Blob,
@@ -94,12 +94,9 @@ def queue_columns(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-class Store:
+class Store(OverDatabase):
     """Scan results over one Database: images, the URLs they were seen at, scans with their evidence, the
-    requested URLs and the reads the CLI and workers make. `db` is a Database or a URL to open one with."""
-
-    def __init__(self, db: Database | str | None = None) -> None:
-        self.db = db if isinstance(db, Database) else Database(db)
+    requested URLs and the reads the CLI and workers make."""
 
     @property
     def url(self) -> str:
@@ -115,15 +112,6 @@ class Store:
 
     def schema_revision(self) -> str | None:
         return self.db.schema_revision()
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- writes ---------------------------------------------------------------------------------------
 

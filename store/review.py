@@ -14,28 +14,19 @@ from __future__ import annotations
 from store.accounts import Accounts
 from store.allowlist import AllowList
 from store.audit import Audit
-from store.database import Database
+from store.database import Database, OverDatabase
 from store.decisions import Decisions
 from store.queue import ReviewQueue
 
 
-class ReviewStore:
+class ReviewStore(OverDatabase):
     """The review state's parts composed over one Database (`db` is one, a URL, or None for
     QQSCAN_DATABASE_URL / the default file)."""
 
     def __init__(self, db: Database | str | None = None) -> None:
-        self.db = db if isinstance(db, Database) else Database(db)
+        super().__init__(db)
         self.audit = Audit(self.db)
         self.accounts = Accounts(self.db, self.audit)
         self.allowlist = AllowList(self.db, self.audit)
         self.decisions = Decisions(self.db, self.allowlist)
         self.queue = ReviewQueue(self.db)
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> ReviewStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
