@@ -98,9 +98,9 @@ def check_database() -> Check:
 
 
 def check_engine() -> Check:
-    import os
+    from qqscan.settings import raw_value
 
-    name = os.environ.get("QQSCAN_ENGINE") or "default"
+    name = raw_value("QQSCAN_ENGINE") or "default"
 
     def probe() -> str:
         import numpy as np
