@@ -15,8 +15,6 @@ from qqscan.settings import setting
 # for DNS answers they cannot otherwise produce on loopback (a name that resolves to one address only).
 Resolver = Callable[[str, int], list[str]]
 
-MiB = 1024 * 1024
-
 
 def system_resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -30,17 +28,19 @@ def system_resolve(host: str, port: int) -> list[str]:
 
 @dataclass(frozen=True)
 class FetchSettings:
-    allow_private_networks: bool = False
-    allow_hosts: frozenset[str] = frozenset()
-    max_bytes: int = 40 * MiB  # the same variable and default as ocr.decode.DecodeLimits
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    deadline: float = 60.0
-    max_redirects: int = 3
-    rate_per_host: float = 5.0
-    burst_per_host: int = 10
-    ca_bundle: str | None = None
-    user_agent: str = "qqscan/0.1 (self-hosted image scanner)"
+    """Built by from_env (defaults live in the settings table), so every field but the resolver is given."""
+
+    allow_private_networks: bool
+    allow_hosts: frozenset[str]
+    max_bytes: int  # the same variable as ocr.decode.DecodeLimits
+    connect_timeout: float
+    read_timeout: float
+    deadline: float
+    max_redirects: int
+    rate_per_host: float
+    burst_per_host: int
+    ca_bundle: str | None
+    user_agent: str
     resolver: Resolver = system_resolve
 
     @classmethod
