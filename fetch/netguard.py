@@ -66,10 +66,6 @@ class Target:
     port: int
     ips: tuple[str, ...]  # every address the name resolved to, all checked; connect to these only
 
-    @property
-    def ip(self) -> str:
-        return self.ips[0]
-
 
 def embedded_ipv4(ip: IPAddress) -> tuple[ipaddress.IPv4Address, str] | None:
     """The IPv4 address an IPv6 address carries, and the form's name; None for anything else."""
