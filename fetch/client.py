@@ -134,18 +134,9 @@ def _classify_transport_error(
     return TransientFetchError(f"connection failed for {where}: {type(exc).__name__}: {text}", url=url)
 
 
-def _headers(resp: httpcore.Response) -> dict[str, str]:
-    """Response headers by lowercased name; repeated fields joined with ", " as RFC 9110 allows."""
-    out: dict[str, str] = {}
-    for raw_name, raw_value in resp.headers:
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip()
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
-
-
 def _read_capped(
     resp: httpcore.Response,
-    headers: dict[str, str],
+    headers: httpx.Headers,
     url: str,
     where: str,
     settings: FetchSettings,
@@ -223,7 +214,12 @@ class Body:
 
     @property
     def where(self) -> str:
-        return self.url if self.final_url == self.url else f"{self.final_url} (redirected from {self.url})"
+        return _where(self.final_url, self.url)
+
+
+def _where(current: str, url: str) -> str:
+    """How messages name the URL: the one asked for, or the hop reached and where it started."""
+    return url if current == url else f"{current} (redirected from {url})"
 
 
 def _request(
@@ -238,7 +234,8 @@ def _request(
     resp = pool.handle_request(request)
     try:
         status = resp.status
-        headers = _headers(resp)
+        # Case-insensitive; repeated fields joined with ", " (RFC 9110); latin-1 as the bytes came.
+        headers = httpx.Headers(resp.headers, encoding="latin-1")
         reason = bytes(resp.extensions.get("reason_phrase", b"")).decode("latin-1")
         if status in REDIRECT_CODES:
             location = headers.get("location")
@@ -292,15 +289,14 @@ def _request_any(
             if n < len(target.ips) and "CERTIFICATE_VERIFY_FAILED" not in str(exc):
                 continue
             raise _classify_transport_error(exc, where, url, deadline) from exc
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise _classify_transport_error(exc, where, url, deadline) from exc
-        except httpcore.UnsupportedProtocol as exc:
+        except (
+            httpcore.TimeoutException,
+            httpcore.NetworkError,
+            httpcore.ProtocolError,
+            httpcore.UnsupportedProtocol,
+        ) as exc:
             raise _classify_transport_error(exc, where, url, deadline) from exc
     raise AssertionError("netguard.pin returns at least one address")
-
-
-def _tls_context(settings: FetchSettings) -> ssl.SSLContext:
-    return _ssl_context(settings.ca_bundle or None)
 
 
 @functools.lru_cache(maxsize=8)
@@ -325,10 +321,10 @@ def fetch_body(
     redirects: list[str] = []
     current = url
     with httpcore.ConnectionPool(
-        ssl_context=_tls_context(settings), network_backend=DeadlineBackend(deadline)
+        ssl_context=_ssl_context(settings.ca_bundle or None), network_backend=DeadlineBackend(deadline)
     ) as pool:
         while True:
-            where = current if current == url else f"{current} (redirected from {url})"
+            where = _where(current, url)
             try:
                 target = netguard.pin(current, settings)
             except netguard.BlockedAddress as exc:
