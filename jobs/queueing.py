@@ -1,13 +1,8 @@
 """Queues, job ids and retry policy: the one place that decides how work is put on RQ.
 
-QQSCAN_REDIS_URL          Redis for the queues (else RQ_REDIS_URL); default redis://localhost:6379/0
-QQSCAN_SCAN_QUEUE         queue for image scans; default "scan"
-QQSCAN_CRAWL_QUEUE        queue for listing-page crawls; default "crawl"
-QQSCAN_JOB_TIMEOUT        seconds a scan job may run before RQ times it out; default 300
-QQSCAN_RETRY_MAX          retries of a transient fetch failure (timeout, 5xx, 429); default 4
-QQSCAN_RETRY_INTERVALS    seconds between those retries, comma list; default 30,120,600,1800
-QQSCAN_RECONCILE_INTERVAL seconds between reconciler runs queued by the scheduler; default 300
-QQSCAN_RECONCILE_MAX      re-queues of one request before it is stored as failed; default 5
+Settings (names, defaults and help in qqscan/settings.py): QQSCAN_REDIS_URL (else RQ_REDIS_URL),
+QQSCAN_SCAN_QUEUE, QQSCAN_CRAWL_QUEUE, QQSCAN_JOB_TIMEOUT, QQSCAN_RETRY_MAX, QQSCAN_RETRY_INTERVALS,
+QQSCAN_RECONCILE_INTERVAL, QQSCAN_RECONCILE_MAX.
 
 Job ids are derived from the URL (`scan-<sha1>`), and jobs are enqueued with RQ's `unique=True`, so a URL
 already queued, scheduled for a retry or running is not queued twice when a page is crawled again. A job
@@ -36,7 +31,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
 
 from qqscan.errors import ServiceUnavailable
-from qqscan.settings import raw_value, setting
+from qqscan.settings import SETTINGS, raw_value, setting
 
 if TYPE_CHECKING:
     from store.results import Store
@@ -44,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("qqscan.queueing")
 T = TypeVar("T")
 
-DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_REDIS_URL = SETTINGS["QQSCAN_REDIS_URL"].default
 # Statuses of a job that will still run (or is running). QUEUED only counts when the id is on its queue:
 # a worker that died between popping a job and starting it leaves a QUEUED job on no queue at all.
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
@@ -147,15 +142,21 @@ def patient(conn: Redis, cap: float = 10.0, stop_requested: Callable[[], bool] |
     return conn
 
 
+def _default(name: str) -> Any:
+    return SETTINGS[name].default
+
+
 @dataclass(frozen=True)
 class Policy:
-    scan_queue: str = "scan"
-    crawl_queue: str = "crawl"
-    job_timeout: int = 300
-    retry_max: int = 4
-    retry_intervals: tuple[int, ...] = (30, 120, 600, 1800)
-    reconcile_interval: int = 300
-    reconcile_max: int = 5
+    """How URL jobs are queued; from_env reads the settings, a field left out takes the table's default."""
+
+    scan_queue: str = _default("QQSCAN_SCAN_QUEUE")
+    crawl_queue: str = _default("QQSCAN_CRAWL_QUEUE")
+    job_timeout: int = _default("QQSCAN_JOB_TIMEOUT")
+    retry_max: int = _default("QQSCAN_RETRY_MAX")
+    retry_intervals: tuple[int, ...] = _default("QQSCAN_RETRY_INTERVALS")
+    reconcile_interval: int = _default("QQSCAN_RECONCILE_INTERVAL")
+    reconcile_max: int = _default("QQSCAN_RECONCILE_MAX")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
@@ -165,7 +166,8 @@ class Policy:
             crawl_queue=setting("QQSCAN_CRAWL_QUEUE", env),
             job_timeout=setting("QQSCAN_JOB_TIMEOUT", env),
             retry_max=setting("QQSCAN_RETRY_MAX", env),
-            retry_intervals=setting("QQSCAN_RETRY_INTERVALS", env) or cls.retry_intervals,
+            # An empty list (",") falls back to the default intervals.
+            retry_intervals=setting("QQSCAN_RETRY_INTERVALS", env) or _default("QQSCAN_RETRY_INTERVALS"),
             reconcile_interval=setting("QQSCAN_RECONCILE_INTERVAL", env),
             reconcile_max=setting("QQSCAN_RECONCILE_MAX", env),
         )
@@ -183,16 +185,22 @@ def job_id(kind: str, url: str) -> str:
     return f"{kind}-{hashlib.sha1(url.encode('utf-8')).hexdigest()}"
 
 
-def is_live(job: Job, queue: Queue) -> bool:
-    """The job will still run: started, scheduled, deferred, or queued *and* on its queue."""
-    status = job.get_status(refresh=False)
+def will_run(status: str | None, on_queue: Callable[[], bool]) -> bool:
+    """The rule for a job with this status: it will still run when started, scheduled, deferred, or queued
+    *and* on its queue (`on_queue` is asked only for a queued job). status None: no such job."""
     if status == JobStatus.QUEUED:
-        conn = queue.connection
-        return (
-            conn.lpos(queue.key, job.id) is not None
-            or conn.lpos(queue.intermediate_queue_key, job.id) is not None
-        )
+        return on_queue()
     return status in LIVE
+
+
+def is_live(job: Job, queue: Queue) -> bool:
+    """The job will still run (will_run), its queue asked about this one id."""
+    conn = queue.connection
+    return will_run(
+        job.get_status(refresh=False),
+        lambda: conn.lpos(queue.key, job.id) is not None
+        or conn.lpos(queue.intermediate_queue_key, job.id) is not None,
+    )
 
 
 def _enqueue_once(queue: Queue, func: str, jid: str, kwargs: dict, **opts: Any) -> Job | None:
@@ -327,6 +335,13 @@ def reconcile(conn: Redis, store: Store, policy: Policy | None = None) -> dict[s
         "crawl": Queue(policy.crawl_queue, connection=conn),
     }
     on_queue: dict[str, set[str]] = {}  # job ids on each queue, read once per run when needed
+
+    def queued_ids(queue: Queue) -> set[str]:
+        if queue.name not in on_queue:
+            ids = conn.lrange(queue.key, 0, -1) + conn.lrange(queue.intermediate_queue_key, 0, -1)
+            on_queue[queue.name] = {i.decode() for i in ids}
+        return on_queue[queue.name]
+
     counts = {"open": 0, "live": 0, "requeued": 0, "failed": 0}
     after = 0
     while page := store.open_requests(after):
@@ -340,13 +355,7 @@ def reconcile(conn: Redis, store: Store, policy: Policy | None = None) -> dict[s
         candidates = []
         for r, jid, status in zip(page, jids, statuses, strict=True):
             queue = queues[r["kind"]]
-            if status == JobStatus.QUEUED:
-                if queue.name not in on_queue:
-                    ids = conn.lrange(queue.key, 0, -1) + conn.lrange(queue.intermediate_queue_key, 0, -1)
-                    on_queue[queue.name] = {i.decode() for i in ids}
-                live = jid in on_queue[queue.name]
-            else:
-                live = status in LIVE
+            live = will_run(status, lambda jid=jid, queue=queue: jid in queued_ids(queue))
             if live:
                 counts["live"] += 1
             else:
