@@ -198,8 +198,10 @@ def is_live(job: Job, queue: Queue) -> bool:
     conn = queue.connection
     return will_run(
         job.get_status(refresh=False),
-        lambda: conn.lpos(queue.key, job.id) is not None
-        or conn.lpos(queue.intermediate_queue_key, job.id) is not None,
+        lambda: (
+            conn.lpos(queue.key, job.id) is not None
+            or conn.lpos(queue.intermediate_queue_key, job.id) is not None
+        ),
     )
 
 
