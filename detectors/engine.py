@@ -10,7 +10,7 @@ from detectors import phone as ph
 from detectors.base import Finding
 from detectors.edges import EdgeEvidence
 from detectors.exclusions import Exclusions
-from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, alternation, charset
+from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, charset
 from detectors.labels import Labels
 from detectors.normalize import (
     CLASS_DIGIT,
@@ -65,14 +65,11 @@ class TextDetector:
         self.solicit = Solicitations(rules, self.keywords)
         self._units = frozenset(u.lower() for u in rules["exclude"]["units"] if u.isascii())
         self._max_block = int(rules["digits"].get("max_lookalike_block", 3))
-        # Prefilter on the raw text: a character that may start a listed channel keyword or a solicitation
-        # phrase, in any form that normalises to one (ＱＱ, 維).
-        firsts = self.keywords.channel_firsts | self.solicit.phrase_firsts
-        raw = firsts | {chr(cp) for cp, c in self.tables.canon.items() if c in firsts}
-        raw |= {c.upper() for c in raw if c.isascii()}
-        self._channel_firsts = re.compile(charset(raw))
-        chan = self.keywords.channel_words + self.solicit.phrases
-        self._channel_words = re.compile(f"(?={charset({w[0] for w in chan})})(?:{alternation(chan)})")
+        # A line without digits needs a QQ / WeChat keyword or a solicitation phrase: a cheap test on the raw
+        # text, then one on the canonical text that accepts all the matcher does.
+        self._channel_raw, self._channel = self.keywords.channel_prefilter(
+            self.solicit.phrases, self.tables.canon
+        )
         self._la_words = frozenset(w.lower() for w in rules["digits"].get("lookalike_words", []))
         kw = rules["keywords"]
         self.max_sep = int(rules["digits"].get("max_separator_run", 3))
@@ -114,16 +111,23 @@ class TextDetector:
 
     # -- internals ------------------------------------------------------------------------------------
     def _run(self, text: str, excluded: list[Excluded] | None) -> list[Finding]:
-        t = self.tables
-        # The same test on the raw text first: most lines stop here without building any view.
+        # The digit test on the raw text first: most lines stop here without building any view.
         maybe_digits = self._digits5_raw.search(text) is not None
-        if not maybe_digits and not self.keywords.maybe_channel(
-            text, self._channel_firsts, self._channel_words
-        ):
+        if not maybe_digits and not self._channel_raw(text):
             return []
+        canon = text.translate(self.tables.canon)
+        if not maybe_digits and not self._channel(canon):
+            return []
+        return self._detect(text, canon, maybe_digits, excluded)
+
+    def _detect(
+        self, text: str, canon: str, maybe_digits: bool, excluded: list[Excluded] | None
+    ) -> list[Finding]:
+        """Findings in `text` (canonical view `canon`) past the prefilters; `maybe_digits`: the raw digit
+        test passed."""
+        t = self.tables
         cls = text.translate(t.cls)
         has_digits = maybe_digits and self._digits5.search(cls) is not None
-        canon = text.translate(t.canon)
         v = Views(text, canon, cls, text.translate(t.value))
         hits = self.keywords.find(v)
         findings: list[Finding] = []

@@ -10,7 +10,7 @@ A keyword glued to a product or everyday word (QQ音乐, 微信读书, 折扣扣
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from detectors import words
 from detectors.normalize import DIGIT_CLASSES, Views, fuzzy_variants, syllable_chars
 
 CONTACT_KINDS = ("qq", "qq_group", "wechat")
+ChannelGate = Callable[[str], bool]
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 
 
@@ -71,27 +72,13 @@ class KeywordMatcher:
                     for variant in _shape_variants(w, shapes):
                         if variant not in self._kind_of:
                             self._kind_of[variant] = (kind, False, "shape", w)
-        # The lookahead on first characters lets the regex engine skip most positions in C.
-        firsts = charset({w[0] for w in self._kind_of})
-        # Contact keywords of two or three characters may carry a decoration between them (V.X, Q Q,
-        # 微❤信); the spaced forms come first so 微❤信 is read whole rather than as 微❤ + 信.
+        # Contact keywords of two or three characters may carry a decoration between them (V.X, Q Q, 微❤信).
         self._decor = re.compile(f"[{re.escape(kw.get('keyword_decorations', ''))}]")
-        spaced = [
-            w
-            for w, (k, short, _, _) in self._kind_of.items()
-            if k in CONTACT_KINDS and not short and 2 <= len(w) <= 3 and not self._decor.search(w)
-        ]
-        sep = self._decor.pattern
-        spaced_rx = "|".join(
-            ("(?<![a-z])" if w[0].isascii() and w[0].isalpha() else "")
-            + sep.join(re.escape(c) for c in w)
-            + ("(?![a-z])" if w[-1].isascii() and w[-1].isalpha() else "")
-            for w in sorted(spaced, key=len, reverse=True)
-        )
-        literal = alternation(list(self._kind_of), ascii_bounds=True)
-        self._literal = re.compile(f"(?={firsts})(?:{spaced_rx + '|' if spaced_rx else ''}{literal})")
-        pinyin = _sound_patterns(kw, d)
-        self._pinyin = pinyin
+        self._literal = re.compile(self.keyword_pattern(list(self._kind_of)))
+        sounds = _sound_patterns(kw, d)
+        self._pinyin = [(kind, rx) for kind, rx, _ in sounds]
+        # Per sound pattern, the characters each of its positions accepts.
+        self.sound_classes = [classes for _, _, classes in sounds]
         self.sound_max_freq = int(kw.get("sound_max_word_freq", 100))
         self.product_words = sorted({w.lower() for w in kw.get("product_words", [])}, key=len, reverse=True)
         self.product_min_freq = int(kw.get("product_min_freq", 30))
@@ -100,24 +87,59 @@ class KeywordMatcher:
         self.asking = {w.lower() for w in rules.get("solicitation", {}).get("asking_keywords", [])}
         self.letter_words = tuple(w.lower() for w in kw.get("letter_words", []))
         self.not_contact_wechat = re.compile(alternation(kw.get("wechat_not_contact", [])) or "(?!)")
-        # Prefilters for lines without digits (a contact keyword must be there for an id or a
-        # solicitation), on the raw text: first characters of listed keywords in any form that normalises
-        # to one (ＱＱ, 維), and the sound patterns (their characters are raw CJK already).
-        channel = [w for w, (k, _, _, _) in self._kind_of.items() if k in CONTACT_KINDS]
-        self.channel_words = channel
-        self.channel_firsts = {w[0] for w in channel}
         # All sound patterns in one, without the ASCII bounds (those keep the engine off its fast path).
-        bare = [rx.pattern.replace("(?<![a-z])", "").replace("(?![a-z])", "") for _, rx in pinyin]
+        bare = [rx.pattern.replace("(?<![a-z])", "").replace("(?![a-z])", "") for _, rx in self._pinyin]
         self._sound_any = re.compile("|".join(bare) or "(?!)")
+        self.channel_words = [w for w, (k, _, _, _) in self._kind_of.items() if k in CONTACT_KINDS]
 
-    def maybe_channel(self, text: str, firsts: re.Pattern[str], words_rx: re.Pattern[str]) -> bool:
-        """Cheap test on raw text: a QQ / WeChat keyword (listed, by shape or by sound) or a solicitation
-        phrase may be in it. `firsts`: their first characters in any form; `words_rx`: the words."""
-        if self._sound_any.search(text) is not None:
-            return True
-        if firsts.search(text) is None:
-            return False
-        return words_rx.search(unicodedata.normalize("NFKC", text).lower()) is not None
+    def keyword_pattern(self, words_: list[str]) -> str:
+        """The regex `_literal` is made of, for any subset of the listed words: each word, and contact
+        keywords of two or three characters also with a decoration between their characters."""
+        # The lookahead on first characters lets the regex engine skip most positions in C.
+        firsts = charset({w[0] for w in words_ if w})
+        # The spaced forms come first so 微❤信 is read whole rather than as 微❤ + 信.
+        spaced = [
+            w
+            for w in words_
+            if w in self._kind_of
+            and self._kind_of[w][0] in CONTACT_KINDS
+            and not self._kind_of[w][1]
+            and 2 <= len(w) <= 3
+            and not self._decor.search(w)
+        ]
+        sep = self._decor.pattern
+        spaced_rx = "|".join(
+            ("(?<![a-z])" if w[0].isascii() and w[0].isalpha() else "")
+            + sep.join(re.escape(c) for c in w)
+            + ("(?![a-z])" if w[-1].isascii() and w[-1].isalpha() else "")
+            for w in sorted(spaced, key=len, reverse=True)
+        )
+        literal = alternation(words_, ascii_bounds=True)
+        return f"(?={firsts})(?:{spaced_rx + '|' if spaced_rx else ''}{literal})"
+
+    def channel_prefilter(self, phrases: list[str], canon: dict[int, str]) -> tuple[ChannelGate, ChannelGate]:
+        """Tests for a line without digits, which yields findings only through a QQ / WeChat keyword or a
+        solicitation phrase: (on the raw text, on the canonical text). The second accepts every line in
+        which `find` can hit a channel keyword (the same pattern as `_literal`, restricted to channel words,
+        and the sound patterns) or a phrase occurs; the first is cheaper and accepts every raw text whose
+        canonical text the second accepts: the first characters of those words and phrases and the sound
+        patterns' characters, each also in every form `canon` maps to it (ＱＱ, 綠, 維)."""
+        words_ = self.channel_words + [p for p in phrases if p]
+        on_canon = re.compile(f"{self.keyword_pattern(words_)}|{self._sound_any.pattern}")
+        preimages: dict[str, set[str]] = {}
+        for cp, c in canon.items():
+            preimages.setdefault(c, set()).add(chr(cp))
+
+        def raw(chars: set[str]) -> str:
+            return charset(chars | {r for c in chars for r in preimages.get(c, ())})
+
+        firsts = re.compile(raw({w[0] for w in words_}))
+        sound_raw = re.compile("|".join("".join(raw(c) for c in cs) for cs in self.sound_classes) or "(?!)")
+
+        def on_raw(text: str) -> bool:
+            return firsts.search(text) is not None or sound_raw.search(text) is not None
+
+        return on_raw, lambda text: on_canon.search(text) is not None
 
     def find(self, v: Views) -> list[KeywordHit]:
         canon = v.canon
@@ -198,15 +220,18 @@ class KeywordMatcher:
         return False
 
 
-def _sound_patterns(kw: dict[str, Any], d: dict[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
-    """(kind, regex) per syllable sequence in qq_pinyin / wechat_pinyin: each syllable becomes the class of
-    characters pypinyin reads that way (fuzzy initials, in/ing and an/ang finals), plus letters read so."""
+def _sound_patterns(
+    kw: dict[str, Any], d: dict[str, Any]
+) -> list[tuple[str, re.Pattern[str], list[set[str]]]]:
+    """(kind, regex, classes) per syllable sequence in qq_pinyin / wechat_pinyin: each syllable becomes the
+    class of characters pypinyin reads that way (fuzzy initials, in/ing and an/ang finals), plus letters
+    read so."""
     letter_sounds: dict[str, str] = kw.get("letter_sounds", {})
     fi, ff = d["fuzzy_initials"], [p for p in d["fuzzy_finals"] if p[0] in ("in", "ing", "an", "ang")]
-    out: list[tuple[str, re.Pattern[str]]] = []
+    out: list[tuple[str, re.Pattern[str], list[set[str]]]] = []
     for kind, key in [("qq", "qq_pinyin"), ("wechat", "wechat_pinyin")]:
         for seq in kw.get(key, []):
-            classes = []
+            classes: list[set[str]] = []
             for alts in seq:
                 chars: set[str] = set()
                 for syl in alts.split("|"):
@@ -215,8 +240,9 @@ def _sound_patterns(kw: dict[str, Any], d: dict[str, Any]) -> list[tuple[str, re
                     chars |= {letter for letter, s in letter_sounds.items() if s == syl or letter == syl}
                 # Rare characters outside the BMP are left out: one of them in a class makes the regex
                 # engine test every character of the class one by one.
-                classes.append(charset({c for c in chars if ord(c) < 0x10000}))
-            out.append((kind, re.compile("(?<![a-z])" + "".join(classes) + "(?![a-z])")))
+                classes.append({c for c in chars if ord(c) < 0x10000})
+            rx = "".join(charset(c) for c in classes)
+            out.append((kind, re.compile("(?<![a-z])" + rx + "(?![a-z])"), classes))
     return out
 
 

@@ -10,12 +10,14 @@ in tests/test_detectors_corpus.py.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import pytest
 
 import detectors
 from detectors import policy
 from detectors.base import Finding
+from detectors.engine import TextDetector
 from fixtures.disguise_text import FAMILIES, Case, generate
 from fixtures.product_text import pages
 from jobs.pipeline import ScanResult
@@ -222,3 +224,57 @@ def test_solicitation_flags_an_image_by_policy(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv(policy.ENV_SOLICITATION_FLAGS, "maybe")
     with pytest.raises(ValueError, match="QQSCAN_SOLICITATION_FLAGS"):
         policy.solicitation_flags()
+
+
+def _channel_forms(det: TextDetector) -> Iterator[str]:
+    """Every form in which the matcher can see a QQ / WeChat keyword: the listed words and their shape
+    variants, the decorated forms of the short ones (V.X, 维 信), each character of every sound pattern
+    (with the other positions drawn at random), and each of these written with raw characters that
+    normalise to it (綠泡泡, ＷＸ, 維亻言)."""
+    km = det.keywords
+    rng = random.Random(5)
+    preimages: dict[str, list[str]] = {}
+    for cp, c in sorted(det.tables.canon.items()):
+        preimages.setdefault(c, []).append(chr(cp))
+    decorations = det.rules["keywords"]["keyword_decorations"]
+    forms = set(km.channel_words)
+    for w in km.channel_words:
+        if 2 <= len(w) <= 3 and not any(d in w for d in decorations):
+            forms |= {d.join(w) for d in decorations}
+    for classes in km.sound_classes:
+        pools = [sorted(c) for c in classes]
+        for i, pool in enumerate(pools):
+            for ch in pool:
+                forms.add("".join(ch if k == i else rng.choice(p) for k, p in enumerate(pools)))
+    for form in sorted(forms):
+        yield form
+        yield "".join(rng.choice(preimages.get(ch, [ch])) for ch in form)
+
+
+def test_prefilter_keeps_every_line_the_matcher_finds() -> None:
+    """A line without digits reaches the detectors only through the keyword prefilter: it must pass every
+    line on which the detectors, run without it, find something."""
+    det = detectors._DETECTOR
+    checked = found = 0
+    for form in _channel_forms(det):
+        for line in (f"{form}：shopabc", f"加我{form}", f"你好，{form}"):
+            bypassed = det._detect(line, line.translate(det.tables.canon), True, None)
+            assert det.detect(line) == bypassed, (line, bypassed)
+            checked += 1
+            found += bool(bypassed)
+    print(f"\nprefilter: {checked} digit-free lines, {found} with findings, none dropped")
+    assert found > checked // 3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("W.X: shopabc", [("wechat", "shopabc")]),
+        ("维 信：shopabc", [("wechat", "shopabc")]),
+        ("加我綠泡泡", [("solicitation", None)]),
+        ("你好，維亻言", [("solicitation", None)]),
+        ("加我維 信", [("solicitation", None)]),
+    ],
+)
+def test_decorated_or_traditional_keyword_without_digits(text: str, expected: list[tuple[str, None]]) -> None:
+    assert [(f.type, f.value) for f in detectors.detect_text(text)] == expected
