@@ -39,14 +39,13 @@ class EdgeEvidence:
                 out = i - 1 if leading else i + 1
                 glued = 0 <= out < n and "\u3400" <= v.canon[out] <= "\u9fff"
                 plain = v.cls[inner] == CLASS_DIGIT and v.text[inner].isascii()
-                return not dense and glued and plain and words.freq(ch) >= self.edge_char_freq
+                return not dense and glued and plain and self.function_word(ch)
             if v.cls[i] != CLASS_HOMOPHONE:
                 return not ch.isalnum()
             out = i - 1 if leading else i + 1
             inner_plain = v.cls[inner] == CLASS_DIGIT and v.text[inner].isascii()
             if 0 <= out < n and "\u3400" <= v.canon[out] <= "\u9fff":
-                pair = v.canon[out] + ch if leading else ch + v.canon[out]
-                if words.freq(pair) >= self.edge_word_freq:
+                if self.makes_word(v.canon, i if leading else out):
                     return True
                 if classes.count(CLASS_HOMOPHONE) == len(classes):
                     return False  # every digit a homophone (伞酒依...死谢谢): the last one is a digit too
@@ -57,9 +56,17 @@ class EdgeEvidence:
                 # Otherwise its ends are digits, unless a verb / particle starts the words that follow
                 # (...玖领红包).
                 return not leading and self.starts_phrase(ch, v.canon[out : out + 4])
-            return inner_plain and words.freq(ch) >= self.edge_char_freq
+            return inner_plain and self.function_word(ch)
 
         return drop
+
+    def makes_word(self, canon: str, j: int) -> bool:
+        """canon[j - 1] and canon[j] make a word of the dictionary (edge_word_min_freq): 三九 in 会议三九."""
+        return j > 0 and words.freq(canon[j - 1 : j + 1]) >= self.edge_word_freq
+
+    def function_word(self, ch: str) -> bool:
+        """`ch` is frequent on its own (edge_char_min_freq): 就 吧 一 at an edge are words, not digits."""
+        return words.freq(ch) >= self.edge_char_freq
 
     def starts_phrase(self, ch: str, after: str) -> bool:
         """`ch` is a common verb / adverb / particle on its own (jieba) and a word follows: 领 in 领红包."""

@@ -7,20 +7,22 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from detectors import words
 from detectors.base import Finding
+from detectors.edges import EdgeEvidence
 from detectors.keywords import KeywordHit, KeywordMatcher
 from detectors.normalize import Views
 from detectors.rules import rules_version
 
 # WeChat's own rule for ids: a letter, then 5-19 letters, digits, '-' or '_'.
 _ID = re.compile(r"[a-z][-_a-z0-9]{5,19}(?![-_a-z0-9])")
+_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _GAP = re.compile(r"(?:[\s:：=~\-＞>→/|()（）\[\]【】·@]|号码?|是|为|我的?|加|搜)*")
 
 
 class WechatIds:
-    def __init__(self, rules: dict[str, Any], keywords: KeywordMatcher) -> None:
+    def __init__(self, rules: dict[str, Any], keywords: KeywordMatcher, edges: EdgeEvidence) -> None:
         self.keywords = keywords
+        self.edges = edges
         self.version = rules_version(rules)
         kw = rules["keywords"]
         self.max_gap = int(kw.get("max_keyword_gap", 6))
@@ -39,7 +41,7 @@ class WechatIds:
             if self.keywords.not_contact_wechat.match(v.canon, h.end):
                 continue  # 微信支付, 微信公众号 ...
             m = _ID.match(v.canon, gap.end())
-            disguised = _disguised_id(v, gap.end())
+            disguised = self._disguised_id(v, gap.end())
             if disguised is not None and (m is None or disguised[0] > m.end()):
                 end, value = disguised
                 out.append(
@@ -90,41 +92,37 @@ class WechatIds:
             )
         return out
 
+    def _disguised_id(self, v: Views, i: int) -> tuple[int, str] | None:
+        """A WeChat id whose digits are written in disguise (shop贰零贰肆, abc伞酒依): (end, id), else None.
 
-_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-def _disguised_id(v: Views, i: int) -> tuple[int, str] | None:
-    """A WeChat id whose digits are written in disguise (shop贰零贰肆, abc伞酒依): (end, id), else None.
-
-    Numerals, spoken forms and homophones read as their digit; homophones at the end that make a word with
-    what follows (abc123就行) are not part of the id."""
-    n = len(v.canon)
-    if i >= n or not ("a" <= v.canon[i] <= "z"):
-        return None
-    chars: list[str] = []
-    kinds: list[str] = []
-    j = i
-    while j < n and len(chars) <= 20:
-        ch, c = v.canon[j], v.cls[j]
-        if c in "NSH":
-            chars.append(v.value[j])
-            kinds.append(c)
-        elif ch in _ID_CHARS:
-            chars.append(ch)
-            kinds.append("a")
-        else:
-            break
-        j += 1
-    while kinds and kinds[-1] == "H":
-        word = j < n and "\u3400" <= v.canon[j] <= "\u9fff" and words.freq(v.canon[j - 1 : j + 1]) >= 50
-        glued_to_plain = len(kinds) > 1 and kinds[-2] == "a"
-        if not word and not (glued_to_plain and words.freq(v.canon[j - 1]) >= 20000):
-            break  # neither a word with what follows nor a function word after plain digits (就, 吧)
-        chars.pop()
-        kinds.pop()
-        j -= 1
-    value = "".join(chars)
-    if not any(k in "NSH" for k in kinds) or _ID.fullmatch(value) is None:
-        return None
-    return j, value
+        Numerals, spoken forms and homophones read as their digit; homophones at the end that make a word with
+        what follows (abc123就行) are not part of the id."""
+        n = len(v.canon)
+        if i >= n or not ("a" <= v.canon[i] <= "z"):
+            return None
+        chars: list[str] = []
+        kinds: list[str] = []
+        j = i
+        while j < n and len(chars) <= 20:
+            ch, c = v.canon[j], v.cls[j]
+            if c in "NSH":
+                chars.append(v.value[j])
+                kinds.append(c)
+            elif ch in _ID_CHARS:
+                chars.append(ch)
+                kinds.append("a")
+            else:
+                break
+            j += 1
+        while kinds and kinds[-1] == "H":
+            word = j < n and "\u3400" <= v.canon[j] <= "\u9fff" and self.edges.makes_word(v.canon, j)
+            glued_to_plain = len(kinds) > 1 and kinds[-2] == "a"
+            if not word and not (glued_to_plain and self.edges.function_word(v.canon[j - 1])):
+                break  # neither a word with what follows nor a function word after plain digits (就, 吧)
+            chars.pop()
+            kinds.pop()
+            j -= 1
+        value = "".join(chars)
+        if not any(k in "NSH" for k in kinds) or _ID.fullmatch(value) is None:
+            return None
+        return j, value

@@ -103,3 +103,13 @@ def test_views_keep_length_and_offsets() -> None:
     assert len(v.canon) == len(v.cls) == len(v.value) == len(text)
     assert v.canon.startswith("qq:") and v.value[3:12] == "391287654"
     assert v.cls[3:6] == "CCC" and v.cls[6:12] == "NNNNNN"
+
+
+def test_edge_word_thresholds_reach_wechat_ids(tmp_path: Path) -> None:
+    """The edge-word rule of digit runs also trims disguised WeChat ids, with the same (overridable) data."""
+    text = "微信：shop贰零贰肆就是"
+    assert [f.value for f in detectors.detect_text(text)] == ["shop2024"]  # 就是 is a word: 就 is no 9
+    path = tmp_path / "site.toml"
+    path.write_text("[qq]\nedge_word_min_freq = 1000000000\n", "utf-8")
+    det = TextDetector(load_rules(path))
+    assert [f.value for f in det.detect(text)] == ["shop20249"]
