@@ -170,7 +170,7 @@ class KeywordMatcher:
                 # Inside a run of digit homophones (起饿 = 7 2) it is digits, not a keyword.
                 if s > 0 and v.cls[s - 1] in DIGIT_CLASSES and v.cls[s] in DIGIT_CLASSES:
                     continue
-                if words.freq(m.group()) >= self.sound_max_freq:
+                if self.is_word(m.group()):
                     continue  # 口号, 维新: a word of its own
                 hits.append(KeywordHit(kind, s, e, False, m.group(), "sound", m.group()))
         hits = [h for h in hits if not self.in_word(h, canon)]
@@ -185,14 +185,26 @@ class KeywordMatcher:
         kind, short, how, form = self._kind_of[self._key(word)]
         return KeywordHit(kind, s, e, short, word, how, form)
 
+    def is_word(self, text: str) -> bool:
+        """`text` is a common word of its own (sound_max_word_freq): 口号, 维新 are no keyword in disguise."""
+        return words.freq(text) >= self.sound_max_freq
+
+    def starts_inside_word(self, canon: str, s: int) -> bool:
+        """The CJK character at `s` ends a word begun before it (preceding_min_freq): 增加群众, 点点滴滴我."""
+        return (
+            s > 0
+            and _CJK.match(canon, s - 1) is not None
+            and _CJK.match(canon, s) is not None
+            and words.freq(canon[s - 1 : s + 1]) >= self.preceding_min_freq
+        )
+
     def in_word(self, h: KeywordHit, canon: str) -> bool:
         """The keyword is part of a product or everyday word here (QQ音乐, 微信读书, 折扣扣, 微博)."""
         if h.kind not in CONTACT_KINDS:
             return False
         # 增加群众, 折扣扣: the first character ends a word before it, or the last one starts a word after it.
-        if h.start > 0 and _CJK.match(canon, h.start - 1) and _CJK.match(canon, h.start):
-            if words.freq(canon[h.start - 1 : h.start + 1]) >= self.preceding_min_freq:
-                return True
+        if self.starts_inside_word(canon, h.start):
+            return True
         if _CJK.match(canon, h.end - 1) and _CJK.match(canon, h.end) and len(h.word) > 1:
             tail = canon[h.end - 1 : h.end + 1]
             if (

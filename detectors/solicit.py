@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from detectors import words
 from detectors.base import Finding
 from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, alternation
 from detectors.normalize import Views
@@ -55,12 +54,9 @@ class Solicitations:
         self._verb_end = re.compile(f"(?:{verbs})(?:{fillers}){{0,2}}$")
         self._sound_verb_end = re.compile(f"[{''.join(s['sound_verbs'])}]我(?:{fillers})?$")
         self._me = re.compile(alternation(s["channel_me"]))
-        self._asking = {w.lower() for w in s["asking_keywords"]}
         self._phrases = re.compile(alternation([p.lower() for p in s["phrases"]]) or "(?!)")
         self.phrases = [p.lower() for p in s["phrases"]]
         self.phrase_firsts = {p[0] for p in self.phrases}
-        self._max_word_freq = int(rules["keywords"].get("sound_max_word_freq", 100))
-        self._word_freq = int(rules["keywords"].get("preceding_min_freq", 100))
         self._payment = re.compile(alternation([w.lower() for w in s["not_asking_after"]]) or "(?!)")
 
     def find(
@@ -95,7 +91,7 @@ class Solicitations:
             me = self._me.match(canon, h.end) if not h.short or h.word.isascii() else None
             if verb is not None:
                 add(h.start - len(verb.group()), h.end, "solicitation.verb_channel", h)
-            elif h.word in self._asking:
+            elif h.word in self.keywords.asking:
                 add(h.start, h.end, "solicitation.keyword", h)
             elif me is not None:
                 add(h.start, me.end(), "solicitation.channel_me", h)
@@ -104,14 +100,13 @@ class Solicitations:
             elif h.kind == "wechat" and self._disguised(h):
                 add(h.start, h.end, "solicitation.disguised_channel", h)
         for m in self._phrases.finditer(canon):
-            s0 = m.start()
-            if s0 > 0 and words.freq(canon[s0 - 1 : s0 + 1]) >= self._word_freq:
+            if self.keywords.starts_inside_word(canon, m.start()):
                 continue  # 点点滴滴我: the phrase starts inside a word
-            add(s0, m.end(), "solicitation.phrase", None)
+            add(m.start(), m.end(), "solicitation.phrase", None)
         return out
 
     def _disguised(self, h: KeywordHit) -> bool:
         """A WeChat keyword in disguise (维亻言, 威新, 薇信): neither a standard name nor an ordinary word."""
         if h.short or h.how == "sound" or h.word in _PLAIN or h.word.isascii():
             return False  # a sound-alike alone is too often ordinary text (为新, 未形); it needs a verb
-        return words.freq(h.word) < self._max_word_freq
+        return not self.keywords.is_word(h.word)
