@@ -269,10 +269,8 @@ class TextDetector:
     ) -> tuple[Finding | None, str | None, str]:
         """A finding for candidate `c`, or None, the exclusion rule that rejected it and its scope."""
         tie = self._tie(c, v, hits)
-        if tie is not None and tie.kind == "wechat":
-            after = v.canon[tie.end : tie.end + 4]
-            if self.keywords.not_contact_wechat.match(after.lstrip(" :：")):
-                tie = None
+        if tie is not None and tie.kind == "wechat" and self.keywords.not_contact_after(v.canon, tie.end):
+            tie = None  # 微信支付 13812345678: the number is not a WeChat account
         digits = c.digits
         glued = ph.split_glued_id(digits) if len(digits) > 12 else None
         if glued is not None:

@@ -185,6 +185,11 @@ class KeywordMatcher:
         kind, short, how, form = self._kind_of[self._key(word)]
         return KeywordHit(kind, s, e, short, word, how, form)
 
+    def not_contact_after(self, canon: str, end: int) -> bool:
+        """The WeChat keyword ending at `end` names a feature, not an account: a not-contact word follows it,
+        after an optional colon (微信支付, 微信：公众号, 微信 扫码支付)."""
+        return self.not_contact_wechat.match(canon, after_colon(canon, end)) is not None
+
     def is_word(self, text: str) -> bool:
         """`text` is a common word of its own (sound_max_word_freq): 口号, 维新 are no keyword in disguise."""
         return words.freq(text) >= self.sound_max_freq
@@ -230,6 +235,13 @@ class KeywordMatcher:
         if m is not None and (h.short or h.word in self.asking) and words.freq(last + m.group()[:1]) > 0:
             return True  # 微博, 扣子, 加威化: a short keyword that starts a dictionary word is that word
         return False
+
+
+def after_colon(canon: str, end: int) -> int:
+    """The position after the spaces and colons that start at `end`."""
+    while end < len(canon) and canon[end] in " :：":
+        end += 1
+    return end
 
 
 def _sound_patterns(

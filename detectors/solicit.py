@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from detectors.base import Finding
-from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, alternation
+from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, after_colon, alternation
 from detectors.normalize import Views
 from detectors.rules import rules_version
 
@@ -80,12 +80,11 @@ class Solicitations:
         for h in hits:
             if h.kind not in CONTACT_KINDS:
                 continue
-            after = len(canon) - len(canon[h.end :].lstrip(" :：")) if h.end < len(canon) else h.end
             before = canon[max(0, h.start - 8) : h.start]
             verb = self._verb_end.search(before) or self._sound_verb_end.search(before)
-            if h.kind == "wechat" and self.keywords.not_contact_wechat.match(canon, after):
+            if h.kind == "wechat" and self.keywords.not_contact_after(canon, h.end):
                 # 微信支付, 微信公众号; but 加微信公众号 / 加微信群 asks all the same (not 加微信支付).
-                if verb is None or self._payment.match(canon, after):
+                if verb is None or self._payment.match(canon, after_colon(canon, h.end)):
                     continue
             # 扣我 / 微我 are ordinary words (扣我钱): only V我, Q我 and full keywords ask this way.
             me = self._me.match(canon, h.end) if not h.short or h.word.isascii() else None

@@ -278,3 +278,17 @@ def test_prefilter_keeps_every_line_the_matcher_finds() -> None:
 )
 def test_decorated_or_traditional_keyword_without_digits(text: str, expected: list[tuple[str, None]]) -> None:
     assert [(f.type, f.value) for f in detectors.detect_text(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("13812345678 微信：扫码支付", [("phone", "13812345678")]),
+        ("391287654 微信： 公众号", []),
+        ("13812345678 微信：", [("wechat", "13812345678"), ("phone", "13812345678")]),
+    ],
+)
+def test_wechat_feature_word_after_a_colon_is_no_keyword(text: str, expected: list[tuple[str, str]]) -> None:
+    """微信 followed by a not-contact word (支付, 公众号) after any colon and spaces names the feature:
+    the same test for numbers, ids and solicitations, however long the word."""
+    assert [(f.type, f.value) for f in detectors.detect_text(text)] == expected
