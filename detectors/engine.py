@@ -10,7 +10,7 @@ from detectors import phone as ph
 from detectors.base import Finding
 from detectors.edges import EdgeEvidence
 from detectors.exclusions import Exclusions
-from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, charset
+from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, charset, keyword_extra
 from detectors.labels import Labels
 from detectors.normalize import (
     CLASS_DIGIT,
@@ -306,9 +306,7 @@ class TextDetector:
         kind = rule.split(".")[0]
         extra: dict[str, Any] = {"rules_version": self.version, "_core": (c.start, c.end)}
         if tie is not None:
-            extra["keyword"] = v.text[tie.start : tie.end]
-            extra["keyword_rule"] = tie.how  # literal / sound / shape, and the listed form it matched
-            extra["keyword_form"] = tie.form
+            extra |= keyword_extra(v.text, tie)
         if c.disguised:
             extra["disguised"] = True
         return Finding(kind, value, v.text[start:end], conf, rule, (start, end), extra=extra), None, scope

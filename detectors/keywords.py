@@ -33,6 +33,11 @@ class KeywordHit:
     form: str = ""  # the listed keyword (or syllables) it matched
 
 
+def keyword_extra(text: str, h: KeywordHit) -> dict[str, str]:
+    """What a finding says about its keyword: the text, how it matched (literal / sound / shape), the form."""
+    return {"keyword": text[h.start : h.end], "keyword_rule": h.how, "keyword_form": h.form}
+
+
 def alternation(words_: list[str], ascii_bounds: bool = False) -> str:
     """Longest first. With ascii_bounds, a word that starts/ends with an ASCII letter must not touch
     another ASCII letter there (wxid, qqmusic), so 加qq is read as 加 + qq rather than 加q + q."""
@@ -86,7 +91,7 @@ class KeywordMatcher:
         self.preceding_min_freq = int(kw.get("preceding_min_freq", 200))
         self.asking = {w.lower() for w in rules.get("solicitation", {}).get("asking_keywords", [])}
         self.letter_words = tuple(w.lower() for w in kw.get("letter_words", []))
-        self.not_contact_wechat = re.compile(alternation(kw.get("wechat_not_contact", [])) or "(?!)")
+        self._not_contact_wechat = re.compile(alternation(kw.get("wechat_not_contact", [])) or "(?!)")
         # All sound patterns in one, without the ASCII bounds (those keep the engine off its fast path).
         bare = [rx.pattern.replace("(?<![a-z])", "").replace("(?![a-z])", "") for _, rx in self._pinyin]
         self._sound_any = re.compile("|".join(bare) or "(?!)")
@@ -188,7 +193,7 @@ class KeywordMatcher:
     def not_contact_after(self, canon: str, end: int) -> bool:
         """The WeChat keyword ending at `end` names a feature, not an account: a not-contact word follows it,
         after an optional colon (微信支付, 微信：公众号, 微信 扫码支付)."""
-        return self.not_contact_wechat.match(canon, after_colon(canon, end)) is not None
+        return self._not_contact_wechat.match(canon, after_colon(canon, end)) is not None
 
     def is_word(self, text: str) -> bool:
         """`text` is a common word of its own (sound_max_word_freq): 口号, 维新 are no keyword in disguise."""

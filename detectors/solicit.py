@@ -15,7 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from detectors.base import Finding
-from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, after_colon, alternation
+from detectors.keywords import (
+    CONTACT_KINDS,
+    KeywordHit,
+    KeywordMatcher,
+    after_colon,
+    alternation,
+    keyword_extra,
+)
 from detectors.normalize import Views
 from detectors.rules import rules_version
 
@@ -71,7 +78,7 @@ class Solicitations:
                 return
             extra: dict[str, Any] = {"rules_version": self.version}
             if h is not None:
-                extra |= {"keyword": v.text[h.start : h.end], "keyword_rule": h.how, "keyword_form": h.form}
+                extra |= keyword_extra(v.text, h)
             out.append(
                 Finding("solicitation", None, v.text[start:end], conf(rule), rule, (start, end), extra=extra)
             )

@@ -9,7 +9,7 @@ from typing import Any
 
 from detectors.base import Finding
 from detectors.edges import EdgeEvidence
-from detectors.keywords import KeywordHit, KeywordMatcher
+from detectors.keywords import KeywordHit, KeywordMatcher, keyword_extra
 from detectors.normalize import Views
 from detectors.rules import rules_version
 
@@ -38,29 +38,13 @@ class WechatIds:
             assert gap is not None
             if gap.end() - h.end > self.max_gap or (h.short and gap.end() - h.end > 2):
                 continue
-            if self.keywords.not_contact_wechat.match(v.canon, h.end):
+            if self.keywords.not_contact_after(v.canon, h.end):
                 continue  # 微信支付, 微信公众号 ...
             m = _ID.match(v.canon, gap.end())
             disguised = self._disguised_id(v, gap.end())
             if disguised is not None and (m is None or disguised[0] > m.end()):
                 end, value = disguised
-                out.append(
-                    Finding(
-                        "wechat",
-                        value,
-                        v.text[h.start : end],
-                        conf("wechat.keyword_id_disguised"),
-                        "wechat.keyword_id_disguised",
-                        (h.start, end),
-                        extra={
-                            "rules_version": self.version,
-                            "keyword": v.text[h.start : h.end],
-                            "keyword_rule": h.how,
-                            "keyword_form": h.form,
-                            "disguised": True,
-                        },
-                    )
-                )
+                out.append(self._finding(v, h, end, value, "wechat.keyword_id_disguised", conf))
                 continue
             if m is None or m.group() in self.not_ids:
                 continue
@@ -74,23 +58,17 @@ class WechatIds:
             # A trailing dash is nearly always OCR reading a rule or underline after the id.
             if value.endswith("-") and len(value.rstrip("-")) >= 6:
                 value = value.rstrip("-")
-            out.append(
-                Finding(
-                    "wechat",
-                    value,
-                    v.text[h.start : m.end()],
-                    conf("wechat.keyword_id"),
-                    "wechat.keyword_id",
-                    (h.start, m.end()),
-                    extra={
-                        "rules_version": self.version,
-                        "keyword": v.text[h.start : h.end],
-                        "keyword_rule": h.how,
-                        "keyword_form": h.form,
-                    },
-                )
-            )
+            out.append(self._finding(v, h, m.end(), value, "wechat.keyword_id", conf))
         return out
+
+    def _finding(
+        self, v: Views, h: KeywordHit, end: int, value: str, rule: str, conf: Callable[[str], float]
+    ) -> Finding:
+        """The id ending at `end` after keyword `h`, found by `rule` (its confidence from `conf`)."""
+        extra: dict[str, Any] = {"rules_version": self.version, **keyword_extra(v.text, h)}
+        if rule == "wechat.keyword_id_disguised":
+            extra["disguised"] = True
+        return Finding("wechat", value, v.text[h.start : end], conf(rule), rule, (h.start, end), extra=extra)
 
     def _disguised_id(self, v: Views, i: int) -> tuple[int, str] | None:
         """A WeChat id whose digits are written in disguise (shop贰零贰肆, abc伞酒依): (end, id), else None.
