@@ -80,11 +80,11 @@ def scan_url(
             "sha256": done.sha256,
             "timings": {"fetch_ms": fetch_ms, "total_ms": _ms(t0)},
         }
-    import psutil
+    from jobs.memory import rss_mb
 
     return {
         **out,
-        "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),  # for the worker benchmark
+        "rss_mb": round(rss_mb(), 1),  # for the worker benchmark
         "status": done.status,
         "sha256": done.sha256,
         "flagged": result.flagged,
