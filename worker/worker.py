@@ -32,10 +32,9 @@ Why these pieces (see FACTS.md, RQ section):
 - Watching it: one log line per job with its outcome and a summary when it ends; Prometheus metrics on
   QQSCAN_METRICS_PORT (worker.metrics).
 
-Environment (flags of `qqscan worker` override): QQSCAN_WORKER_MAX_JOBS, QQSCAN_WORKER_MAX_RSS_MB,
-QQSCAN_WATCHDOG_GRACE (seconds, default 30), QQSCAN_MAINTENANCE_INTERVAL (seconds, default 30),
-QQSCAN_JOB_HEARTBEAT (seconds, default 15), QQSCAN_REDIS_RETRY_CAP (seconds between reconnect attempts at
-most, default 10), QQSCAN_METRICS_PORT (0 = off), QQSCAN_METRICS_HOST (default 127.0.0.1).
+Settings (flags of `qqscan worker` override; defaults and help in qqscan/settings.py):
+QQSCAN_WORKER_MAX_JOBS, QQSCAN_WORKER_MAX_RSS_MB, QQSCAN_WATCHDOG_GRACE, QQSCAN_MAINTENANCE_INTERVAL,
+QQSCAN_JOB_HEARTBEAT, QQSCAN_REDIS_RETRY_CAP, QQSCAN_METRICS_PORT (0 = off), QQSCAN_METRICS_HOST.
 """
 
 from __future__ import annotations
@@ -49,7 +48,6 @@ import time
 from multiprocessing import get_context
 from typing import Any
 
-import psutil
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
@@ -62,8 +60,9 @@ from rq.scripts import release_lock
 from rq.utils import now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
+from jobs.memory import rss_mb
 from jobs.queueing import Policy, enqueue_reconcile, patient, reconcile_due
-from qqscan.settings import setting
+from qqscan.settings import SETTINGS, setting
 from worker import metrics
 
 log = logging.getLogger("qqscan.worker")
@@ -73,15 +72,10 @@ BEATS_PER_TTL = 3  # a job's started-registry entry outlives this many missed he
 SCHEDULER_STOP_GRACE = 10  # seconds a scheduler asked to stop may take (Redis down) before SIGALRM ends it
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process in MiB (not the peak: recycling needs the present)."""
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def _env_num(name: str) -> float | None:
-    """A numeric setting from the settings table (None when unset and without a default)."""
-    value = setting(name)
-    return None if value is None else float(value)
+def _nonzero(name: str) -> Any:
+    """A period setting where 0 cannot work (a 0 s heartbeat or reconnect cap would spin, a 0 s
+    maintenance interval runs it after every dequeue): 0 means the table's default, as it always has."""
+    return setting(name) or SETTINGS[name].default
 
 
 def _die_with_parent(parent_pid: int) -> bool:
@@ -101,7 +95,7 @@ def _run_scheduler(scheduler: SpawnedScheduler, level: int, parent_pid: int) -> 
     if not _die_with_parent(parent_pid):
         return  # orphaned at birth: exit before taking the scheduler lock
     logging.basicConfig(level=level, format="%(asctime)s scheduler %(message)s", datefmt="%H:%M:%S")
-    scheduler.queue_reconciler = True
+    scheduler.reconcile_policy = Policy.from_env()  # read once, not on every tick (each second)
     run(scheduler)
 
 
@@ -121,13 +115,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 _fork_hook = False
-forks_after_engine = 0
 
 
 def _forking() -> None:
-    # Nothing in a worker should fork once Paddle's threads exist; count it and say so loudly.
-    global forks_after_engine
-    forks_after_engine += 1
+    # Nothing in a worker should fork once Paddle's threads exist; say so loudly.
     log.error("qqscan worker pid %d: os.fork() called after the OCR engine was built", os.getpid())
 
 
@@ -135,7 +126,8 @@ class SpawnedScheduler(RQScheduler):
     """RQ's scheduler, started as a spawned process rather than a fork of a process with Paddle threads.
     In that process it also queues the reconciler when it is due (one run per interval per Redis)."""
 
-    queue_reconciler = False  # set in the spawned process only (a burst worker's inline pass does not)
+    # Set in the spawned process only (a burst worker's inline pass does not queue the reconciler).
+    reconcile_policy: Policy | None = None
 
     def start(self) -> Any:
         self._status = self.Status.STARTED
@@ -192,10 +184,9 @@ class SpawnedScheduler(RQScheduler):
 
     def enqueue_scheduled_jobs(self) -> None:
         super().enqueue_scheduled_jobs()
-        if self.queue_reconciler and self._acquired_locks:
-            policy = Policy.from_env()
-            if reconcile_due(self.connection, policy):
-                enqueue_reconcile(self.connection, policy)
+        policy = self.reconcile_policy
+        if policy is not None and self._acquired_locks and reconcile_due(self.connection, policy):
+            enqueue_reconcile(self.connection, policy)
 
 
 class JobHeartbeat:
@@ -289,28 +280,30 @@ class ScanWorker(SimpleWorker):
     ) -> None:
         if "maintenance_interval" not in kwargs:
             # RQ's default (10 min) is how late an abandoned job is noticed; half a minute is cheap.
-            kwargs["maintenance_interval"] = int(_env_num("QQSCAN_MAINTENANCE_INTERVAL") or 30)
+            kwargs["maintenance_interval"] = _nonzero("QQSCAN_MAINTENANCE_INTERVAL")
         if "job_monitoring_interval" not in kwargs:
-            kwargs["job_monitoring_interval"] = int(_env_num("QQSCAN_JOB_HEARTBEAT") or 15)
+            kwargs["job_monitoring_interval"] = _nonzero("QQSCAN_JOB_HEARTBEAT")
         super().__init__(*args, **kwargs)
         # Ride out Redis restarts: every Redis call (also the scheduler's, which copies these settings)
         # retries with backoff until Redis answers, instead of RQ's loop quitting mid-job.
         patient(
             self.connection,
-            cap=_env_num("QQSCAN_REDIS_RETRY_CAP") or 10.0,
+            cap=_nonzero("QQSCAN_REDIS_RETRY_CAP"),
             # A busy worker keeps waiting (its job is finished, then it leaves); an idle one leaves.
             stop_requested=lambda: self._shutdown_requested_date is not None
             and self.get_state() != WorkerStatus.BUSY,
         )
-        self.max_rss_mb = max_rss_mb if max_rss_mb is not None else _env_num("QQSCAN_WORKER_MAX_RSS_MB")
-        grace = watchdog_grace if watchdog_grace is not None else _env_num("QQSCAN_WATCHDOG_GRACE")
-        self.watchdog_grace = 30.0 if grace is None else grace
-        self.engine_builds = 0
+        self.max_rss_mb = max_rss_mb if max_rss_mb is not None else setting("QQSCAN_WORKER_MAX_RSS_MB")
+        # 0 is a real choice here (kill a stuck job right at its timeout), so it is not replaced.
+        self.watchdog_grace = (
+            watchdog_grace if watchdog_grace is not None else setting("QQSCAN_WATCHDOG_GRACE")
+        )
         self.recycle_reason: str | None = None
         self._watchdog: Watchdog | None = None
         self._heartbeat: JobHeartbeat | None = None
-        port = metrics_port if metrics_port is not None else _env_num("QQSCAN_METRICS_PORT")
-        self.metrics_port = int(port or 0)  # 0: no metrics endpoint
+        self.metrics_port = (  # 0: no metrics endpoint
+            metrics_port if metrics_port is not None else setting("QQSCAN_METRICS_PORT")
+        )
         self._metrics_from_env = metrics_port is None  # `rq worker-pool`: every worker sees the same port
         self.metrics_host = metrics_host or setting("QQSCAN_METRICS_HOST")
         self.summary = metrics.Summary()
@@ -365,7 +358,6 @@ class ScanWorker(SimpleWorker):
 
         t0 = time.perf_counter()
         engine = ocr.engine.get_engine()
-        self.engine_builds = ocr.engine.builds
         self.log.info(  # RQ's logger: configured by `qqscan worker`, `rq worker` and `rq worker-pool` alike
             "qqscan worker pid %d: OCR engine %s ready in %.1f s (builds in this process: %d, rss %.0f MiB)",
             os.getpid(),
@@ -381,8 +373,7 @@ class ScanWorker(SimpleWorker):
 
     def work(self, *args: Any, max_jobs: int | None = None, **kwargs: Any) -> bool:  # type: ignore[override]
         if max_jobs is None:  # `rq worker-pool` cannot pass it: take it from the environment
-            env_jobs = _env_num("QQSCAN_WORKER_MAX_JOBS")
-            max_jobs = int(env_jobs) if env_jobs else None
+            max_jobs = setting("QQSCAN_WORKER_MAX_JOBS") or None  # 0 means no limit, as unset does
         if self.metrics_port:  # before the engine build, so queue depth is scrapeable while it loads
             try:
                 metrics.serve(self.metrics_port, self.metrics_host, self.connection, self.queue_names())
