@@ -84,12 +84,13 @@ def scan_bytes(
     allow: Sequence[Allowed] = (),
     shop_id: str | None = None,
     keep_evidence: bool = False,
+    sha256: str | None = None,
 ) -> ScanResult:
     """Decode, OCR, detect, excuse what the allow-list allows (for this shop), and, with keep_evidence,
     render what review needs while the frames are in memory (flagged images only). Input problems come
-    back as `error`, never as an exception."""
+    back as `error`, never as an exception. sha256: the bytes' digest when the caller has it already."""
     t0 = time.perf_counter()
-    sha = hashlib.sha256(data).hexdigest()
+    sha = sha256 or hashlib.sha256(data).hexdigest()
     try:
         frames = decode_image(data, limits or DecodeLimits.from_env())
     except DecodeError as exc:

@@ -61,12 +61,12 @@ class ScanAndStore:
             self._allow = self.store.allowlist()
         return self._allow
 
-    def known(self, data: bytes, origin: Origin) -> str | None:
+    def known(self, data: bytes, origin: Origin, *, sha256: str | None = None) -> str | None:
         """The bytes' sha256 when they already have a result under the current rules (and the source is
-        recorded now); None when they need scanning (always, on a rescan)."""
+        recorded now); None when they need scanning (always, on a rescan). sha256: the digest if known."""
         import detectors
 
-        sha = hashlib.sha256(data).hexdigest()
+        sha = sha256 or hashlib.sha256(data).hexdigest()
         if self.rescan or not self.store.has_scan(sha, detectors.RULES_VERSION):
             return None
         self.store.record_source(origin.url, sha256=sha, **origin.facts())
@@ -84,11 +84,17 @@ class ScanAndStore:
         """The whole rule for one image's bytes."""
         from jobs.pipeline import scan_bytes
 
-        sha = self.known(data, origin)
-        if sha is not None:
+        sha = hashlib.sha256(data).hexdigest()  # once: the known check and the scan both need it
+        if self.known(data, origin, sha256=sha) is not None:
             return Outcome("known", sha)
         result = scan_bytes(
-            data, origin.url, engine=engine, allow=self.allow, shop_id=origin.shop_id, keep_evidence=True
+            data,
+            origin.url,
+            engine=engine,
+            allow=self.allow,
+            shop_id=origin.shop_id,
+            keep_evidence=True,
+            sha256=sha,
         )
         t0 = time.perf_counter()
         stored = self.save(result, origin)
