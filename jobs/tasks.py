@@ -57,7 +57,7 @@ def scan_url(
     known bytes again and replaces their result in place (e.g. the allow-list changed)."""
     import ocr.engine
     from fetch.client import PermanentFetchError, fetch_image
-    from jobs.scanning import Origin, scan_and_store
+    from jobs.scanning import Origin, ScanAndStore, scan_and_store
 
     t0 = time.perf_counter()
     store = get_store()
@@ -66,7 +66,7 @@ def scan_url(
     try:
         fetched = fetch_image(url)  # TransientFetchError propagates: RQ retries
     except PermanentFetchError as exc:
-        store.record_source(url, error=str(exc), **origin.facts())
+        ScanAndStore(store).failed(origin, str(exc))
         return {**out, "status": "failed", "error": str(exc), "timings": {"total_ms": _ms(t0)}}
     fetch_ms = _ms(t0)
     # The allow-list is read per job (one small query, only when the bytes need scanning), so a
