@@ -202,11 +202,15 @@ class TextDetector:
         owned = next((k + 1 for k, g in enumerate(gaps) if any(ch in _LIST_PUNCT for ch in g)), n)
         owned_until = groups[owned - 1][-1] if self.labels.foreign(v, groups[0][0], hits) else -1
         drop = self.edges.drop(v, untied=not tied)
+
+        def counted(k: int) -> bool:
+            """一 / 两 right before a measure word is counting (一个), not a digit."""
+            return v.canon[k] in "一两" and v.canon[k + 1 : k + 2] in self._measure
+
         for i, j in subs:
             if any(used[i:j]):
                 continue
             positions = [p for g in groups[i:j] for p in g]
-            counted = lambda k: v.canon[k] in "一两" and v.canon[k + 1 : k + 2] in self._measure  # noqa: E731
             hits_here: list[Finding] = []
             alone = (i, j) == (0, n)
             for c in readings(positions, v.cls, v.value, alone=alone, counted=counted, drop=drop):
@@ -250,7 +254,7 @@ class TextDetector:
                     ok = len(gap) <= self.max_gap and self._joiners.fullmatch(gap) is not None
                 if ok:
                     best = h
-            elif h.start >= c.end and not h.short and h.kind in ("qq", "wechat", "qq_group"):
+            elif h.start >= c.end and not h.short and h.kind in CONTACT_KINDS:
                 gap = v.canon[c.end : h.start]
                 # "391287654（QQ）" labels the number before it; "，QQ：5599..." introduces the next one.
                 introduces = _NEXT_NUMBER.match(v.cls, h.end) is not None

@@ -15,11 +15,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from detectors import words
-from detectors.normalize import DIGIT_CLASSES, Views, fuzzy_variants, syllable_chars
+from detectors.normalize import (
+    CLASS_DIGIT,
+    CLASS_DISGUISED,
+    CLASS_NUMERAL,
+    DIGIT_CLASSES,
+    Views,
+    fuzzy_variants,
+    syllable_chars,
+)
 
 CONTACT_KINDS = ("qq", "qq_group", "wechat")
 ChannelGate = Callable[[str], bool]
 _CJK = re.compile(r"[\u3400-\u9fff]+")
+# A written digit; homophones and spoken forms are ordinary characters too.
+_WRITTEN_DIGIT = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL
 
 
 @dataclass(frozen=True)
@@ -85,9 +95,10 @@ class KeywordMatcher:
         # Per sound pattern, the characters each of its positions accepts.
         self.sound_classes = [classes for _, _, classes in sounds]
         self.sound_max_freq = int(kw.get("sound_max_word_freq", 100))
-        self.product_words = sorted({w.lower() for w in kw.get("product_words", [])}, key=len, reverse=True)
+        self.product_words = tuple(w.lower() for w in kw.get("product_words", []))
         self.product_min_freq = int(kw.get("product_min_freq", 30))
         self.followers = tuple(w.lower() for w in kw.get("keyword_followers", []))
+        self._long_followers = tuple(f for f in self.followers if len(f) > 1)
         self.preceding_min_freq = int(kw.get("preceding_min_freq", 200))
         self.asking = {w.lower() for w in rules.get("solicitation", {}).get("asking_keywords", [])}
         self.letter_words = tuple(w.lower() for w in kw.get("letter_words", []))
@@ -229,8 +240,8 @@ class KeywordMatcher:
         after = canon[h.end : h.end + 6]
         if after[:1] in (" ", "\n") and not h.short:
             after = after[1:]  # OCR boxes side by side or one above the other: "QQ 音乐", "QQ\n音乐"
-        if any(after.startswith(w) for w in self.product_words):
-            return not any(after.startswith(f) for f in self.followers if len(f) > 1)
+        if after.startswith(self.product_words):
+            return not after.startswith(self._long_followers)
         m = _CJK.match(after)
         if m is not None and len(m.group()) >= 2:
             word = words.longest_word(m.group(), self.product_min_freq)
@@ -276,7 +287,7 @@ def _sound_patterns(
 
 
 def _after_digit(cls: str, s: int) -> bool:
-    return s > 0 and cls[s - 1] in "DCN"  # a written digit; homophones are ordinary characters too
+    return s > 0 and cls[s - 1] in _WRITTEN_DIGIT
 
 
 def charset(chars: set[str]) -> str:

@@ -29,13 +29,7 @@ EdgeDrop = Callable[[int, int, bool, str], bool]
 _IGNORABLE = set("\u200b\u200c\u200d\u2060\ufeff\ufe0f\ufe0e\u20e3")
 
 
-def fix_lookalikes(
-    cls: str,
-    canon: str = "",
-    units: frozenset[str] = frozenset(),
-    max_block: int = 3,
-    words: frozenset[str] = frozenset(),
-) -> str:
+def fix_lookalikes(cls: str, canon: str, units: frozenset[str], max_block: int, words: frozenset[str]) -> str:
     """Demote look-alikes (O l S B ...) to letters unless they form a short letter block of their own glued
     to a digit: a block holding any other letter is a word or a code (iPhone, SM-G9910), a long one is a
     word (BIOS), a block at the end of a run that is a unit (1380000000g, 256GB; not 81b7884l不加) or a

@@ -10,12 +10,14 @@ from typing import Any
 from detectors.base import Finding
 from detectors.edges import EdgeEvidence
 from detectors.keywords import KeywordHit, KeywordMatcher, keyword_extra
-from detectors.normalize import Views
+from detectors.normalize import CLASS_HOMOPHONE, CLASS_NUMERAL, CLASS_SPOKEN, Views
 from detectors.rules import rules_version
 
 # WeChat's own rule for ids: a letter, then 5-19 letters, digits, '-' or '_'.
 _ID = re.compile(r"[a-z][-_a-z0-9]{5,19}(?![-_a-z0-9])")
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+# Characters that stand for a digit in a disguised id (贰, 幺, 酒).
+_READ_AS_DIGIT = CLASS_NUMERAL + CLASS_SPOKEN + CLASS_HOMOPHONE
 _GAP = re.compile(r"(?:[\s:：=~\-＞>→/|()（）\[\]【】·@]|号码?|是|为|我的?|加|搜)*")
 
 
@@ -83,7 +85,7 @@ class WechatIds:
         j = i
         while j < n and len(chars) <= 20:
             ch, c = v.canon[j], v.cls[j]
-            if c in "NSH":
+            if c in _READ_AS_DIGIT:
                 chars.append(v.value[j])
                 kinds.append(c)
             elif ch in _ID_CHARS:
@@ -92,7 +94,7 @@ class WechatIds:
             else:
                 break
             j += 1
-        while kinds and kinds[-1] == "H":
+        while kinds and kinds[-1] == CLASS_HOMOPHONE:
             word = j < n and "\u3400" <= v.canon[j] <= "\u9fff" and self.edges.makes_word(v.canon, j)
             glued_to_plain = len(kinds) > 1 and kinds[-2] == "a"
             if not word and not (glued_to_plain and self.edges.function_word(v.canon[j - 1])):
@@ -101,6 +103,6 @@ class WechatIds:
             kinds.pop()
             j -= 1
         value = "".join(chars)
-        if not any(k in "NSH" for k in kinds) or _ID.fullmatch(value) is None:
+        if not any(k in _READ_AS_DIGIT for k in kinds) or _ID.fullmatch(value) is None:
             return None
         return j, value
