@@ -26,7 +26,7 @@ from typing import Any
 
 from rq import cron
 
-from jobs.queueing import Policy
+from jobs.queueing import Policy, crawl_kwargs
 from jobs.tasks import crawl_page
 from qqscan.errors import UsageError
 from qqscan.settings import setting
@@ -42,7 +42,7 @@ class Target:
 
 
 class CronConfigError(UsageError, ValueError):
-    """QQSCAN_CRON_* names no target, or a target that cannot be read."""
+    """QQSCAN_CRAWL_* names no target, or a target that cannot be read."""
 
 
 def load_targets(env: Mapping[str, str] | None = None) -> list[Target]:
@@ -84,9 +84,8 @@ def register_all(targets: list[Target], policy: Policy | None = None) -> list[di
     policy = policy or Policy.from_env()
     registered = []
     for t in targets:
-        kwargs = {
-            k: v for k, v in {"url": t.url, "listing_id": t.listing_id, "shop_id": t.shop_id}.items() if v
-        }
+        # `or None`: an empty listing_id/shop_id in the file is left out, as it always was.
+        kwargs = crawl_kwargs(t.url, t.listing_id or None, t.shop_id or None)
         registered.append(
             cron.register(
                 crawl_page,

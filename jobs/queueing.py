@@ -256,7 +256,8 @@ def _scan_kwargs(url: str, listing_id: Any, shop_id: Any, page_url: Any, rescan:
     return kwargs
 
 
-def _crawl_kwargs(url: str, listing_id: Any, shop_id: Any) -> dict[str, Any]:
+def crawl_kwargs(url: str, listing_id: Any, shop_id: Any) -> dict[str, Any]:
+    """A crawl_page job's kwargs, None values left out (also used by jobs.cron)."""
     kwargs = {"url": url, "listing_id": listing_id, "shop_id": shop_id}
     return {k: v for k, v in kwargs.items() if v is not None}
 
@@ -317,7 +318,7 @@ def enqueue_crawls(
     items = list(dict.fromkeys(urls))
     (store or _default_store()).record_requests("crawl", items, listing_id=listing_id, shop_id=shop_id)
     queue = Queue(policy.crawl_queue, connection=conn)
-    return _enqueue_each(queue, "crawl", items, lambda url: _crawl_kwargs(url, listing_id, shop_id), policy)
+    return _enqueue_each(queue, "crawl", items, lambda url: crawl_kwargs(url, listing_id, shop_id), policy)
 
 
 # --- the reconciler -----------------------------------------------------------------------------------------
@@ -382,7 +383,7 @@ def reconcile(conn: Redis, store: Store, policy: Policy | None = None) -> dict[s
                     r["url"], r["listing_id"], r["shop_id"], r["page_url"], bool(r["rescan"])
                 )
             else:
-                kwargs = _crawl_kwargs(r["url"], r["listing_id"], r["shop_id"])
+                kwargs = crawl_kwargs(r["url"], r["listing_id"], r["shop_id"])
             if _enqueue_unique(queues[r["kind"]], TASKS[r["kind"]], jid, kwargs, policy):
                 requeued.append(r["id"])
             else:
