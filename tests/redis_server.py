@@ -109,11 +109,7 @@ def redis_server() -> Iterator[RedisServer]:
     try:
         yield server
     finally:
-        server.proc.terminate()
-        try:
-            server.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
+        server.stop()
 
 
 @pytest.fixture
