@@ -1,4 +1,3 @@
-"""Image side of qqscan: bytes -> frames -> OCR lines. Knows nothing about contacts."""
+"""Image side of qqscan: bytes -> frames -> OCR lines. Knows nothing about contacts.
 
-# The OCR engines (ocr/engine.py builds them); here so a CLI can list them without importing numpy.
-ENGINES = ("onnx", "paddle")
+The engines and their names are the settings table's (QQSCAN_ENGINE); ocr/engine.py builds them."""

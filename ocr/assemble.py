@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ocr.vertical import column_box
+
 MAX_GAP = 0.6  # horizontal gap, in line heights, that still joins two pieces (a word space is ~0.3-0.5)
 MIN_OVERLAP = 0.6  # vertical overlap, as a share of the lower piece's height
 MAX_HEIGHT_RATIO = 1.6  # taller piece / lower piece: a headline next to body text stays apart
@@ -22,10 +24,6 @@ def _level(poly: np.ndarray) -> bool:
     h = float(poly[:, 1].max() - poly[:, 1].min())
     # Tall boxes are turned text or vertical columns: orientation retries and column reading handle those.
     return w > 0 and h < 1.5 * w and abs(float(poly[1, 1] - poly[0, 1])) <= MAX_SKEW * w
-
-
-def _rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
 
 
 def join_line_pieces(polys: list[np.ndarray]) -> list[np.ndarray]:
@@ -65,5 +63,5 @@ def join_line_pieces(polys: list[np.ndarray]) -> list[np.ndarray]:
         if g is None:
             out.append(poly)
         elif min(members[g]) == i:  # each line once, where its first piece was
-            out.append(poly if len(members[g]) == 1 else _rect(*groups[g]))
+            out.append(poly if len(members[g]) == 1 else column_box(polys, members[g]))
     return out

@@ -35,7 +35,7 @@ from PIL import (
 
 from ocr.types import Frame
 from qqscan.errors import QqscanError
-from qqscan.settings import setting
+from qqscan.settings import SETTINGS, setting
 
 MiB = 1024 * 1024
 
@@ -70,21 +70,25 @@ class DecodeError(QqscanError):
     """The input is not an image we can scan; the message says why, in user terms."""
 
 
+_LIMIT_SETTINGS = {
+    "max_bytes": "QQSCAN_MAX_BYTES",
+    "max_pixels": "QQSCAN_MAX_PIXELS",
+    "max_frames": "QQSCAN_MAX_FRAMES",
+}
+
+
 @dataclass(frozen=True)
 class DecodeLimits:
-    max_bytes: int = 40 * MiB
-    max_pixels: int = 60_000_000  # per frame
-    max_frames: int = 8
+    # Defaults are the settings table's (qqscan/settings.py): bytes of one image, pixels per frame, frames.
+    max_bytes: int = SETTINGS["QQSCAN_MAX_BYTES"].default
+    max_pixels: int = SETTINGS["QQSCAN_MAX_PIXELS"].default
+    max_frames: int = SETTINGS["QQSCAN_MAX_FRAMES"].default
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DecodeLimits:
         """Defaults overridden by QQSCAN_MAX_BYTES / QQSCAN_MAX_PIXELS / QQSCAN_MAX_FRAMES."""
         values: dict[str, int] = {}
-        for field_name, var in (
-            ("max_bytes", "QQSCAN_MAX_BYTES"),
-            ("max_pixels", "QQSCAN_MAX_PIXELS"),
-            ("max_frames", "QQSCAN_MAX_FRAMES"),
-        ):
+        for field_name, var in _LIMIT_SETTINGS.items():
             value = setting(var, environ)  # SettingError (a ValueError) names a value that is not a number
             if value < 1:
                 raise ValueError(f"{var}={value} must be at least 1")

@@ -22,14 +22,12 @@ import numpy as np
 
 from ocr.assemble import join_line_pieces
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
-from ocr.vertical import column_box, column_to_row, find_columns
+from ocr.vertical import column_box, column_to_row, find_columns, rect
 from qqscan.errors import UsageError
-from qqscan.settings import SettingError, setting
+from qqscan.settings import SETTINGS, SettingError, setting
 
 RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
 
-ONNX_RUNTIMES = ("openvino", "onnxruntime")
-DEFAULT_ENGINE = "onnx"  # chosen by benchmarks.bench_scan: reads more contacts, faster (README)
 
 TALL_RETRY_SCORE = 0.85  # tall boxes read worse than this get the orientation retries
 EXTEND_MIN_SCORE = 0.6  # an extended line read replaces the detector's shorter one above this
@@ -61,23 +59,22 @@ class TextModels(Protocol):
 
     def recognise(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]: ...
 
-    @property
-    def version(self) -> str: ...
+    version: str  # engine, runtime and model names; fixed once built (stored with every result)
 
     def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    engine: str = DEFAULT_ENGINE
+    # Defaults, choices and the reasons for them are the settings table's (qqscan/settings.py).
+    engine: str = SETTINGS["QQSCAN_ENGINE"].default
     cpu_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     det_scale: float | None = None  # detector input size relative to the image; None: the engine's default
-    onnx_runtime: str = "openvino"  # measured about 2x ONNX Runtime on the same files here (README)
-    precision: str = "auto"  # OpenVINO: bf16 where the CPU has it natively, else f32
+    onnx_runtime: str = SETTINGS["QQSCAN_ONNX_RUNTIME"].default
+    precision: str = SETTINGS["QQSCAN_OV_PRECISION"].default
 
     @classmethod
     def from_env(cls) -> EngineConfig:
-        # Names, defaults and choices are the settings table's (qqscan/settings.py).
         try:
             return cls(
                 engine=setting("QQSCAN_ENGINE"),
@@ -103,12 +100,11 @@ def build_models(config: EngineConfig) -> TextModels:
 class OcrEngine:
     """Detection + recognition on one image array. Boxes come back in that array's coordinates."""
 
-    def __init__(self, config: EngineConfig | None = None, models: TextModels | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig.from_env()
         self.pid = os.getpid()
-        self.thread = threading.get_ident()
         t0 = time.perf_counter()
-        self.models = models or build_models(self.config)
+        self.models = build_models(self.config)
         self.det_scale = self.config.det_scale or self.models.default_det_scale
         self.build_seconds = time.perf_counter() - t0
         self._warm_up()
@@ -184,7 +180,7 @@ class OcrEngine:
                 for j in absorbed_fragments((x0, y0, x1, y1), polys[i], polys, texts):
                     texts[j] = ""  # the tail piece the detector boxed apart is now part of this line
                 texts[i], scores[i] = text, score
-                polys[i] = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+                polys[i] = rect(x0, y0, x1, y1)
 
     def _read_columns(self, image: np.ndarray, texts: list[str], scores: list[float], polys: list) -> None:
         """Stacked upright characters: read each column as one row; it replaces its fragments when the

@@ -15,15 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ocr.models import ModelDir, find_onnx_model
+from ocr.models import find_onnx_model
 
 # `import openvino` imports its model converter, which sends a Google Analytics event from a child process
 # unless a consent file says no. We run offline and send nothing: with the telemetry package unimportable,
 # OpenVINO falls back to its own no-op stub (openvino/tools/ovc/telemetry_utils.py).
 sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[assignment]
-
-RUNTIMES = ("openvino", "onnxruntime")  # ocr.engine.ONNX_RUNTIMES lists the same
-
 
 def _dist_version(dist: str) -> str:
     from importlib.metadata import version
@@ -31,23 +28,24 @@ def _dist_version(dist: str) -> str:
     return version(dist)
 
 
-def _rapidocr_config(section: str) -> Any:
-    """RapidOCR's shipped defaults for one model section (Det or Rec), so thresholds stay the library's."""
+# Measured (README): batches of 6 crops, padded to at least 320 px wide; 1-32 and smaller padding showed
+# nothing but noise, and padding changed some reads.
+REC_BATCH_SIZE = 6
+REC_MIN_WIDTH = 320
+
+
+def _rapidocr_config() -> Any:
+    """RapidOCR's shipped defaults (Det, Rec, EngineConfig sections), so thresholds stay the library's."""
     import rapidocr
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(Path(rapidocr.__file__).parent / "config.yaml")
-    return cfg[section], cfg.EngineConfig
-
-
-PRECISIONS = ("auto", "f32", "bf16")
+    return OmegaConf.load(Path(rapidocr.__file__).parent / "config.yaml")
 
 
 def _openvino_precision(wanted: str) -> str:
     """bf16 where the CPU computes it natively (AVX512-BF16 or AMX; OpenVINO reports it as BF16): about
-    2.5x faster recognition here. "auto" picks it when available; f32 elsewhere."""
-    if wanted not in PRECISIONS:
-        raise ValueError(f"unknown precision {wanted!r} (choose {', '.join(PRECISIONS)})")
+    2.5x faster recognition here. "auto" picks it when available; f32 elsewhere. `wanted` was checked
+    against the setting's choices (qqscan/settings.py)."""
     if wanted != "auto":
         return wanted
     import openvino as ov
@@ -70,19 +68,8 @@ class OnnxModels:
     name = "onnx"
     default_det_scale = 0.6  # measured: same reads as 0.8 on the hard, enhance and tall sets; 0.5 loses some
 
-    def __init__(
-        self,
-        *,
-        threads: int,
-        det: ModelDir | None = None,
-        rec: ModelDir | None = None,
-        runtime: str = "openvino",
-        rec_batch_size: int = 6,
-        rec_min_width: int = 320,
-        precision: str = "auto",
-    ) -> None:
-        if runtime not in RUNTIMES:
-            raise ValueError(f"unknown ONNX runtime {runtime!r} (choose {' or '.join(RUNTIMES)})")
+    def __init__(self, *, threads: int, runtime: str, precision: str) -> None:
+        """`runtime` and `precision` as checked by the settings table (ocr.engine.EngineConfig)."""
         from rapidocr.ch_ppocr_det import TextDetector
         from rapidocr.ch_ppocr_rec import TextRecognizer
         from rapidocr.utils.typings import EngineType
@@ -90,24 +77,23 @@ class OnnxModels:
         # RapidOCR's logger (set to INFO when it is imported) announces every model load.
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)
 
-        self.det, self.rec = det or find_onnx_model("det"), rec or find_onnx_model("rec")
+        self.det, self.rec = find_onnx_model("det"), find_onnx_model("rec")
         self.threads, self.runtime = threads, runtime
         engine_type = EngineType(runtime)
-        det_cfg, engines = _rapidocr_config("Det")
-        rec_cfg, _ = _rapidocr_config("Rec")
-        engine_cfg = engines[runtime]
+        cfg = _rapidocr_config()
+        det_cfg, rec_cfg, engine_cfg = cfg.Det, cfg.Rec, cfg.EngineConfig[runtime]
         if runtime == "onnxruntime":
             engine_cfg.intra_op_num_threads = threads
             engine_cfg.inter_op_num_threads = 1
         else:
             engine_cfg.inference_num_threads = threads
-        for cfg, model in ((det_cfg, self.det), (rec_cfg, self.rec)):
-            cfg.engine_type = engine_type
-            cfg.engine_cfg = engine_cfg
-            cfg.model_path = str(model.path)
+        for section, model in ((det_cfg, self.det), (rec_cfg, self.rec)):
+            section.engine_type = engine_type
+            section.engine_cfg = engine_cfg
+            section.model_path = str(model.path)
         det_cfg.limit_type = "max"
-        rec_cfg.rec_batch_num = rec_batch_size
-        rec_cfg.rec_img_shape = [3, 48, rec_min_width]  # a batch is padded to its widest crop, or this
+        rec_cfg.rec_batch_num = REC_BATCH_SIZE
+        rec_cfg.rec_img_shape = [3, 48, REC_MIN_WIDTH]  # a batch is padded to its widest crop, or this
         rec_cfg.font_path = None
         self._det = TextDetector(det_cfg)
         self._rec = TextRecognizer(rec_cfg)
@@ -117,6 +103,9 @@ class OnnxModels:
             if self.precision != "f32":
                 for session in (self._det.session, self._rec.session):
                     _recompile(session, self.precision, threads)
+        # Stored with every result: built once, not per image (a package-metadata lookup costs ~1 ms).
+        shown = runtime if self.precision == "f32" else f"{runtime}-{self.precision}"
+        self.version = f"rapidocr {_dist_version('rapidocr')} {shown} {self.det.name}+{self.rec.name}"
 
     def detect(self, image: np.ndarray, max_side: int | None) -> list[np.ndarray]:
         h, w = image.shape[:2]
@@ -138,11 +127,6 @@ class OnnxModels:
 
         out = self._rec(TextRecInput(img=list(crops)))
         return [(str(t), float(s)) for t, s in zip(out.txts, out.scores, strict=True)]
-
-    @property
-    def version(self) -> str:
-        runtime = self.runtime if self.precision == "f32" else f"{self.runtime}-{self.precision}"
-        return f"rapidocr {_dist_version('rapidocr')} {runtime} {self.det.name}+{self.rec.name}"
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -46,11 +46,17 @@ def find_columns(polys: list[np.ndarray], min_chars: int = 4) -> list[list[int]]
     return columns
 
 
+def rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """An axis-aligned box as the 4x2 float32 polygon the engines use (clockwise from top-left)."""
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+
+
 def column_box(polys: list[np.ndarray], group: list[int]) -> np.ndarray:
+    """The rectangle around the polygons in `group`."""
     pts = np.concatenate([polys[i] for i in group])
     x0, y0 = pts.min(axis=0)
     x1, y1 = pts.max(axis=0)
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+    return rect(x0, y0, x1, y1)
 
 
 def column_to_row(column: np.ndarray) -> np.ndarray | None:
@@ -61,7 +67,8 @@ def column_to_row(column: np.ndarray) -> np.ndarray | None:
     _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     if ink.mean() > 0.5:  # Otsu picked the background as foreground: dark text on light ground
         ink = 1 - ink
-    rows = ink.sum(axis=1) > 0
+    profile = ink.sum(axis=1)
+    rows = profile > 0
     w = column.shape[1]
     cols = np.flatnonzero(ink.sum(axis=0))
     # Glyph width from the ink (the detector's box is often much wider than the characters in it).
@@ -82,7 +89,6 @@ def column_to_row(column: np.ndarray) -> np.ndarray | None:
     heights = sorted(b - a for a, b in runs)
     pitch = float(heights[len(heights) // 2]) if len(runs) >= 3 else 0.9 * w
     pitch = max(pitch, 0.3 * w)  # a column of thin strokes (一一一) must not be cut into slivers
-    profile = ink.sum(axis=1)
     chars = []
     for a, b in runs:
         n = max(1, int(round((b - a) / (1.15 * pitch))))  # glyphs with tails or descenders run long

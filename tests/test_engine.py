@@ -50,7 +50,7 @@ def test_each_engine_reads_chinese_and_digits(each_engine):
 
 
 def test_onnx_runtime_and_openvino_read_alike(onnx_engine):
-    """Both runtimes run the same ONNX files with RapidOCR's processing: same boxes, same text."""
+    """Both runtimes run the same ONNX files with RapidOCR's processing: the same text, number included."""
     from ocr.engine import EngineConfig, OcrEngine
 
     other = "onnxruntime" if onnx_engine.models.runtime == "openvino" else "openvino"
@@ -61,7 +61,9 @@ def test_onnx_runtime_and_openvino_read_alike(onnx_engine):
     d.text((20, 20), "售后QQ 2845731906", font=font, fill=(30, 30, 30))
     d.text((20, 110), "叁玖壹贰捌柒陆伍肆", font=font, fill=(200, 20, 30))
     arr = np.asarray(img)[:, :, ::-1].copy()
-    assert [t for t, _, _ in onnx_engine.read(arr)] == [t for t, _, _ in alt.read(arr)]
+    texts = [t for t, _, _ in onnx_engine.read(arr)]
+    assert "2845731906" in "".join(texts)  # not vacuous: both reading nothing would be "alike"
+    assert texts == [t for t, _, _ in alt.read(arr)]
 
 
 @pytest.mark.parametrize("name", ["onnx", "paddle"])
