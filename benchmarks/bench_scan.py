@@ -66,8 +66,8 @@ def run_stock(entries: list[dict], root: Path) -> dict:
         use_doc_unwarping=False,
         use_textline_orientation=False,
     )
+    ocr.predict(str(root / entries[0]["file"]))  # warm-up, as qqscan's engine does in its build
     build = time.perf_counter() - t_build
-    ocr.predict(str(root / entries[0]["file"]))  # warm-up, as qqscan's engine does
     per_image = []
     for e in entries:
         t0, c0 = time.perf_counter(), time.process_time()
