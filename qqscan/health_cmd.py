@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import click
 
-from qqscan.errors import ExitCode
+from qqscan.errors import ExitCode, QqscanError
 from qqscan.options import database_url_option, redis_url_option
 
 
@@ -27,10 +27,7 @@ class Check:
     ms: int
 
 
-OWN_PACKAGES = ("store.", "fetch.", "jobs.", "worker.", "ocr.")
-
-
-class CheckFailed(Exception):
+class CheckFailed(QqscanError):
     """A failure whose message already says it all."""
 
 
@@ -39,7 +36,7 @@ def _first_line(exc: BaseException) -> str:
     if not text:
         return type(exc).__name__
     # our own errors (store, queueing, engine) are written for operators; a library's needs its name
-    own = isinstance(exc, CheckFailed) or type(exc).__module__.startswith(OWN_PACKAGES)
+    own = isinstance(exc, QqscanError)
     return text[0] if own else f"{type(exc).__name__}: {text[0]}"
 
 
@@ -90,7 +87,7 @@ def check_database() -> Check:
             raise CheckFailed(f"no database file at {path} (a worker creates it; check QQSCAN_DATABASE_URL)")
         store = Store(url)  # as every command opens it (migrated to the current schema if older)
         try:
-            return f"schema {store.schema_revision()}, {store.count('images')} image(s)"
+            return f"schema {store.db.schema_revision()}, {store.count('images')} image(s)"
         finally:
             store.close()
 

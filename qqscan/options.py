@@ -20,10 +20,14 @@ F = Callable[..., Any]
 _CLICK_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str, "path": str, "url": str}
 
 
-def setting_option(*decls: str, setting: str, help: str | None = None, **kw: Any) -> Callable[[F], F]:
+def setting_option(
+    *decls: str, setting: str, help: str | None = None, export: bool = False, **kw: Any
+) -> Callable[[F], F]:
     """A flag for the setting `setting`: read from its variable (or the config file, which fills the
     environment), typed and defaulted as the table says, so flag, variable, config file and README agree.
-    `help` replaces the table's text (which names the flag); other keywords go to click.option."""
+    `help` replaces the table's text (which names the flag); other keywords go to click.option.
+    export=True: the command does not take the value; it becomes the setting's variable, which every reader
+    in this process and in its child processes (--jobs workers, RQ work horses) goes through."""
     s = SETTINGS[setting]
     kind = click.Choice(s.choices, case_sensitive=False) if s.choices else _CLICK_TYPES.get(s.type, str)
     options: dict[str, Any] = {
@@ -34,6 +38,14 @@ def setting_option(*decls: str, setting: str, help: str | None = None, **kw: Any
         "show_envvar": True,
         "help": help or s.help.replace("`", ""),
     }
+    if export:
+
+        def put(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+            if value not in (None, ""):
+                os.environ[s.name] = str(value)
+            return value
+
+        options |= {"expose_value": False, "callback": put}
     return click.option(*decls, **(options | kw))
 
 _AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
@@ -105,36 +117,21 @@ def listing_option(help: str, dest: str = "listing") -> Callable[[F], F]:
     return _with_alias("--listing", "--listing-id", dest, help)
 
 
-def _use_redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value:  # jobs.queueing.redis_url() and the worker's child processes read it from here
-        os.environ["QQSCAN_REDIS_URL"] = value
-    return value
-
-
-redis_url_option = click.option(
+redis_url_option = setting_option(
     "--url",
     "-u",
-    envvar=["QQSCAN_REDIS_URL", "RQ_REDIS_URL"],
-    show_envvar=True,
-    expose_value=False,
-    callback=_use_redis_url,
+    setting="QQSCAN_REDIS_URL",
+    envvar=["QQSCAN_REDIS_URL", "RQ_REDIS_URL"],  # rq's own variable too
+    export=True,
+    show_default=False,
     help="Redis URL of the queues, as `rq --url` (default redis://localhost:6379/0).",
 )
 
-
-def _use_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value:  # the store opens QQSCAN_DATABASE_URL (store.database.database_url); child processes inherit it
-        os.environ["QQSCAN_DATABASE_URL"] = value
-    return value
-
-
-database_url_option = click.option(
+database_url_option = setting_option(
     "--database-url",
     "--db",
-    envvar="QQSCAN_DATABASE_URL",
-    show_envvar=True,
-    expose_value=False,
-    callback=_use_database_url,
+    setting="QQSCAN_DATABASE_URL",
+    export=True,
     help="Results store: sqlite:///PATH (the folder must exist) or postgresql://... "
     "(default: a SQLite file under $XDG_DATA_HOME/qqscan).",
 )

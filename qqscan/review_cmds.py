@@ -60,8 +60,6 @@ def opened_store() -> Iterator[ReviewStore]:
     """The review store at QQSCAN_DATABASE_URL (or the default), closed afterwards. Store errors and input
     the store refuses (ValueError: a short password, a bad name) become one-line errors: exit 3 when the
     database cannot be reached, 2 for a URL that can never work, 1 for a refused request (qqscan.errors)."""
-    from sqlalchemy.exc import ArgumentError
-
     from store.database import StoreError, StoreUnavailable
     from store.review import ReviewStore
 
@@ -69,8 +67,6 @@ def opened_store() -> Iterator[ReviewStore]:
         store = ReviewStore()
     except StoreError as exc:
         fail(f"{exc}. Check QQSCAN_DATABASE_URL.", exit_code_for(exc))
-    except ArgumentError as exc:
-        fail(f"QQSCAN_DATABASE_URL is not a database URL: {exc}", ExitCode.USAGE)
     try:
         yield store
     except StoreUnavailable as exc:  # the database went away mid-command
@@ -223,7 +219,7 @@ def serve(
             verbose=verbose,
         )
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+        fail(str(exc), exc.exit_code)  # 3 unreachable, 2 a URL that can never work
     except OSError as exc:  # address in use, permission denied on a low port
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
     finally:

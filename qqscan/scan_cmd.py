@@ -22,10 +22,10 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
-from qqscan.engine_option import choose_engine, engine_option
+from qqscan.engine_option import engine_option
 from qqscan.errors import ExitCode, QqscanError, exit_code_for
 from qqscan.options import database_url_option, setting_option
-from qqscan.scan_workers import EngineFailed, InlineScanner, InterruptWatch, PoolScanner, ScanOptions
+from qqscan.scan_workers import InlineScanner, InterruptWatch, PoolScanner, ScanOptions
 from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class Fatal(QqscanError):
 
     def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
         super().__init__(message)
-        self.status = self.exit_code = ExitCode(status)
+        self.exit_code = ExitCode(status)
 
 
 @dataclass
@@ -346,7 +346,6 @@ def scan(
     verbose: bool,
     exit_zero: bool,
     jobs: int,
-    engine_name: str | None,
     enhance: str | None,
     to_store: bool,
     rescan: bool,
@@ -366,7 +365,6 @@ def scan(
         )
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    choose_engine(engine_name)
     chatty = not quiet and sys.stderr.isatty()
 
     def note(message: str) -> None:
@@ -384,10 +382,12 @@ def scan(
         done = f" after {run.tally.scanned} image(s)" if run.tally.scanned else ""
         click.echo(("\n" if chatty else "") + f"qqscan: interrupted{done}", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except (Fatal, EngineFailed) as exc:
+    except QqscanError as exc:  # Fatal, EngineFailed, a bad setting: one line, the error's own exit code
         run.close(interrupted=True)
+        if verbose and not isinstance(exc, Fatal):  # Fatal says all; a library's error may want its trace
+            traceback.print_exc()
         click.echo(f"qqscan: {exc}", err=True)
-        sys.exit(getattr(exc, "status", EXIT_FAILED))
+        sys.exit(exc.exit_code)
     except BrokenPipeError:  # `qqscan scan … | head`: the reader has what it wanted
         run.close(interrupted=True)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit

@@ -20,13 +20,15 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from qqscan.errors import UsageError
+
 if TYPE_CHECKING:
     from detectors.allowlist import Allowed
     from jobs.pipeline import ScanResult
     from ocr.decode import DecodeLimits
 
 
-class EngineFailed(RuntimeError):
+class EngineFailed(UsageError, RuntimeError):
     """The OCR engine could not be built or a worker process died; the message says which."""
 
 

@@ -1,12 +1,12 @@
 """Every `QQSCAN_*` setting, declared once: name, default, type, help and the component that reads it.
 
 `setting("QQSCAN_MAX_BYTES")` returns the parsed value (the default when unset or empty) and raises
-SettingError naming the variable on a bad value. Values come from the environment, else from the optional
-TOML config file (`--config` / `QQSCAN_CONFIG`, keys are the names below), else the default.
+SettingError naming the variable on a bad value. Values come from the environment, else the default; the
+optional TOML config file (`--config` / `QQSCAN_CONFIG`, keys are the names below) fills the environment
+where it is unset (export_config_file), so child processes see it too.
 
-This module is imported by worker/ and jobs/ as well as the CLI, so it stays standard-library only.
-ocr/ and detectors/ may not import qqscan/ (tests/test_layers.py): they read their own variables, and the
-table still lists them so README and `tests/test_settings.py` cover every name the code uses.
+Every layer reads its settings through this module (tests/test_layers.py lists it as a shared leaf), so it
+stays standard-library only.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _s(name: str, default: Any, type: str, component: str, help: str, **kw: Any)
 
 
 _TABLE = [
-    # OCR engine (ocr/ reads these itself: it may not import qqscan/)
+    # OCR engine
     _s("ENGINE", "onnx", "str", "ocr", "OCR engine: `onnx` (PP-OCRv6 small) or `paddle` (PaddleOCR, PP-OCRv5 "
        "mobile); also `scan`/`worker --engine`", choices=("onnx", "paddle")),
     _s("ONNX_RUNTIME", "openvino", "str", "ocr", "runtime of the `onnx` engine: `openvino` or `onnxruntime` "
@@ -143,7 +143,7 @@ _TABLE = [
     _s("MAX_PIXELS", 60_000_000, "int", "ocr", "largest frame, pixels (checked from the header before "
        "decoding)", default_text="60 MPix"),
     _s("MAX_FRAMES", 8, "int", "ocr", "frames read from an animation (more are sampled evenly)"),
-    # Detectors (detectors/ reads these itself)
+    # Detectors
     _s("RULES", None, "path", "detectors", "a rules TOML file overriding (or with `replace = true`, "
        "replacing) the shipped vocabulary"),
     _s("SOLICITATION_FLAGS", True, "bool", "detectors", "a solicitation alone (asking to be contacted "
@@ -210,10 +210,6 @@ _TABLE = [
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in _TABLE}
 
-# The config file's values (name -> raw string), loaded by load_config_file(); the environment wins.
-_file_values: dict[str, str] = {}
-
-
 def _lookup(name: str) -> Setting:
     try:
         return SETTINGS[name]
@@ -222,17 +218,14 @@ def _lookup(name: str) -> Setting:
 
 
 def raw_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
-    """The unparsed value: the environment's, else the config file's, else None."""
+    """The unparsed value from the environment (which the config file fills), or None when unset or empty."""
     _lookup(name)
-    env = os.environ if env is None else env
-    value = env.get(name)
-    if value is not None and value.strip() != "":
-        return value
-    return _file_values.get(name)
+    value = (os.environ if env is None else env).get(name)
+    return value if value is not None and value.strip() != "" else None
 
 
 def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
-    """The parsed value of setting `name` (environment, then config file, then default)."""
+    """The parsed value of setting `name` (environment, else default)."""
     spec = _lookup(name)
     raw = raw_value(name, env)
     return spec.default if raw is None else spec.parse(raw)
@@ -267,18 +260,9 @@ def read_config_file(path: str | Path) -> dict[str, str]:
     return values
 
 
-def load_config_file(path: str | Path) -> dict[str, str]:
-    """Read a config file; later setting() calls in this process see its values where the environment does
-    not set them."""
-    values = read_config_file(path)
-    _file_values.clear()
-    _file_values.update(values)
-    return values
-
-
 def export_config_file(path: str | Path) -> None:
-    """Load the config file and also put its values into os.environ (environment still wins), so readers
-    that may not import this module (ocr/, detectors/) and child processes see them too."""
+    """Put the config file's values into os.environ where a variable is unset (the environment wins), so
+    every reader in this process and its child processes sees them. A bad file applies nothing."""
     for key, value in read_config_file(path).items():
         if not os.environ.get(key, "").strip():
             os.environ[key] = value

@@ -65,13 +65,21 @@ def _check_file(path: str) -> str | None:
     return None
 
 
+def listed(lines: Iterable[str]) -> Iterator[str]:
+    """The entries of a list (stdin, a --file): stripped, blank lines and # comments skipped."""
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield line
+
+
 def expand(args: Iterable[str], stdin: TextIO) -> Iterator[Source | Problem]:
     """Sources in order, and a Problem for each argument refused without reading it. Folders yield their
     image files (by suffix) sorted; files named explicitly are always taken, whatever their suffix, so a
     mislabeled file gets a clear decode error, not silence."""
     for arg in args:
         if arg == "-":
-            yield from expand((ln.strip() for ln in stdin if ln.strip() and not ln.startswith("#")), stdin)
+            yield from expand(listed(stdin), stdin)
         elif is_url(arg):
             yield Source(arg)
         elif os.path.isdir(arg):

@@ -14,11 +14,11 @@ import click
 
 from qqscan.options import database_url_option
 from qqscan.review_cmds import dumps, opened_store, read_password, say
+from store.terms import ROLES
 
 if TYPE_CHECKING:
     from store.review import ReviewStore
 
-ROLES = ("moderator", "admin")  # as store.models.ROLES
 STDIN_OPTION = click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )

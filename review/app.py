@@ -93,7 +93,7 @@ def create_app(
         app.config["SECRET_KEY"] = store.accounts.secret_key()
     app.extensions["qqscan_review_store"] = store
 
-    app.before_request(_healthz)  # first: a probe needs no login, session or CSRF token
+    app.add_url_rule("/healthz", "healthz", _healthz)  # public (auth.PUBLIC_ENDPOINTS); GET and HEAD
     app.before_request(_check_origin)
     init_auth(app)  # login check, then the login rate limit: both before the CSRF check
     CSRFProtect(app)
@@ -113,8 +113,6 @@ def create_app(
 def _healthz() -> Any:
     """GET /healthz for load balancers and supervisors: 200 {"status": "ok"} when the database answers,
     503 {"status": "unavailable"} otherwise. Nothing else (no URL, no error text: it is public)."""
-    if request.path != "/healthz" or request.method not in ("GET", "HEAD"):
-        return None
     from flask import current_app, jsonify
     from sqlalchemy import text
 

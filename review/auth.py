@@ -53,7 +53,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from store.accounts import UserInfo
 from store.review import ReviewStore
 
-PUBLIC_ENDPOINTS = frozenset({"login", "static", "favicon"})
+PUBLIC_ENDPOINTS = frozenset({"login", "static", "favicon", "healthz"})
 NOT_PAGES = frozenset({"blob"})  # GETs that are not pages: 401 instead of a redirect to the login form
 DEFAULT_LOGIN_LIMIT = "5 per minute"
 DEFAULT_SESSION_HOURS = 12

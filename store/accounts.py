@@ -19,7 +19,8 @@ from sqlalchemy import Connection, delete, select, update
 
 from store.audit import Audit
 from store.database import Database, StoreError
-from store.models import ROLES, ReviewSession, Setting, User, utcnow
+from store.models import ReviewSession, Setting, User, utcnow
+from store.terms import ROLES
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the user does not exist, so a login for an unknown name costs the same time.

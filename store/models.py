@@ -166,8 +166,6 @@ class Decision(Base):
 
 # --- review (migration 0002) ----------------------------------------------------------------------------
 
-ROLES = ("moderator", "admin")
-DECISION_ACTIONS = ("decide", "bulk", "undo")
 
 
 class Blob(Base):

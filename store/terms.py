@@ -10,3 +10,4 @@ CONTACT_TYPES = ("qq", "qq_group", "phone", "wechat", "qrcode", "solicitation")
 # An image's review status; the database's check constraints (migration 0001) hold the same four.
 REVIEW_STATUSES = ("pending", "violation", "false_positive", "escalated")
 DECISIONS = ("violation", "false_positive", "escalated")  # what a moderator can decide ("pending" = reset)
+ROLES = ("moderator", "admin")  # review accounts; the users table's check constraint holds the same

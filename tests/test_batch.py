@@ -576,7 +576,7 @@ def test_since_accepts_ages_and_iso_times():
 
     import click
 
-    from qqscan.batch_cmds import parse_since
+    from qqscan.options import parse_since
 
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     assert parse_since("1h", now) == datetime(2026, 11, 24, 11, 0, tzinfo=UTC)

@@ -72,23 +72,6 @@ def test_exit_codes_are_the_documented_numbers() -> None:
     assert rows[1:] == [str(int(c)) for c in ExitCode]  # one row each, in order, after the header
 
 
-def test_library_failures_map_to_their_exit_code() -> None:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    from jobs.queueing import QueueUnavailable
-    from qqscan.errors import ExitCode, exit_code_for
-    from qqscan.settings import SettingError
-    from store.database import StoreError, StoreUnavailable
-
-    assert exit_code_for(StoreUnavailable("down")) == ExitCode.UNAVAILABLE
-    assert exit_code_for(QueueUnavailable("down")) == ExitCode.UNAVAILABLE
-    assert exit_code_for(RedisConnectionError("down")) == ExitCode.UNAVAILABLE
-    assert exit_code_for(StoreError("unsupported database")) == ExitCode.USAGE
-    assert exit_code_for(SettingError("QQSCAN_X=1")) == ExitCode.USAGE
-    assert exit_code_for(KeyboardInterrupt()) == ExitCode.INTERRUPTED
-    assert exit_code_for(RuntimeError("?"), ExitCode.FOUND) == ExitCode.FOUND
-
-
 def test_review_commands_exit_3_when_the_database_is_unreachable_and_2_on_a_bad_url(tmp_path: Path) -> None:
     import socket
 

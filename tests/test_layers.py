@@ -48,7 +48,6 @@ RQ_ALLOWED = (
     "jobs/tasks.py",
     "jobs/cron.py",
     "jobs/queueing.py",
-    "jobs/queueing/",
     "qqscan/",
     "tests/",
     # Measures the real worker, so it enqueues through RQ like the CLI does (README, worker benchmark).
@@ -159,7 +158,6 @@ FORBIDDEN = [
 ALLOWED = [
     ("jobs/queueing.py", "from rq import Queue\n"),
     ("jobs/tasks.py", "from rq import get_current_job\n"),
-    ("jobs/queueing.py", "from rq import Queue\n"),
     ("qqscan/batch_cmds.py", "from rq import Worker\n"),
     ("tests/test_x.py", "import rq, cv2, detectors\n"),
     ("detectors/__init__.py", "from ocr.types import OcrLine\n"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qqscan.settings import SETTINGS, SettingError, load_config_file, setting
+from qqscan.settings import SETTINGS, SettingError, export_config_file, setting
 from tests.test_layers import python_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,20 +87,19 @@ def test_an_unknown_name_is_a_programming_error() -> None:
         setting("QQSCAN_NOPE", {})
 
 
-def test_config_file_values_apply_and_the_environment_wins(tmp_path: Path) -> None:
+def test_config_file_values_apply_and_the_environment_wins(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "qqscan.toml"
     path.write_text(
         'QQSCAN_FETCH_RATE = 2\nQQSCAN_SCAN_QUEUE = "big"\nQQSCAN_RETRY_INTERVALS = [1, 5]\n', "utf-8"
     )
-    try:
-        load_config_file(path)
-        assert setting("QQSCAN_FETCH_RATE", {}) == 2.0
-        assert setting("QQSCAN_RETRY_INTERVALS", {}) == (1, 5)
-        assert setting("QQSCAN_SCAN_QUEUE", {"QQSCAN_SCAN_QUEUE": "env"}) == "env"
-    finally:
-        path.write_text("", "utf-8")
-        load_config_file(path)
-    assert setting("QQSCAN_FETCH_RATE", {}) == 5.0
+    monkeypatch.setenv("QQSCAN_FETCH_RATE", "")  # unset (empty), restored after the test
+    monkeypatch.setenv("QQSCAN_RETRY_INTERVALS", "")
+    monkeypatch.setenv("QQSCAN_SCAN_QUEUE", "env")
+    assert setting("QQSCAN_FETCH_RATE") == 5.0
+    export_config_file(path)
+    assert setting("QQSCAN_FETCH_RATE") == 2.0
+    assert setting("QQSCAN_RETRY_INTERVALS") == (1, 5)
+    assert setting("QQSCAN_SCAN_QUEUE") == "env"
 
 
 @pytest.mark.parametrize(
@@ -111,12 +110,15 @@ def test_config_file_values_apply_and_the_environment_wins(tmp_path: Path) -> No
         ("QQSCAN_MAX_BYTES = \n", "is not valid TOML"),
     ],
 )
-def test_a_bad_config_file_is_refused_whole(tmp_path: Path, text: str, message: str) -> None:
+def test_a_bad_config_file_is_refused_whole(tmp_path: Path, monkeypatch, text: str, message: str) -> None:
     path = tmp_path / "qqscan.toml"
-    path.write_text(text, "utf-8")
+    path.write_text("QQSCAN_FETCH_RATE = 2\n" + text, "utf-8")  # a good key first: nothing may apply
+    monkeypatch.setenv("QQSCAN_FETCH_RATE", "")
+    monkeypatch.setenv("QQSCAN_MAX_BYTES", "")
     with pytest.raises(SettingError, match=re.escape(message)):
-        load_config_file(path)
-    assert setting("QQSCAN_MAX_BYTES", {}) == 40 * 1024 * 1024
+        export_config_file(path)
+    assert setting("QQSCAN_FETCH_RATE") == 5.0
+    assert setting("QQSCAN_MAX_BYTES") == 40 * 1024 * 1024
 
 
 def readme_settings(text: str) -> list[str]:
