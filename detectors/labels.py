@@ -1,7 +1,8 @@
 """Label-then-number: a number right after a label of its own (货号518264-907, 邮编200000, 型号：XJ-40215583).
 
-The shape is learned, not listed: any CJK word ending in a label suffix (号 码 编号 标准 批次 ...) or in one
-of the [exclude] context words, then an optional colon and code prefix, then the number. A label that is
+Not a list of labels but a shape over two lists: any CJK word ending in one of the [labels] suffixes
+(号 码 编号 标准 批次 ...) or the [exclude] context_before words, then an optional colon and code prefix,
+then the number. A label that is
 itself a contact keyword (QQ号, 群号, 手机号, 扣号) or a contact label (我的号码) is not foreign.
 """
 
