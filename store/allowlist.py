@@ -103,11 +103,6 @@ class AllowList:
         self._audit.append(conn, created_by, "allow_add", str(eid), detail)
         return int(eid)
 
-    def active(self) -> list[Allowed]:
-        """The entries in force, as the scan pipeline reads them."""
-        with self.db.read() as conn:
-            return active_entries(conn)
-
     def decision_entries(self, decision_id: int) -> list[dict[str, Any]]:
         """The allow-list entries a decision made that are still in force."""
         with self.db.read() as conn:

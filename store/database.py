@@ -90,6 +90,8 @@ def _make_engine(url: str, *, create_folder: bool = False) -> Engine:
                 f"no folder {folder} for the SQLite database {redact(url)}: create it or fix "
                 "QQSCAN_DATABASE_URL"
             )
+    # pysqlite applies `timeout` as sqlite3_busy_timeout on every connection: a writer waits up to 30 s for
+    # another's lock instead of failing at once (no PRAGMA busy_timeout needed on top).
     engine = create_engine(u, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -99,7 +101,6 @@ def _make_engine(url: str, *, create_folder: bool = False) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
 
@@ -133,7 +134,14 @@ class Database(_Closable):
     def __init__(self, url: str | None = None) -> None:
         self.url = url or database_url()
         self.safe_url = redact(self.url)
-        backend = make_url(self.url).get_backend_name()
+        try:
+            backend = make_url(self.url).get_backend_name()
+        except sa_exc.ArgumentError:
+            # Shown as typed unless it may hold a password (user:password@host).
+            shown = self.url if "@" not in self.url else self.safe_url
+            raise StoreError(
+                f"{shown}: not a database URL (sqlite:///path or postgresql://user@host/db)"
+            ) from None
         if backend not in ("sqlite", "postgresql"):
             raise StoreError(
                 f"unsupported database {self.safe_url}: QQSCAN_DATABASE_URL must be a SQLite or "
@@ -196,8 +204,9 @@ class Database(_Closable):
 
         cfg = _alembic_config()
         script = ScriptDirectory.from_config(cfg)
-        # Heads, not one head: two revisions written side by side (batch 0003, review 0004) are two branches
-        # until someone chains them; both are applied rather than the store refusing to open.
+        # The revisions form one chain (0001 -> 0005), so this is one head today. Comparing sets of heads
+        # keeps a future pair of revisions written side by side (two branches until someone chains them)
+        # working: both are applied rather than the store refusing to open.
         heads = set(script.get_heads())
         known = {s.revision for s in script.walk_revisions()}
 

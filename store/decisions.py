@@ -74,10 +74,11 @@ class Decisions:
         shop_id = shop_id or None
         action = "decide" if len(values) == 1 else "bulk"
         out = FalsePositive()
+        said = clean_note(note)
         with self.db.write() as conn:
             active = active_entries(conn)
             for sha, pairs in values.items():
-                did = self._decide(conn, sha, "false_positive", reviewer, clean_note(note), action)
+                did = self._decide(conn, sha, "false_positive", reviewer, said, action)
                 out.decisions[sha] = did
                 if (
                     shop_id is not None
@@ -89,7 +90,6 @@ class Decisions:
                         f"image {sha[:12]} was not seen in shop {shop_id}: allow-list its values for one of "
                         "its shops, or everywhere"
                     )
-                said = clean_note(note)
                 why = f"from the decision on {sha[:12]}" + (f": {said}" if said else "")
                 for value, ctype in dict.fromkeys((v.strip(), kind or None) for v, kind in pairs):
                     fact = {"value": value, "contact_type": ctype, "shop_id": shop_id, "sha256": sha}

@@ -167,7 +167,6 @@ class Decision(Base):
 # --- review (migration 0002) ----------------------------------------------------------------------------
 
 
-
 class Blob(Base):
     """Evidence bytes, content-addressed: a rendered frame or a zoomed crop, kept so review works after the
     listing URL is dead. In the database (not on a disk) so workers on many machines need no shared folder."""

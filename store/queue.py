@@ -17,7 +17,7 @@ from store.database import Database
 from store.decisions import decision_dict
 from store.findings import is_live, live_findings
 from store.models import Blob, Decision, Evidence, Image, Scan, Source
-from store.results import _source_dict, newest_scan
+from store.results import _source_dict, newest_scan, newest_scan_of, sources_by_image
 from store.terms import REVIEW_STATUSES
 
 SORTS = ("newest", "confidence")
@@ -111,15 +111,18 @@ class ReviewQueue:
         page, per_page = max(1, page), max(1, min(per_page, 500))
         base = self._filtered(self._latest_flagged(), f)
         with self.db.read() as conn, Session(conn) as session:
-            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
             rows = session.execute(
                 self._order(base, f.sort).offset((page - 1) * per_page).limit(per_page)
             ).all()
             items = self._queue_items(conn, rows)
             counts = self._counts(conn, f)
-        return QueuePage(items=items, total=int(total), page=page, per_page=per_page, counts=counts)
+        # The counts apply every filter but status, and review_status is check-constrained to
+        # REVIEW_STATUSES: the total is the status's count (or their sum), no second count query.
+        total = counts.get(f.status, 0) if f.status else sum(counts.values())
+        return QueuePage(items=items, total=total, page=page, per_page=per_page, counts=counts)
 
     def _counts(self, conn: Connection, f: QueueFilter) -> dict[str, int]:
+        """Review status -> images under every filter of `f` except its status."""
         sub = self._filtered(self._latest_flagged(), f, with_status=False).subquery()
         counts = dict.fromkeys(REVIEW_STATUSES, 0)
         for status, n in conn.execute(
@@ -129,14 +132,10 @@ class ReviewQueue:
         return counts
 
     def _queue_items(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        shas = [r.Image.sha256 for r in rows]
-        sources: dict[str, list[Any]] = {s: [] for s in shas}
+        sources = sources_by_image(conn, [r.Image.sha256 for r in rows])
         thumbs: dict[int, str] = {}
         crops: dict[int, dict[int, str]] = {}
-        if shas:
-            q = select(Source).where(Source.image_sha256.in_(shas)).order_by(Source.id)
-            for s in conn.execute(q):
-                sources[s.image_sha256].append(s)
+        if rows:
             scan_ids = [r.Scan.id for r in rows]
             eq = (
                 select(Evidence.scan_id, Evidence.blob_sha256)
@@ -229,9 +228,7 @@ class ReviewQueue:
             image = conn.execute(select(Image).where(Image.sha256 == sha256)).first()
             if image is None:
                 return None
-            scan = conn.execute(
-                select(Scan).where(Scan.image_sha256 == sha256).order_by(Scan.id.desc()).limit(1)
-            ).first()
+            scan = newest_scan_of(conn, sha256)
             evidence = (
                 conn.execute(
                     select(Evidence, Blob.width, Blob.height, Blob.content_type)
@@ -242,10 +239,7 @@ class ReviewQueue:
                 if scan
                 else []
             )
-            sources = [
-                _source_dict(s)
-                for s in conn.execute(select(Source).where(Source.image_sha256 == sha256).order_by(Source.id))
-            ]
+            sources = [_source_dict(s) for s in sources_by_image(conn, [sha256])[sha256]]
             decisions = [
                 decision_dict(d)
                 for d in conn.execute(
@@ -341,13 +335,7 @@ class ReviewQueue:
             q = q.where(Decision.decided_at >= _day_start(since))
         with self.db.read() as conn, Session(conn) as session:
             rows = session.execute(q).all()
-            shas = [r.Image.sha256 for r in rows]
-            sources: dict[str, list[Any]] = {s: [] for s in shas}
-            if shas:
-                for s in conn.execute(
-                    select(Source).where(Source.image_sha256.in_(shas)).order_by(Source.id)
-                ):
-                    sources[s.image_sha256].append(s)
+            sources = sources_by_image(conn, [r.Image.sha256 for r in rows])
         for r in rows:
             findings = live_findings(r.Scan.findings)
             for src in sources[r.Image.sha256] or [None]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     Connection,
     Insert,
+    Row,
     case,
     delete,
     exists,
@@ -42,7 +43,6 @@ from store.models import (
     Source,
     utcnow,
 )
-from store.terms import REVIEW_STATUSES
 
 if TYPE_CHECKING:
     from jobs.pipeline import ScanResult
@@ -97,21 +97,6 @@ def queue_columns(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
 class Store(OverDatabase):
     """Scan results over one Database: images, the URLs they were seen at, scans with their evidence, the
     requested URLs and the reads the CLI and workers make."""
-
-    @property
-    def url(self) -> str:
-        return self.db.url
-
-    @property
-    def safe_url(self) -> str:
-        return self.db.safe_url
-
-    @property
-    def migrated(self) -> bool:
-        return self.db.migrated
-
-    def schema_revision(self) -> str | None:
-        return self.db.schema_revision()
 
     # --- writes ---------------------------------------------------------------------------------------
 
@@ -403,7 +388,7 @@ class Store(OverDatabase):
             conn.execute(update(RequestedUrl).where(t.id.in_(list(ids))).values(requeues=t.requeues + 1))
 
     def request(self, kind: str, url: str) -> dict[str, Any] | None:
-        """One request row (for tests and `qqscan status`), or None."""
+        """One request row, or None (the reconciler's tests read a request's state through it)."""
         t = RequestedUrl.__table__.c
         with self.db.read() as conn:
             row = conn.execute(
@@ -432,11 +417,6 @@ class Store(OverDatabase):
             row = session.scalars(select(Source).where(Source.url_sha256 == url_key(url))).first()
             return _source_dict(row) if row else None
 
-    def sources(self, sha256: str) -> list[dict[str, Any]]:
-        q = select(Source).where(Source.image_sha256 == sha256).order_by(Source.id)
-        with self.db.read() as conn, Session(conn) as session:
-            return [_source_dict(r) for r in session.scalars(q)]
-
     def results(
         self, *, flagged: bool | None = None, since: datetime | None = None, limit: int | None = None
     ) -> Iterator[dict[str, Any]]:
@@ -453,13 +433,11 @@ class Store(OverDatabase):
             page = PAGE if left is None else min(PAGE, left)
             with self.db.read() as conn, Session(conn) as session:
                 rows = session.execute(q.where(Scan.id > after).order_by(Scan.id).limit(page)).all()
-                shas = [scan.image_sha256 for scan, _ in rows]
-                urls: dict[str, list[str]] = {s: [] for s in shas}
-                if shas:
-                    uq = select(Source.image_sha256, Source.url).where(Source.image_sha256.in_(shas))
-                    for sha, url in conn.execute(uq.order_by(Source.id)):
-                        urls[sha].append(url)
-                out = [_result_dict(scan, image, urls[scan.image_sha256]) for scan, image in rows]
+                sources = sources_by_image(conn, [scan.image_sha256 for scan, _ in rows])
+                out = [
+                    _result_dict(scan, image, [s.url for s in sources[scan.image_sha256]])
+                    for scan, image in rows
+                ]
                 last_id = rows[-1][0].id if rows else after
             yield from out  # after the transaction: a slow consumer holds no lock
             if len(rows) < page:
@@ -470,37 +448,13 @@ class Store(OverDatabase):
 
     def result(self, sha256: str) -> dict[str, Any] | None:
         """The newest stored result for these bytes, in the results() shape, or None."""
-        q = (
-            select(Scan, Image)
-            .join(Image, Image.sha256 == Scan.image_sha256)
-            .where(Scan.image_sha256 == sha256)
-        )
-        with self.db.read() as conn, Session(conn) as session:
-            row = session.execute(q.order_by(Scan.id.desc()).limit(1)).first()
-            if row is None:
-                return None
-            urls = [
-                u
-                for (u,) in conn.execute(
-                    select(Source.url).where(Source.image_sha256 == sha256).order_by(Source.id)
-                )
-            ]
-            return _result_dict(row[0], row[1], urls)
-
-    def status_counts(self) -> dict[str, int]:
-        """Review status -> number of images, over images with at least one flagged scan (what moderators
-        see). Every status is present, zero or not."""
-        flagged_images = select(Scan.image_sha256).where(Scan.flagged.is_(True))
-        q = (
-            select(Image.review_status, func.count())
-            .where(Image.sha256.in_(flagged_images))
-            .group_by(Image.review_status)
-        )
-        counts = dict.fromkeys(REVIEW_STATUSES, 0)
         with self.db.read() as conn:
-            for status, n in conn.execute(q):
-                counts[status] = n
-        return counts
+            scan = newest_scan_of(conn, sha256)
+            image = conn.execute(select(Image).where(Image.sha256 == sha256)).first() if scan else None
+            if scan is None or image is None:
+                return None
+            urls = [s.url for s in sources_by_image(conn, [sha256])[sha256]]
+            return _result_dict(scan, image, urls)
 
     def failed_sources(self, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """URLs that gave no scannable bytes (dead, refused, too large), oldest first, with the reason."""
@@ -530,9 +484,10 @@ class Store(OverDatabase):
             waiting = conn.execute(
                 count.select_from(RequestedUrl).where(RequestedUrl.done_at.is_(None))
             ).scalar_one()
+            images, scans = _count(conn, "images"), _count(conn, "scans")
         return {
-            "images": self.count("images"),
-            "scans": self.count("scans"),
+            "images": images,
+            "scans": scans,
             "flagged": flagged,
             "failed_sources": failed,
             "open_requests": waiting,  # asked for, no result stored yet
@@ -541,20 +496,43 @@ class Store(OverDatabase):
 
     def count(self, table: str) -> int:
         """Rows in one of the store's tables (for tests, `qqscan doctor` and monitoring)."""
-        model = {
-            "images": Image,
-            "sources": Source,
-            "scans": Scan,
-            "decisions": Decision,
-            "requested_urls": RequestedUrl,
-            "blobs": Blob,
-            "evidence": Evidence,
-        }[table]
         with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+            return _count(conn, table)
 
 
-def _source_dict(s: Source) -> dict[str, Any]:
+_COUNTED = {
+    "images": Image,
+    "sources": Source,
+    "scans": Scan,
+    "decisions": Decision,
+    "requested_urls": RequestedUrl,
+    "blobs": Blob,
+    "evidence": Evidence,
+}
+
+
+def _count(conn: Connection, table: str) -> int:
+    """Rows in one of _COUNTED's tables, inside the caller's transaction."""
+    return int(conn.execute(select(func.count()).select_from(_COUNTED[table])).scalar_one())
+
+
+def newest_scan_of(conn: Connection, sha256: str) -> Row[Any] | None:
+    """One image's newest scan row (the one its results and its review detail show), or None."""
+    q = select(Scan).where(Scan.image_sha256 == sha256).order_by(Scan.id.desc()).limit(1)
+    return conn.execute(q).first()
+
+
+def sources_by_image(conn: Connection, shas: Sequence[str]) -> dict[str, list[Row[Any]]]:
+    """Each image's sources rows (the URLs it was seen at), first seen first; [] for an image with none."""
+    out: dict[str, list[Row[Any]]] = {s: [] for s in shas}
+    if shas:
+        q = select(Source).where(Source.image_sha256.in_(list(out))).order_by(Source.id)
+        for row in conn.execute(q):
+            out[row.image_sha256].append(row)
+    return out
+
+
+def _source_dict(s: Source | Row[Any]) -> dict[str, Any]:
     return {
         "url": s.url,
         "sha256": s.image_sha256,
@@ -567,7 +545,7 @@ def _source_dict(s: Source) -> dict[str, Any]:
     }
 
 
-def _result_dict(scan: Scan, image: Image, urls: list[str]) -> dict[str, Any]:
+def _result_dict(scan: Scan | Row[Any], image: Image | Row[Any], urls: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "source": scan.source or (urls[0] if urls else None),
         "sha256": scan.image_sha256,

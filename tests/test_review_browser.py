@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from store.queue import QueueFilter
 from store.results import EvidenceBlob, Store
 from store.review import ReviewStore
 
@@ -454,6 +455,6 @@ def test_queue_and_image_pages_fit_a_390_px_phone(dense_site: dict[str, Any], ch
         shot(page, "review-detail-phone.png")
         page.click("#decide-escalated")
         page.wait_for_url(lambda u: "/image/" in u)
-        assert Store(dense_site["store"].db).status_counts()["escalated"] == 1
+        assert dense_site["store"].queue.page(QueueFilter(status=None)).counts["escalated"] == 1
     finally:
         page.context.close()

@@ -409,28 +409,30 @@ def test_allow_listing_findings_from_a_false_positive_decision(alice, store):
     # only with a false positive decision: nothing is written otherwise
     resp = decide(alice, sha, "violation", allow=["0"], allow_shop="shop-7")
     assert location(resp)[0] == f"/image/{sha}"
-    assert store.allowlist.active() == [] and store.queue.item(sha)["review_status"] == "pending"
+    assert Store(store.db).allowlist() == [] and store.queue.item(sha)["review_status"] == "pending"
     # scope must be one of the image's shops (or everywhere)
     assert decide(alice, sha, "false_positive", allow=["0"], allow_shop="shop-x").status_code == 400
     assert decide(alice, sha, "false_positive", allow=["2"], allow_shop="").status_code == 400
     assert decide(alice, sha, "false_positive", allow=["9"], allow_shop="").status_code == 400
-    assert store.allowlist.active() == [] and Store(store.db).count("decisions") == 0
+    assert Store(store.db).allowlist() == [] and Store(store.db).count("decisions") == 0
 
     resp = decide(alice, sha, "false_positive", allow=["0"], allow_shop="shop-7", note="shop hotline")
     assert resp.status_code == 303
     assert store.queue.item(sha)["review_status"] == "false_positive"
-    (entry,) = store.allowlist.active()
+    (entry,) = Store(store.db).allowlist()
     assert entry == Allowed(entry.id, "value", "400-820-8820", "phone", "shop-7")
     assert store.allowlist.entries()[0]["created_by"] == "alice"
 
     decide(alice, sha, "false_positive", allow=["1"], allow_shop="")
-    assert store.allowlist.active()[1] == Allowed(
-        store.allowlist.active()[1].id, "value", "391287654", "qq", None
+    assert Store(store.db).allowlist()[1] == Allowed(
+        Store(store.db).allowlist()[1].id, "value", "391287654", "qq", None
     )
     # de-duplicated: a value an entry already allows in that scope (every shop covers shop-7) gets none
-    everywhere = store.allowlist.active()[1].id
+    everywhere = Store(store.db).allowlist()[1].id
     resp = decide(alice, sha, "false_positive", allow=["0", "1"], allow_shop="shop-7")
-    assert len(store.allowlist.active()) == 2 and store.queue.item(sha)["review_status"] == "false_positive"
+    assert (
+        len(Store(store.db).allowlist()) == 2 and store.queue.item(sha)["review_status"] == "false_positive"
+    )
     page = text(alice.get(resp.headers["Location"]))
     assert "Allow-listed 0 values (shop shop-7)" in page
     assert f"already allowed: 400-820-8820 (entry {entry.id}), 391287654 (entry {everywhere})" in page
@@ -456,21 +458,21 @@ def test_undoing_a_false_positive_names_its_allow_list_entries_and_offers_to_rem
     assert "still in force" in page
     # ...and offers to remove them
     assert 'id="undo-allow-form"' in page and f'name="decision" value="{decision["id"]}"' in page
-    assert store.queue.item(sha)["review_status"] == "pending" and len(store.allowlist.active()) == 2
+    assert store.queue.item(sha)["review_status"] == "pending" and len(Store(store.db).allowlist()) == 2
     # the offer is only for the decision's author (or an admin)
     carol = create_app(store).test_client()
     login(carol, "carol")
     assert 'id="undo-allow-form"' not in text(carol.get(f"/image/{sha}?undone={decision['id']}"))
     form = {"csrf_token": token(carol), "here": sha, "decision": str(decision["id"])}
     assert carol.post("/undo/allow", data=form).status_code == 403
-    assert len(store.allowlist.active()) == 2
+    assert len(Store(store.db).allowlist()) == 2
 
     resp = bob.post("/undo/allow", data={"csrf_token": token(bob), "here": sha, "decision": decision["id"]})
     assert location(resp)[0] == f"/image/{sha}"
     page = text(bob.get(f"/image/{sha}?undone={decision['id']}"))
     assert f"Removed allow-list entries {made[0]['id']}, {made[1]['id']}" in page
     assert 'id="undo-allow-form"' not in page  # nothing left to offer
-    assert store.allowlist.active() == []
+    assert Store(store.db).allowlist() == []
     assert {e["removed_by"] for e in store.allowlist.entries(include_removed=True)} == {"bob"}
     # an undo of a decision without entries says nothing about the allow-list
     decide(bob, sha, "violation")
@@ -484,7 +486,7 @@ def test_an_allow_list_entry_the_allow_list_refuses_saves_no_decision_either(ali
     resp = decide(alice, sha, "false_positive", allow=["0"], allow_shop="")
     assert location(resp)[0] == f"/image/{sha}"
     assert "Not saved" in text(alice.get(f"/image/{sha}"))
-    assert store.allowlist.active() == [] and Store(store.db).count("decisions") == 0  # one transaction
+    assert Store(store.db).allowlist() == [] and Store(store.db).count("decisions") == 0  # one transaction
 
 
 # --- history, admin pages --------------------------------------------------------------------------------
@@ -548,7 +550,7 @@ def test_admin_adds_and_removes_allow_list_entries(alice, store):
             "shop_id": "s-1",
         },
     )
-    phrase, value = store.allowlist.active()
+    phrase, value = Store(store.db).allowlist()
     assert (phrase.kind, phrase.value, phrase.contact_type, phrase.shop_id) == (
         "phrase",
         "官方客服",
@@ -570,7 +572,7 @@ def test_admin_adds_and_removes_allow_list_entries(alice, store):
     )
 
     assert alice.post(f"/allowlist/{phrase.id}/remove", data={"csrf_token": tok}).status_code == 303
-    assert [e.id for e in store.allowlist.active()] == [value.id]
+    assert [e.id for e in Store(store.db).allowlist()] == [value.id]
     body = text(alice.get("/allowlist"))
     assert f'<tr id="entry-{phrase.id}" data-entry-id="{phrase.id}" class="removed">' in body  # still listed
     assert f'data-remove-entry="{value.id}"' in body and f'data-remove-entry="{phrase.id}"' not in body

@@ -92,8 +92,8 @@ def result(sha: str = SHA_A, url: str = "https://img.example.com/a.jpg", **kw: A
 
 def test_migrations_create_the_schema_and_a_second_open_is_a_no_op(db_url):
     first = Store(db_url)
-    assert first.migrated
-    assert first.schema_revision() == newest_revision()
+    assert first.db.migrated
+    assert first.db.schema_revision() == newest_revision()
     names = set(inspect(first.db.engine).get_table_names())
     assert {
         "images",
@@ -108,8 +108,8 @@ def test_migrations_create_the_schema_and_a_second_open_is_a_no_op(db_url):
         "alembic_version",
     } <= names
     second = Store(db_url)
-    assert not second.migrated
-    assert second.schema_revision() == newest_revision()
+    assert not second.db.migrated
+    assert second.db.schema_revision() == newest_revision()
     first.close()
     second.close()
 
@@ -180,7 +180,7 @@ def test_default_database_is_a_file_under_the_user_data_dir(tmp_path, monkeypatc
     monkeypatch.delenv("QQSCAN_DATABASE_URL", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     with Store() as store:
-        assert store.url == f"sqlite:///{tmp_path / 'data' / 'qqscan' / 'qqscan.sqlite3'}"
+        assert store.db.url == f"sqlite:///{tmp_path / 'data' / 'qqscan' / 'qqscan.sqlite3'}"
         assert store.save_scan(result())
     assert (tmp_path / "data" / "qqscan" / "qqscan.sqlite3").is_file()
 
@@ -331,15 +331,26 @@ def test_review_decisions_are_appended_and_counted(store):
     from store.decisions import DecisionRefused
     from store.review import ReviewStore
 
-    review = ReviewStore(store.url)
+    review = ReviewStore(store.db.url)
     store.save_scan(result(SHA_A, "https://e.com/a.jpg"))
     store.save_scan(result(SHA_B, "https://e.com/b.jpg"))
     store.save_scan(result(SHA_C, "https://e.com/c.jpg", findings=[]))  # clean: not in the review queue
-    assert store.status_counts() == {"pending": 2, "violation": 0, "false_positive": 0, "escalated": 0}
+    everything = QueueFilter(status=None)  # the counts per review status, under no other filter
+    assert review.queue.page(everything).counts == {
+        "pending": 2,
+        "violation": 0,
+        "false_positive": 0,
+        "escalated": 0,
+    }
     review.decisions.record(SHA_A, "escalated", reviewer="li", note="looks like a QQ group")
     review.decisions.record(SHA_A, "violation", reviewer="wang")
     review.decisions.record(SHA_B, "false_positive", reviewer="li", note="order number")
-    assert store.status_counts() == {"pending": 0, "violation": 1, "false_positive": 1, "escalated": 0}
+    assert review.queue.page(everything).counts == {
+        "pending": 0,
+        "violation": 1,
+        "false_positive": 1,
+        "escalated": 0,
+    }
     history = review.decisions.history(sha256=SHA_A)[::-1]  # newest first -> oldest first
     assert [(d["status"], d["previous_status"], d["reviewer"], d["note"]) for d in history] == [
         ("escalated", "pending", "li", "looks like a QQ group"),
@@ -366,7 +377,7 @@ url, start_at, payload = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3]
 store = Store(url)  # all processes open a fresh database at once: the migration races too
 while time.time() < start_at:
     time.sleep(0.001)
-print(json.dumps([store.migrated, store.save_scan(payload)]))
+print(json.dumps([store.db.migrated, store.save_scan(payload)]))
 """
 
 
@@ -437,6 +448,13 @@ def test_unreachable_database_is_reported_without_the_password():
 def test_other_databases_are_refused_with_a_clear_error():
     with pytest.raises(StoreError, match="unsupported database mysql://qq:\\*\\*\\*@db/x"):
         Store("mysql://qq:pw@db/x")
+
+
+def test_a_string_that_is_no_url_is_refused_with_the_forms_that_work():
+    with pytest.raises(StoreError) as exc:
+        Store("notaurl")
+    assert str(exc.value) == "notaurl: not a database URL (sqlite:///path or postgresql://user@host/db)"
+    assert exc.value.exit_code == 2  # a usage error: it can never work
 
 
 class _TcpRelay:

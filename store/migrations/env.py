@@ -1,10 +1,10 @@
 """Alembic environment for the results store.
 
-store.results runs migrations programmatically and hands in its open connection (already inside a
+store.database runs migrations programmatically and hands in its open connection (already inside a
 transaction that holds the migration lock) as `config.attributes["connection"]`. Run by hand, e.g. to
 write a new revision, it builds an engine from `sqlalchemy.url` or QQSCAN_DATABASE_URL:
 
-    .venv/bin/python -m store.results revision -m "add column x" [--autogenerate]
+    .venv/bin/python -m store.database revision -m "add column x" [--autogenerate]
 """
 
 from __future__ import annotations
