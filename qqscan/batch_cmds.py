@@ -44,15 +44,14 @@ def _redis() -> Redis:
 
 
 def _store() -> Store:
-    from store.database import StoreError, database_url, redact
+    from store.database import StoreError, database_url
 
-    url = database_url()
     try:
         from jobs.tasks import get_store
 
-        return get_store(url)
-    except StoreError as exc:
-        click.echo(f"qqscan: {exc}. Check QQSCAN_DATABASE_URL (now {redact(url)}).", err=True)
+        return get_store(database_url())
+    except StoreError as exc:  # its message names the database (password hidden)
+        click.echo(f"qqscan: {exc}. Check QQSCAN_DATABASE_URL.", err=True)
         sys.exit(exc.exit_code)  # 3 unreachable; 2 a URL that can never work
 
 

@@ -8,7 +8,7 @@ bad setting or config file, unsupported database URL, some input failed); 3 a se
 Standard library only, so every layer may import it (tests/test_layers.py: a shared leaf like
 qqscan.settings): every error qqscan raises derives from QqscanError and carries its exit code
 (tests/test_errors.py checks that no product exception class is left outside the root). EXIT_BY_CLASS maps
-the third-party failures a command can meet (Redis, SQLAlchemy) by qualified name, so mapping them needs
+the third-party failures a command can meet (Redis) by qualified name, so mapping them needs
 no heavy import.
 """
 
@@ -50,7 +50,6 @@ EXIT_BY_CLASS: dict[str, ExitCode] = {
     "redis.exceptions.ConnectionError": ExitCode.UNAVAILABLE,
     "redis.exceptions.TimeoutError": ExitCode.UNAVAILABLE,
     "redis.exceptions.RedisError": ExitCode.UNAVAILABLE,
-    "sqlalchemy.exc.ArgumentError": ExitCode.USAGE,  # not a database URL
     "KeyboardInterrupt": ExitCode.INTERRUPTED,
 }
 
