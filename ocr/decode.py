@@ -87,13 +87,8 @@ class DecodeLimits:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DecodeLimits:
         """Defaults overridden by QQSCAN_MAX_BYTES / QQSCAN_MAX_PIXELS / QQSCAN_MAX_FRAMES."""
-        values: dict[str, int] = {}
-        for field_name, var in _LIMIT_SETTINGS.items():
-            value = setting(var, environ)  # SettingError (a ValueError) names a value that is not a number
-            if value < 1:
-                raise ValueError(f"{var}={value} must be at least 1")
-            values[field_name] = value
-        return cls(**values)
+        # SettingError (a ValueError) names a value that is not a whole number or is below 1.
+        return cls(**{field_name: setting(var, environ) for field_name, var in _LIMIT_SETTINGS.items()})
 
 
 def sniff_format(data: bytes) -> str | None:

@@ -82,6 +82,7 @@ class Setting:
     component: str  # ocr, detectors, fetch, store, queues, worker, cron, review, cli
     choices: tuple[str, ...] = ()
     default_text: str = ""  # how README and --help show the default, when repr(default) would mislead
+    minimum: float | None = None  # numbers: the smallest value that works (a 0 s heartbeat would spin)
 
     def parse(self, raw: str) -> Any:
         raw = raw.strip()
@@ -92,6 +93,8 @@ class Setting:
         except ValueError as exc:
             why = str(exc) if self.type == "bool" else _WHY.get(self.type, f"is not a valid {self.type}")
             raise SettingError(f"{self.name}={raw!r} {why}") from None
+        if self.minimum is not None and value < self.minimum:
+            raise SettingError(f"{self.name}={raw!r} must be at least {self.minimum:g}")
         if self.choices and str(value).lower() not in self.choices:
             raise SettingError(f"{self.name}={raw!r}: choose one of {', '.join(self.choices)}")
         return value.lower() if self.choices else value
@@ -139,10 +142,10 @@ _TABLE = [
        default_text="none"),
     _s("PADDLE_LOG", "WARNING", "str", "ocr", "log level of the `paddle` engine's libraries"),
     _s("MAX_BYTES", 40 * MiB, "int", "ocr", "largest image accepted (file or fetched body), bytes",
-       default_text="40 MiB"),
+       default_text="40 MiB", minimum=1),
     _s("MAX_PIXELS", 60_000_000, "int", "ocr", "largest frame, pixels (checked from the header before "
-       "decoding)", default_text="60 MPix"),
-    _s("MAX_FRAMES", 8, "int", "ocr", "frames read from an animation (more are sampled evenly)"),
+       "decoding)", default_text="60 MPix", minimum=1),
+    _s("MAX_FRAMES", 8, "int", "ocr", "frames read from an animation (more are sampled evenly)", minimum=1),
     # Detectors
     _s("RULES", None, "path", "detectors", "a rules TOML file overriding (or with `replace = true`, "
        "replacing) the shipped vocabulary"),
@@ -187,14 +190,15 @@ _TABLE = [
     _s("WORKER_MAX_RSS_MB", None, "float", "worker", "a worker exits after a job leaves RSS above M MiB; "
        "`worker --max-rss-mb`"),
     _s("WATCHDOG_GRACE", 30.0, "float", "worker", "seconds past a job's timeout before the watchdog kills "
-       "the work horse"),
-    _s("MAINTENANCE_INTERVAL", 30, "int", "worker", "seconds between an idle worker's maintenance wake-ups"),
+       "the work horse", minimum=0),
+    _s("MAINTENANCE_INTERVAL", 30, "int", "worker", "seconds between an idle worker's maintenance wake-ups",
+       minimum=1),
     _s("JOB_HEARTBEAT", 15, "int", "worker", "seconds between a busy worker's heartbeats (its entry expires "
-       "after 3 missed)"),
+       "after 3 missed)", minimum=1),
     _s("REDIS_RETRY_CAP", 10.0, "float", "worker", "most seconds between reconnect attempts while Redis is "
-       "down"),
+       "down", minimum=0.1),
     _s("METRICS_PORT", 0, "int", "worker", "Prometheus endpoint port of a worker (0 = off); "
-       "`worker --metrics-port`"),
+       "`worker --metrics-port`", minimum=0),
     _s("METRICS_HOST", "127.0.0.1", "str", "worker", "address the metrics endpoint binds"),
     # Scheduled crawls (rq cron jobs.cron)
     _s("CRAWL_FILE", None, "path", "cron", "a TOML file with one `[[target]]` table per page to crawl"),

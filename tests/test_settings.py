@@ -75,6 +75,9 @@ def test_setting_parses_its_type(name: str, raw: str, value: object) -> None:
         ("QQSCAN_FETCH_DEADLINE", "soon", "QQSCAN_FETCH_DEADLINE='soon' is not a number"),
         ("QQSCAN_ALLOW_PRIVATE_NETWORKS", "maybe", "QQSCAN_ALLOW_PRIVATE_NETWORKS='maybe' must be 1/0"),
         ("QQSCAN_ENGINE", "tesseract", "QQSCAN_ENGINE='tesseract': choose one of onnx, paddle"),
+        ("QQSCAN_JOB_HEARTBEAT", "0", "QQSCAN_JOB_HEARTBEAT='0' must be at least 1"),  # would spin
+        ("QQSCAN_MAX_FRAMES", "0", "QQSCAN_MAX_FRAMES='0' must be at least 1"),
+        ("QQSCAN_REDIS_RETRY_CAP", "-1", "QQSCAN_REDIS_RETRY_CAP='-1' must be at least 0.1"),
     ],
 )
 def test_a_bad_value_names_the_variable(name: str, raw: str, message: str) -> None:

@@ -62,7 +62,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 
 from jobs.memory import rss_mb
 from jobs.queueing import Policy, enqueue_reconcile, patient, reconcile_due
-from qqscan.settings import SETTINGS, setting
+from qqscan.settings import setting
 from worker import metrics
 
 log = logging.getLogger("qqscan.worker")
@@ -70,12 +70,6 @@ log = logging.getLogger("qqscan.worker")
 WATCHDOG_EXIT = 70  # EX_SOFTWARE: the watchdog killed a stuck job; a supervisor restarts us
 BEATS_PER_TTL = 3  # a job's started-registry entry outlives this many missed heartbeats
 SCHEDULER_STOP_GRACE = 10  # seconds a scheduler asked to stop may take (Redis down) before SIGALRM ends it
-
-
-def _nonzero(name: str) -> Any:
-    """A period setting where 0 cannot work (a 0 s heartbeat or reconnect cap would spin, a 0 s
-    maintenance interval runs it after every dequeue): 0 means the table's default, as it always has."""
-    return setting(name) or SETTINGS[name].default
 
 
 def _die_with_parent(parent_pid: int) -> bool:
@@ -280,15 +274,15 @@ class ScanWorker(SimpleWorker):
     ) -> None:
         if "maintenance_interval" not in kwargs:
             # RQ's default (10 min) is how late an abandoned job is noticed; half a minute is cheap.
-            kwargs["maintenance_interval"] = _nonzero("QQSCAN_MAINTENANCE_INTERVAL")
+            kwargs["maintenance_interval"] = setting("QQSCAN_MAINTENANCE_INTERVAL")
         if "job_monitoring_interval" not in kwargs:
-            kwargs["job_monitoring_interval"] = _nonzero("QQSCAN_JOB_HEARTBEAT")
+            kwargs["job_monitoring_interval"] = setting("QQSCAN_JOB_HEARTBEAT")
         super().__init__(*args, **kwargs)
         # Ride out Redis restarts: every Redis call (also the scheduler's, which copies these settings)
         # retries with backoff until Redis answers, instead of RQ's loop quitting mid-job.
         patient(
             self.connection,
-            cap=_nonzero("QQSCAN_REDIS_RETRY_CAP"),
+            cap=setting("QQSCAN_REDIS_RETRY_CAP"),
             # A busy worker keeps waiting (its job is finished, then it leaves); an idle one leaves.
             stop_requested=lambda: self._shutdown_requested_date is not None
             and self.get_state() != WorkerStatus.BUSY,
