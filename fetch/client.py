@@ -71,6 +71,15 @@ class PermanentFetchError(FetchError):
         self.bytes_read = bytes_read
 
 
+class NotAnImage(PermanentFetchError):
+    """A 2xx body that is no image; `body` keeps it, so a caller that also reads pages need not GET it
+    again."""
+
+    def __init__(self, message: str, *, url: str, body: Body) -> None:
+        super().__init__(message, url=url, status=body.status)
+        self.body = body
+
+
 @dataclass(frozen=True)
 class Fetched:
     url: str
@@ -352,7 +361,7 @@ def fetch_image(url: str, *, settings: FetchSettings | None = None) -> Fetched:
     fmt = sniff_format(body.data)  # the decoder's own sniffer: what it accepts from disk, it accepts here
     if fmt is None:
         message = _not_an_image(body.data, body.declared_type or None)
-        raise PermanentFetchError(f"{message}: {body.where}", url=url, status=body.status)
+        raise NotAnImage(f"{message}: {body.where}", url=url, body=body)
     return Fetched(
         url=url,
         final_url=body.final_url,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from fetch.client import PermanentFetchError, fetch_body
+from fetch.client import Body, PermanentFetchError, fetch_body
 from fetch.settings import FetchSettings
 from ocr.decode import sniff_format
 
@@ -45,8 +45,16 @@ def fetch_page(url: str, *, settings: FetchSettings | None = None) -> Page:
         accept="text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.5",
         accept_encoding="gzip, deflate",
     )
+    return page_from(body)
+
+
+def page_from(body: Body) -> Page:
+    """The page in a fetched body (fetch_page's, or one fetch_image refused as no image)."""
+    url = body.url
     if sniff_format(body.data):
         raise PermanentFetchError(f"not a page: {body.where} is an image; use `qqscan enqueue`", url=url)
+    if len(body.data) > MAX_PAGE_BYTES:
+        raise PermanentFetchError(f"not a page: {body.where} is over {MAX_PAGE_BYTES} bytes", url=url)
     kind = body.declared_type.split(";", 1)[0].strip().lower() or "text/html"
     return Page(
         url=url, final_url=body.final_url, text=_decode(body.data, body.declared_type), content_type=kind

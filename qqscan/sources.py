@@ -14,9 +14,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from qqscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from fetch.client import Body
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".jfif"}
 PREFETCH = 4  # sources read ahead (files or URLs) while the engine is busy
@@ -115,28 +118,29 @@ def load(source: Source, max_bytes: int) -> bytes | PageImages:
 
 
 def _load_url(source: Source) -> bytes | PageImages:
-    from fetch.client import PermanentFetchError, TransientFetchError, fetch_image
+    from fetch.client import FetchError, NotAnImage, fetch_image
 
     try:
         return fetch_image(source.name).data
-    except TransientFetchError as exc:
-        raise SourceError(str(exc)) from exc
-    except PermanentFetchError as exc:
+    except NotAnImage as exc:
         # A 2xx body that is no image may be a listing page; only URLs given by the operator are
-        # crawled (one level: a page's own links are images or nothing).
-        if source.page is not None or exc.status is None or not 200 <= exc.status < 300:
+        # crawled (one level: a page's own links are images or nothing). The body is parsed, not fetched
+        # again.
+        if source.page is not None:
             raise SourceError(str(exc)) from exc
-        return _page_images(source.name, str(exc))
+        return _page_images(source.name, str(exc), exc.body)
+    except FetchError as exc:
+        raise SourceError(str(exc)) from exc
 
 
-def _page_images(url: str, not_an_image: str) -> PageImages:
-    """The page at `url` fetched and parsed as `qqscan crawl` does (fetch.page, jobs.crawl)."""
+def _page_images(url: str, not_an_image: str, body: Body) -> PageImages:
+    """The page in `body` parsed as `qqscan crawl` does (fetch.page, jobs.crawl)."""
     from fetch.client import FetchError
-    from fetch.page import fetch_page
+    from fetch.page import page_from
     from jobs.crawl import extract_image_urls
 
     try:
-        page = fetch_page(url)
+        page = page_from(body)
     except FetchError as exc:
         raise SourceError(f"{not_an_image}; read as a page: {exc}") from exc
     text = page.text.lstrip("\ufeff \t\r\n")

@@ -49,6 +49,7 @@ def test_a_listing_page_is_crawled_and_its_images_scanned(shop, engine):
     assert by_source[img[1]]["error"] is None and not by_source[img[1]]["flagged"]
     assert "not an image" in by_source[img[2]]["error"]  # an image URL serving HTML is not crawled in turn
     assert shop.hits["/img/behind-login.jpg"] == 0
+    assert shop.hits["/item.html"] == 1  # GET once: the body fetch_image refused is parsed as the page
     assert "404" in by_source[img[3]]["error"]
     assert "page" not in by_source[blank] and "no image URLs found on it" in by_source[blank]["error"]
     assert res.exit_code == 2  # the dead image and the blank page failed
