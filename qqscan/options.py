@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from qqscan.settings import SETTINGS
 
@@ -41,7 +42,9 @@ def setting_option(
     if export:
 
         def put(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-            if value not in (None, ""):
+            # A default stays out of the environment (readers have it); a flag, or rq's RQ_REDIS_URL, goes in.
+            source = ctx.get_parameter_source(param.name or "")
+            if value not in (None, "") and source is not ParameterSource.DEFAULT:
                 os.environ[s.name] = str(value)
             return value
 
