@@ -7,6 +7,7 @@ import importlib
 import click
 
 from qqscan import __version__
+from qqscan.errors import QqscanError, fail
 
 
 class _Group(click.Group):
@@ -21,7 +22,10 @@ class _Group(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
             module, attr = self.lazy[cmd_name].split(":")
-            return getattr(importlib.import_module(module), attr)
+            try:  # importing `detectors` loads the rules: a bad QQSCAN_RULES is one line, not a traceback
+                return getattr(importlib.import_module(module), attr)
+            except QqscanError as exc:
+                fail(str(exc), exc.exit_code)
         return super().get_command(ctx, cmd_name)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +116,110 @@ def test_edge_word_thresholds_reach_wechat_ids(tmp_path: Path) -> None:
     path.write_text("[qq]\nedge_word_min_freq = 1000000000\n", "utf-8")
     det = TextDetector(load_rules(path))
     assert [f.value for f in det.detect(text)] == ["shop20249"]
+
+
+# --- a bad override is one line naming the key (types derived from the shipped vocab.toml) ----------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        # the silent one: a negative separator run stopped QQ detection without a word
+        ("[digits]\nmax_separator_run = -1\n", "[digits] max_separator_run = -1: must be an integer >= 0"),
+        ('[digits]\nmax_separator_run = "x"\n', '[digits] max_separator_run = "x": must be an integer >= 0'),
+        ("[qq]\nmin_digits = 5.5\n", "[qq] min_digits = 5.5: must be an integer >= 1"),
+        ("[qq]\nmax_digits = true\n", "[qq] max_digits = true: must be an integer >= 1"),
+        ('[confidence]\n"qq.keyword" = 1.5\n',
+         '[confidence] "qq.keyword" = 1.5: must be a number from 0 to 1'),
+        ('[keywords]\nqq = "x"\n', '[keywords] qq = "x": must be a list of strings'),
+        ('[keywords]\nqq = ["鹅鹅", 7]\n', '[keywords] qq = ["鹅鹅", 7]: must be a list of strings'),
+        ('[digits]\nfuzzy_initials = [["s", 1]]\n', "must be a list of lists of strings"),
+        ('[normalize]\ntraditional = { "張" = 1 }\n',
+         '[normalize] traditional = {"張": 1}: must be a table of strings'),
+        ('[keywords]\nocr_confusions = { "q" = "g" }\n', "must be a table of lists of strings"),
+        ("version = 3\n", "version = 3: must be a string"),
+        ('replace = "yes"\n', 'replace = "yes": must be true or false'),
+        ("digits = 3\n", "digits = 3: must be a table (a [digits] section)"),
+        # typos: an unknown key or section is an error, with the nearest known name
+        ("[digits]\nmax_separater_run = 2\n",
+         "[digits] max_separater_run: unknown key (did you mean max_separator_run?)"),
+        ("[digitz]\nmax_separator_run = 2\n", "[digitz]: unknown section (did you mean [digits]?)"),
+        ('[qq]\nmin_digits = 12\n', "[qq] min_digits = 12: must be at most [qq] max_digits = 11"),
+    ],
+)  # fmt: skip
+def test_a_bad_override_is_refused_naming_the_file_and_the_key(tmp_path: Path, toml: str, said: str) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(toml, "utf-8")
+    with pytest.raises(RulesError) as err:
+        load_rules(path)
+    message = str(err.value)
+    assert message.startswith(f"rules file {path}: ") and said in message
+    assert "\n" not in message
+
+
+def test_good_overrides_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(
+        '[normalize]\ntraditional = { "張" = "张" }\n'  # a table of data: new keys are entries, not typos
+        '[confidence]\n"qq.keyword" = 1\n'  # a whole number where a number goes
+        "[digits]\nmax_separator_run = 0\n",
+        "utf-8",
+    )
+    rules = load_rules(path)
+    assert rules["normalize"]["traditional"]["張"] == "张" and rules["normalize"]["traditional"]["聯"] == "联"
+    assert rules["confidence"]["qq.keyword"] == 1 and rules["digits"]["max_separator_run"] == 0
+
+
+def test_a_replace_file_must_set_every_key(tmp_path: Path) -> None:
+    shipped = (Path(detectors.__file__).with_name("vocab.toml")).read_text("utf-8")
+    path = tmp_path / "replace.toml"
+    path.write_text("replace = true\n" + shipped.replace("max_separator_run = 3\n", ""), "utf-8")
+    with pytest.raises(
+        RulesError, match=r"\[digits\] max_separator_run is missing \(a file with replace = true"
+    ):
+        load_rules(path)
+
+
+def test_key_types_come_from_the_shipped_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key added to vocab.toml is checked without editing the validator: it has its shipped value's type."""
+    shipped = tmp_path / "vocab.toml"
+    text = (Path(detectors.__file__).with_name("vocab.toml")).read_text("utf-8")
+    shipped.write_text(text.replace("[qq]\n", '[qq]\nnew_knob = 3\nnew_words = ["a"]\n', 1), "utf-8")
+    monkeypatch.setattr("detectors.rules.SHIPPED", shipped)
+    path = tmp_path / "site.toml"
+    path.write_text('[qq]\nnew_knob = 4\nnew_words = ["b"]\n', "utf-8")
+    assert load_rules(path)["qq"]["new_knob"] == 4
+    path.write_text('[qq]\nnew_knob = "4"\n', "utf-8")
+    with pytest.raises(RulesError, match=r'\[qq\] new_knob = "4": must be an integer >= 0'):
+        load_rules(path)
+    path.write_text("[qq]\nnew_words = [1]\n", "utf-8")
+    with pytest.raises(RulesError, match=r"\[qq\] new_words = \[1\]: must be a list of strings"):
+        load_rules(path)
+
+
+QQSCAN = Path(sys.executable).with_name("qqscan")
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ("[digits]\nmax_separator_run = -1\n", "[digits] max_separator_run = -1: must be an integer >= 0"),
+        ('[digits]\nmax_separator_run = "x"\n', '[digits] max_separator_run = "x": must be an integer >= 0'),
+        ("keywords = [\n", "is not valid TOML"),
+    ],
+)
+def test_detect_text_with_a_bad_rules_file_says_so_in_one_line(tmp_path: Path, toml: str, said: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml, "utf-8")
+    proc = subprocess.run(
+        [str(QQSCAN), "detect-text"],
+        input=b"QQ 391287654\n",
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "QQSCAN_RULES": str(path)},
+        check=False,
+    )
+    err = proc.stderr.decode("utf-8")
+    assert proc.returncode == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith(f"Error: rules file {path}"), err
+    assert said in err and "Traceback" not in err and proc.stdout == b""
