@@ -208,6 +208,9 @@ _TABLE = [
     # Review and CLI
     _s("REVIEWER", None, "str", "review", "the account terminal decisions are made as "
        "(`qqscan review decide --as`)"),
+    _s("REVIEW_PROXY_HOPS", 0, "int", "review", "reverse proxies in front of `qqscan review serve` whose "
+       "X-Forwarded-For gives the client address (login limits, audit, sessions); 0 = none, the socket's "
+       "peer is the client. Set it only when the app is reachable through those proxies alone", minimum=0),
     _s("CONFIG", None, "path", "cli", "a TOML file of settings (keys are these names); the environment "
        "overrides it; also `qqscan --config`"),
 ]

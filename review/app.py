@@ -14,6 +14,11 @@ Security choices made here, for every response:
   Flask-WTF's "strict referrer" check for HTTPS is turned off (it would refuse every HTTPS form post);
   instead a POST whose Origin header names another host is refused. Token + SameSite=Lax cookie remain.
 - The database being down (StoreUnavailable) is a 503 page with the store's message (it has no password).
+- The client address is the socket's peer, or, with QQSCAN_REVIEW_PROXY_HOPS = N behind N reverse proxies,
+  the address the outermost of them saw (Werkzeug's ProxyFix on X-Forwarded-For; nothing else it sends is
+  trusted). The login limits, the audit log, the sessions list and the access log all see that address.
+  Without the setting X-Forwarded-For is ignored, since any client can send one; the first request that
+  carries it logs a warning, as the login limits then count the proxy's address for everyone.
 - Remote URLs (listing and image URLs) are shown as text, linked only when http(s), never fetched.
 - Bidi overrides and control characters in any shown text become visible markers (`<U+202E>`), through
   Jinja's finalize hook (review/safetext.py), so no template can forget them.
@@ -29,7 +34,9 @@ from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from qqscan.settings import setting
 from review.accesslog import USER_KEY
 from review.auth import init_auth
 from review.safetext import visible
@@ -69,7 +76,9 @@ def create_app(
     """The review app on `store` (a ReviewStore, a database URL, or None for QQSCAN_DATABASE_URL / the
     default SQLite file). `cookie_secure` marks the session cookie Secure (HTTPS only). `config` overrides
     Flask settings and these app settings: SECRET_KEY (default: the store's shared session secret),
-    LOGIN_RATE_LIMIT ("5 per minute"), REVIEW_SESSION_HOURS (12), REVIEW_PER_PAGE (50)."""
+    LOGIN_RATE_LIMIT (failed logins per client address, "5 per minute"), LOGIN_ACCOUNT_LIMIT (failed logins
+    per account from addresses it has not logged in from, "10 per hour"), REVIEW_PROXY_HOPS
+    (QQSCAN_REVIEW_PROXY_HOPS), REVIEW_SESSION_HOURS (12), REVIEW_PER_PAGE (50)."""
     if not isinstance(store, ReviewStore):
         store = ReviewStore(store)
     app = Flask(__name__)
@@ -85,6 +94,8 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session (which itself expires)
         MAX_CONTENT_LENGTH=1 << 20,
         LOGIN_RATE_LIMIT="5 per minute",
+        LOGIN_ACCOUNT_LIMIT="10 per hour",
+        REVIEW_PROXY_HOPS=setting("QQSCAN_REVIEW_PROXY_HOPS"),
         REVIEW_SESSION_HOURS=12,
         REVIEW_PER_PAGE=50,
     )
@@ -92,6 +103,11 @@ def create_app(
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = store.accounts.secret_key()
     app.extensions["qqscan_review_store"] = store
+    hops = int(app.config["REVIEW_PROXY_HOPS"])
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
+    else:
+        app.before_request(_untrusted_forwarding)
 
     app.add_url_rule("/healthz", "healthz", _healthz)  # public (auth.PUBLIC_ENDPOINTS); GET and HEAD
     app.before_request(_check_origin)
@@ -128,6 +144,18 @@ def _healthz() -> Any:
         resp = jsonify(status="ok")
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _untrusted_forwarding() -> None:
+    """Say once that requests come through a proxy whose X-Forwarded-For is not trusted (hops = 0)."""
+    from flask import current_app
+
+    if "X-Forwarded-For" in request.headers and not current_app.extensions.get("qqscan_forwarding_noted"):
+        current_app.extensions["qqscan_forwarding_noted"] = True
+        current_app.logger.warning(
+            "requests carry X-Forwarded-For but QQSCAN_REVIEW_PROXY_HOPS is 0: the client address (login "
+            "limits, audit) is the proxy's; set it to the number of reverse proxies in front of the app"
+        )
 
 
 def _check_origin() -> None:

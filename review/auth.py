@@ -14,13 +14,22 @@ Choices:
   the account ends them all.
 - Sessions: Flask's signed cookie, HttpOnly, SameSite=Lax, Secure when the app is told so. Flask-Login
   session protection "strong" (a session used from another address or browser is dropped); its
-  identifier uses the socket's address, not X-Forwarded-For, which a client can set. The session is a
+  identifier uses the client address (review/app.py: the socket's peer, or the trusted proxy's
+  X-Forwarded-For entry), never a header the client itself can set. The session is a
   browser-session cookie (Flask-Login's strong mode does nothing for "permanent" sessions) and also
   ends REVIEW_SESSION_HOURS (default 12) after login, checked server-side from the signed login time.
-- Login: argon2 via Accounts.verify (same cost for unknown names); POST /login is limited to
-  LOGIN_RATE_LIMIT (default 5 per minute) per client address with Flask-Limiter's in-memory storage
-  (per process: behind a proxy every client shares the proxy's address). Every login, failed login and
-  logout is written to the audit log. The session is cleared on login (no fixation) and on logout.
+- Login: argon2 via Accounts.verify (same cost for unknown names). Every login, failed login and logout
+  is written to the audit log. The session is cleared on login (no fixation) and on logout.
+- Login limits (Flask-Limiter, in memory per server process; only failed logins count, so a moderator
+  who logs in and out all day is never limited):
+  * per client address: LOGIN_RATE_LIMIT failures (5 per minute), then that address waits;
+  * per account: LOGIN_ACCOUNT_LIMIT failures (10 per hour) from addresses that have not logged in to
+    that account in the last KNOWN_ADDRESS_DAYS days, then such addresses wait for that account. Many
+    addresses guessing one password are stopped, yet the owner is not locked out: from an address they
+    logged in from (audit log) their login goes through, subject only to that address's own limit. A
+    guess for one account never limits another account. While an account waits, even the right password
+    from a new address is refused (no oracle), and unknown names are limited alike (no account probing).
+  A refused attempt is a 429 page and never reaches the password check.
 - /login?next= follows only a local path ("/queue?x=1"); anything else ("//evil", "/\\evil",
   "https://...", control characters) falls back to "/".
 - Logout is POST only (with CSRF), so a link or an image elsewhere cannot log a moderator out.
@@ -31,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,15 +57,18 @@ from flask import (
     url_for,
 )
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from store.accounts import UserInfo
+from store.models import utcnow
 from store.review import ReviewStore
 
 PUBLIC_ENDPOINTS = frozenset({"login", "static", "favicon", "healthz"})
 NOT_PAGES = frozenset({"blob"})  # GETs that are not pages: 401 instead of a redirect to the login form
-DEFAULT_LOGIN_LIMIT = "5 per minute"
+DEFAULT_LOGIN_LIMIT = "5 per minute"  # failed logins per client address
+DEFAULT_ACCOUNT_LIMIT = "10 per hour"  # failed logins per account from addresses it never logged in from
+# An address the account logged in from within this many days is its owner's: the account limit spares it.
+KNOWN_ADDRESS_DAYS = 90
 DEFAULT_SESSION_HOURS = 12
 
 
@@ -137,6 +150,31 @@ def _client() -> dict[str, Any]:
     return {"ip": request.remote_addr, "user_agent": (request.headers.get("User-Agent") or "")[:200]}
 
 
+def _client_address() -> str:
+    return request.remote_addr or "-"
+
+
+def _posted_name() -> str:
+    return (request.form.get("username") or "").strip()[:64]
+
+
+def _account_key() -> str:
+    return f"account:{_posted_name()}"
+
+
+def _known_address() -> bool:
+    """The login is for an account that logged in from this address lately: the account limit spares it."""
+    name = _posted_name()
+    if request.method != "POST" or not name:
+        return False
+    since = utcnow() - timedelta(days=KNOWN_ADDRESS_DAYS)
+    return current_store().audit.logged_in_from(name, request.remote_addr, since)
+
+
+def _failed(response: Any) -> bool:
+    return response.status_code == 401
+
+
 def login() -> Any:
     nxt = safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -144,7 +182,7 @@ def login() -> Any:
             return redirect(nxt)
         return render_template("login.html", next=nxt, username="")
     store = current_store()
-    name = (request.form.get("username") or "").strip()[:64]
+    name = _posted_name()
     password = request.form.get("password") or ""
     info = store.accounts.verify(name, password) if name and password else None
     if info is None:
@@ -198,17 +236,28 @@ def init_auth(app: Flask) -> None:
     app.before_request(require_login)
 
     limiter = Limiter(
-        get_remote_address,
+        _client_address,
         app=app,
         storage_uri="memory://",
         headers_enabled=False,
         default_limits=[],
     )
     app.extensions["qqscan_review_limiter"] = limiter
-    limited_login = limiter.limit(
+    per_address = limiter.limit(
         lambda: current_app.config.get("LOGIN_RATE_LIMIT", DEFAULT_LOGIN_LIMIT),
         methods=["POST"],
-        error_message="Too many login attempts from this address; wait a minute and try again.",
-    )(login)
+        deduct_when=_failed,
+        error_message="Too many failed logins from this address; wait a minute and try again.",
+    )
+    per_account = limiter.limit(
+        lambda: current_app.config.get("LOGIN_ACCOUNT_LIMIT", DEFAULT_ACCOUNT_LIMIT),
+        key_func=_account_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        exempt_when=_known_address,
+        error_message="Too many failed logins for this account from new addresses; try again later, or "
+        "from a computer you have logged in from before.",
+    )
+    limited_login = per_account(per_address(login))
     app.add_url_rule("/login", "login", limited_login, methods=["GET", "POST"])
     app.add_url_rule("/logout", "logout", logout, methods=["POST"])

@@ -11,10 +11,11 @@
 - An access log in the Common Log Format (review/accesslog.py) on stderr by default, or appended to a file.
 - waitress's "Task queue depth is N" warnings (every request that waits for a free thread) are hidden
   unless `verbose`: under a burst of thumbnails they filled the log while nothing was wrong.
-- Behind a reverse proxy every request comes from the proxy's address, so the login rate limit (per
-  client address) becomes one limit shared by everyone; X-Forwarded-For is not trusted. The proxy must
-  pass the browser's Host header through (nginx: `proxy_set_header Host $host;`): form posts whose
-  Origin names another host are refused.
+- Behind a reverse proxy every request comes from the proxy's address: set QQSCAN_REVIEW_PROXY_HOPS to
+  the number of proxies so the login limits and the audit see each client's own address (review/app.py),
+  and listen where only the proxy can reach the app (127.0.0.1), or a client could name any address. The
+  proxy must pass the browser's Host header through (nginx: `proxy_set_header Host $host;`): form posts
+  whose Origin names another host are refused.
 """
 
 from __future__ import annotations

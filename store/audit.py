@@ -3,9 +3,10 @@ rewritten. Decisions have their own append-only table (store/decisions.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, select
 
 from store.database import Database
 from store.models import AuditEntry, utcnow
@@ -56,3 +57,19 @@ class Audit:
                 }
                 for a in conn.execute(q.order_by(AuditEntry.id.desc()).offset(offset).limit(limit))
             ]
+
+    def logged_in_from(self, name: str, address: str | None, since: datetime) -> bool:
+        """Whether `name` logged in to the web app from `address` at or after `since` (the review app's
+        login limits spare such an address)."""
+        if not name or not address:
+            return False
+        q = select(
+            exists().where(
+                AuditEntry.action == "login",
+                AuditEntry.target == name,
+                AuditEntry.at >= since,
+                AuditEntry.detail["ip"].as_string() == address,
+            )
+        )
+        with self.db.read() as conn:
+            return bool(conn.execute(q).scalar())

@@ -511,6 +511,76 @@ def test_the_sixth_login_attempt_in_a_minute_is_rate_limited(client, store):
     assert login(other, "bob").status_code == 302
 
 
+def client_at(app: Any, address: str, *, forwarded: str | None = None) -> Any:
+    """A test client whose requests come from `address` (the socket's peer), optionally through a proxy that
+    sends X-Forwarded-For: `forwarded`."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    if forwarded is not None:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client
+
+
+def log_out(client: Any) -> None:
+    assert client.post("/logout", data={"csrf_token": token(client)}).status_code == 302
+
+
+def test_only_failed_logins_count_toward_an_addresss_limit(app):
+    desk = client_at(app, "192.0.2.10")
+    for _ in range(6):  # a moderator logging in and out all day is never limited
+        assert login(desk, "bob").status_code == 302
+        log_out(desk)
+    for _ in range(5):
+        assert login(desk, "bob", "wrong password").status_code == 401
+    assert login(desk, "bob").status_code == 429  # five failures: this address waits
+    assert login(client_at(app, "192.0.2.11"), "bob").status_code == 302  # another address does not
+
+
+def test_guessing_one_account_from_many_addresses_is_stopped_without_locking_out_its_owner(app, store):
+    owner = client_at(app, "192.0.2.10")  # bob's desk: he logged in from here before
+    assert login(owner, "bob").status_code == 302
+    log_out(owner)
+    statuses = []
+    for n in range(5):  # 20 guesses from 5 addresses: 4 each, under any per-address limit
+        guesser = client_at(app, f"198.51.100.{n}")
+        statuses += [login(guesser, "bob", f"guess {n}-{i}").status_code for i in range(4)]
+    assert statuses == [401] * 10 + [429] * 10  # ten failures from new addresses: the account waits
+    # the right password from yet another new address is refused too (no oracle for the guesser) ...
+    assert login(client_at(app, "198.51.100.99"), "bob").status_code == 429
+    # ... but bob, from an address he logged in from, is not locked out
+    assert login(owner, "bob").status_code == 302
+    # and the attack on bob locks out nobody else, from a new address or one the guesser used
+    assert login(client_at(app, "198.51.100.98"), "carol").status_code == 302
+    assert login(client_at(app, "198.51.100.0"), "alice").status_code == 302
+    failed = [a for a in store.audit.log(actor="anonymous", limit=100) if a["action"] == "login_failed"]
+    assert len(failed) == 10  # refused attempts never reached the password check
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(store, monkeypatch):
+    monkeypatch.setenv("QQSCAN_REVIEW_PROXY_HOPS", "1")
+    app = create_app(store)
+    proxy = "127.0.0.1"  # every request reaches the app from the reverse proxy
+    attacker = client_at(app, proxy, forwarded="203.0.113.5")
+    for _ in range(5):
+        assert login(attacker, "bob", "wrong password").status_code == 401
+    assert login(attacker, "bob").status_code == 429
+    # another moderator behind the same proxy is not locked out, and is recorded with their own address
+    assert login(client_at(app, proxy, forwarded="203.0.113.6"), "carol").status_code == 302
+    (event,) = [a for a in store.audit.log(actor="carol") if a["action"] == "login"]
+    assert event["detail"]["ip"] == "203.0.113.6"
+    # only the hop the proxy appended is trusted: a client's own X-Forwarded-For entry is not
+    spoofed = client_at(app, proxy, forwarded="192.0.2.77, 203.0.113.5")
+    assert login(spoofed, "bob").status_code == 429
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(app, store):
+    for n in range(5):  # a client cannot escape its limit by making up addresses
+        assert login(client_at(app, "192.0.2.20", forwarded=f"10.0.0.{n}"), "bob", "x").status_code == 401
+    assert login(client_at(app, "192.0.2.20", forwarded="10.0.0.9"), "bob").status_code == 429
+    ips = {a["detail"]["ip"] for a in store.audit.log(actor="anonymous")}
+    assert ips == {"192.0.2.20"}
+
+
 @pytest.mark.parametrize(
     "target",
     ["//evil.example/", "/\\evil.example", "https://evil.example/", "http:evil", "javascript:alert(1)",

@@ -368,6 +368,25 @@ def test_review_decisions_are_appended_and_counted(store):
     review.close()
 
 
+def test_the_addresses_an_account_logged_in_from_come_from_the_audit_log(store):
+    """What the review app's login limit spares (a JSON field query, on both databases)."""
+    from datetime import timedelta
+
+    from store.models import utcnow
+    from store.review import ReviewStore
+
+    review = ReviewStore(store.db.url)
+    review.audit.record("bob", "login", "bob", {"ip": "192.0.2.10", "user_agent": "x"})
+    review.audit.record("anonymous", "login_failed", "bob", {"ip": "198.51.100.1", "user_agent": "x"})
+    hour_ago = utcnow() - timedelta(hours=1)
+    assert review.audit.logged_in_from("bob", "192.0.2.10", hour_ago)
+    assert not review.audit.logged_in_from("bob", "198.51.100.1", hour_ago)  # a failure is no login
+    assert not review.audit.logged_in_from("carol", "192.0.2.10", hour_ago)  # another account's address
+    assert not review.audit.logged_in_from("bob", "192.0.2.10", utcnow() + timedelta(seconds=5))  # too old
+    assert not review.audit.logged_in_from("bob", None, hour_ago)
+    review.close()
+
+
 # --- concurrency --------------------------------------------------------------------------------------
 
 WORKER = """
