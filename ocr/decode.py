@@ -7,17 +7,22 @@ Policy (why):
 - The byte cap is checked before anything is parsed and the pixel cap from the header before any pixel is
   decoded. Pillow's own decompression-bomb check lives in `Image.open`; we build the format's ImageFile
   class directly so *our* cap (QQSCAN_MAX_PIXELS) is the one that applies, in both directions.
-- Animated images: every frame matters (contacts hide in later frames). Frames identical to the previous
-  kept frame are dropped; over the frame cap we sample evenly, first and last included.
+- Animated images: every frame matters (contacts hide in later frames). Each frame is stepped through once
+  and the ones read are chosen by what they show and how long they are shown (ocr.animation says how);
+  frames identical to one already read are not read again. Stepping is bounded before it starts to cost:
+  at most QQSCAN_MAX_ANIMATION_FRAMES frames and STEP_BUDGET_FRAMES x QQSCAN_MAX_PIXELS pixels (a 40 MiB
+  GIF holds millions of 1x1 frames, or thousands of large ones). An animation over either bound is an
+  error, not a partial read: frames past a cut-off would be a gap anyone could aim for.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -33,15 +38,17 @@ from PIL import (
     features,
 )
 
+from ocr import animation
+from ocr.animation import Shown
 from ocr.types import Frame
 from qqscan.errors import QqscanError
 from qqscan.settings import SETTINGS, setting
 
 MiB = 1024 * 1024
 
-# Frames stepped through while seeking (GIF/WebP/APNG decode every frame up to the one asked for) are
+# Pixels stepped through in all (every frame is decoded and sketched once, ~150-400 MPix/s here) are
 # bounded by this many times max_pixels, so a 40 MiB GIF of thousands of large frames cannot run for minutes.
-SEEK_BUDGET_FRAMES = 64
+STEP_BUDGET_FRAMES = 16
 # Kept frames are held in memory together (8 x 60 MPix would be 1.4 GB of BGR): at most this many times
 # max_pixels in all, so a large animation keeps fewer frames.
 KEPT_BUDGET_FRAMES = 2
@@ -74,6 +81,7 @@ _LIMIT_SETTINGS = {
     "max_bytes": "QQSCAN_MAX_BYTES",
     "max_pixels": "QQSCAN_MAX_PIXELS",
     "max_frames": "QQSCAN_MAX_FRAMES",
+    "max_animation_frames": "QQSCAN_MAX_ANIMATION_FRAMES",
 }
 
 
@@ -83,10 +91,11 @@ class DecodeLimits:
     max_bytes: int = SETTINGS["QQSCAN_MAX_BYTES"].default
     max_pixels: int = SETTINGS["QQSCAN_MAX_PIXELS"].default
     max_frames: int = SETTINGS["QQSCAN_MAX_FRAMES"].default
+    max_animation_frames: int = SETTINGS["QQSCAN_MAX_ANIMATION_FRAMES"].default
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DecodeLimits:
-        """Defaults overridden by QQSCAN_MAX_BYTES / QQSCAN_MAX_PIXELS / QQSCAN_MAX_FRAMES."""
+        """Defaults overridden by QQSCAN_MAX_BYTES / _PIXELS / _FRAMES / _ANIMATION_FRAMES."""
         # SettingError (a ValueError) names a value that is not a whole number or is below 1.
         return cls(**{field_name: setting(var, environ) for field_name, var in _LIMIT_SETTINGS.items()})
 
@@ -216,58 +225,101 @@ def _decode(data: bytes, fmt: str, limits: DecodeLimits) -> list[Frame]:
     # Build the plugin class directly: parses the header only (lazy), and skips Pillow's global bomb
     # check so that QQSCAN_MAX_PIXELS decides, with the real dimensions in the message.
     im = _CLASSES[fmt](io.BytesIO(data))
-    w, h = _check_size(im, fmt, limits)
+    _check_size(im, fmt, limits)
+    # Before load: GIF finds out by parsing ahead to frame 1 (not by counting every frame, which Pillow's
+    # n_frames does: 86 s for 2.7 M frames).
+    animated = bool(getattr(im, "is_animated", False))
     # Load before anything else touches the image: PNG's getexif() loads lazily, and a load error swallowed
     # there would leave a half-decoded (black) frame that later loads happily return.
     im.load()
     orientation = _orientation(im)
-    total = int(getattr(im, "n_frames", 1) or 1)
-    reachable = max(1, min(total, SEEK_BUDGET_FRAMES * limits.max_pixels // (w * h)))
-    frame_cap = min(limits.max_frames, max(1, KEPT_BUDGET_FRAMES * limits.max_pixels // (w * h)))
-    wanted = sample_indices(reachable, frame_cap)
-    wanted_set = set(wanted)
-
-    frames: list[Frame] = []
-    prev: np.ndarray | None = None
-    dropped = 0
-    for idx in range(wanted[-1] + 1):
-        if idx:
-            # One frame at a time (Pillow decodes the ones in between anyway) so that a GIF frame that
-            # grows the canvas is caught by the size check before that frame is allocated.
-            im.seek(idx)
-            _check_size(im, fmt, limits)
-        if idx not in wanted_set:
-            continue
-        pixels = _to_bgr(im)
-        if orientation in _ORIENT:
-            pixels = _orient(pixels, orientation)
-        if prev is not None and np.array_equal(prev, pixels):
-            dropped += 1
-            continue
-        frames.append(Frame(index=idx, pixels=pixels, meta={}))
-        prev = pixels
-
-    meta: dict = {"format": fmt, "frames_total": total}
-    if len(wanted) < total:
-        meta["frames_sampled"] = wanted
-        why = []
-        if frame_cap < total:
-            why.append(
-                f"over the {frame_cap}-frame cap (QQSCAN_MAX_FRAMES)"
-                if frame_cap == limits.max_frames
-                else f"{w}x{h} frames: only {frame_cap} fit in 2x QQSCAN_MAX_PIXELS"
-            )
-        if reachable < total:  # stepping through every frame of a huge animation would take minutes
-            why.append(f"only the first {reachable} frames stepped through (time budget)")
-        meta["note"] = f"{total} frames, sampled {len(wanted)} evenly: {'; '.join(why)}"
+    meta: dict = {"format": fmt, "frames_total": 1}
+    if animated:
+        frames = _read_animation(im, fmt, limits, orientation, meta)
+    else:
+        frames = [Frame(index=0, pixels=_pixels(im, orientation), meta={})]
     meta["frames_kept"] = len(frames)
-    if dropped:
-        meta["frames_identical_dropped"] = dropped
     if orientation in _ORIENT:
         meta["exif_orientation"] = orientation
     for frame in frames:
         ph, pw = frame.pixels.shape[:2]
         frame.meta.update(meta, width=pw, height=ph)
+    return frames
+
+
+def _pixels(im: Image.Image, orientation: int) -> np.ndarray:
+    pixels = _to_bgr(im)
+    return _orient(pixels, orientation) if orientation in _ORIENT else pixels
+
+
+def _read_animation(
+    im: Image.Image, fmt: str, limits: DecodeLimits, orientation: int, meta: dict
+) -> list[Frame]:
+    """Step through every frame once (bounded), choose the ones to read (ocr.animation), read them."""
+    shown: list[Shown] = []
+    held: dict[int, np.ndarray] = {}  # pixels of the first distinct frames: no second pass when all fit
+    held_pixels = stepped = largest = 0
+    seen: set[bytes] = set()
+    name = fmt.upper()
+    while True:
+        index = len(shown)
+        if index:
+            try:
+                im.seek(index)
+            except EOFError:
+                break
+        w, h = _check_size(im, fmt, limits)  # a GIF frame may grow the canvas: checked before it loads
+        if index >= limits.max_animation_frames:
+            raise DecodeError(
+                f"animated {name} has more than {limits.max_animation_frames} frames "
+                "(QQSCAN_MAX_ANIMATION_FRAMES); raise it to scan this file, or export the frames as images"
+            )
+        stepped += w * h
+        if stepped > STEP_BUDGET_FRAMES * limits.max_pixels:
+            raise DecodeError(
+                f"animated {name} too large to step through: {index + 1} frames of {w}x{h} pass "
+                f"{STEP_BUDGET_FRAMES}x QQSCAN_MAX_PIXELS; export the frames as images to scan them"
+            )
+        im.load()  # WebP decodes (and sets the frame's duration) on load
+        largest = max(largest, w * h)
+        step = Shown(index, float(im.info.get("duration") or 0), animation.digest(im), animation.sketch(im))
+        shown.append(step)
+        if step.digest not in seen and len(held) < limits.max_frames:
+            if held_pixels + w * h <= KEPT_BUDGET_FRAMES * limits.max_pixels:
+                held[index] = _pixels(im, orientation)
+                held_pixels += w * h
+        seen.add(step.digest)
+    if im.info.get("loop", 1) != 0:  # plays once (a GIF without a loop block too): the last frame stays
+        shown[-1] = replace(shown[-1], ms=math.inf)
+
+    budget = min(limits.max_frames, max(1, KEPT_BUDGET_FRAMES * limits.max_pixels // largest))
+    choice = animation.choose(shown, budget)
+    frames: list[Frame] = []
+    dropped = len(shown) - choice.distinct
+    for index in choice.indices:
+        if index in held:
+            pixels = held.pop(index)
+        else:
+            im.seek(index)  # seeking back rewinds and steps forward again: only frames not held
+            pixels = _pixels(im, orientation)
+        if any(np.array_equal(pixels, f.pixels) for f in frames):  # same picture, another palette mode
+            dropped += 1
+            continue
+        frames.append(Frame(index=index, pixels=pixels, meta={}))
+    held.clear()
+
+    meta["frames_total"] = len(shown)
+    meta["frames_read"] = [f.index for f in frames]
+    if dropped:
+        meta["frames_identical_dropped"] = dropped
+    if choice.note:
+        why = (
+            f"QQSCAN_MAX_FRAMES={limits.max_frames}"
+            if budget == limits.max_frames
+            else f"only {budget} frames of {largest / 1e6:g} MPix fit in 2x QQSCAN_MAX_PIXELS"
+        )
+        meta["frames_unread"] = choice.unread
+        meta["note"] = f"{len(shown)} frames, {choice.note} ({why})"
     return frames
 
 
@@ -281,15 +333,6 @@ def _check_size(im: Image.Image, fmt: str, limits: DecodeLimits) -> tuple[int, i
             "(QQSCAN_MAX_PIXELS)"
         )
     return w, h
-
-
-def sample_indices(total: int, cap: int) -> list[int]:
-    """All of range(total) if it fits the cap, else `cap` indices spread evenly, first and last included."""
-    if total <= cap:
-        return list(range(total))
-    if cap <= 1:
-        return [0]
-    return sorted({round(i * (total - 1) / (cap - 1)) for i in range(cap)})
 
 
 def _orientation(im: Image.Image) -> int:

@@ -145,7 +145,11 @@ _TABLE = [
        default_text="40 MiB", minimum=1),
     _s("MAX_PIXELS", 60_000_000, "int", "ocr", "largest frame, pixels (checked from the header before "
        "decoding)", default_text="60 MPix", minimum=1),
-    _s("MAX_FRAMES", 8, "int", "ocr", "frames read from an animation (more are sampled evenly)", minimum=1),
+    _s("MAX_FRAMES", 8, "int", "ocr", "frames read from an animation, chosen by what they show and how long "
+       "(every different picture when they fit; over it, the longest-shown and most different, a quarter at "
+       "random)", minimum=1),
+    _s("MAX_ANIMATION_FRAMES", 1000, "int", "ocr", "frames an animation may have (each is stepped through "
+       "to choose the ones read); more is an error", minimum=1),
     # Detectors
     _s("RULES", None, "path", "detectors", "a rules TOML file overriding (or with `replace = true`, "
        "replacing) the shipped vocabulary"),
@@ -168,6 +172,8 @@ _TABLE = [
     _s("FETCH_BURST", 10, "int", "fetch", "burst of requests per host above the rate"),
     _s("FETCH_CA_BUNDLE", None, "path", "fetch", "CA file for https (intranet CAs)",
        default_text="certifi's bundle"),
+    _s("PAGE_MAX_IMAGES", 500, "int", "fetch", "image URLs taken from one listing page, in page order "
+       "(`scan` and `crawl` report how many more it had)", minimum=1),
     _s("FETCH_USER_AGENT", "qqscan/0.1 (self-hosted image scanner)", "str", "fetch", "User-Agent header"),
     # Results store
     _s("DATABASE_URL", None, "url", "store", "results store: `sqlite:///PATH` (the folder must exist) or "

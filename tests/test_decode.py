@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,8 @@ import pytest
 from PIL import Image, ImageDraw, features
 
 from fixtures import badfiles
-from ocr.decode import DecodeError, DecodeLimits, decode_image, sample_indices, sniff_format
+from ocr import animation
+from ocr.decode import DecodeError, DecodeLimits, decode_image, sniff_format
 
 RED, GREEN, BLUE, WHITE = (220, 20, 20), (20, 200, 30), (20, 40, 230), (255, 255, 255)
 
@@ -219,41 +221,133 @@ def test_gif_partial_frames_are_composited() -> None:
     assert near(px[5, 5], RED, 0) and near(px[32, 32], BLUE, 0)
 
 
-def test_frames_over_cap_sampled_evenly_first_and_last() -> None:
-    colors = [(i * 12, 255 - i * 12, (i * 37) % 256) for i in range(20)]
-    frames = decode_image(animated(colors), DecodeLimits(max_frames=5))
-    idx = [f.index for f in frames]
-    assert idx[0] == 0 and idx[-1] == 19 and len(idx) == 5
-    assert idx == sorted(idx) and idx == [0, 5, 10, 14, 19]
-    for f in frames:
-        assert near(f.pixels[0, 0], colors[f.index], 6)  # GIF palette quantisation
-    meta = frames[0].meta
-    assert meta["frames_total"] == 20 and meta["frames_sampled"] == idx
-    assert "QQSCAN_MAX_FRAMES" in meta["note"]
+def slideshow(n: int, marked: int, durations: list[int], fmt: str = "GIF", size: int = 64) -> bytes:
+    """`n` different frames (each its own colour and band), frame `marked` alone with a black bar (the
+    contact), `durations` in ms."""
+    frames = []
+    for i in range(n):
+        im = Image.new("RGB", (size, size), (40 + i * 9 % 200, 200 - i * 7 % 150, 90))
+        ImageDraw.Draw(im).rectangle([0, i * 3 % size, size - 1, i * 3 % size + 2], fill=WHITE)
+        if i == marked:
+            ImageDraw.Draw(im).rectangle([8, size // 2, size - 8, size // 2 + 4], fill=(0, 0, 0))
+        frames.append(im)
+    extra = {"lossless": True} if fmt == "WEBP" else {}
+    return encode(
+        frames[0], fmt, save_all=True, append_images=frames[1:], duration=durations, loop=0, **extra
+    )
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
+def test_a_frame_shown_long_is_read_wherever_it_sits(fmt: str) -> None:
+    """Issue #23: 8 of 10 frames sampled by index never read frames 2 and 7; a contact shown 5 s in
+    frame 2 scanned clean. Chosen by display time, the long frame is read in every scan."""
+    for marked in (2, 7):
+        data = slideshow(10, marked, [500] * marked + [5000] + [500] * (9 - marked), fmt)
+        for _ in range(5):
+            frames = decode_image(data)
+            assert marked in [f.index for f in frames], fmt
+            assert len(frames) == 8 and frames[0].index == 0
+            meta = frames[0].meta
+            assert meta["frames_total"] == 10 and meta["frames_unread"] == 2
+            assert "10 different pictures, 8 read (2 of them drawn at random): 2 not read" in meta["note"]
+            assert "QQSCAN_MAX_FRAMES=8" in meta["note"]
+
+
+def slideshow_of(pictures: list[int], durations: list[int]) -> bytes:
+    """A GIF showing picture number p for each p in `pictures`."""
+    ims = {p: Image.new("RGB", (32, 32), (30 + 60 * p, 200 - 50 * p, 90)) for p in set(pictures)}
+    seq = [ims[p] for p in pictures]
+    return encode(seq[0], "GIF", save_all=True, append_images=seq[1:], duration=durations, loop=0)
+
+
+def test_a_short_frame_among_repeated_ones_is_read() -> None:
+    """A contact shown 0.3 s among 20 frames that flicker between two pictures: three different pictures,
+    so all three are read, however short the contact frame."""
+    frames = decode_image(slideshow_of([0, 1] * 10 + [2], [500] * 20 + [300]))
+    assert [f.index for f in frames] == [0, 1, 20]
+    assert frames[0].meta["frames_identical_dropped"] == 18 and "frames_unread" not in frames[0].meta
+
+
+def _shown(ms: list[float], sketches: list[float] | None = None) -> list[animation.Shown]:
+    """Stepped frames with distinct digests and sketches 0, 1, 2, ... (or `sketches`)."""
+    sketches = sketches or [float(i) for i in range(len(ms))]
+    return [
+        animation.Shown(i, m, bytes([i]), np.full(4, v, dtype=np.float32))
+        for i, (m, v) in enumerate(zip(ms, sketches, strict=True))
+    ]
+
+
+def test_more_long_frames_than_the_budget_leave_no_predictable_gap() -> None:
+    """The attacker's next move: 12 different 1 s frames and the contact in a 0.5 s one. The budget holds
+    (8): frame 0 and the 5 most different long frames by rule, 2 drawn from the 7 left, so every frame the
+    rule leaves out is read in some scans, and no file can know which."""
+    shown = _shown([1000.0] * 12 + [500.0])
+    drawn_ever: set[int] = set()
+    rule_sets = set()
+    for seed in range(300):
+        choice = animation.choose(shown, 8, random.Random(seed))
+        assert len(choice.indices) == 8 and choice.indices[0] == 0 and len(choice.by_chance) == 2
+        rule_sets.add(tuple(sorted(set(choice.indices) - set(choice.by_chance))))
+        drawn_ever.update(choice.by_chance)
+    (by_rule,) = rule_sets  # the rule's part is the same every time: frame 0, then the most different
+    assert by_rule == (0, 1, 2, 5, 8, 11)  # long ones spread over the sketch values 1..11
+    assert drawn_ever == set(range(13)) - set(by_rule)  # the 0.5 s frame 12 among them
+
+
+def test_the_rule_takes_long_frames_then_the_most_different() -> None:
+    # 20 pictures, 3 of them shown long (4, 9, 15); budget 8 -> the rule picks 6: frame 0, the long ones,
+    # then by difference from those (sketch values 0..19: 19 is farthest, then 12 between 9 and 15).
+    ms = [100.0] * 20
+    for i in (4, 9, 15):
+        ms[i] = 2000.0
+    choice = animation.choose(_shown(ms), 8, random.Random(1))
+    assert sorted(set(choice.indices) - set(choice.by_chance)) == [0, 4, 9, 12, 15, 19]
+
+
+def test_exact_repeats_sum_their_display_time() -> None:
+    # Picture 1 shown 400 ms three times (1.2 s in all) among 10 other short pictures: it counts as long.
+    pictures = [0, 1, 2, 3, 1, 4, 5, 1, 6, 7, 8, 9, 10]
+    shown = [
+        animation.Shown(i, 400.0, bytes([p]), np.full(4, float(p), dtype=np.float32))
+        for i, p in enumerate(pictures)
+    ]
+    choice = animation.choose(shown, 4, random.Random(0))
+    assert choice.distinct == 11 and choice.unread == 7
+    assert 1 in set(choice.indices) - set(choice.by_chance)
+
+
+def test_the_last_frame_of_an_animation_that_stops_is_shown_forever() -> None:
+    frames = [Image.new("RGB", (32, 32), (20 * i, 100, 200 - 10 * i)) for i in range(12)]
+    once = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)  # no loop block
+    for _ in range(5):
+        assert 11 in [f.index for f in decode_image(once, DecodeLimits(max_frames=4))]
 
 
 def test_large_animation_keeps_fewer_frames() -> None:
     """Kept frames are held together in memory: frames of 0.4 x max_pixels -> 5 fit the 2x budget."""
     colors = [(i * 12, 255 - i * 12, (i * 37) % 256) for i in range(20)]
     frames = decode_image(animated(colors), DecodeLimits(max_pixels=2560, max_frames=8))  # 32x32 = 1024
-    assert [f.index for f in frames] == [0, 5, 10, 14, 19]
-    assert "only 5 fit in 2x QQSCAN_MAX_PIXELS" in frames[0].meta["note"]
+    assert len(frames) == 5 and frames[0].index == 0
+    assert "only 5 frames of 0.001024 MPix fit in 2x QQSCAN_MAX_PIXELS" in frames[0].meta["note"]
+    for f in frames:
+        assert near(f.pixels[0, 0], colors[f.index], 6)  # GIF palette quantisation
 
 
-def test_seek_budget_limits_frames_stepped() -> None:
+def test_stepping_through_frames_is_bounded_by_pixels() -> None:
     colors = [(i * 3, 255 - i * 3, (i * 37) % 256) for i in range(80)]
-    frames = decode_image(animated(colors), DecodeLimits(max_pixels=1024, max_frames=8))
-    # 32x32 frames at max_pixels=1024: stepping budget 64 frames (0..63), memory budget 2 frames
-    assert [f.index for f in frames] == [0, 63]
-    assert "only the first 64 frames stepped through" in frames[0].meta["note"]
+    # 32x32 frames at max_pixels=1024: 16 x max_pixels are 16 frames; the 17th is refused
+    with pytest.raises(DecodeError, match=r"animated GIF too large to step through: 17 frames of 32x32"):
+        decode_image(animated(colors), DecodeLimits(max_pixels=1024, max_frames=8))
 
 
-def test_sample_indices() -> None:
-    assert sample_indices(3, 8) == [0, 1, 2]
-    assert sample_indices(100, 8)[0] == 0 and sample_indices(100, 8)[-1] == 99
-    assert len(sample_indices(100, 8)) == 8
-    assert sample_indices(9, 1) == [0]
-    assert sample_indices(9, 2) == [0, 8]
+def test_a_frame_bomb_is_refused_at_the_frame_cap() -> None:
+    """Issue #23: 2.7 M frames of 1x1 in 40 MB took 86 s to decode (the stepping budget counted pixels)."""
+    bomb = badfiles.gif_frame_bomb()
+    assert len(bomb) < 40 * 1024 * 1024
+    with pytest.raises(DecodeError, match=r"animated GIF has more than 1000 frames \(QQSCAN_MAX_ANIM"):
+        decode_image(bomb)
+    frames = decode_image(badfiles.gif_frame_bomb(1000))  # at the cap: read
+    assert frames[0].meta["frames_total"] == 1000 and [f.index for f in frames] == [0]
 
 
 # --- limits ---------------------------------------------------------------------------------------------
@@ -261,8 +355,9 @@ def test_sample_indices() -> None:
 
 def test_limits_from_env() -> None:
     env = {"QQSCAN_MAX_BYTES": "1000", "QQSCAN_MAX_PIXELS": "5_000", "QQSCAN_MAX_FRAMES": "2"}
+    env["QQSCAN_MAX_ANIMATION_FRAMES"] = "30"
     lim = DecodeLimits.from_env(env)
-    assert lim == DecodeLimits(max_bytes=1000, max_pixels=5000, max_frames=2)
+    assert lim == DecodeLimits(max_bytes=1000, max_pixels=5000, max_frames=2, max_animation_frames=30)
     assert DecodeLimits.from_env({}) == DecodeLimits()
     assert DecodeLimits().max_bytes == 40 * 1024 * 1024
     with pytest.raises(ValueError, match="QQSCAN_MAX_FRAMES"):
@@ -447,3 +542,20 @@ def test_random_garbage_never_escapes_as_raw_exception() -> None:
             except DecodeError:
                 continue
             assert frames and all(f.pixels.dtype == np.uint8 and f.pixels.ndim == 3 for f in frames)
+
+
+# --- through the scanner (real OCR) ---------------------------------------------------------------------
+
+
+def test_contact_only_in_frame_2_of_10_is_found_with_its_number(engine) -> None:
+    """Issue #23's case end to end: a 10-frame slideshow GIF, the contact only in frame 2 (shown 5 s),
+    every other frame a different product picture. Sampling 8 by index never read frame 2."""
+    from fixtures.generate import animation as slideshow_frames
+    from jobs.pipeline import scan_bytes
+
+    frames, _ = slideshow_frames(random.Random("issue-23"), 10, 2, "QQ：391287654")
+    durations = [800, 800, 5000] + [800] * 7
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    result = scan_bytes(data, "slideshow.gif", engine=engine)
+    assert result.error is None and result.flagged
+    assert [(f.type, f.value, f.frame) for f in result.live_findings] == [("qq", "391287654", 2)]
