@@ -10,7 +10,15 @@ from detectors import phone as ph
 from detectors.base import Finding
 from detectors.edges import EdgeEvidence
 from detectors.exclusions import Exclusions
-from detectors.keywords import CONTACT_KINDS, KeywordHit, KeywordMatcher, charset, keyword_extra
+from detectors.keywords import (
+    CONTACT_KINDS,
+    KEYWORD_REACH,
+    Hits,
+    KeywordHit,
+    KeywordMatcher,
+    charset,
+    keyword_extra,
+)
 from detectors.labels import Labels
 from detectors.normalize import (
     CLASS_DIGIT,
@@ -32,6 +40,7 @@ _NEXT_NUMBER = re.compile(f"[^{DIGIT_CLASSES}]{{0,6}}[{DIGIT_CLASSES}]")
 _LIST_PUNCT = set(",;、，；")
 _KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
 MAX_RUN_DIGITS = 29  # an 18-digit ID glued to an 11-digit mobile is the longest run worth reading
+MAX_RUN_GROUPS = 29  # ... and 29 single digits the most groups one number can be written in
 # Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
 # price / ...": after them a shorter reading of the same run is still worth trying.
 SOFT_EXCLUSIONS = {"exclude.no_rule", "exclude.too_long", "exclude.code"}
@@ -155,7 +164,7 @@ class TextDetector:
         return _dedupe(findings)
 
     def _run_findings(
-        self, span: tuple[int, int], v: Views, hits: list[KeywordHit], excluded: list[Excluded] | None
+        self, span: tuple[int, int], v: Views, hits: Hits, excluded: list[Excluded] | None
     ) -> list[Finding]:
         """Read a run as one or more numbers: consecutive groups of digits, most digits first.
 
@@ -165,8 +174,19 @@ class TextDetector:
         groups = digit_groups(span, v.text, v.canon, v.cls)
         sizes = [len(g) for g in groups]
         n = len(groups)
-        subs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
-        subs = [(i, j) for i, j in subs if self.qq_min <= sum(sizes[i:j]) <= MAX_RUN_DIGITS]
+        # Readings are consecutive groups of at most MAX_RUN_DIGITS digits: O(n * MAX_RUN_DIGITS) of them.
+        # A run of more than MAX_RUN_GROUPS groups is a table or a list (a contact spelled one digit at a
+        # time has at most 29 groups): only its groups one by one are read there.
+        reach = MAX_RUN_DIGITS if n <= MAX_RUN_GROUPS else 0
+        subs = []
+        for i in range(n):
+            total = 0
+            for j in range(i + 1, n + 1):
+                total += sizes[j - 1]
+                if total > MAX_RUN_DIGITS or (j > i + 1 and total > reach):
+                    break
+                if total >= self.qq_min:
+                    subs.append((i, j))
         # A keyword right before the run says the run is one number.
         tied = self._tie(Candidate(tuple(groups[0]), "", ""), v, hits) is not None
         # Readings that reach across list punctuation (QQ：7822096122，1、长征) come after all that do not,
@@ -187,11 +207,12 @@ class TextDetector:
         # a separator (③⑨①...④2009) come after those that do not; 1久山灵... and 32棋爸... stay one number.
         plain3 = [sizes[k] >= 3 and v.cls[groups[k][0]] == CLASS_DIGIT for k in range(n)]
         fams = [0] + [int(g == "" and not tied and (plain3[k] or plain3[k + 1])) for k, g in enumerate(gaps)]
+        lists_at, fams_at, digits_at = _prefix(lists), _prefix(fams), _prefix(sizes)
         subs.sort(
             key=lambda ij: (
-                sum(lists[ij[0] + 1 : ij[1]]),
-                sum(fams[ij[0] + 1 : ij[1]]) > 0,
-                -sum(sizes[ij[0] : ij[1]]),
+                lists_at[ij[1]] - lists_at[ij[0] + 1],
+                fams_at[ij[1]] - fams_at[ij[0] + 1] > 0,
+                digits_at[ij[0]] - digits_at[ij[1]],
                 ij[0],
             )
         )
@@ -213,7 +234,8 @@ class TextDetector:
             positions = [p for g in groups[i:j] for p in g]
             hits_here: list[Finding] = []
             alone = (i, j) == (0, n)
-            for c in readings(positions, v.cls, v.value, alone=alone, counted=counted, drop=drop):
+            in_list = _cuts_list(sizes, gaps, i, j)
+            for c in readings(positions, v.cls, v.value, alone, in_list, counted=counted, drop=drop):
                 f, reason, scope = self._judge(c, v, hits, excluded, c.start <= owned_until)
                 if f is not None:
                     hits_here.append(f)
@@ -237,15 +259,15 @@ class TextDetector:
                 used[i:j] = [True] * (j - i)
         return found
 
-    def _tie(self, c: Candidate, v: Views, hits: list[KeywordHit]) -> KeywordHit | None:
+    def _tie(self, c: Candidate, v: Views, hits: Hits) -> KeywordHit | None:
         """The keyword this number belongs to: nearest before it with only joiners between, or right after,
         or a short keyword written between its digit groups (1744扣021扣484: long numbers only)."""
         if len(c.digits) >= self.inner_tie_digits:
-            for h in hits:
+            for h in hits.starting_in(c.start + 1, c.end):
                 if h.short and h.kind in CONTACT_KINDS and c.start < h.start and h.end < c.end:
                     return h
         best = None
-        for h in hits:
+        for h in hits.starting_in(c.start - KEYWORD_REACH, c.end + 3):
             if h.end <= c.start:
                 gap = v.canon[h.end : c.start]
                 if h.short:
@@ -267,7 +289,7 @@ class TextDetector:
         self,
         c: Candidate,
         v: Views,
-        hits: list[KeywordHit],
+        hits: Hits,
         excluded: list[Excluded] | None,
         labelled: bool = False,
     ) -> tuple[Finding | None, str | None, str]:
@@ -315,9 +337,7 @@ class TextDetector:
             extra["disguised"] = True
         return Finding(kind, value, v.text[start:end], conf, rule, (start, end), extra=extra), None, scope
 
-    def _classify(
-        self, c: Candidate, v: Views, tie: KeywordHit | None, hits: list[KeywordHit]
-    ) -> tuple[str | None, str]:
+    def _classify(self, c: Candidate, v: Views, tie: KeywordHit | None, hits: Hits) -> tuple[str | None, str]:
         digits = c.digits
         kind = tie.kind if tie is not None else None
         mob = ph.mobile(digits)
@@ -346,11 +366,34 @@ class TextDetector:
             # (电话，叁玖壹...); a plain number after 热线 is some phone we cannot place, not a QQ number.
             return (qq_rule(c, None, self.rules) if c.disguised else None), digits
         w = self.bare_window
-        near = any(h.kind in (*CONTACT_KINDS, "verb") and c.start - w < h.end <= c.start for h in hits)
+        near = any(
+            h.kind in (*CONTACT_KINDS, "verb") and c.start - w < h.end <= c.start
+            for h in hits.starting_in(c.start - w - KEYWORD_REACH, c.start)
+        )
         return qq_rule(c, kind, self.rules, near=near), digits
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))
+
+
+def _cuts_list(sizes: list[int], gaps: list[str], i: int, j: int) -> bool:
+    """Groups i..j-1 of a run are one- or two-digit figures cut out of a longer sequence of such figures
+    written with the same separators (a table of spaced digits, rows joined): a neighbouring short group
+    follows or precedes them across a separator the reading itself uses."""
+    if j - i < 3 or any(size > 2 for size in sizes[i:j]):
+        return False
+    inner = set(gaps[i : j - 1])
+    left = i > 0 and sizes[i - 1] <= 2 and gaps[i - 1] in inner
+    right = j < len(sizes) and sizes[j] <= 2 and gaps[j - 1] in inner
+    return left or right
+
+
+def _prefix(values: list[int]) -> list[int]:
+    """out[k] = sum(values[:k]), so any slice sum is one subtraction."""
+    out = [0]
+    for x in values:
+        out.append(out[-1] + x)
+    return out
 
 
 def _between_digits(cls: str, s: int, e: int) -> bool:

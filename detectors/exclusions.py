@@ -117,6 +117,8 @@ class Exclusions:
                 return "exclude.repeated", "all"  # 55555555 is crying (呜呜), not a number
             if c.digits in "01234567890" or c.digits in "98765432109876543210":
                 return "exclude.sequence", "all"  # 一二三四五六七八九: counting, not a number
+            if c.in_list and not c.disguised:
+                return "exclude.number_list", "none"  # 2 9 4 1 5 8 9 9 3 0 2 1 ...: spaced figures
             if not c.alone and _in_table(canon, s, e):
                 return "exclude.number_list", "all"  # 1293·78 0·67 16984418409: a row of figures
             if not c.disguised and any(g in _LIST_SEPS for g in gaps):

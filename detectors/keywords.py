@@ -10,6 +10,7 @@ A keyword glued to a product or everyday word (QQ音乐, 微信读书, 折扣扣
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,23 @@ class KeywordHit:
     word: str
     how: str = "literal"  # "literal" | "sound" | "shape"
     form: str = ""  # the listed keyword (or syllables) it matched
+
+
+# A hit that starts this far before a position can still end next to it (the longest decorated keyword).
+KEYWORD_REACH = 64
+
+
+class Hits(list[KeywordHit]):
+    """Keyword hits sorted by start, with a lookup of the hits near a position (bisect, not a scan), so a
+    text with many keywords and many numbers stays linear."""
+
+    def __init__(self, hits: list[KeywordHit]) -> None:
+        super().__init__(sorted(hits, key=lambda h: h.start))
+        self._starts = [h.start for h in self]
+
+    def starting_in(self, lo: int, hi: int) -> list[KeywordHit]:
+        """Hits whose start is in [lo, hi), in order."""
+        return self[bisect_left(self._starts, lo) : bisect_left(self._starts, hi)]
 
 
 def keyword_extra(text: str, h: KeywordHit) -> dict[str, str]:
@@ -157,7 +175,7 @@ class KeywordMatcher:
 
         return on_raw, lambda text: on_canon.search(text) is not None
 
-    def find(self, v: Views) -> list[KeywordHit]:
+    def find(self, v: Views) -> Hits:
         canon = v.canon
         hits: list[KeywordHit] = []
         pos = 0
@@ -189,9 +207,7 @@ class KeywordMatcher:
                 if self.is_word(m.group()):
                     continue  # 口号, 维新: a word of its own
                 hits.append(KeywordHit(kind, s, e, False, m.group(), "sound", m.group()))
-        hits = [h for h in hits if not self.in_word(h, canon)]
-        hits.sort(key=lambda h: h.start)
-        return hits
+        return Hits([h for h in hits if not self.in_word(h, canon)])
 
     def _key(self, word: str) -> str:
         """The listed form of a matched keyword: decorations dropped unless the word itself has them (微❤)."""

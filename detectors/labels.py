@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from detectors.keywords import KeywordHit
+from detectors.keywords import KEYWORD_REACH, Hits
 from detectors.normalize import Views
 
 _PRONOUNS = set("我的是为请加你本人")
@@ -30,7 +30,7 @@ class Labels:
             rf"([\u3400-\u9fff]{{1,{n}}})[\s:：#=是为]*(?:no\.?\s*)?(?:[a-z]{{1,4}}[-_\s]*)?$"
         )
 
-    def foreign(self, v: Views, start: int, hits: list[KeywordHit]) -> bool:
+    def foreign(self, v: Views, start: int, hits: Hits) -> bool:
         """The digits starting at `start` carry a label of their own that names no contact."""
         lo = max(0, start - self.window)
         m = self._rx.search(v.canon, lo, start)
@@ -40,7 +40,7 @@ class Labels:
         if not (label.endswith(self.suffixes) or label.endswith(self.context)):
             return False
         a, b = m.span(1)
-        if any(h.start < b and h.end > a for h in hits):
+        if any(h.end > a for h in hits.starting_in(a - KEYWORD_REACH, b)):
             return False  # QQ号, 手机号, 联系电话: the label is a contact keyword
         if label.endswith("号码") and not label.endswith(self.context):
             return False  # 手机号码, 投诉号码: a phone number's label; 订单号码 is a context word

@@ -79,6 +79,7 @@ class Candidate:
     digits: str
     classes: str  # class letter per digit
     alone: bool = True  # the whole run: no other digit group shares its run (tables, lists)
+    in_list: bool = False  # short groups cut out of a longer sequence of such groups (engine._cuts_list)
 
     @property
     def start(self) -> int:
@@ -172,6 +173,7 @@ def readings(
     cls: str,
     value: str,
     alone: bool = True,
+    in_list: bool = False,
     counted: Callable[[int], bool] | None = None,
     drop: EdgeDrop | None = None,
 ) -> list[Candidate]:
@@ -187,4 +189,4 @@ def readings(
     if counted is not None and len(positions) > 1 and cls[last] not in PLAIN and counted(last):
         out.append(_make(positions[:-1], value, cls))
     out.append(_make(positions, value, cls))
-    return [replace(c, alone=alone) for c in out] if not alone else out
+    return [replace(c, alone=alone, in_list=in_list) for c in out] if not alone or in_list else out
