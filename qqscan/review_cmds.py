@@ -3,8 +3,9 @@ the web app (`qqscan review serve`). list / show / decide / undo / export, and t
 
 Who decides is a named account (`--as NAME`, default $QQSCAN_REVIEWER) that must exist and be enabled:
 a decision made here is attributed and undoable exactly like one made in the browser. Editing the
-allow-list needs an admin account. Heavy imports (SQLAlchemy, the store) happen inside the commands so
-`qqscan --help` stays fast.
+allow-list needs an admin account; a moderator's `decide --allow` for every shop makes requests an admin
+approves or rejects (`allow pending`, `allow approve`, `allow reject`). Heavy imports (SQLAlchemy, the
+store) happen inside the commands so `qqscan --help` stays fast.
 """
 
 from __future__ import annotations
@@ -436,10 +437,18 @@ def _decide_and_allow(
         say(f"{sha[:SHORT]} -> false_positive (by {reviewer})")
     where = f"shop {shop}" if shop else "all shops"
     for e in done.covered:
-        say(f"already allowed: {e['contact_type']} {e['value']} ({where}) by entry #{e['entry']}")
+        if e["waiting"]:
+            say(f"already requested: {e['contact_type']} {e['value']} ({where}) by request #{e['entry']}")
+        else:
+            say(f"already allowed: {e['contact_type']} {e['value']} ({where}) by entry #{e['entry']}")
     for e in done.added:
         say(f"allow-listed #{e['id']}: {e['contact_type']} {e['value']} ({where})")
-    if not done.added:
+    for e in done.requested:
+        say(f"requested #{e['id']}: {e['contact_type']} {e['value']} ({where}), in force once approved")
+    if done.requested:
+        ids = " ".join(str(e["id"]) for e in done.requested)
+        say(f"an admin approves with: qqscan review allow approve {ids}")
+    if not done.added and not done.requested:
         say("allow-list: nothing new to add")
 
 
@@ -470,10 +479,12 @@ def undo(as_user: str | None, remove_allow: bool | None) -> None:
         left = done["allow_entries"]
         if not left:
             return
-        say(f"decision #{done['undone']} allow-listed {len(left)} value(s), still in force:")
+        stays = "still in force" if all(e["status"] == "active" for e in left) else "not withdrawn"
+        say(f"decision #{done['undone']} allow-listed {len(left)} value(s), {stays}:")
         for e in left:
             where = f"shop {e['shop_id']}" if e["shop_id"] else "all shops"
-            say(f"  #{e['id']} {e['contact_type'] or 'any type'} {e['value']} ({where})")
+            waiting = ", a request awaiting an admin" if e["status"] == "pending" else ""
+            say(f"  #{e['id']} {e['contact_type'] or 'any type'} {e['value']} ({where}{waiting})")
         if remove_allow is None and _interactive():
             remove_allow = click.confirm("remove these allow-list entries too?", default=False)
         if remove_allow:
@@ -563,26 +574,44 @@ def allow() -> None:
 
 
 @allow.command("list")
-@click.option("--all", "include_removed", is_flag=True, help="Include removed entries.")
+@click.option("--all", "include_removed", is_flag=True, help="Include removed entries and requests.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
 def allow_list(include_removed: bool, as_json: bool) -> None:
-    """Allow-list entries, oldest first."""
+    """Allow-list entries in force, oldest first (requests for every shop: `allow pending`)."""
     with opened_store() as store:
         entries = store.allowlist.entries(include_removed=include_removed)
+    _show_entries(entries, as_json, "the allow-list is empty")
+
+
+@allow.command("pending")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per request.")
+def allow_pending(as_json: bool) -> None:
+    """Requests for every-shop entries that wait for an admin (`allow approve` / `allow reject`)."""
+    with opened_store() as store:
+        entries = store.allowlist.requests()
+    _show_entries(entries, as_json, "no requests waiting")
+
+
+def _show_entries(entries: list[dict[str, Any]], as_json: bool, none: str) -> None:
     if as_json:
         for e in entries:
             say(dumps(e))
         return
     if not entries:
-        say("the allow-list is empty")
+        say(none)
         return
     say(f"{'id':>5}  {'kind':<6} {'type':<7} {'shop':<12} {'value':<30} by / note")
     for e in entries:
-        removed = f"  REMOVED {_when(e['removed_at'])} by {e['removed_by']}" if e.get("removed_at") else ""
+        state = {"pending": "  AWAITING APPROVAL", "rejected": "  REJECTED"}.get(e["status"], "")
+        if e.get("decided_by"):
+            verb = "approved" if e["status"] == "active" else ""
+            state += f"  {verb + ' ' if verb else ''}{_when(e['decided_at'])} by {e['decided_by']}"
+        if e.get("removed_at"):
+            state += f"  REMOVED {_when(e['removed_at'])} by {e['removed_by']}"
         note = f"  {e['note']!r}" if e.get("note") else ""
         say(
             f"{e['id']:>5}  {e['kind']:<6} {e['contact_type'] or 'any':<7} {e['shop_id'] or 'all':<12} "
-            f"{_cut(e['value'], 30):<30} {e['created_by']} {_when(e['created_at'])}{note}{removed}"
+            f"{_cut(e['value'], 30):<30} {e['created_by']} {_when(e['created_at'])}{note}{state}"
         )
 
 
@@ -628,3 +657,38 @@ def allow_remove(entry_ids: tuple[int, ...], as_user: str | None) -> None:
         for entry_id in dict.fromkeys(entry_ids):
             store.allowlist.remove(entry_id, removed_by=user.name)
             say(f"removed allow-list entry #{entry_id}")
+
+
+@allow.command("approve")
+@click.argument("entry_ids", metavar="ID...", type=int, nargs=-1, required=True)
+@AS_OPTION
+def allow_approve(entry_ids: tuple[int, ...], as_user: str | None) -> None:
+    """Approve requests for every-shop entries (admin): they are in force from the next scan."""
+    with opened_store() as store:
+        user = _reviewer(store, as_user, admin=True)
+        _waiting(store, entry_ids)
+        for entry_id in dict.fromkeys(entry_ids):
+            e = store.allowlist.approve(entry_id, admin=user.name)
+            say(f"approved #{entry_id}: {e['contact_type'] or 'any type'} {e['value']} (all shops)")
+
+
+@allow.command("reject")
+@click.argument("entry_ids", metavar="ID...", type=int, nargs=-1, required=True)
+@click.option("--note", help="Why not (kept in the audit log).")
+@AS_OPTION
+def allow_reject(entry_ids: tuple[int, ...], note: str | None, as_user: str | None) -> None:
+    """Reject requests for every-shop entries (admin): they never count, and stay listed."""
+    with opened_store() as store:
+        user = _reviewer(store, as_user, admin=True)
+        _waiting(store, entry_ids)
+        for entry_id in dict.fromkeys(entry_ids):
+            e = store.allowlist.reject(entry_id, admin=user.name, note=note)
+            say(f"rejected #{entry_id}: {e['contact_type'] or 'any type'} {e['value']}")
+
+
+def _waiting(store: ReviewStore, entry_ids: tuple[int, ...]) -> None:
+    """Every id must be a waiting request, checked before any is decided."""
+    waiting = {e["id"] for e in store.allowlist.requests()}
+    missing = [i for i in entry_ids if i not in waiting]
+    if missing:
+        raise click.ClickException(f"no allow-list request #{missing[0]} waiting for approval")

@@ -1,7 +1,9 @@
 """Admin pages: the audit log (logins, allow-list and account changes, next to every decision), the
 allow-list (every entry, removed ones too, since entries are never deleted; add value or phrase entries;
-remove), and the live sessions (end one, or log a user out everywhere). Moderators get 403 here. Accounts
-are managed with `qqscan users` on the command line.
+remove; approve or reject the moderators' requests for every-shop entries, which count for nothing until
+approved), and the live sessions (end one, or log a user out everywhere). Moderators get 403 here.
+Accounts are managed with `qqscan users` on the command line. An admin's navigation shows how many
+requests wait.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ def audit() -> Any:
 @admin_required
 def allowlist() -> Any:
     store = current_store()
+    entries = store.allowlist.entries(include_removed=True)
     return render_template(
         "allowlist.html",
-        entries=store.allowlist.entries(include_removed=True),
+        requests=[e for e in entries if e["status"] == "pending" and e["removed_at"] is None],
+        entries=entries,
         kinds=ALLOW_KINDS,
         types=CONTACT_TYPES,
         shops=store.queue.shops_in_use(),
@@ -80,6 +84,35 @@ def allowlist_remove(entry_id: int) -> Any:
     else:
         flash(f"Allow-list entry {entry_id} does not exist or was already removed.", "error")
     return redirect(url_for("allowlist"), 303)
+
+
+@admin_required
+def allowlist_approve(entry_id: int) -> Any:
+    try:
+        e = current_store().allowlist.approve(entry_id, admin=current_user.name)
+    except KeyError as exc:
+        flash(f"Nothing done: {exc.args[0]}.", "error")
+    else:
+        flash(f"Approved request {entry_id} ({e['value']}, every shop): scans from now on use it.", "ok")
+    return redirect(url_for("allowlist"), 303)
+
+
+@admin_required
+def allowlist_reject(entry_id: int) -> Any:
+    try:
+        e = current_store().allowlist.reject(entry_id, admin=current_user.name, note=request.form.get("note"))
+    except KeyError as exc:
+        flash(f"Nothing done: {exc.args[0]}.", "error")
+    else:
+        flash(f"Rejected request {entry_id} ({e['value']}): it never counts.", "ok")
+    return redirect(url_for("allowlist"), 303)
+
+
+def allow_requests() -> int:
+    """For the navigation: how many allow-list requests wait for an admin (0 for anyone else)."""
+    if not current_user.is_authenticated or not current_user.is_admin:
+        return 0
+    return current_store().allowlist.count_requests()
 
 
 @admin_required
@@ -121,3 +154,10 @@ def register(app: Flask) -> None:
     app.add_url_rule(
         "/allowlist/<int:entry_id>/remove", "allowlist_remove", allowlist_remove, methods=["POST"]
     )
+    app.add_url_rule(
+        "/allowlist/<int:entry_id>/approve", "allowlist_approve", allowlist_approve, methods=["POST"]
+    )
+    app.add_url_rule(
+        "/allowlist/<int:entry_id>/reject", "allowlist_reject", allowlist_reject, methods=["POST"]
+    )
+    app.jinja_env.globals["allow_requests"] = allow_requests  # called by the navigation, not on error pages

@@ -18,7 +18,8 @@ Choices:
   finding's type, scope = one of the image's shops or everywhere, chosen in the form), only together with
   a "false positive" decision, written with it in one transaction and linked to it, and none for a value
   an entry already allows there (Decisions.false_positive, shared with `qqscan review decide
-  --allow`; docs/review.md). Undoing that decision
+  --allow`; docs/review.md). Everywhere is an admin's call: a moderator's entries for every shop are
+  requests an admin approves or rejects on the allow-list page (store/allowlist.py). Undoing that decision
   does not remove them on its own (an entry may be right although the decision was not): the undo says
   which entries it left and the image page offers a button to remove them (to the decision's author or
   an admin).
@@ -320,7 +321,7 @@ def decide(sha: str) -> Any:
             done = store.decisions.false_positive(
                 {sha: entries}, reviewer=me, shop_id=scope or None, note=note
             )
-            flash(allow_listed(done.added, done.covered, scope or None), "ok")
+            flash(allow_listed(done.added, done.requested, done.covered, scope or None), "ok")
         else:
             store.decisions.record(sha, status, reviewer=me, note=note)
     except DecisionRefused:
@@ -338,14 +339,30 @@ def decide(sha: str) -> Any:
     return redirect(url_for("queue", **params), 303)
 
 
-def allow_listed(added: list[dict[str, Any]], covered: list[dict[str, Any]], scope: str | None) -> str:
-    """The message after allow-listing from a decision: the entries made, and the values that needed none."""
+def allow_listed(
+    added: list[dict[str, Any]],
+    requested: list[dict[str, Any]],
+    covered: list[dict[str, Any]],
+    scope: str | None,
+) -> str:
+    """The message after allow-listing from a decision: the entries made (or requested from an admin),
+    and the values that needed none."""
     where = f"shop {scope}" if scope else "everywhere"
-    n = len(added)
-    said = f"Allow-listed {n} value{'s' if n != 1 else ''} ({where})"
-    said += (": entries " + ", ".join(str(e["id"]) for e in added)) if added else ""
-    if covered:
-        said += "; already allowed: " + ", ".join(f"{e['value']} (entry {e['entry']})" for e in covered)
+    if requested:
+        n, ids = len(requested), ", ".join(str(e["id"]) for e in requested)
+        plural = "s" if n != 1 else ""
+        said = f"Asked an admin to allow-list {n} value{plural} everywhere (request{plural} {ids}, in force "
+        said += "once approved)"
+    else:
+        n = len(added)
+        said = f"Allow-listed {n} value{'s' if n != 1 else ''} ({where})"
+        said += (": entries " + ", ".join(str(e["id"]) for e in added)) if added else ""
+    allowed = [f"{e['value']} (entry {e['entry']})" for e in covered if not e.get("waiting")]
+    asked = [f"{e['value']} (request {e['entry']})" for e in covered if e.get("waiting")]
+    if allowed:
+        said += "; already allowed: " + ", ".join(allowed)
+    if asked:
+        said += "; already requested: " + ", ".join(asked)
     return said + "."
 
 
@@ -372,8 +389,9 @@ def undo() -> Any:
     )
     if done["allow_entries"]:  # the detail page then offers to remove them (see `undone_offer`)
         left = done["allow_entries"]
-        flash(f"The undone decision had allow-listed {len(left)} value{'s' if len(left) != 1 else ''}, still "
-              "in force: " + "; ".join(describe_entry(e) for e in left) + ".", "info")  # fmt: skip
+        stays = "still in force" if all(e["status"] == "active" for e in left) else "not withdrawn"
+        flash(f"The undone decision had allow-listed {len(left)} value{'s' if len(left) != 1 else ''}, "
+              f"{stays}: " + "; ".join(describe_entry(e) for e in left) + ".", "info")  # fmt: skip
         return redirect(url_for("detail", sha=done["sha256"], undone=done["undone"], **params), 303)
     return redirect(url_for("detail", sha=done["sha256"], **params), 303)
 
@@ -381,7 +399,8 @@ def undo() -> Any:
 def describe_entry(e: dict[str, Any]) -> str:
     """ "entry 12 (qq 391287654, shop s-1)": an allow-list entry in one phrase, for messages."""
     where = f"shop {e['shop_id']}" if e.get("shop_id") else "every shop"
-    return f"entry {e['id']} ({e.get('contact_type') or 'any type'} {e['value']}, {where})"
+    waiting = ", a request awaiting an admin" if e.get("status") == "pending" else ""
+    return f"entry {e['id']} ({e.get('contact_type') or 'any type'} {e['value']}, {where}{waiting})"
 
 
 def undone_offer(item: dict[str, Any]) -> dict[str, Any] | None:

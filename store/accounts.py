@@ -236,6 +236,12 @@ class Accounts:
             return conn.execute(select(Setting.value).where(Setting.key == "session_secret")).scalar_one()
 
 
+def is_admin(conn: Connection, name: str) -> bool:
+    """Whether `name` is an enabled admin account (inside the caller's transaction)."""
+    role = conn.execute(select(User.role).where(User.name == name, User.disabled.is_(False))).scalar()
+    return role == "admin"
+
+
 def _end_all(conn: Connection, name: str) -> None:
     uid = select(User.id).where(User.name == name).scalar_subquery()
     conn.execute(delete(ReviewSession).where(ReviewSession.user_id == uid))

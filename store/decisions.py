@@ -1,7 +1,8 @@
 """Moderators' decisions: appended, never rewritten. An undo is a new decision that points at the one it
 undoes; setting a decision also sets the image's review status (it covers every URL the bytes were seen
 at). "False positive, and allow-list these values" writes the decision and the allow-list entries in one
-transaction.
+transaction; entries for every shop asked for by someone other than an admin are requests that wait for
+an admin (store/allowlist.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from sqlalchemy.orm import aliased
 from detectors.allowlist import Allowed, allowed_by
 from detectors.base import Finding
 from qqscan.errors import UsageError
-from store.allowlist import AllowList, active_entries, clean_note, decision_entries
+from store.allowlist import (
+    AllowList,
+    active_entries,
+    clean_note,
+    decision_entries,
+    needs_approval,
+    pending_entries,
+)
 from store.database import Database, StoreError
 from store.models import Decision, Image, Source, utcnow
 from store.terms import REVIEW_STATUSES
@@ -32,12 +40,15 @@ class ScopeRefused(UsageError, ValueError):
 
 @dataclass
 class FalsePositive:
-    """What Decisions.false_positive wrote: the decision per image, the allow-list entries added, and the
-    values left out because an active entry already allows them in that scope (with that entry's id)."""
+    """What Decisions.false_positive wrote: the decision per image, the allow-list entries added (in
+    force), the requests made (every shop, waiting for an admin), and the values left out because an
+    entry already allows them in that scope, or a request already asks for them (with its id)."""
 
     decisions: dict[str, int] = field(default_factory=dict)
     added: list[dict[str, Any]] = field(default_factory=list)  # id, value, contact_type, shop_id, sha256
-    covered: list[dict[str, Any]] = field(default_factory=list)  # value, contact_type, shop_id, entry, sha256
+    requested: list[dict[str, Any]] = field(default_factory=list)  # the same keys
+    # value, contact_type, shop_id, sha256, entry, waiting (True: `entry` is a request, not yet in force)
+    covered: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Decisions:
@@ -68,15 +79,19 @@ class Decisions:
         `values`: image sha256 -> (value, contact type) pairs to allow-list. In one transaction, all or
         nothing: each image's decision ("bulk" when several) and a kind "value" entry per pair, linked to
         that decision (undoing it offers to remove them), scoped to `shop_id` - which must be a shop the
-        image was seen in (ScopeRefused) - or every shop (None). De-duplicated: a value an active entry
-        already allows in that scope (detectors.allowlist's own matching) gets no new entry. An entry the
-        allow-list refuses (ValueError, e.g. a QR payload over 500 characters) saves nothing."""
+        image was seen in (ScopeRefused) - or every shop (None), which unless `reviewer` is an admin makes
+        requests that wait for an admin (the decision itself is saved). De-duplicated: a value an active
+        entry already allows in that scope (detectors.allowlist's own matching), or that a waiting request
+        already asks for, gets no new entry. An entry the allow-list refuses (ValueError, e.g. a QR payload
+        over 500 characters) saves nothing."""
         shop_id = shop_id or None
         action = "decide" if len(values) == 1 else "bulk"
         out = FalsePositive()
         said = clean_note(note)
         with self.db.write() as conn:
             active = active_entries(conn)
+            ask = needs_approval(conn, reviewer, shop_id)
+            waiting = pending_entries(conn) if ask else []
             for sha, pairs in values.items():
                 did = self._decide(conn, sha, "false_positive", reviewer, said, action)
                 out.decisions[sha] = did
@@ -95,16 +110,17 @@ class Decisions:
                     fact = {"value": value, "contact_type": ctype, "shop_id": shop_id, "sha256": sha}
                     probe = Finding(type=ctype or "", value=value, text="", confidence=0.0, rule="")
                     have = allowed_by(probe, active, shop_id)
-                    if have is not None:
-                        out.covered.append({**fact, "entry": have.id})
+                    found = have or allowed_by(probe, waiting, shop_id)
+                    if found is not None:
+                        out.covered.append({**fact, "entry": found.id, "waiting": have is None})
                         continue
                     try:
                         eid = self.allowlist.append(conn, "value", value, reviewer, ctype, shop_id, why, did)
                     except ValueError as exc:  # rolls the decisions back too
                         what = f"{ctype or 'value'} {value[:40]!r}"
                         raise ValueError(f"cannot allow-list {what}: {exc}") from exc
-                    active.append(Allowed(eid, "value", value, ctype, shop_id))
-                    out.added.append({**fact, "id": eid})
+                    (waiting if ask else active).append(Allowed(eid, "value", value, ctype, shop_id))
+                    (out.requested if ask else out.added).append({**fact, "id": eid})
         return out
 
     def _decide(

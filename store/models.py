@@ -7,7 +7,8 @@ sources    where bytes were seen: one row per URL (or file path); a URL that fai
 scans      one OCR + detection result per (image, rules_version): a rescan under new rules adds a row
 decisions  append-only log of moderators' decisions (who, what, when, note); an undo is a new row
 blobs, evidence   rendered frames and crops kept at scan time for review (content-addressed)
-users, allowlist, audit, settings   the review app's accounts, feedback into detection, audit log
+users, allowlist, audit, settings   the review app's accounts, feedback into detection (entries for every
+           shop asked for by a moderator wait for an admin), audit log
 """
 
 from __future__ import annotations
@@ -236,8 +237,16 @@ class AllowEntry(Base):
     # 0005: the false-positive decision that made this entry (None for entries added by hand), so undoing
     # that decision can say which entries it left behind and offer to remove them
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    # 0006: "active" (in force unless removed), "pending" (an every-shop entry a moderator asked for: in
+    # force once an admin approves it) or "rejected"; decided_by/at = the admin who approved or rejected
+    status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
-    __table_args__ = (CheckConstraint("kind IN ('value', 'phrase')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('value', 'phrase')", name="kind"),
+        CheckConstraint("status IN ('active', 'pending', 'rejected')", name="status"),
+    )
 
 
 class AuditEntry(Base):
@@ -252,7 +261,8 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
-    __table_args__ = (Index("ix_audit_at", "at"),)
+    # 0006: (action, target) finds an account's logins (the review app's login limits)
+    __table_args__ = (Index("ix_audit_at", "at"), Index("ix_audit_action_target", "action", "target"))
 
 
 class Setting(Base):

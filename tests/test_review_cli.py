@@ -446,12 +446,12 @@ def test_decide_allow_adds_allow_list_entries(seeded: str) -> None:
     assert store(seeded).allowlist.entries() == [] and status_of(seeded, SHA_A) == "pending"
     r = ok(run(seeded, "review", "decide", SHA_A, *fp, "--allow-shop", "S1"))
     assert f"qq {QQ} (shop S1)" in r.output
-    r = ok(run(seeded, "review", "decide", SHA_B, *fp))
-    assert f"phone {PHONE} (all shops)" in r.output  # no --allow-shop: every shop
+    r = ok(run(seeded, "review", "decide", SHA_B, *fp[:-1], "root"))  # an admin's entry for every shop
+    assert f"allow-listed #2: phone {PHONE} (all shops)" in r.output  # no --allow-shop: every shop
     with store(seeded) as s:
         allowed = {(a.kind, a.value, a.contact_type, a.shop_id) for a in Store(s.db).allowlist()}
         assert allowed == {("value", QQ, "qq", "S1"), ("value", PHONE, "phone", None)}
-        assert {e["created_by"] for e in s.allowlist.entries()} == {"alice"}
+        assert {e["created_by"] for e in s.allowlist.entries()} == {"alice", "root"}
         assert status_of(seeded, SHA_A) == "false_positive"
     r = ok(run(seeded, "review", "decide", SHA_A, *fp[:-1], "bob", "--allow-shop", "S1"))
     assert f"already allowed: qq {QQ} (shop S1)" in r.output and "nothing new to add" in r.output
@@ -485,6 +485,39 @@ def test_undo_of_an_allow_listing_decision_names_the_entries_and_offers_removal(
     r = ok(run(seeded, "review", "allow", "remove", str(entry["id"]), "--as", "root"))
     assert allow_list(seeded) == []
     assert run(seeded, "review", "allow", "remove", str(entry["id"]), "--as", "root").exit_code == 1
+
+
+def test_a_moderators_allow_listing_for_every_shop_waits_for_an_admin(seeded: str) -> None:
+    fp = ("--status", "false_positive", "--allow")
+    r = ok(run(seeded, "review", "decide", SHA_B, *fp, "--as", "alice"))  # alice is a moderator
+    assert f"requested #1: phone {PHONE} (all shops), in force once approved" in r.output
+    assert "qqscan review allow approve 1" in r.output
+    assert allow_list(seeded) == [] and status_of(seeded, SHA_B) == "false_positive"
+    r = ok(run(seeded, "review", "decide", SHA_B, *fp, "--as", "bob"))  # asked again: no second request
+    assert f"already requested: phone {PHONE} (all shops) by request #1" in r.output
+    ok(run(seeded, "review", "decide", SHA_C, *fp, "--as", "bob"))
+    pending = ok(run(seeded, "review", "allow", "pending")).output
+    assert "AWAITING APPROVAL" in pending and PHONE in pending and WECHAT in pending
+    assert "the allow-list is empty" in ok(run(seeded, "review", "allow", "list")).output
+
+    r = run(seeded, "review", "allow", "approve", "1", "--as", "alice")
+    assert r.exit_code == 1 and "needs an admin" in r.output
+    r = run(seeded, "review", "allow", "approve", "1", "3", "--as", "root")  # all or nothing
+    assert r.exit_code == 1 and "no allow-list request #3 waiting" in r.output and allow_list(seeded) == []
+    r = ok(run(seeded, "review", "allow", "approve", "1", "--as", "root"))
+    assert f"approved #1: phone {PHONE} (all shops)" in r.output
+    assert allow_list(seeded) == [Allowed(1, "value", PHONE, "phone", None)]
+    r = ok(run(seeded, "review", "allow", "reject", "2", "--note", "a real seller", "--as", "root"))
+    assert f"rejected #2: wechat {WECHAT}" in r.output
+    assert allow_list(seeded) == [Allowed(1, "value", PHONE, "phone", None)]
+    assert "no requests waiting" in ok(run(seeded, "review", "allow", "pending")).output
+    assert run(seeded, "review", "allow", "approve", "2", "--as", "root").exit_code == 1
+    shown = ok(run(seeded, "review", "allow", "list", "--all")).output
+    assert "REJECTED" in shown and "by root" in shown
+    with store(seeded) as s:
+        audit = [(e["actor"], e["action"], e["target"]) for e in s.audit.log()]
+    assert ("alice", "allow_request", "1") in audit and ("bob", "allow_request", "2") in audit
+    assert ("root", "allow_approve", "1") in audit and ("root", "allow_reject", "2") in audit
 
 
 def test_undo_asks_on_a_terminal(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -676,7 +709,12 @@ def test_round_trip_on_each_database(db_url: str) -> None:
     assert sorted(r["value"] for r in rows) == [QQ, QQ, WECHAT]
     assert {r["reviewer"] for r in rows} == {"alice"}
     r = ok(run(db_url, "review", "undo", "--as", "alice"))
-    assert "false_positive -> pending" in r.output
+    assert "false_positive -> pending" in r.output and "a request awaiting an admin" in r.output
+    waiting = ok(run(db_url, "review", "allow", "pending")).output
+    assert f"    1  value  phone   all          {PHONE}" in waiting
+    ok(run(db_url, "review", "allow", "approve", "1", "--as", "root"))
+    with store(db_url) as s:
+        assert [a.value for a in Store(s.db).allowlist()] == [PHONE]
     ok(run(db_url, "review", "allow", "remove", "1", "--as", "root"))
     with store(db_url) as s:
         assert Store(s.db).allowlist() == []

@@ -480,6 +480,58 @@ def test_undoing_a_false_positive_names_its_allow_list_entries_and_offers_to_rem
     assert "undone" not in location(resp)[1] and "still in force" not in text(bob.get(f"/image/{sha}"))
 
 
+def test_a_moderators_allow_listing_for_every_shop_waits_for_an_admin(store):
+    a = seed(store, "a", findings=[finding("phone", "400-820-8820"), finding("qq", "391287654")], shop="s-7")
+    b = seed(store, "b", findings=[finding("qq", "391287654"), finding("wechat", "wxid_abc")], shop="s-8")
+    bob = create_app(store).test_client()
+    login(bob, "bob")
+    assert "(an admin approves it first)" in text(bob.get(f"/image/{a}"))
+
+    resp = decide(bob, a, "false_positive", allow=["1"], allow_shop="", note="our QQ group")
+    assert resp.status_code == 303
+    # the decision is saved, the entry is not in force: scans still flag the value
+    assert store.queue.item(a)["review_status"] == "false_positive" and Store(store.db).allowlist() == []
+    page = text(bob.get(resp.headers["Location"]))
+    (request,) = store.allowlist.requests()
+    assert f"Asked an admin to allow-list 1 value everywhere (request {request['id']}, in force" in page
+    assert (request["created_by"], request["shop_id"], request["status"]) == ("bob", None, "pending")
+    assert request["decision_id"] == store.queue.item(a)["decisions"][-1]["id"]
+    assert ("bob", "allow_request") in [(e["actor"], e["action"]) for e in store.audit.log()]
+    # asked twice, one request; a moderator cannot approve it
+    resp = decide(bob, b, "false_positive", allow=["0", "1"], allow_shop="")
+    assert f"already requested: 391287654 (request {request['id']})" in text(
+        bob.get(resp.headers["Location"])
+    )
+    (_, wechat) = store.allowlist.requests()
+    assert bob.post(f"/allowlist/{request['id']}/approve", data={"csrf_token": token(bob)}).status_code == 403
+    # for one shop a moderator's entry is in force at once, as before
+    decide(bob, a, "false_positive", allow=["0"], allow_shop="s-7")
+    assert [(e.value, e.shop_id) for e in Store(store.db).allowlist()] == [("400-820-8820", "s-7")]
+
+    alice = create_app(store).test_client()
+    login(alice, "alice")
+    listing = text(alice.get("/allowlist"))
+    assert 'id="nav-allow-requests"' in listing and "(2)" in listing
+    assert f'data-approve-request="{request["id"]}"' in listing and "our QQ group" in listing
+    tok = token(alice, "/allowlist")
+    assert alice.post(f"/allowlist/{request['id']}/approve", data={"csrf_token": tok}).status_code == 303
+    assert Allowed(request["id"], "value", "391287654", "qq", None) in Store(store.db).allowlist()
+    form = {"csrf_token": tok, "note": "a real seller id"}
+    assert alice.post(f"/allowlist/{wechat['id']}/reject", data=form).status_code == 303
+    assert (
+        "wxid_abc" not in {e.value for e in Store(store.db).allowlist()} and store.allowlist.requests() == []
+    )
+    # decided once: a second approval of the rejected request changes nothing
+    alice.post(f"/allowlist/{wechat['id']}/approve", data={"csrf_token": tok})
+    listing = text(alice.get("/allowlist"))
+    assert f"no allow-list request #{wechat['id']} waiting for approval" in listing
+    assert 'id="nav-allow-requests"' not in listing
+    assert f'data-entry-id="{wechat["id"]}" data-status="rejected" class="removed"' in listing
+    events = [(e["actor"], e["action"], e["target"], e["detail"]) for e in store.audit.log(actor="alice")]
+    assert ("alice", "allow_approve", str(request["id"]), None) in events
+    assert ("alice", "allow_reject", str(wechat["id"]), {"note": "a real seller id"}) in events
+
+
 def test_an_allow_list_entry_the_allow_list_refuses_saves_no_decision_either(alice, store):
     qr = "https://u.wechat.com/" + "x" * 600  # longer than an entry may be
     sha = seed(store, 1, findings=[finding("qrcode", qr)])
@@ -574,7 +626,10 @@ def test_admin_adds_and_removes_allow_list_entries(alice, store):
     assert alice.post(f"/allowlist/{phrase.id}/remove", data={"csrf_token": tok}).status_code == 303
     assert [e.id for e in Store(store.db).allowlist()] == [value.id]
     body = text(alice.get("/allowlist"))
-    assert f'<tr id="entry-{phrase.id}" data-entry-id="{phrase.id}" class="removed">' in body  # still listed
+    assert (
+        f'<tr id="entry-{phrase.id}" data-entry-id="{phrase.id}" data-status="active" class="removed">'
+        in body
+    )
     assert f'data-remove-entry="{value.id}"' in body and f'data-remove-entry="{phrase.id}"' not in body
     assert alice.post(f"/allowlist/{phrase.id}/remove", data={"csrf_token": tok}).status_code == 303
     assert "already removed" in text(alice.get("/allowlist"))

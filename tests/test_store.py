@@ -30,6 +30,7 @@ def newest_revision() -> str:
 
     return "+".join(sorted(ScriptDirectory.from_config(_alembic_config()).get_heads()))
 
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -150,6 +151,36 @@ def test_upgrading_from_0001_backfills_the_review_queue_columns(db_url):
     )
     assert [it["sha256"] for it in review.queue.page(QueueFilter(type="phone")).items] == [SHA_A]
     review.close()
+
+
+def test_upgrading_to_0006_keeps_every_allow_list_entry_in_force_and_0006_goes_down_again(db_url):
+    # Entries made before requests existed were all in force; they must stay so (status "active").
+    from alembic import command
+
+    from store.database import _alembic_config
+    from store.review import ReviewStore
+
+    engine = create_engine(db_url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+        conn.execute(
+            text("INSERT INTO allowlist (kind, value, created_by, created_at) "
+                 "VALUES ('value', '391287654', 'mod', '2026-11-01 00:00:00')"),
+        )  # fmt: skip
+    review = ReviewStore(db_url)
+    assert review.db.migrated
+    (entry,) = review.allowlist.entries()
+    assert (entry["value"], entry["status"], entry["decided_by"]) == ("391287654", "active", None)
+    assert [a.value for a in Store(review.db).allowlist()] == ["391287654"]
+    review.close()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+        assert "status" not in {c["name"] for c in inspect(conn).get_columns("allowlist")}
+        command.upgrade(cfg, "head")
+    engine.dispose()
 
 
 def test_models_match_the_migrations(store):
