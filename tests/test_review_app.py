@@ -581,6 +581,14 @@ def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(app, store):
     assert ips == {"192.0.2.20"}
 
 
+def test_an_untrusted_x_forwarded_for_is_reported_once(app, caplog):
+    with caplog.at_level("WARNING", logger=app.logger.name):
+        for _ in range(2):
+            client_at(app, "127.0.0.1", forwarded="203.0.113.5").get("/login")
+    said = [r.getMessage() for r in caplog.records if "X-Forwarded-For" in r.getMessage()]
+    assert len(said) == 1 and "QQSCAN_REVIEW_PROXY_HOPS is 0" in said[0]
+
+
 @pytest.mark.parametrize(
     "target",
     ["//evil.example/", "/\\evil.example", "https://evil.example/", "http:evil", "javascript:alert(1)",
