@@ -34,9 +34,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fixtures.redteam import decode
-from fixtures.redteam.__main__ import parser as fixture_parser
 from fixtures.redteam.dataset import write_set
 from fixtures.redteam.families import FAMILIES, wechat_shown
+from fixtures.redteam.options import parser as fixture_parser
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "out" / "recall"
@@ -51,9 +51,9 @@ def matched(label: dict, findings: list[dict]) -> bool:
     )
 
 
-def ocr_read(label: dict, lines: list[dict]) -> bool | None:
+def ocr_read(label: dict, lines: list[dict], layout: str | None) -> bool | None:
     """Whether OCR's text still holds the label (None: nothing drawn to read, as for a QR payload)."""
-    if label["type"] not in (*DIGIT_TYPES, "wechat"):
+    if label["type"] not in (*DIGIT_TYPES, "wechat") or layout == "qr":
         return None
     for text in reading_orders(lines):
         if label["type"] == "wechat":
@@ -106,7 +106,7 @@ class Tally:
                 n["qq"] += 1
                 n["exact_qq"] += ok
             if lines is not None:
-                read = ocr_read(lab, lines)
+                read = ocr_read(lab, lines, row["layout"])
                 if read is not None:
                     n["readable"] += 1
                     n["read"] += read
