@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from detectors.base import Finding
-from detectors.engine import Excluded, TextDetector
+from detectors.engine import DetectionTimeout, Excluded, TextDetector
 from detectors.rules import load_rules
+from qqscan.settings import setting
 
 if TYPE_CHECKING:
     from ocr.types import OcrLine
@@ -24,6 +25,7 @@ EXTENSION_TRIGGERS: frozenset[str] = frozenset(_DETECTOR.rules["keywords"].get("
 __all__ = [
     "Finding",
     "Excluded",
+    "DetectionTimeout",
     "RULES_VERSION",
     "EXTENSION_TRIGGERS",
     "detect_text",
@@ -43,8 +45,12 @@ def explain(text: str) -> list[Excluded]:
     return _DETECTOR.explain(text)
 
 
-def detect_lines(lines: Sequence[OcrLine]) -> list[Finding]:
-    """Findings in the OCR lines of one image: lines joined in reading order per frame, boxes carried."""
+def detect_lines(lines: Sequence[OcrLine], seconds: float | None = None) -> list[Finding]:
+    """Findings in the OCR lines of one image: lines joined in reading order per frame, boxes carried.
+    Past `seconds` (default QQSCAN_DETECT_SECONDS) it raises DetectionTimeout, the image's error."""
+    import time
+
     from detectors.layout import detect_in_lines
 
-    return detect_in_lines(lines, _DETECTOR)
+    limit = setting("QQSCAN_DETECT_SECONDS") if seconds is None else seconds
+    return detect_in_lines(lines, _DETECTOR, time.monotonic() + limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,12 +35,16 @@ from detectors.rules import rules_version
 from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
 from detectors.solicit import Solicitations
 from detectors.wechat import WechatIds
+from qqscan.errors import QqscanError
 
 # A keyword followed by a number is introducing that number, not labelling the one before it.
 _NEXT_NUMBER = re.compile(f"[^{DIGIT_CLASSES}]{{0,6}}[{DIGIT_CLASSES}]")
 _LIST_PUNCT = set(",;、，；")
 _KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
 MAX_RUN_DIGITS = 29  # an 18-digit ID glued to an 11-digit mobile is the longest run worth reading
+# Text is read in pieces this long (each with this much context on both sides): see TextDetector.detect.
+CHUNK = 4096
+CONTEXT = 256
 MAX_RUN_GROUPS = 29  # ... and 29 single digits the most groups one number can be written in
 # Rejections that say "this reading of the run is not a contact" rather than "these digits are a date /
 # price / ...": after them a shorter reading of the same run is still worth trying.
@@ -49,6 +54,10 @@ SOFT_EXCLUSIONS = {"exclude.no_rule", "exclude.too_long", "exclude.code"}
 def _gaps(ends: list[int], starts: list[int], canon: str) -> list[str]:
     """Text between digit groups: ends[k] is the last digit of group k, starts[k] the first of group k+1."""
     return [canon[a + 1 : b] for a, b in zip(ends, starts, strict=True)]
+
+
+class DetectionTimeout(QqscanError):
+    """Detection ran past its time limit on one image's text: that image's error, the batch goes on."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +118,26 @@ class TextDetector:
         self._digits5_raw = re.compile(f"{digit_like}(?:{sep}{{0,{self.max_sep}}}{digit_like}){{4,}}")
 
     # -- public ---------------------------------------------------------------------------------------
-    def detect(self, text: str) -> list[Finding]:
-        return self._run(text, None)
+    def detect(self, text: str, deadline: float | None = None) -> list[Finding]:
+        """Findings in `text`. Long text is read in pieces of CHUNK characters cut at line ends, each with
+        CONTEXT characters of the text around it, so time and memory grow linearly with the text;
+        `deadline` (time.monotonic()) ends the work with DetectionTimeout between pieces."""
+        if len(text) <= CHUNK + 2 * CONTEXT:
+            return self._run(text, None)
+        out: list[Finding] = []
+        for a, b in _chunks(text):
+            if deadline is not None and time.monotonic() > deadline:
+                raise DetectionTimeout(
+                    f"contact detection stopped at character {a} of {len(text)} (time limit; "
+                    "QQSCAN_DETECT_SECONDS): the image holds too much text to read in time"
+                )
+            lo = max(0, a - CONTEXT)
+            for f in self._run(text[lo : b + CONTEXT], None):
+                assert f.span is not None
+                start, end = f.span[0] + lo, f.span[1] + lo
+                if a <= start < b:  # each finding belongs to the piece its start falls in
+                    out.append(replace(f, span=(start, end)))
+        return out
 
     def explain(self, text: str) -> list[Excluded]:
         """Candidates that were rejected, with the exclusion rule (for moderators and debugging)."""
@@ -374,6 +401,20 @@ class TextDetector:
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))
+
+
+def _chunks(text: str) -> list[tuple[int, int]]:
+    """[a, b) pieces of about CHUNK characters, cut after a line end where there is one."""
+    out = []
+    a = 0
+    while a < len(text):
+        b = min(len(text), a + CHUNK)
+        if b < len(text):
+            cut = text.rfind("\n", a + CHUNK // 2, b)
+            b = cut + 1 if cut >= 0 else b
+        out.append((a, b))
+        a = b
+    return out
 
 
 def _cuts_list(sizes: list[int], gaps: list[str], i: int, j: int) -> bool:

@@ -7,6 +7,7 @@ animated image are separate pictures.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -56,6 +57,10 @@ def _stacks(lines: Sequence[OcrLine]) -> list[_Item]:
     order = sorted(range(len(lines)), key=lambda i: (lines[i].y0, lines[i].x0))
     used: set[int] = set()
     short = [len(lines[i].text.strip()) == 1 for i in range(len(lines))]
+    # One-character lines by top edge: the next character of a column is looked up in the band below the
+    # last one (bisect), so a page of thousands of table cells stays near-linear.
+    singles = [i for i in order if short[i]]
+    tops = [lines[i].y0 for i in singles]
     for i in order:
         if i in used:
             continue
@@ -64,20 +69,9 @@ def _stacks(lines: Sequence[OcrLine]) -> list[_Item]:
         item = _Item(li.text, [i], li.x0, li.y0, li.x1, li.y1)
         if short[i]:
             col = [i]
-            for j in order:
-                if j in used or not short[j]:
-                    continue
-                lj, last = lines[j], lines[col[-1]]
-                h = max(last.y1 - last.y0, 1.0)
-                overlap = min(last.x1, lj.x1) - max(last.x0, lj.x0)
-                width = min(last.x1 - last.x0, lj.x1 - lj.x0)
-                if (
-                    lj.y0 >= last.y0 + h * 0.5
-                    and lj.y0 - last.y1 <= h * 1.2
-                    and overlap >= 0.5 * max(width, 1.0)
-                ):
-                    col.append(j)
-                    used.add(j)
+            while (nxt := _below(lines, lines[col[-1]], singles, tops, used)) is not None:
+                col.append(nxt)
+                used.add(nxt)
             if len(col) >= 3:
                 item = _Item(
                     "".join(lines[k].text for k in col),
@@ -92,6 +86,24 @@ def _stacks(lines: Sequence[OcrLine]) -> list[_Item]:
                 used.difference_update(col[1:])
         items.append(item)
     return items
+
+
+def _below(
+    lines: Sequence[OcrLine], last: OcrLine, singles: list[int], tops: list[float], used: set[int]
+) -> int | None:
+    """The first unused one-character line that continues a column below `last`: it starts between half a
+    line and 1.2 lines below its top, and overlaps it by half the narrower width."""
+    h = max(last.y1 - last.y0, 1.0)
+    lo = bisect_left(tops, last.y0 + h * 0.5)
+    hi = bisect_right(tops, last.y1 + h * 1.2)
+    for k in range(lo, hi):
+        j = singles[k]
+        lj = lines[j]
+        overlap = min(last.x1, lj.x1) - max(last.x0, lj.x0)
+        width = min(last.x1 - last.x0, lj.x1 - lj.x0)
+        if j not in used and overlap >= 0.5 * max(width, 1.0):
+            return j
+    return None
 
 
 def join_lines(lines: Sequence[OcrLine]) -> Joined:
@@ -136,14 +148,20 @@ def union_box(lines: Sequence[OcrLine], idxs: set[int]) -> Box:
     return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
 
 
-def detect_in_lines(lines: Sequence[OcrLine], detector: TextDetector) -> list[Finding]:
-    """detect_lines: per frame, join lines, detect, then give each finding its box, frame and OCR score."""
+def detect_in_lines(
+    lines: Sequence[OcrLine], detector: TextDetector, deadline: float | None = None
+) -> list[Finding]:
+    """detect_lines: per frame, join lines, detect, then give each finding its box, frame and OCR score.
+    `deadline` (time.monotonic()): see TextDetector.detect."""
     out: list[Finding] = []
-    for frame in sorted({ln.frame for ln in lines}):
-        orig = [k for k, ln in enumerate(lines) if ln.frame == frame]
+    by_frame: dict[int, list[int]] = {}
+    for k, ln in enumerate(lines):
+        by_frame.setdefault(ln.frame, []).append(k)
+    for frame in sorted(by_frame):
+        orig = by_frame[frame]
         fl = [lines[k] for k in orig]
         joined = join_lines(fl)
-        for f in detector.detect(joined.text):
+        for f in detector.detect(joined.text, deadline):
             assert f.span is not None
             idxs = {joined.line_of[i] for i in range(*f.span) if joined.line_of[i] >= 0}
             if not idxs:

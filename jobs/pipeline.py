@@ -102,8 +102,12 @@ def scan_bytes(
     # part of the time (Python pre/post-processing between inferences), and QR fills it.
     qr = _QR_POOL.submit(lambda: [c for fr in frames for c in decode_qr(fr.pixels, fr.index)])  # type: ignore[arg-type]
     lines = read_frames(frames, engine, enhance, extension_triggers=detectors.EXTENSION_TRIGGERS)
-    findings = detectors.detect_lines(lines)
-    findings.extend(qr_findings(qr.result()))
+    codes = qr.result()
+    try:
+        findings = detectors.detect_lines(lines)
+    except detectors.DetectionTimeout as exc:
+        return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000))
+    findings.extend(qr_findings(codes))
     apply_allowlist(findings, allow, shop_id)
     first = frames[0]
     meta = {

@@ -155,6 +155,9 @@ _TABLE = [
        "replacing) the shipped vocabulary"),
     _s("SOLICITATION_FLAGS", True, "bool", "detectors", "a solicitation alone (asking to be contacted "
        "off-platform, no number) flags an image"),
+    _s("DETECT_SECONDS", 30.0, "float", "detectors", "time limit of contact detection on one image's text; "
+       "past it the image gets an error (detection is linear in the text, so only pages of extreme text "
+       "volume reach it)", minimum=0.1),
     # Fetching URLs
     _s("ALLOW_PRIVATE_NETWORKS", False, "bool", "fetch", "`1` lets URLs reach loopback/private addresses "
        "(refused by default, on every redirect hop); cloud-metadata (169.254.169.254, fd00:ec2::254, "
