@@ -32,10 +32,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 from redis import Redis
-from rq import Queue
-from rq.job import Job
 
-from jobs.queueing import Policy, enqueue_scans, job_id
+from jobs.queueing import Policy, enqueue_scans, fetch_job, job_id, job_queue
 from tests.helpers_http import LoopbackServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,7 +143,7 @@ def main() -> int:
         subprocess.run(cmd, env=env, check=True)
         total = time.perf_counter() - t0
 
-        jobs = [Job.fetch(job_id("scan", u), connection=conn) for u in urls]
+        jobs = [fetch_job(job_id("scan", u), conn) for u in urls]
         rets = [j.return_value() for j in jobs]
         bad = [r for r in rets if not r or r.get("status") != "scanned"]
         if bad:
@@ -163,7 +161,7 @@ def main() -> int:
         pids = {rets[k]["pid"] for k in order}
         builds = {rets[k]["engine_builds"] for k in order}
         rss = [float(rets[k]["rss_mb"]) for k in order]
-        failed = Queue("scan", connection=conn).failed_job_registry.count
+        failed = job_queue("scan", conn).failed_job_registry.count
 
         n = len(order)
         print(f"\nqqscan worker benchmark: {n} jobs, 1 worker, {os.cpu_count()} CPUs, {total:.1f} s total")

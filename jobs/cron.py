@@ -1,6 +1,6 @@
-"""Config module for RQ's cron scheduler: recurring crawls of listing pages.
+"""Recurring crawls of listing pages, on RQ's cron scheduler (one per Redis):
 
-    rq cron jobs.cron --url "$QQSCAN_REDIS_URL"
+    python -m jobs.cron [--url redis://...]     # Redis: QQSCAN_REDIS_URL, else RQ_REDIS_URL, by default
 
 Targets, one of:
 - QQSCAN_CRAWL_FILE: a TOML file with one [[target]] table per page:
@@ -14,22 +14,39 @@ Default schedule: QQSCAN_CRAWL_CRON (a cron expression, local time) if set, else
 QQSCAN_CRAWL_INTERVAL seconds (default 3600). Each run queues one `jobs.tasks.crawl_page` job on the crawl
 queue; the crawl queues each image's scan with a URL-derived id, so an image still waiting from the last
 run is not queued twice.
+
+Not `rq cron jobs.cron`: rq 3.0's CronJob queues with RQ's default serializer (pickle) and takes no other,
+and qqscan workers refuse pickled jobs (jobs.queueing). CrawlCron is RQ's CronScheduler with jobs that
+queue through jobs.queueing.job_queue (JSON); imported by `rq cron`, this module stops with a line saying
+what to run instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rq import cron
+from redis import Redis
+from rq import cron_job_registry
+from rq.cron import CronJob, CronScheduler
+from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
+from rq.job import Job
 
-from jobs.queueing import Policy, crawl_kwargs
+from jobs.queueing import Policy, QueueUnavailable, connect, crawl_kwargs, job_queue
 from jobs.tasks import crawl_page
 from qqscan.errors import UsageError
 from qqscan.settings import setting
+
+if "rq.cli" in sys.modules:  # imported by `rq cron jobs.cron`, whose jobs the workers would refuse
+    raise SystemExit(
+        "qqscan cron: `rq cron` queues pickled jobs, which qqscan workers refuse; "
+        "run `python -m jobs.cron` instead (same settings, `--url` optional)"
+    )
 
 
 @dataclass(frozen=True)
@@ -80,14 +97,47 @@ def load_targets(env: Mapping[str, str] | None = None) -> list[Target]:
     return targets
 
 
-def register_all(targets: list[Target], policy: Policy | None = None) -> list[dict[str, Any]]:
+class CrawlCronJob(CronJob):
+    """RQ's CronJob, queueing its job through jobs.queueing.job_queue (JSON) instead of RQ's default."""
+
+    def enqueue(self, connection: Redis) -> Job:
+        # CronJob.enqueue of rq 3.0 with only the queue changed: the same job options, history and registry.
+        if not self.func:
+            raise ValueError(f"cron job {self.name} has no function to queue")
+        queue = job_queue(self.queue_name, connection)
+        with connection.pipeline() as pipeline:
+            job = queue.enqueue(
+                self.func, args=self.args, kwargs=self.kwargs, **self.job_options, pipeline=pipeline
+            )
+            assert job.enqueued_at is not None
+            stamp = job.enqueued_at.timestamp()
+            pipeline.zadd(self.job_history_key, {job.id: stamp})
+            pipeline.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+            pipeline.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
+            cron_job_registry.add(self.name, pipeline, enqueue_timestamp=stamp)
+            pipeline.execute()
+        return job
+
+
+class CrawlCron(CronScheduler):
+    """RQ's cron scheduler whose jobs are CrawlCronJobs."""
+
+    def register(self, func: Callable[..., Any], queue_name: str, **options: Any) -> CronJob:
+        job = CrawlCronJob(queue_name=queue_name, func=func, **options)
+        self._cron_jobs.append(job)  # what CronScheduler.register does with the CronJob it builds
+        every = f"every {job.interval} s" if job.interval else f"on '{job.cron}'"
+        self.log.info("registered %s %s on %s", job.name, every, queue_name)
+        return job
+
+
+def register_all(targets: list[Target], scheduler: CronScheduler, policy: Policy | None = None) -> list[Any]:
     policy = policy or Policy.from_env()
     registered = []
     for t in targets:
         # `or None`: an empty listing_id/shop_id in the file is left out, as it always was.
         kwargs = crawl_kwargs(t.url, t.listing_id or None, t.shop_id or None)
         registered.append(
-            cron.register(
+            scheduler.register(
                 crawl_page,
                 queue_name=policy.crawl_queue,
                 kwargs=kwargs,
@@ -100,10 +150,30 @@ def register_all(targets: list[Target], policy: Policy | None = None) -> list[di
     return registered
 
 
-# Importing this module (what `rq cron jobs.cron` does) registers every target. A configuration mistake
-# ends the process with one line: rq's CLI would wrap an exception in a 50-line traceback, but lets
-# SystemExit through.
-try:
-    register_all(load_targets())
-except CronConfigError as exc:
-    raise SystemExit(f"qqscan cron: {exc}") from None
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.cron",
+        description="Queue the crawls of QQSCAN_CRAWL_FILE / QQSCAN_CRAWL_URLS on their schedules. "
+        "Run one per Redis.",
+    )
+    parser.add_argument(
+        "--url", "-u", help="Redis URL (default: QQSCAN_REDIS_URL, else RQ_REDIS_URL, else localhost)"
+    )
+    parser.add_argument(
+        "--logging-level", "-l", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    )
+    args = parser.parse_args(argv)
+    try:
+        targets = load_targets()
+        conn = connect(args.url)
+    except (CronConfigError, QueueUnavailable) as exc:  # one line: what to set
+        print(f"qqscan cron: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    scheduler = CrawlCron(connection=conn, logging_level=args.logging_level)
+    register_all(targets, scheduler)
+    scheduler.start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

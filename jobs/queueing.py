@@ -11,6 +11,12 @@ that has ended (finished or failed) is replaced, so a later crawl fetches the UR
 Redis is not the record of what was asked for: enqueue_scans / enqueue_crawls first write each URL to the
 store's requested_urls (store.results), and `reconcile` re-queues the ones with no stored result and no live
 job. Redis can lose its data (a restart without persistence); the store cannot, so no URL is lost.
+
+Whoever can write to Redis must not be able to run code on the workers (issue #23 item 3). Jobs are JSON
+(SERIALIZER: reading a job executes nothing, where RQ's default pickle runs whatever the bytes say), and
+GuardedJob, the job class of every queue built here, lets RQ import only the functions on JOB_FUNCTIONS and
+the callbacks on JOB_CALLBACKS. Build queues with job_queue() and read jobs with fetch_job(), never with
+RQ's defaults.
 """
 
 from __future__ import annotations
@@ -27,10 +33,11 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 from rq import Callback, Queue, Retry
-from rq.exceptions import DuplicateJobError, NoSuchJobError, StopRequested
+from rq.exceptions import DeserializationError, DuplicateJobError, NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
-from qqscan.errors import ServiceUnavailable
+from qqscan.errors import QqscanError, ServiceUnavailable
 from qqscan.settings import SETTINGS, raw_value, setting
 
 if TYPE_CHECKING:
@@ -44,6 +51,110 @@ DEFAULT_REDIS_URL = SETTINGS["QQSCAN_REDIS_URL"].default
 # a worker that died between popping a job and starting it leaves a QUEUED job on no queue at all.
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 GIVE_UP_CALLBACK = "jobs.tasks.record_give_up"  # RQ on_failure: stores the last failure of the last attempt
+TASKS = {"scan": "jobs.tasks.scan_url", "crawl": "jobs.tasks.crawl_page"}  # request kind -> RQ job path
+RECONCILE_TASK = "jobs.tasks.reconcile_requests"
+
+# --- what a job may name ------------------------------------------------------------------------------------
+
+# RQ's JSON serializer for every job's data (function name and arguments), meta and result: a job's
+# arguments are URLs and ids, its meta and results plain dicts, so nothing needs pickle.
+SERIALIZER = JSONSerializer
+# The only functions a worker runs and the only callbacks it calls: what this module enqueues (and
+# jobs.cron schedules). RQ imports a job's function and callbacks by these dotted names.
+JOB_FUNCTIONS = frozenset({*TASKS.values(), RECONCILE_TASK})
+JOB_CALLBACKS = frozenset({GIVE_UP_CALLBACK})
+
+
+class JobRefused(QqscanError):
+    """A job read from Redis that no qqscan code queued: not JSON, or it names a function or callback off
+    the allow-list. It is not run; the worker records it as failed and goes on."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id} refused, not run: {reason}")
+        self.job_id = job_id
+        self.reason = reason
+
+
+class GuardedJob(Job):
+    """RQ's Job, whose function and callbacks are imported only when their names are on the allow-list.
+
+    RQ reads a job's hash lazily and imports what it names on first use: the function when the job runs
+    (`func`), the callbacks when it ends or is found abandoned (`*_callback`, also from registry clean-ups
+    in any process that counts a registry). Each of those entry points checks `refusal()` first, which reads
+    the names only (JSON, so nothing runs) and imports nothing."""
+
+    functions: frozenset[str] = JOB_FUNCTIONS
+    callbacks: frozenset[str] = JOB_CALLBACKS
+    _unreadable: str | None = None
+
+    def restore(self, raw_data: Any) -> Any:
+        # A hand-made hash may hold fields RQ cannot parse (a status or date that is not one); keep what was
+        # read so the job can be refused and recorded instead of the error ending the worker's loop.
+        try:
+            return super().restore(raw_data)
+        except NoSuchJobError:
+            raise
+        except Exception as exc:
+            self._unreadable = f"{type(exc).__name__}: {exc}"
+            return None
+
+    def refusal(self) -> str | None:
+        """Why this job must not run, or None when it is one of ours."""
+        if self._unreadable:
+            return f"its hash cannot be read ({self._unreadable})"
+        try:
+            func_name, instance, args, kwargs = self.func_name, self.instance, self.args, self.kwargs
+        except DeserializationError:
+            return (
+                "its data is not JSON (a pickled job: queued by a qqscan from before JSON jobs, which "
+                "`qqscan reconcile` queues again, or forged)"
+            )
+        if not isinstance(func_name, str) or func_name not in self.functions:
+            return f"function {func_name!r} is not one of qqscan's job functions"
+        if instance is not None or not isinstance(args, list) or not isinstance(kwargs, dict):
+            return "its data is not a plain function call (an instance, or arguments of the wrong shape)"
+        for kind in ("success", "failure", "stopped"):
+            name = getattr(self, f"_{kind}_callback_name")
+            if name and name not in self.callbacks:
+                return f"{kind} callback {name!r} is not one of qqscan's callbacks"
+        if self.webhooks:
+            return "it asks for webhooks, which qqscan never sets"
+        return None
+
+    def _check(self) -> None:
+        reason = self.refusal()
+        if reason is not None:
+            raise JobRefused(self.id, reason)
+
+    @property
+    def func(self) -> Any:
+        self._check()
+        return super().func
+
+    @property
+    def success_callback(self) -> Any:
+        self._check()
+        return super().success_callback
+
+    @property
+    def failure_callback(self) -> Any:
+        self._check()
+        return super().failure_callback
+
+    @property
+    def stopped_callback(self) -> Any:
+        self._check()
+        return super().stopped_callback
+
+
+def job_queue(name: str, conn: Redis) -> Queue:
+    """The queue `name` as every qqscan process must see it: JSON jobs of the GuardedJob class."""
+    return Queue(name, connection=conn, job_class=GuardedJob, serializer=SERIALIZER)
+
+
+def fetch_job(jid: str, conn: Redis) -> GuardedJob:
+    """The job `jid`, read as JSON (NoSuchJobError when Redis has no such job)."""
+    return GuardedJob.fetch(jid, connection=conn, serializer=SERIALIZER)
 
 
 class QueueUnavailable(ServiceUnavailable):
@@ -219,7 +330,7 @@ def _enqueue_once(queue: Queue, func: str, jid: str, kwargs: dict, **opts: Any) 
             )
         except DuplicateJobError:
             try:
-                old = Job.fetch(jid, connection=queue.connection)
+                old = fetch_job(jid, queue.connection)
             except NoSuchJobError:
                 continue  # it expired between the two calls
             if is_live(old, queue):
@@ -262,9 +373,6 @@ def crawl_kwargs(url: str, listing_id: Any, shop_id: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
-TASKS = {"scan": "jobs.tasks.scan_url", "crawl": "jobs.tasks.crawl_page"}  # request kind -> RQ job path
-
-
 def _enqueue_each(
     queue: Queue, kind: str, urls: list[str], kwargs_for: Callable[[str], dict[str, Any]], policy: Policy
 ) -> tuple[int, int]:
@@ -297,7 +405,7 @@ def enqueue_scans(
     (store or _default_store()).record_requests(
         "scan", items, listing_id=listing_id, shop_id=shop_id, page_url=page_url, rescan=rescan
     )
-    queue = Queue(policy.scan_queue, connection=conn)
+    queue = job_queue(policy.scan_queue, conn)
     return _enqueue_each(
         queue, "scan", items, lambda url: _scan_kwargs(url, listing_id, shop_id, page_url, rescan), policy
     )
@@ -317,7 +425,7 @@ def enqueue_crawls(
     policy = policy or Policy.from_env()
     items = list(dict.fromkeys(urls))
     (store or _default_store()).record_requests("crawl", items, listing_id=listing_id, shop_id=shop_id)
-    queue = Queue(policy.crawl_queue, connection=conn)
+    queue = job_queue(policy.crawl_queue, conn)
     return _enqueue_each(queue, "crawl", items, lambda url: crawl_kwargs(url, listing_id, shop_id), policy)
 
 
@@ -334,8 +442,8 @@ def reconcile(conn: Redis, store: Store, policy: Policy | None = None) -> dict[s
     Idempotent and safe next to running workers: enqueueing is unique per URL."""
     policy = policy or Policy.from_env()
     queues = {
-        "scan": Queue(policy.scan_queue, connection=conn),
-        "crawl": Queue(policy.crawl_queue, connection=conn),
+        "scan": job_queue(policy.scan_queue, conn),
+        "crawl": job_queue(policy.crawl_queue, conn),
     }
     on_queue: dict[str, set[str]] = {}  # job ids on each queue, read once per run when needed
 
@@ -406,7 +514,5 @@ def reconcile_due(conn: Redis, policy: Policy) -> bool:
 def enqueue_reconcile(conn: Redis, policy: Policy | None = None) -> Job | None:
     """Queue one reconciler run on the crawl queue (cheap, taken before scans); None if one is pending."""
     policy = policy or Policy.from_env()
-    queue = Queue(policy.crawl_queue, connection=conn)
-    return _enqueue_once(
-        queue, "jobs.tasks.reconcile_requests", RECONCILE_JOB_ID, {}, job_timeout=policy.job_timeout
-    )
+    queue = job_queue(policy.crawl_queue, conn)
+    return _enqueue_once(queue, RECONCILE_TASK, RECONCILE_JOB_ID, {}, job_timeout=policy.job_timeout)

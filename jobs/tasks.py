@@ -1,5 +1,7 @@
 """RQ job functions: what a `qqscan worker` runs. Plain functions of plain arguments, so RQ can name them
-by import path ("jobs.tasks.scan_url") and a test can call them directly.
+by import path ("jobs.tasks.scan_url") and a test can call them directly. Jobs are JSON (arguments,
+meta, return values: jobs.queueing.SERIALIZER), and workers run only the names on
+jobs.queueing.JOB_FUNCTIONS / JOB_CALLBACKS: a new job function goes on that list.
 
 Failure policy, decided here once:
 - transient fetch failures (timeouts, 5xx, 429) are re-raised: RQ's Retry, set at enqueue

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from store.results import Store
 
 
-
 def _redis() -> Redis:
     from jobs.queueing import QueueUnavailable, connect
 
@@ -243,7 +242,6 @@ def worker(
     from jobs.queueing import Policy
     from worker.worker import ScanWorker
 
-
     if quiet:
         logging_level = "WARNING"
     logging.basicConfig(
@@ -344,15 +342,15 @@ def results(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
 def status(as_json: bool) -> None:
     """Queue depths, started/scheduled/failed jobs, workers, and recent throughput from the store."""
-    from rq import Queue, Worker
+    from rq import Worker
 
-    from jobs.queueing import Policy
+    from jobs.queueing import SERIALIZER, Policy, job_queue
 
     conn = _redis()
     policy = Policy.from_env()
     queues: dict[str, dict[str, int]] = {}
     for name in policy.queues:
-        q = Queue(name, connection=conn)
+        q = job_queue(name, conn)  # counting runs RQ's clean-ups, which call (guarded) job callbacks
         queues[name] = {
             "queued": q.count,
             "started": q.started_job_registry.count,
@@ -361,7 +359,7 @@ def status(as_json: bool) -> None:
             "failed": q.failed_job_registry.count,
             "finished": q.finished_job_registry.count,
         }
-    workers = Worker.all(connection=conn)
+    workers = Worker.all(connection=conn, serializer=SERIALIZER)
     busy = sum(1 for w in workers if w.get_state() == "busy")
     out: dict[str, Any] = {"queues": queues, "workers": len(workers), "busy_workers": busy}
     out["store"] = _store().stats()

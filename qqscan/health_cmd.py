@@ -50,7 +50,7 @@ def _timed(name: str, target: str, probe: Callable[[], str]) -> Check:
 
 
 def check_redis() -> Check:
-    from jobs.queueing import QueueUnavailable, connect, redact_redis, redis_url
+    from jobs.queueing import SERIALIZER, QueueUnavailable, connect, redact_redis, redis_url
 
     url = redis_url()
 
@@ -62,7 +62,7 @@ def check_redis() -> Check:
         except QueueUnavailable as exc:  # its message names the URL and what to set: keep it whole
             raise CheckFailed(str(exc).replace(f"cannot reach Redis at {redact_redis(url)}: ", "")) from exc
         try:
-            return f"ping ok, {len(Worker.all(connection=conn))} worker(s) registered"
+            return f"ping ok, {len(Worker.all(connection=conn, serializer=SERIALIZER))} worker(s) registered"
         finally:
             conn.close()
 

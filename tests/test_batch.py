@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from redis import Redis
-from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from sqlalchemy import create_engine, text
 
-from jobs.queueing import Policy, enqueue_scans, job_id
+from jobs.queueing import Policy, enqueue_scans, fetch_job, job_id, job_queue
 from tests.helpers_http import LoopbackServer, Route
 from tests.pg import PG_URL, pg_unreachable
 
@@ -36,6 +35,7 @@ pytest_plugins = ("tests.redis_server",)
 
 REPO = Path(__file__).resolve().parent.parent
 QQSCAN = str(Path(sys.executable).parent / "qqscan")
+RQ = str(Path(sys.executable).parent / "rq")
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 QQ = "391287654"
 
@@ -136,16 +136,17 @@ def run_worker_inprocess(redis: str, **work: Any) -> Any:
 
 
 class Worker:
-    """`qqscan worker ...` in a subprocess, its log in a file (a full pipe would block it)."""
+    """`qqscan worker ...` (or another worker `command`) in a subprocess, its log in a file (a full pipe
+    would block it)."""
 
     running: list[Worker] = []  # reaped after each test by `reap_workers`, passed or failed
 
-    def __init__(self, tmp_path: Path, *args: str) -> None:
+    def __init__(self, tmp_path: Path, *args: str, command: tuple[str, ...] = (QQSCAN, "worker")) -> None:
         assert "QQSCAN_DATABASE_URL" in os.environ, "never let a test worker write to the default store"
         self.log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
         self._out = self.log.open("wb")
         self.proc = subprocess.Popen(
-            [QQSCAN, "worker", *args], env=dict(os.environ), cwd=REPO, stdout=self._out, stderr=self._out
+            [*command, *args], env=dict(os.environ), cwd=REPO, stdout=self._out, stderr=self._out
         )
         Worker.running.append(self)
 
@@ -238,10 +239,8 @@ def test_enqueue_worker_store_results_json(tmp_path, env, http_server, images, d
     assert http_server.hits["/gone.png"] == 1  # a permanent failure is not retried
 
     conn = Redis.from_url(redis_url)
-    assert Queue("scan", connection=conn).failed_job_registry.count == 0
-    results = {
-        u: Job.fetch(job_id("scan", u), connection=conn).return_value() for u in (qq, clean, gone, ssrf)
-    }
+    assert job_queue("scan", conn).failed_job_registry.count == 0
+    results = {u: fetch_job(job_id("scan", u), conn).return_value() for u in (qq, clean, gone, ssrf)}
     assert results[gone]["status"] == results[ssrf]["status"] == "failed"
     assert results[qq]["status"] == results[clean]["status"] == "scanned"
     assert results[qq]["engine_builds"] == results[clean]["engine_builds"] == 1  # one engine per process
@@ -267,7 +266,7 @@ def test_two_workers_share_the_queue_and_store_each_image_once(
     assert "OCR engine paddleocr" in workers[0].text() and "OCR engine rapidocr" in workers[1].text()
     store = store_for(db_url)
     assert store.count("images") == 3 and store.count("scans") == 3 and store.count("sources") == 8
-    rets = [Job.fetch(job_id("scan", u), connection=conn).return_value() for u in urls]
+    rets = [fetch_job(job_id("scan", u), conn).return_value() for u in urls]
     assert all(r["status"] in ("scanned", "known") for r in rets)
     assert {r["pid"] for r in rets} <= {w.proc.pid for w in workers}
 
@@ -299,7 +298,7 @@ def test_transient_failures_are_retried_by_rq_on_its_interval_then_succeed(
 
     w = Worker(tmp_path, "--max-jobs", "3")  # not burst: the retries arrive later, via the scheduler
     assert w.wait(120) == 0, w.text()[-3000:]
-    job = Job.fetch(job_id("scan", url), connection=conn)
+    job = fetch_job(job_id("scan", url), conn)
     assert http_server.hits["/busy.png"] == 3
     assert job.get_status() == JobStatus.FINISHED and job.retries_left == 1
     assert job.return_value()["status"] == "scanned"
@@ -326,15 +325,15 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_rq_which_runs_it_again_once(
     time.sleep(2.5)  # a beat or two renew the entry: it must still expire once they stop
     w.proc.kill()
     assert w.wait(10) == -signal.SIGKILL
-    job = Job.fetch(job_id("scan", url), connection=conn)
+    job = fetch_job(job_id("scan", url), conn)
     assert job.get_status() == JobStatus.STARTED  # nobody marked it: it is abandoned, not lost
 
     http_server.route("/slow.png", body=images["qq"], content_type="image/png")  # the server recovers
-    registry = Queue("scan", connection=conn).started_job_registry
+    registry = job_queue("scan", conn).started_job_registry
     wait_for(lambda: registry.get_expired_job_ids(), 3 + 5, "the started-registry entry to expire")
 
     run_worker_inprocess(redis_url)  # its first maintenance pass finds the abandoned job and requeues it
-    job = Job.fetch(job_id("scan", url), connection=conn)
+    job = fetch_job(job_id("scan", url), conn)
     assert job.get_status() == JobStatus.FINISHED and job.retries_left == 1
     assert http_server.hits["/slow.png"] == 2
     store = store_for(sqlite_db)
@@ -345,13 +344,18 @@ def test_the_watchdog_ends_a_job_stuck_where_sigalrm_cannot_reach(tmp_path, env,
     """A job blocks in a sleep with SIGALRM masked (as a native call would ignore it), far past its 2 s
     timeout. RQ's own timeout cannot fire; the watchdog exits the worker at timeout + grace (1 s) with
     its own status, the job never finishes, and RQ's started-registry cleanup then fails it as abandoned
-    (no retries were asked for) instead of it being lost or running forever."""
+    (no retries were asked for) instead of it being lost or running forever. The stand-in job is not a
+    qqscan job: the worker runs under rq's CLI (as `rq worker-pool` would) with a job class whose
+    allow-list also names it."""
     conn = Redis.from_url(redis_url)
     marker = tmp_path / "finished"
-    job = Queue("scan", connection=conn).enqueue(
+    job = job_queue("scan", conn).enqueue(
         "tests.batch_jobs.stuck_in_native_code", 120, str(marker), job_timeout=2
     )
-    w = Worker(tmp_path, "--burst")
+    rq_worker = (RQ, "worker", "-w", "worker.worker.ScanWorker", "--job-class", "tests.batch_jobs.StuckJob")
+    # rq's CLI passes its own heartbeat interval (30 s): the 1 s the other tests set through QQSCAN_*
+    args = ("--burst", "--job-monitoring-interval", "1", "-u", redis_url, "scan")
+    w = Worker(tmp_path, *args, command=rq_worker)
     code = w.wait(90)
     from worker.worker import WATCHDOG_EXIT
 
@@ -360,11 +364,11 @@ def test_the_watchdog_ends_a_job_stuck_where_sigalrm_cannot_reach(tmp_path, env,
     assert not marker.exists()  # killed mid-sleep, not finished late
     assert job.get_status() == JobStatus.STARTED
 
-    registry = Queue("scan", connection=conn).started_job_registry
+    registry = job_queue("scan", conn).started_job_registry
     wait_for(lambda: registry.get_expired_job_ids(), 3 + 5, "the started-registry entry to expire")
     registry.cleanup()  # what any worker's maintenance pass runs
     assert job.get_status() == JobStatus.FAILED
-    assert job.id in Queue("scan", connection=conn).failed_job_registry.get_job_ids()
+    assert job.id in job_queue("scan", conn).failed_job_registry.get_job_ids()
 
 
 def test_sigterm_lets_the_current_job_finish_then_exits(
@@ -378,9 +382,9 @@ def test_sigterm_lets_the_current_job_finish_then_exits(
     wait_for(lambda: http_server.hits["/slow.png"] >= 1, 90, "the job to start")
     w.proc.send_signal(signal.SIGTERM)
     assert w.wait(60) == 0, w.text()[-3000:]
-    assert Job.fetch(job_id("scan", url), connection=conn).get_status() == JobStatus.FINISHED
+    assert fetch_job(job_id("scan", url), conn).get_status() == JobStatus.FINISHED
     assert store_for(sqlite_db).count("scans") == 1
-    assert Queue("scan", connection=conn).count == 1  # the next job was left for another worker
+    assert job_queue("scan", conn).count == 1  # the next job was left for another worker
 
 
 def test_a_crawl_job_queues_the_pages_images_and_the_same_worker_scans_them(
@@ -423,7 +427,7 @@ def test_same_bytes_at_two_urls_make_one_image_two_sources_and_one_ocr(
     enqueue_scans(conn, urls, listing_id="L9")
     run_worker_inprocess(redis_url)
 
-    statuses = [Job.fetch(job_id("scan", u), connection=conn).return_value()["status"] for u in urls]
+    statuses = [fetch_job(job_id("scan", u), conn).return_value()["status"] for u in urls]
     assert statuses == ["scanned", "known"]  # the second URL was recognised by sha256: no OCR
     store = store_for(db_url)
     assert store.count("images") == 1 and store.count("scans") == 1 and store.count("sources") == 2
@@ -490,7 +494,7 @@ def test_recycling_after_max_jobs_and_above_the_memory_ceiling(
         http_server.route(f"/{i}.png", body=images["clean"], content_type="image/png")
     conn = Redis.from_url(redis_url)
     enqueue_scans(conn, [http_server.url(f"/{i}.png") for i in range(3)])
-    q = Queue("scan", connection=conn)
+    q = job_queue("scan", conn)
 
     w = ScanWorker(["scan"], connection=conn)
     w.work(burst=True, max_jobs=1)  # RQ's own max_jobs
@@ -505,7 +509,7 @@ def test_recycling_after_max_jobs_and_above_the_memory_ceiling(
 
 
 def test_cron_config_registers_a_crawl_per_target_and_enqueues_due_ones(tmp_path, redis_url, monkeypatch):
-    from rq.cron import CronScheduler
+    from jobs.cron import CrawlCron, load_targets, register_all
 
     targets = tmp_path / "crawl.toml"
     targets.write_text(
@@ -516,8 +520,8 @@ def test_cron_config_registers_a_crawl_per_target_and_enqueues_due_ones(tmp_path
     monkeypatch.setenv("QQSCAN_CRAWL_FILE", str(targets))
     monkeypatch.setenv("QQSCAN_CRAWL_URLS", "https://other.test/a, https://other.test/b")
     conn = Redis.from_url(redis_url)
-    sched = CronScheduler(connection=conn)
-    sched.load_config_from_file("jobs.cron")  # what `rq cron jobs.cron` does
+    sched = CrawlCron(connection=conn)
+    register_all(load_targets(), sched)  # what `python -m jobs.cron` does before its loop
 
     jobs = {j.kwargs["url"]: j for j in sched.get_jobs()}
     assert set(jobs) == {
@@ -534,20 +538,40 @@ def test_cron_config_registers_a_crawl_per_target_and_enqueues_due_ones(tmp_path
 
     due = sched.enqueue_jobs()  # interval jobs are due at once; the cron one waits for its time
     assert len(due) == 3
-    queued = [Job.fetch(i, connection=conn) for i in Queue("crawl", connection=conn).get_job_ids()]
+    queued = [fetch_job(i, conn) for i in job_queue("crawl", conn).get_job_ids()]
     assert sorted(j.kwargs["url"] for j in queued) == sorted(u for u in jobs if "page=1" not in u)
+    assert [j.refusal() for j in queued] == [None] * 3  # JSON jobs a worker runs (rq cron's were pickles)
 
 
-def test_cron_config_without_targets_says_what_to_set(redis_url, sqlite_db):
-    """`rq cron jobs.cron` with nothing to crawl: one line saying what to set, no traceback."""
+def test_python_m_jobs_cron_queues_json_crawls_and_rq_cron_says_to_run_it(tmp_path, redis_url, sqlite_db):
+    """The command compose and the systemd unit run, for real: an interval target is queued at start. RQ's
+    own `rq cron jobs.cron` would queue pickles the workers refuse: it stops with one line instead. So
+    does a run with no targets."""
     env = {k: v for k, v in os.environ.items() if k not in ("QQSCAN_CRAWL_FILE", "QQSCAN_CRAWL_URLS")}
-    rq_cli = str(Path(QQSCAN).with_name("rq"))
-    r = subprocess.run(
-        [rq_cli, "cron", "-u", redis_url, "jobs.cron"], env=env, cwd=REPO, capture_output=True, text=True,
-        timeout=60,
+    run = {"env": env, "cwd": REPO, "capture_output": True, "text": True, "timeout": 60}
+    r = subprocess.run([sys.executable, "-m", "jobs.cron"], **run)
+    assert r.returncode == 2 and "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert r.stderr.startswith("qqscan cron: no crawl targets: set QQSCAN_CRAWL_URLS"), r.stderr
+
+    r = subprocess.run([RQ, "cron", "-u", redis_url, "jobs.cron"], **run)
+    assert r.returncode != 0 and "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert "run `python -m jobs.cron` instead" in r.stderr, r.stderr
+
+    log = (tmp_path / "cron.log").open("wb")
+    cron = subprocess.Popen(
+        [sys.executable, "-m", "jobs.cron", "--url", redis_url],
+        env={**env, "QQSCAN_CRAWL_URLS": "https://shop.test/list"}, cwd=REPO, stdout=log, stderr=log,
     )  # fmt: skip
-    assert r.returncode != 0
-    assert "QQSCAN_CRAWL_URLS" in r.stderr and "Traceback" not in r.stderr + r.stdout, r.stderr
+    try:
+        crawl = job_queue("crawl", Redis.from_url(redis_url))
+        wait_for(lambda: crawl.count == 1 or cron.poll() is not None, 30, "the crawl to be queued")
+    finally:
+        cron.terminate()
+        cron.wait(30)
+        log.close()
+    (job,) = [fetch_job(i, crawl.connection) for i in crawl.get_job_ids()]
+    assert job.func_name == "jobs.tasks.crawl_page" and job.kwargs == {"url": "https://shop.test/list"}
+    assert job.refusal() is None, (tmp_path / "cron.log").read_text()
 
 
 # --- clear errors -----------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Worker as RQWorker
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
-from jobs.queueing import job_id
+from jobs.queueing import fetch_job, job_id
 from tests.helpers_http import LoopbackServer
 from tests.test_batch import (  # noqa: F401  (fixtures: images, sqlite_db, reap_workers)
     REPO,
@@ -225,7 +225,7 @@ def test_a_sigkilled_workers_job_runs_again_and_its_name_can_restart_at_once(
     first.proc.kill()
     assert first.wait(10) == -signal.SIGKILL
     assert conn.get("rq:scheduler-lock:scan") is not None  # stale for up to 61 s unless taken over
-    assert Job.fetch(job_id("scan", slow), connection=conn).get_status() == JobStatus.STARTED
+    assert fetch_job(job_id("scan", slow), conn).get_status() == JobStatus.STARTED
 
     http_server.route("/slow.png", body=images["qq"], content_type="image/png")  # the server recovers
     second = Worker(tmp_path, "--name", "box1-w1")
@@ -242,7 +242,7 @@ def test_a_sigkilled_workers_job_runs_again_and_its_name_can_restart_at_once(
     assert (
         "registration of dead pid" in second.text() and "scheduler lock for scan taken over" in second.text()
     )
-    job = Job.fetch(job_id("scan", slow), connection=conn)
+    job = fetch_job(job_id("scan", slow), conn)
     assert job.get_status() == JobStatus.FINISHED and job.retries_left == 3  # the kill cost one retry
     assert http_server.hits["/slow.png"] == 2
     assert store.count("scans") == 1

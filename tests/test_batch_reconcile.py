@@ -12,10 +12,18 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
-from jobs.queueing import Policy, enqueue_crawls, enqueue_reconcile, enqueue_scans, job_id, reconcile
+from jobs.queueing import (
+    Policy,
+    enqueue_crawls,
+    enqueue_reconcile,
+    enqueue_scans,
+    fetch_job,
+    job_id,
+    job_queue,
+    reconcile,
+)
 from store.results import Store
 
 pytest_plugins = ("tests.redis_server",)
@@ -40,7 +48,7 @@ def store(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
 
 
 def queued(conn: Redis, name: str = "scan") -> list[str]:
-    return Queue(name, connection=conn).get_job_ids()
+    return job_queue(name, conn).get_job_ids()
 
 
 def test_a_redis_that_lost_everything_loses_no_url(redis_url, store):
@@ -53,7 +61,7 @@ def test_a_redis_that_lost_everything_loses_no_url(redis_url, store):
     counts = reconcile(conn, store)
     assert counts == {"open": 2, "live": 0, "requeued": 2, "failed": 0}
     assert sorted(queued(conn)) == sorted(job_id("scan", u) for u in URLS[1:])
-    job = Job.fetch(job_id("scan", URLS[1]), connection=conn)
+    job = fetch_job(job_id("scan", URLS[1]), conn)
     assert job.kwargs == {"url": URLS[1], "shop_id": "S1", "page_url": "https://shop.test/p"}
     assert job.retries_left == Policy.from_env().retry_max  # a fresh job: full retries, give-up callback
     assert job.failure_callback is not None
@@ -67,12 +75,12 @@ def test_a_job_popped_by_a_worker_that_died_is_queued_again(redis_url, store):
     queue: neither enqueue nor the reconciler may take that for 'already queued'."""
     conn = Redis.from_url(redis_url)
     enqueue_scans(conn, URLS[:1], store=store)
-    conn.lpop(Queue("scan", connection=conn).key)  # what BLPOP did for the dead worker
-    assert Job.fetch(job_id("scan", URLS[0]), connection=conn).get_status() == JobStatus.QUEUED
+    conn.lpop(job_queue("scan", conn).key)  # what BLPOP did for the dead worker
+    assert fetch_job(job_id("scan", URLS[0]), conn).get_status() == JobStatus.QUEUED
     assert reconcile(conn, store)["requeued"] == 1
     assert queued(conn) == [job_id("scan", URLS[0])]
 
-    conn.lpop(Queue("scan", connection=conn).key)
+    conn.lpop(job_queue("scan", conn).key)
     assert enqueue_scans(conn, URLS[:1], store=store) == (1, 0)  # enqueue sees through it as well
     assert enqueue_scans(conn, URLS[:1], store=store) == (0, 1)  # and a really queued one is skipped
 
@@ -92,7 +100,7 @@ def test_requests_reopen_when_asked_again_and_crawls_count_too(redis_url, store)
     enqueue_crawls(conn, [page], store=store)
     conn.flushall()
     assert reconcile(conn, store)["requeued"] == 2  # the page asked for again, and the image still open
-    (crawl,) = [Job.fetch(i, connection=conn) for i in queued(conn, "crawl")]
+    (crawl,) = [fetch_job(i, conn) for i in queued(conn, "crawl")]
     assert crawl.func_name == "jobs.tasks.crawl_page" and crawl.kwargs == {"url": page, "shop_id": "S9"}
 
 

@@ -7,29 +7,35 @@ from __future__ import annotations
 
 import re
 import socket
-import time
+import threading
 import urllib.request
-from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
-from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
-from jobs.queueing import Policy, enqueue_crawls, enqueue_scans, job_id
+from jobs.queueing import Policy, enqueue_crawls, enqueue_scans, fetch_job, job_id
+from tests.helpers_http import Route
 from tests.test_batch import Worker, env, images, reap_workers, sqlite_db, store_for, wait_for  # noqa: F401 (fixtures)
 
 pytest_plugins = ("tests.redis_server",)
 
 
-def hold(started: str, release: str, timeout: float = 90.0) -> str:
-    """A job that keeps a burst worker alive until the test has scraped it: says it started, then waits
-    for the release file (bounded, so a failed test cannot wedge the worker)."""
-    Path(started).write_text("started")
-    deadline = time.monotonic() + timeout
-    while not Path(release).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return "released"
+class _Held(dict):
+    """Routes for helpers_http's server where one path answers only once the test releases it (bounded, so
+    a failed test cannot wedge the worker): its scan job keeps a burst worker busy, and so alive, while the
+    test scrapes the worker's metrics. The server counts the hit before it looks the route up."""
+
+    def __init__(self, base: dict, path: str, route: Route) -> None:
+        super().__init__(base)
+        self.path, self.route, self.release = path, route, threading.Event()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == self.path:
+            self.release.wait(90)
+            return self.route
+        return super().get(key, default)
 
 
 def free_port() -> int:
@@ -69,14 +75,18 @@ def test_burst_worker_logs_outcomes_and_serves_metrics(
     )
     ssrf = f"http://127.0.0.1:{http_server.port + 1 if http_server.port < 65535 else 1}/secret.png"
 
+    # the clean picture once more, answered when the test says so: the worker holds a "known" job meanwhile
+    png = Route(body=images["clean"], content_type="image/png")
+    held = http_server.routes = _Held(http_server.routes, "/hold.png", png)
+    hold = http_server.url("/hold.png")
+
     conn = Redis.from_url(redis_url)
     store = store_for(sqlite_db)
     enqueue_crawls(conn, [listing], store=store)
     enqueue_scans(conn, [qq, clean, gone, ssrf], store=store)
     # 503 on every attempt, one retry queued at once (interval 0): "retrying", then "gave_up"
     enqueue_scans(conn, [busy], store=store, policy=Policy(retry_max=1, retry_intervals=(0,)))
-    started, release = tmp_path / "started", tmp_path / "release"
-    Queue("scan", connection=conn).enqueue(hold, str(started), str(release), job_id="hold")
+    enqueue_scans(conn, [hold], store=store)
 
     port = free_port()
     w = Worker(tmp_path, "--burst", "--metrics-port", str(port))
@@ -95,9 +105,9 @@ def test_burst_worker_logs_outcomes_and_serves_metrics(
     assert before[("qqscan_redis_up", ())] == 1
     assert jobs(before, "flagged") == 0
 
-    wait_for(lambda: started.exists() or w.proc.poll() is not None, 90, "the hold job to start")
+    wait_for(lambda: http_server.hits["/hold.png"] or w.proc.poll() is not None, 90, "the hold job to start")
     during = scrape(port)
-    release.write_text("go")
+    held.release.set()
     outcomes = {o: jobs(during, o) for o in ("crawled", "flagged", "clean", "failed", "retrying")}
     assert outcomes == {"crawled": 1, "flagged": 1, "clean": 1, "failed": 2, "retrying": 1}, outcomes
     assert during[("qqscan_findings_total", (("type", "qq"),))] >= 1
@@ -129,12 +139,13 @@ def test_burst_worker_logs_outcomes_and_serves_metrics(
     line(http_server.url("/c1.png"), "known")
     summary = [ln for ln in log.splitlines() if "burst done: 10 job(s) in" in ln]
     assert summary, log[-3000:]
-    for part in ("known 2", "failed 2", "flagged 1", "clean 1", "crawled 1", "retrying 1", "gave_up 1"):
+    line(hold, "known")
+    for part in ("known 3", "failed 2", "flagged 1", "clean 1", "crawled 1", "retrying 1", "gave_up 1"):
         assert part in summary[0], summary[0]
 
     # In RQ's terms: a permanent failure finished (stored, not retried), the transient one failed.
-    assert Job.fetch(job_id("scan", gone), connection=conn).get_status() == JobStatus.FINISHED
-    assert Job.fetch(job_id("scan", busy), connection=conn).get_status() == JobStatus.FAILED
+    assert fetch_job(job_id("scan", gone), conn).get_status() == JobStatus.FINISHED
+    assert fetch_job(job_id("scan", busy), conn).get_status() == JobStatus.FAILED
     assert "404" in store.source(gone)["error"]
     assert store.source(busy)["error"].startswith("gave up after 2 attempt(s): ")
     assert http_server.hits["/gone.png"] == 1 and http_server.hits["/busy.png"] == 2

@@ -10,6 +10,8 @@ the exception it raised, and whether RQ will run it again. Outcomes (the `outcom
     retrying  raised; RQ runs it again (timeout, 5xx, 429, a bug)
     gave_up   raised with no retry left: RQ's failed registry, stored by jobs.tasks.record_give_up
     crawled   a listing page's images were queued   done   any other job (the reconciler)
+    refused   not run: not JSON, or it names a function or callback qqscan does not queue (forged, or
+              pickled by an older qqscan); RQ's failed registry says why
 
 Metrics live in prometheus_client's default registry (with its process collector: RSS, CPU, open files);
 queue depth is a collector that asks Redis at scrape time, so it is never stale.
@@ -134,7 +136,8 @@ class QueueDepth(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from redis.exceptions import RedisError
-        from rq import Queue
+
+        from jobs.queueing import job_queue
 
         depth = GaugeMetricFamily("qqscan_queue_depth", "Jobs waiting on the queue", labels=["queue"])
         jobs = GaugeMetricFamily(
@@ -144,7 +147,7 @@ class QueueDepth(Collector):
         try:
             with self.connection.pipeline(transaction=False) as pipe:
                 for name in self.queue_names:
-                    q = Queue(name, connection=self.connection)
+                    q = job_queue(name, self.connection)
                     pipe.llen(q.key)
                     for reg in (q.started_job_registry, q.scheduled_job_registry, q.failed_job_registry):
                         pipe.zcard(reg.key)

@@ -31,6 +31,11 @@ Why these pieces (see FACTS.md, RQ section):
   are idempotent and transactional.
 - Watching it: one log line per job with its outcome and a summary when it ends; Prometheus metrics on
   QQSCAN_METRICS_PORT (worker.metrics).
+- Jobs that cannot run code (issue #23 item 3): the worker reads every job as JSON through
+  jobs.queueing.GuardedJob, whatever serializer or job class `rq worker` / `rq worker-pool` pass in. Each
+  dequeued job is checked against the allow-list before RQ imports anything it names; one that fails is
+  not run but recorded (failed registry with the reason, a log line, the `refused` outcome) and the
+  worker takes the next.
 
 Settings (flags of `qqscan worker` override; defaults and help in qqscan/settings.py):
 QQSCAN_WORKER_MAX_JOBS, QQSCAN_WORKER_MAX_RSS_MB, QQSCAN_WATCHDOG_GRACE, QQSCAN_MAINTENANCE_INTERVAL,
@@ -53,15 +58,15 @@ from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 from rq import worker_registration
 from rq.job import Job
-from rq.job_lifecycle import call_exception_handlers
+from rq.job_lifecycle import call_exception_handlers, record_job_failure
 from rq.queue import Queue
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
-from rq.utils import now, utcformat
+from rq.utils import ensure_job_list, now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
 from jobs.memory import rss_mb
-from jobs.queueing import Policy, enqueue_reconcile, patient, reconcile_due
+from jobs.queueing import SERIALIZER, GuardedJob, Policy, enqueue_reconcile, patient, reconcile_due
 from qqscan.settings import setting
 from worker import metrics
 
@@ -263,8 +268,11 @@ class Watchdog:
 class ScanWorker(SimpleWorker):
     """`qqscan worker` and `rq worker-pool -w worker.worker.ScanWorker` both run this class."""
 
+    job_class = GuardedJob
+
     def __init__(
         self,
+        queues: Any,
         *args: Any,
         max_rss_mb: float | None = None,
         watchdog_grace: float | None = None,
@@ -277,15 +285,22 @@ class ScanWorker(SimpleWorker):
             kwargs["maintenance_interval"] = setting("QQSCAN_MAINTENANCE_INTERVAL")
         if "job_monitoring_interval" not in kwargs:
             kwargs["job_monitoring_interval"] = setting("QQSCAN_JOB_HEARTBEAT")
-        super().__init__(*args, **kwargs)
+        # rq's CLI and worker pool pass their defaults (pickle, rq.job.Job) and queues built with them: jobs
+        # are read as JSON GuardedJobs whatever comes in (a GuardedJob subclass is kept, as tests use).
+        kwargs["serializer"] = SERIALIZER
+        if not (isinstance(kwargs.get("job_class"), type) and issubclass(kwargs["job_class"], GuardedJob)):
+            kwargs.pop("job_class", None)
+        queues = [q.name if isinstance(q, Queue) else q for q in ensure_job_list(queues)]
+        super().__init__(queues, *args, **kwargs)
         # Ride out Redis restarts: every Redis call (also the scheduler's, which copies these settings)
         # retries with backoff until Redis answers, instead of RQ's loop quitting mid-job.
         patient(
             self.connection,
             cap=setting("QQSCAN_REDIS_RETRY_CAP"),
             # A busy worker keeps waiting (its job is finished, then it leaves); an idle one leaves.
-            stop_requested=lambda: self._shutdown_requested_date is not None
-            and self.get_state() != WorkerStatus.BUSY,
+            stop_requested=lambda: (
+                self._shutdown_requested_date is not None and self.get_state() != WorkerStatus.BUSY
+            ),
         )
         self.max_rss_mb = max_rss_mb if max_rss_mb is not None else setting("QQSCAN_WORKER_MAX_RSS_MB")
         # 0 is a real choice here (kill a stuck job right at its timeout), so it is not replaced.
@@ -429,6 +444,41 @@ class ScanWorker(SimpleWorker):
             super().teardown()
         except RedisError as exc:
             log.warning("worker %s: left without unregistering (Redis unreachable: %s)", self.name, exc)
+
+    # --- each dequeued job: run only if it is one of ours ---------------------------------------------
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """RQ's dequeue, through which every job a worker runs arrives; RQ has read the job's hash but
+        imported nothing yet. A job that is not one of ours is refused here and the next one taken."""
+        while True:
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            if result is None:
+                return None
+            job, queue = result
+            reason = job.refusal() if isinstance(job, GuardedJob) else "not read as a GuardedJob"
+            if reason is None:
+                return result
+            self.refuse(job, queue, reason)
+
+    def refuse(self, job: Job, queue: Queue, reason: str) -> None:
+        """Record a job that will not run, with RQ's own failure record (FAILED, the queue's failed
+        registry, a failure result with the reason) and nothing else of RQ's failure path: no callback,
+        no retry, no dependents. Then a warning and the `refused` outcome."""
+        t0 = time.perf_counter()
+        message = f"job {job.id} refused by worker {self.name}, not run: {reason}"
+        job.origin = queue.name  # the queue it was taken from, whatever its hash says
+        job.failure_ttl = None  # RQ's default keeps the record, not a TTL the hash chose
+        job.ended_at = now()
+        with self.connection.pipeline() as pipe:
+            record_job_failure(job, message, pipe)
+            pipe.lrem(queue.intermediate_queue_key, 1, job.id)  # where LMOVE put it (one-queue workers)
+            pipe.execute()
+        self.log.warning(message)
+        outcome = metrics.Outcome("refused", reason)
+        self.summary.add(outcome)
+        metrics.count(outcome, None, time.perf_counter() - t0)
 
     # --- each job: watchdog around it, memory check after it -------------------------------------------
 
