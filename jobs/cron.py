@@ -42,7 +42,18 @@ from jobs.tasks import crawl_page
 from qqscan.errors import UsageError
 from qqscan.settings import setting
 
-if "rq.cli" in sys.modules:  # imported by `rq cron jobs.cron`, whose jobs the workers would refuse
+
+def _loaded_by_rq_cron() -> bool:
+    """This module is being imported by RQ's own cron loader (`rq cron jobs.cron`)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "load_config_from_file" and frame.f_globals.get("__name__") == "rq.cron":
+            return True
+        frame = frame.f_back
+    return False
+
+
+if _loaded_by_rq_cron():  # its jobs would be pickles, which the workers refuse
     raise SystemExit(
         "qqscan cron: `rq cron` queues pickled jobs, which qqscan workers refuse; "
         "run `python -m jobs.cron` instead (same settings, `--url` optional)"
@@ -150,19 +161,22 @@ def register_all(targets: list[Target], scheduler: CronScheduler, policy: Policy
     return registered
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    """The command line of `python -m jobs.cron`."""
+    p = argparse.ArgumentParser(
         prog="python -m jobs.cron",
         description="Queue the crawls of QQSCAN_CRAWL_FILE / QQSCAN_CRAWL_URLS on their schedules. "
         "Run one per Redis.",
     )
-    parser.add_argument(
-        "--url", "-u", help="Redis URL (default: QQSCAN_REDIS_URL, else RQ_REDIS_URL, else localhost)"
-    )
-    parser.add_argument(
+    p.add_argument("--url", "-u", help="Redis URL (default: QQSCAN_REDIS_URL, else RQ_REDIS_URL)")
+    p.add_argument(
         "--logging-level", "-l", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
     )
-    args = parser.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         targets = load_targets()
         conn = connect(args.url)

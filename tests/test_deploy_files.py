@@ -1,12 +1,16 @@
 """The deployment files (issue 12 item 7) parse and run real commands: compose.yaml (PyYAML), Dockerfile
 (its instructions, read by a small parser), and the systemd units in docs/deploy.md (configparser). Each
-command a service or unit runs is parsed by the real click command (options and their types checked) and
-its `--help` runs in a subprocess. No docker daemon is involved."""
+command a service or unit runs is parsed by the real click command (or the module's argparse parser for
+`python -m`; options and their types checked) and its `--help` runs in a subprocess. No docker daemon is
+involved. Redis takes a password (issue 23 item 3): compose's own redis-server arguments run on a real
+redis-server, which refuses a client without it and answers every service's URL."""
 
 from __future__ import annotations
 
 import configparser
+import importlib
 import importlib.util
+import os
 import re
 import shlex
 import subprocess
@@ -18,6 +22,10 @@ from typing import Any
 import click
 import pytest
 import yaml
+from redis import Redis
+from redis.exceptions import AuthenticationError
+
+from tests.redis_server import start_redis
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -65,10 +73,26 @@ def unit_files() -> dict[str, configparser.ConfigParser]:
     return units
 
 
+def check_module_command(argv: list[str]) -> None:
+    """`python -m MODULE ARGS`: the module exists, its `parser()` takes ARGS, and its `--help` runs."""
+    assert argv[1:2] == ["-m"] and len(argv) > 2, f"{argv}: only `python -m MODULE` is run"
+    module = argv[2]
+    assert importlib.util.find_spec(module) is not None, f"{argv}: no module {module}"
+    try:
+        importlib.import_module(module).parser().parse_args(argv[3:])
+    except SystemExit:
+        pytest.fail(f"{argv}: {module} does not take {argv[3:]}")
+    r = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "usage:" in r.stdout, (argv, r.stderr)
+
+
 def check_command(argv: list[str]) -> None:
-    """argv is a real `qqscan` or `rq` command: click parses its options (types, choices), and its
-    `--help` runs."""
+    """argv is a real `qqscan`, `rq` or `python -m` command: click (argparse) parses its options (types,
+    choices), and its `--help` runs."""
     prog = Path(argv[0]).name
+    if prog in ("python", "python3"):
+        check_module_command(argv)
+        return
     if prog == "qqscan":
         from qqscan.cli import cli as group
     elif prog == "rq":
@@ -93,15 +117,34 @@ def check_command(argv: list[str]) -> None:
         [str(BIN / prog), *path[1:], "--help"], capture_output=True, text=True, timeout=60, cwd=REPO
     )
     assert r.returncode == 0 and "Usage:" in r.stdout, (argv, r.stderr)
-    if prog == "rq" and path[1:] == ["cron"]:
-        module = next(a for a in rest if not a.startswith("-"))
-        assert importlib.util.find_spec(module) is not None, f"rq cron {module}: no such module"
+    assert path[1:] != ["cron"], (
+        f"{argv}: rq cron queues pickled jobs the workers refuse; python -m jobs.cron"
+    )
 
 
 def expand(value: str) -> str:
     """Compose's ${VAR:-default} as the default; systemd's %i/%H as a sample instance."""
     value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
     return value.replace("%i", "1").replace("%H", "box")
+
+
+class ComposeStops(Exception):
+    """What `docker compose` does on ${VAR:?message} with VAR unset or empty: stop, saying the message."""
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's interpolation of one value: ${VAR}, ${VAR:-default}, ${VAR:?message} and $$."""
+
+    def one(m: re.Match[str]) -> str:
+        name, op, arg = m.group(1), m.group(2) or "", m.group(3) or ""
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise ComposeStops(f"required variable {name} is missing a value: {arg}")
+        return arg if op == ":-" else ""
+
+    value = re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(:[-?])?([^}]*)\}", one, value)
+    return value.replace("$$", "$")
 
 
 def test_compose_services_run_real_commands_on_our_image():
@@ -134,6 +177,42 @@ def test_compose_redis_has_aof_and_settings_are_real():
     assert expand(worker_url).startswith("postgresql+psycopg://")
 
 
+def test_compose_redis_needs_its_password_and_every_service_has_it(tmp_path):
+    """No default password anywhere (compose stops with a message when REDIS_PASSWORD is unset), and with
+    compose's own redis-server arguments a real server refuses a client without it, answers each of our
+    services' URLs, and passes its healthcheck."""
+    text = (REPO / "compose.yaml").read_text(encoding="utf-8")
+    uses = re.findall(r"\$\{REDIS_PASSWORD([^}]*)\}", text)
+    assert uses and all(u.startswith(":?") for u in uses), uses
+    services = compose()["services"]
+    redis = services["redis"]
+    with pytest.raises(ComposeStops, match="REDIS_PASSWORD is missing a value: set REDIS_PASSWORD"):
+        [interpolate(a, {}) for a in redis["command"]]
+
+    env = {"REDIS_PASSWORD": "0123456789abcdef" * 4}
+    args = [interpolate(a, env) for a in redis["command"]]
+    assert args[0] == "redis-server" and "--requirepass" in args
+    server = start_redis(aof_dir=tmp_path / "redis", args=tuple(args[1:]))  # on a loopback port of ours
+    try:
+        with pytest.raises(AuthenticationError):
+            Redis(port=server.port).ping()
+        ours = {n: s for n, s in services.items() if s.get("image") == OUR_IMAGE}
+        for name, service in ours.items():
+            url = interpolate(service["environment"]["QQSCAN_REDIS_URL"], env)
+            assert "@redis:6379/" in url, (name, url)
+            assert Redis.from_url(url.replace("@redis:6379/", f"@127.0.0.1:{server.port}/")).ping(), name
+            assert "RQ_REDIS_URL" not in service["environment"], name
+        shell, check = redis["healthcheck"]["test"]
+        assert shell == "CMD-SHELL"
+        probe = ["sh", "-c", check.replace("redis-cli", f"redis-cli -p {server.port}")]
+        bare = {k: v for k, v in os.environ.items() if k != "REDISCLI_AUTH"}
+        auth = interpolate(redis["environment"]["REDISCLI_AUTH"], env)
+        assert subprocess.run(probe, env={**bare, "REDISCLI_AUTH": auth}, timeout=30).returncode == 0
+        assert subprocess.run(probe, env=bare, capture_output=True, timeout=30).returncode != 0
+    finally:
+        server.stop()
+
+
 def test_dockerfile_installs_like_setup_sh_and_checks_the_engine():
     steps = dockerfile()
     known = {"FROM", "RUN", "COPY", "ENV", "WORKDIR", "USER", "EXPOSE", "STOPSIGNAL", "CMD", "ARG", "LABEL"}
@@ -160,6 +239,13 @@ def test_dockerfile_installs_like_setup_sh_and_checks_the_engine():
 
 
 def test_systemd_units_in_docs_run_real_commands():
+    text = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    env_file = re.search(r"```ini\n# /etc/qqscan/env.*?```", text, re.S)
+    assert env_file, "docs/deploy.md: no /etc/qqscan/env block"
+    (redis_url,) = re.findall(r"^QQSCAN_REDIS_URL=(\S+)$", env_file.group(0), re.M)
+    assert re.match(r"rediss?://[^@/]*:[^@/]+@", redis_url), (
+        f"the units' Redis URL has no password: {redis_url}"
+    )
     units = unit_files()
     assert {"/etc/systemd/system/qqscan-worker@.service", "/etc/systemd/system/qqscan-review.service",
             "/etc/systemd/system/qqscan-cron.service"} <= set(units)  # fmt: skip
