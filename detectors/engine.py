@@ -29,6 +29,7 @@ from detectors.normalize import (
     DIGIT_CLASSES,
     Views,
     build_tables,
+    symbol_class,
 )
 from detectors.qq import qq_rule
 from detectors.rules import rules_version
@@ -93,9 +94,12 @@ class TextDetector:
         self.max_sep = int(rules["digits"].get("max_separator_run", 3))
         self.max_gap = int(kw.get("max_keyword_gap", 6))
         joiners = sorted({j.lower() for j in kw["joiners"]}, key=len, reverse=True)
-        self._joiners = re.compile("(?:" + "|".join(re.escape(j) for j in joiners) + ")*")
-        # A short keyword (扣, 微, v) ties only a number on its own line.
-        self._short_gap = re.compile(r"[ \t\u3000:：\-=~_.,，。'\"`|/\\()（）\[\]【】@]{0,2}")
+        # Between a keyword and its number: the listed joiner words (号码是, 我的), and any punctuation,
+        # symbol or space (：, ☛, ➡️, 👇, 【 】, >>) but sentence punctuation.
+        symbols = symbol_class()
+        self._joiners = re.compile("(?:" + "|".join(re.escape(j) for j in joiners) + f"|{symbols})*")
+        # A short keyword (扣, 微, v) ties only a number right after it, past at most three such symbols.
+        self._short_gap = re.compile(f"{symbols}{{0,3}}")
         # Measure words (个 只 次 ...): a numeral right before one is counting, not part of a number.
         self._measure = {u for u in rules["exclude"]["units"] if len(u) == 1 and not u.isascii()}
         q = rules["qq"]

@@ -24,6 +24,7 @@ from detectors.normalize import (
     Views,
     fuzzy_variants,
     syllable_chars,
+    symbol_class,
 )
 
 CONTACT_KINDS = ("qq", "qq_group", "wechat")
@@ -105,8 +106,9 @@ class KeywordMatcher:
                     for variant in _shape_variants(w, shapes):
                         if variant not in self._kind_of:
                             self._kind_of[variant] = (kind, False, "shape", w)
-        # Contact keywords of two or three characters may carry a decoration between them (V.X, Q Q, 微❤信).
-        self._decor = re.compile(f"[{re.escape(kw.get('keyword_decorations', ''))}]")
+        # Contact keywords of two or three characters may carry one or two decorations between them (V.X,
+        # Q Q, 微❤信, 扣-扣, 企✨鹅): any punctuation, symbol or space but sentence punctuation.
+        self._decor = re.compile(f"{symbol_class()}{{1,2}}")
         self._literal = re.compile(self.keyword_pattern(list(self._kind_of)))
         sounds = _sound_patterns(kw, d)
         self._pinyin = [(kind, rx) for kind, rx, _ in sounds]

@@ -10,6 +10,8 @@ Because the mapping is 1:1, a span found in any view is the same span in the ori
 
 from __future__ import annotations
 
+import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,6 +45,9 @@ _SYMBOL_RANGES = [(0x2190, 0x21FF), (0x2300, 0x23FF), (0x25A0, 0x27BF), (0x2B00,
 _IGNORABLE = "\u200b\u200c\u200d\u2060\ufeff\ufe0f\ufe0e\u20e3"
 
 
+_CJK_BLOCKS = [(0x3400, 0xA000), (0xF900, 0xFB00)]
+
+
 def _is_cjk(ch: str) -> bool:
     cp = ord(ch)
     return 0x3400 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x3134F
@@ -66,7 +71,8 @@ def fuzzy_variants(syllable: str, initials: list[list[str]], finals: list[list[s
 
 @lru_cache(maxsize=1)
 def _main_readings() -> dict[str, str]:
-    """CJK character -> its main pypinyin reading without tone (pypinyin's own data, not a hand list)."""
+    """CJK character -> its main pypinyin reading without tone (pypinyin's own data, not a hand list).
+    Heteronyms are left out: a rare second reading (也 yi) would make an everyday word a digit."""
     from pypinyin.contrib.tone_convert import to_normal
     from pypinyin.pinyin_dict import pinyin_dict
 
@@ -83,16 +89,72 @@ def syllable_chars(syllable: str) -> set[str]:
     return {ch for ch, r in _main_readings().items() if r == syllable}
 
 
-def homophone_table(rules: dict[str, Any]) -> dict[str, str]:
-    """CJK character -> digit, for every character read (fuzzily) like a digit."""
+def digit_readings(rules: dict[str, Any]) -> dict[str, str]:
+    """Syllable -> digit for every reading of a digit in the rules and its fuzzy variants (s/sh, in/ing)."""
     d = rules["digits"]
     by_reading: dict[str, str] = {}
     for digit, readings in d["readings"].items():
         for r in readings:
             for v in fuzzy_variants(r, d["fuzzy_initials"], d["fuzzy_finals"]):
                 by_reading.setdefault(v, digit)
-    stop = set(d.get("homophone_stoplist", []))
+    return by_reading
+
+
+def homophone_table(rules: dict[str, Any]) -> dict[str, str]:
+    """CJK character -> digit, for every character read (fuzzily) like a digit."""
+    by_reading = digit_readings(rules)
+    stop = set(rules["digits"].get("homophone_stoplist", []))
     return {ch: by_reading[r] for ch, r in _main_readings().items() if r in by_reading and ch not in stop}
+
+
+@lru_cache(maxsize=1)
+def unicode_digits() -> dict[int, int]:
+    """Code point -> digit for every character Unicode gives a whole numeric value 0-9 (②, ❸, ➆, ⒋, ⑷, Ⅷ,
+    ⁵, ₇, 𝟡, ٣, 〇, 仨, 弎 ...; Unihan's numeric values for ideographs), fractions left out."""
+    out: dict[int, int] = {}
+    for cp in range(0x80, sys.maxunicode + 1):
+        value = unicodedata.numeric(chr(cp), None)
+        if value is not None and value == int(value) and 0 <= value <= 9:
+            if "FRACTION" not in unicodedata.name(chr(cp), ""):
+                out[cp] = int(value)
+    return out
+
+
+@lru_cache(maxsize=1)
+def traditional_to_simplified() -> dict[str, str]:
+    """Traditional CJK character -> its simplified form, for every character OpenCC's t2s converts to one
+    other character (one call over the CJK blocks, line by line so no phrase rule applies)."""
+    import opencc
+
+    chars = [chr(cp) for lo, hi in _CJK_BLOCKS for cp in range(lo, hi)]
+    out = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
+    return {a: b for a, b in zip(chars, out, strict=True) if a != b and len(b) == 1}
+
+
+# Sentence punctuation ends a phrase: never a decoration inside a keyword or a joiner after one.
+SENTENCE_END = "，。；！？,;!?\n"
+
+
+@lru_cache(maxsize=4)
+def symbol_class(exclude: str = SENTENCE_END) -> str:
+    """A regex character class of every punctuation, symbol and space character (Unicode categories P*, S*,
+    Zs; emoji and arrows included) except `exclude`: what sellers put between a keyword's characters
+    (扣-扣, 企✨鹅) and between a keyword and its number (QQ☛, 扣➡, 企鹅号⇒)."""
+    chars = [
+        chr(cp)
+        for lo, hi in ((0x21, 0x3400), (0xA000, 0x10000), (0x1F000, 0x1FB00))
+        for cp in range(lo, hi)
+        if unicodedata.category(chr(cp))[0] in "PSZ" and chr(cp) not in exclude and not _is_cjk(chr(cp))
+    ]
+    chars += [" ", "\t", *_IGNORABLE]
+    ranges: list[str] = []
+    for cp in sorted({ord(c) for c in chars}):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    parts = (re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return "[" + "".join(parts) + "]"
 
 
 @dataclass(frozen=True)
@@ -146,17 +208,29 @@ def build_tables(rules: dict[str, Any]) -> Tables:
         canon.setdefault(ord(ch), " " if ch in _IGNORABLE else ch)
     for ch in _IGNORABLE:
         canon[ord(ch)] = " "
-    for trad, simp in rules["normalize"].get("traditional", {}).items():
+    # Every other character Unicode gives a digit value (Ⅷ, ⁵, ٣, 𝟡 ...) is a digit in disguise.
+    unihan: dict[str, str] = {}
+    for cp, dig in unicode_digits().items():
+        if _is_cjk(chr(cp)):
+            unihan[chr(cp)] = str(dig)
+        elif cp not in value:
+            canon[cp] = value[cp] = str(dig)
+            cls[cp] = CLASS_DISGUISED
+    # Traditional -> simplified: OpenCC for every character, the rules' own table on top.
+    t2s = traditional_to_simplified() | rules["normalize"].get("traditional", {})
+    for trad, simp in t2s.items():
         canon[ord(trad)] = simp
 
-    # Digit-like CJK characters, weakest first so stronger classes overwrite.
+    # Digit-like CJK characters, weakest first so stronger classes overwrite. Ideographs with a Unihan
+    # digit value beyond the rules' numerals (仨, 弎, 参) are spoken forms: weak unless in a run.
     tables = [
         (homophone_table(rules), CLASS_HOMOPHONE),
+        (unihan, CLASS_SPOKEN),
         (d["spoken"], CLASS_SPOKEN),
         (d["numerals"], CLASS_NUMERAL),
     ]
     trad_of: dict[str, list[str]] = {}
-    for trad, simp in rules["normalize"].get("traditional", {}).items():
+    for trad, simp in t2s.items():
         trad_of.setdefault(simp, []).append(trad)
     for table, klass in tables:
         for ch, dig in table.items():
