@@ -35,6 +35,7 @@ from detectors.qq import qq_rule
 from detectors.rules import rules_version
 from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
 from detectors.solicit import Solicitations
+from detectors.spelled import Speller
 from detectors.wechat import WechatIds
 from qqscan.errors import QqscanError
 
@@ -82,6 +83,8 @@ class TextDetector:
         self.wechat = WechatIds(rules, self.keywords, self.edges)
         self.labels = Labels(rules)
         self.solicit = Solicitations(rules, self.keywords)
+        digit_like = {chr(cp) for cp, c in self.tables.cls.items() if c in DIGIT_CLASSES and c != "L"}
+        self.speller = Speller(rules, digit_like.__contains__)
         self._units = frozenset(u.lower() for u in rules["exclude"]["units"] if u.isascii())
         self._max_block = int(rules["digits"].get("max_lookalike_block", 3))
         # A line without digits needs a QQ / WeChat keyword or a solicitation phrase: a cheap test on the raw
@@ -151,6 +154,19 @@ class TextDetector:
 
     # -- internals ------------------------------------------------------------------------------------
     def _run(self, text: str, excluded: list[Excluded] | None) -> list[Finding]:
+        """Findings in `text`, read with its spelled-out words (san jiu yi, kou kou) rewritten."""
+        spelled = self.speller.respell(text)
+        if spelled is None:
+            return self._read(text, excluded)
+        out: list[Excluded] | None = [] if excluded is not None else None
+        found = [spelled.restore(f, text) for f in self._read(spelled.text, out)]
+        if excluded is not None and out is not None:
+            for x in out:
+                a, b = spelled.span(*x.span)
+                excluded.append(replace(x, span=(a, b), text=text[a:b]))
+        return found
+
+    def _read(self, text: str, excluded: list[Excluded] | None) -> list[Finding]:
         # The digit test on the raw text first: most lines stop here without building any view.
         maybe_digits = self._digits5_raw.search(text) is not None
         if not maybe_digits and not self._channel_raw(text):

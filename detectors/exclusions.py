@@ -98,6 +98,9 @@ class Exclusions:
             not tied and n <= self.max_unit_digits and self.unit_untied.match(tail)
         ):
             return "exclude.unit", "tail"
+        if len(dot_gaps) > 0 and self.unit_untied.match(tail) and tail[:1] != " ":
+            # 391287654 24小时在线: a last group glued to a unit counts something; it is not the number's.
+            return "exclude.unit", "tail"
         if is_service_number(c.digits, self.rules) and not c.disguised:
             # Hotlines are printed to be dialled; one spelled in homophones or numerals is being hidden.
             return "exclude.service_number", "all"
