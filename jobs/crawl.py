@@ -5,6 +5,17 @@ Shops lazy-load nearly every detail image, so `src` is often a 1x1 placeholder a
 data-src, data-original, data-ks-lazyload (Taobao's KISSY), data-lazy-src, srcset candidates or a JSON
 blob in a <script>. We take every candidate: a placeholder costs one cheap scan, a missed image is a
 missed contact.
+
+Bounded, because pages come from anyone (`page_image_urls` is the entry point `scan` and `crawl` share):
+- size: fetch.page caps a page at 8 MiB, and every step here is linear in it. The HTML parser is fed the
+  page once and never closed: closing makes Python 3.11's html.parser search to the end of the page again
+  for every unterminated construct (`</` a million times took hours). What it could not finish (the tail
+  after an unterminated comment, tag or script) is searched with the quoted-URL pattern instead, as is a
+  page the parser gives up on: a broken page hides no image URL from us.
+- depth: JSON nested deeper than MAX_JSON_DEPTH is refused as a page (PageError); inside a <script> it is
+  searched with the pattern. The walk over parsed JSON is iterative, so no depth can exhaust the stack.
+- count: at most QQSCAN_PAGE_MAX_IMAGES image URLs per page, in page order; `PageLinks.found` says how many
+  the page had, so the caller can say how many were left out.
 """
 
 from __future__ import annotations
@@ -12,17 +23,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from qqscan.errors import QqscanError
+from qqscan.settings import setting
+
+MAX_JSON_DEPTH = 100  # product and listing APIs nest a dozen levels; deeper is built to break parsers
 IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp|avif|heic)(?:$|[_?!#@.])", re.I)
-CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.I)
-# A quoted string in script text that looks like an image URL (absolute, protocol-relative or a path).
-QUOTED_IMAGE = re.compile(
-    r"""["']((?:https?:)?(?:\\?/\\?/)?[^"'\s<>]*?\.(?:jpe?g|png|gif|webp|bmp)(?:[_?!][^"'\s<>]*)?)["']""",
-    re.I,
-)
+# Each alternative stops at its own delimiter (an unquoted CSS URL has no quote, bracket or space), so a
+# page of "url(" a million times is read in one pass; the lazy `(.*?)\1` form took minutes per 0.2 MB.
+CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^"'()\s]*))\s*\)""", re.I)
+# A quoted string in script text that looks like an image URL (absolute, protocol-relative or a path): a
+# whole quoted token first, then its extension. One pattern doing both backtracked over every ".jpg_" in
+# a long token (100 KB of them took a minute).
+QUOTED = re.compile(r"""["']([^"'\s<>]+)["']""")
+QUOTED_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp)(?:$|[_?!])", re.I)
 IMAGE_KEYS = re.compile(r"img|image|pic|photo|thumb|cover|src|url", re.I)
 URL_ATTRS = {"src", "data-src", "data-original", "data-ks-lazyload", "data-lazyload", "poster"}
 SRCSET_ATTRS = {"srcset", "data-srcset", "data-lazy-srcset"}
@@ -67,28 +85,59 @@ def parse_srcset(value: str) -> list[str]:
     return out
 
 
-def json_image_urls(data: Any, *, key: str = "") -> Iterator[str]:
-    """Every string value in a JSON document that looks like an image URL."""
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from json_image_urls(v, key=str(k))
-    elif isinstance(data, list):
-        for v in data:
-            yield from json_image_urls(v, key=key)
-    elif isinstance(data, str) and _looks_like_image(data, keyed=bool(IMAGE_KEYS.search(key))):
-        yield data.strip()
+class PageError(QqscanError):
+    """A listing page that cannot be read within the bounds above; the message says why."""
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _load_json(text: str) -> Any:
+    """json.loads, with a document nested past the C parser's recursion limit reported as too deep."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise _TooDeep() from None
+
+
+def json_image_urls(data: Any, *, key: str = "") -> list[str]:
+    """Every string value in a JSON document that looks like an image URL, in document order.
+    _TooDeep past MAX_JSON_DEPTH levels."""
+    out: list[str] = []
+    stack: list[tuple[Any, str, int]] = [(data, key, 0)]
+    while stack:
+        value, name, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise _TooDeep()
+            items = value.items() if isinstance(value, dict) else ((name, v) for v in value)
+            stack.extend(reversed([(v, str(k), depth + 1) for k, v in items]))
+        elif isinstance(value, str) and _looks_like_image(value, keyed=bool(IMAGE_KEYS.search(name))):
+            out.append(value.strip())
+    return out
+
+
+def _quoted_urls(text: str) -> Iterator[str]:
+    for m in QUOTED.finditer(text):  # `window.__DATA__ = {...}` and friends: not JSON on its own
+        if QUOTED_EXT.search(m.group(1)):
+            yield m.group(1).replace("\\/", "/")
+
+
+def _css_urls(text: str) -> Iterator[str]:
+    for m in CSS_URL.finditer(text):
+        yield m.group(1) or m.group(2) or m.group(3) or ""
 
 
 def _script_urls(text: str) -> Iterator[str]:
     body = text.strip()
     if body[:1] in "[{":
         try:
-            yield from json_image_urls(json.loads(body))
+            yield from json_image_urls(_load_json(body))
             return
-        except ValueError:
+        except ValueError:  # not JSON on its own, or too deep: the pattern still finds quoted URLs
             pass
-    for m in QUOTED_IMAGE.finditer(text):  # `window.__DATA__ = {...}` and friends: not JSON on its own
-        yield m.group(1).replace("\\/", "/")
+    yield from _quoted_urls(text)
 
 
 class _Collector(HTMLParser):
@@ -114,7 +163,7 @@ class _Collector(HTMLParser):
             elif name in SRCSET_ATTRS or name.endswith("srcset"):
                 self.urls.extend(parse_srcset(value))
             elif name == "style":
-                self.urls.extend(m.group(2) for m in CSS_URL.finditer(value))
+                self.urls.extend(_css_urls(value))
             elif name.startswith("data-") and _looks_like_image(value):
                 self.urls.append(value)  # data-zoom-image, data-big, data-hires ...
         if tag == "meta" and (a.get("property") or a.get("name") or "").lower() in (
@@ -144,7 +193,7 @@ class _Collector(HTMLParser):
             return
         text = "".join(self._buf)
         if tag == "style":
-            self.urls.extend(m.group(2) for m in CSS_URL.finditer(text))
+            self.urls.extend(_css_urls(text))
         else:
             self.urls.extend(_script_urls(text))
         self._in = None
@@ -163,15 +212,51 @@ def _resolve(urls: Iterable[str], base: str) -> list[str]:
 
 
 def extract_image_urls(text: str, page_url: str, content_type: str = "text/html") -> list[str]:
-    """Absolute, de-duplicated image URLs in page order. JSON when the content type or the text says so."""
+    """Absolute, de-duplicated image URLs in page order, all of them. JSON when the content type or the
+    text says so. PageError for JSON nested past MAX_JSON_DEPTH."""
     body = text.lstrip("\ufeff \t\r\n")
     if "json" in content_type or body[:1] in "[{":
         try:
-            return _resolve(json_image_urls(json.loads(body)), page_url)
+            return _resolve(json_image_urls(_load_json(body)), page_url)
+        except _TooDeep:
+            raise PageError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels; not a listing page") from None
         except ValueError:
             pass  # "{" can also start a broken page; parse it as HTML
     parser = _Collector()
-    parser.feed(text)
-    parser.close()
+    try:
+        parser.feed(text)  # not close(): see the module docstring
+        rest = parser.rawdata  # what the parser could not finish
+    except Exception:  # html.parser gives up on some markup (an AssertionError on "<![<!["): search it all
+        rest = text
+    parser.urls.extend(_quoted_urls(rest))
+    parser.urls.extend(_css_urls(rest))
     base = urljoin(page_url, parser.base) if parser.base else page_url
     return _resolve(parser.urls, base)
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """The image URLs taken from one page (at most the cap, in page order) and how many it had."""
+
+    urls: list[str]
+    found: int
+
+    @property
+    def dropped(self) -> int:
+        return self.found - len(self.urls)
+
+    def note(self, verb: str) -> str | None:
+        """ "page had N image URLs, <verb> the first M (QQSCAN_PAGE_MAX_IMAGES)", or None under the cap."""
+        if not self.dropped:
+            return None
+        return f"page had {self.found} image URLs, {verb} the first {len(self.urls)} (QQSCAN_PAGE_MAX_IMAGES)"
+
+
+def page_image_urls(
+    text: str, page_url: str, content_type: str = "text/html", *, cap: int | None = None
+) -> PageLinks:
+    """extract_image_urls, kept to the first `cap` (default QQSCAN_PAGE_MAX_IMAGES): 20,000 URLs on a page
+    would otherwise be 20,000 jobs. PageError as extract_image_urls."""
+    urls = extract_image_urls(text, page_url, content_type)
+    cap = setting("QQSCAN_PAGE_MAX_IMAGES") if cap is None else cap
+    return PageLinks(urls[:cap], len(urls))

@@ -125,21 +125,31 @@ def crawl(
     """The body of crawl_page with an explicit Redis connection (`qqscan crawl --now` runs it inline)."""
     from fetch.client import PermanentFetchError
     from fetch.page import fetch_page
-    from jobs.crawl import extract_image_urls
+    from jobs.crawl import PageError, page_image_urls
     from jobs.queueing import enqueue_scans
 
     try:
         page = fetch_page(url)
-    except PermanentFetchError as exc:
-        get_store().record_source(url, error=str(exc), listing_id=listing_id, shop_id=shop_id)
-        return {"page": url, "status": "failed", "error": str(exc)}
-    urls = extract_image_urls(page.text, page.final_url, page.content_type)
+        links = page_image_urls(page.text, page.final_url, page.content_type)
+    except (PermanentFetchError, PageError) as exc:
+        error = f"{exc}: {url}" if isinstance(exc, PageError) else str(exc)
+        get_store().record_source(url, error=error, listing_id=listing_id, shop_id=shop_id)
+        return {"page": url, "status": "failed", "error": error}
     store = get_store()
     enqueued, skipped = enqueue_scans(
-        conn, urls, listing_id=listing_id, shop_id=shop_id, page_url=url, store=store
+        conn, links.urls, listing_id=listing_id, shop_id=shop_id, page_url=url, store=store
     )
     store.finish_request("crawl", url)  # its images are requested now; they carry on from here
-    return {"page": url, "status": "ok", "images": len(urls), "enqueued": enqueued, "already_queued": skipped}
+    # "images" is what the page had: the CLI and the worker's outcome line show it beside what was queued.
+    return {
+        "page": url,
+        "status": "ok",
+        "images": links.found,
+        "enqueued": enqueued,
+        "already_queued": skipped,
+        "dropped": links.dropped,
+        **({"note": note} if (note := links.note("queued")) else {}),
+    }
 
 
 def record_give_up(

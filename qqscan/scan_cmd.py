@@ -257,7 +257,7 @@ class Run:
         self.write(json.dumps(doc, ensure_ascii=False))
 
     def on_page(self, page: PageImages) -> None:
-        self.note(f"qqscan: {page.page}: a page, {len(page.urls)} image URL(s) on it")
+        self.note(f"qqscan: {page.summary}")
         if self.bar is not None and self.bar.total is not None:
             self.bar.total += len(page.urls) - 1
             self.bar.refresh()

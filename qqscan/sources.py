@@ -46,10 +46,17 @@ class Problem:
 
 @dataclass(frozen=True)
 class PageImages:
-    """A URL that served a listing page instead of an image: the image URLs on it, in page order."""
+    """A URL that served a listing page instead of an image: the image URLs taken from it (at most
+    QQSCAN_PAGE_MAX_IMAGES, in page order)."""
 
     page: str
     urls: list[str] = field(default_factory=list)
+    over_cap: str | None = None  # "page had N image URLs, scanning the first M (...)" when it had more
+
+    @property
+    def summary(self) -> str:
+        """The operator's line about this page."""
+        return f"{self.page}: {self.over_cap or f'a page, {len(self.urls)} image URL(s) on it'}"
 
 
 def is_url(source: str) -> bool:
@@ -137,7 +144,7 @@ def _page_images(url: str, not_an_image: str, body: Body) -> PageImages:
     """The page in `body` parsed as `qqscan crawl` does (fetch.page, jobs.crawl)."""
     from fetch.client import FetchError
     from fetch.page import page_from
-    from jobs.crawl import extract_image_urls
+    from jobs.crawl import PageError, page_image_urls
 
     try:
         page = page_from(body)
@@ -146,10 +153,13 @@ def _page_images(url: str, not_an_image: str, body: Body) -> PageImages:
     text = page.text.lstrip("\ufeff \t\r\n")
     if not any(k in page.content_type for k in ("html", "json", "xml")) and text[:1] not in ("<", "{", "["):
         raise SourceError(not_an_image)  # binary or plain text: no page to crawl
-    urls = extract_image_urls(page.text, page.final_url, page.content_type)
-    if not urls:
+    try:
+        links = page_image_urls(page.text, page.final_url, page.content_type)
+    except PageError as exc:
+        raise SourceError(f"{not_an_image}; read as a page: {exc}") from exc
+    if not links.urls:
         raise SourceError(f"{not_an_image}; no image URLs found on it either")
-    return PageImages(url, urls)
+    return PageImages(url, links.urls, links.note("scanning"))
 
 
 def prefetched(

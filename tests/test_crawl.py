@@ -8,7 +8,6 @@ import json
 import pytest
 from redis import Redis
 from rq import Queue
-from rq.job import Job
 
 from jobs.crawl import extract_image_urls, parse_srcset
 
@@ -124,7 +123,7 @@ def store_url(tmp_path, monkeypatch):
 def test_crawl_enqueues_each_image_once_and_a_recrawl_adds_nothing(
     http_server, redis_url, store_url, allow_loopback
 ):
-    from jobs.queueing import job_id
+    from jobs.queueing import fetch_job, job_id
     from jobs.tasks import crawl
 
     http_server.route("/item/1.html", body=LISTING.encode(), content_type="text/html; charset=utf-8")
@@ -138,7 +137,7 @@ def test_crawl_enqueues_each_image_once_and_a_recrawl_adds_nothing(
     expected = _absolute(page, EXPECTED_PATHS)
     assert len(queued) == len(expected) == first["enqueued"]
     assert set(queued) == {job_id("scan", u) for u in expected}  # ids derived from the URL
-    job = Job.fetch(job_id("scan", http_server.url("/img/detail-1.jpg")), connection=conn)
+    job = fetch_job(job_id("scan", http_server.url("/img/detail-1.jpg")), conn)
     assert job.kwargs == {"url": http_server.url("/img/detail-1.jpg"), "shop_id": "s1", "page_url": page}
     assert job.retries_left and job.retry_intervals  # RQ's Retry set at enqueue
 
@@ -190,3 +189,107 @@ def test_a_page_that_is_an_image_is_refused_with_a_hint(http_server, redis_url, 
     http_server.route("/x.png", body=b"\x89PNG\r\n\x1a\n" + bytes(64), content_type="image/png")
     result = crawl(Redis.from_url(redis_url), http_server.url("/x.png"))
     assert result["status"] == "failed" and "qqscan enqueue" in result["error"]
+
+
+# --- bounded parsing (issue #23 items 4 and 6) -----------------------------------------------------------
+
+MiB = 1024 * 1024
+
+
+def test_a_page_keeps_the_first_image_urls_up_to_the_cap_and_counts_the_rest(monkeypatch):
+    from jobs.crawl import page_image_urls
+
+    html = "".join(f'<img data-src="/i/{n}.jpg">' for n in range(600))
+    links = page_image_urls(html, "https://shop.test/p")
+    assert links.found == 600 and links.dropped == 100
+    assert links.urls == [f"https://shop.test/i/{n}.jpg" for n in range(500)]  # page order
+    assert links.note("queued") == "page had 600 image URLs, queued the first 500 (QQSCAN_PAGE_MAX_IMAGES)"
+    monkeypatch.setenv("QQSCAN_PAGE_MAX_IMAGES", "2")
+    assert page_image_urls(html, "https://shop.test/p").urls == [
+        "https://shop.test/i/0.jpg",
+        "https://shop.test/i/1.jpg",
+    ]
+    assert page_image_urls(html[:60], "https://shop.test/p").note("queued") is None
+
+
+def nested_json(depth: int = 200_000) -> str:
+    """Issue #23: a listing "page" of JSON nested 200,000 deep raised RecursionError out of the parser."""
+    return "[" * depth + '"/x.jpg"' + "]" * depth
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/html"])
+def test_deeply_nested_json_is_a_page_error_not_a_recursion_error(content_type):
+    from jobs.crawl import MAX_JSON_DEPTH, PageError
+
+    with pytest.raises(PageError, match=f"JSON nested deeper than {MAX_JSON_DEPTH} levels"):
+        extract_image_urls(nested_json(), "https://api.shop.test/", content_type)
+    # Past our depth but within json's own: the walk refuses it the same way, without recursion.
+    with pytest.raises(PageError):
+        extract_image_urls(nested_json(MAX_JSON_DEPTH + 1), "https://api.shop.test/", content_type)
+    assert extract_image_urls(nested_json(MAX_JSON_DEPTH - 1), "https://api.shop.test/", content_type) == [
+        "https://api.shop.test/x.jpg"
+    ]
+
+
+# Markup that made Python 3.11's html.parser (on close) or our patterns search the rest of the page again
+# at every position: 1-4 MiB of each took minutes to hours, or raised out of the parser.
+HOSTILE = {
+    "end tags": "</" * (MiB // 2),
+    "declarations": "<!" * (2 * MiB),
+    "comments never closed": "<!--x>" * (MiB // 6),
+    "marked sections (html.parser raises AssertionError)": "<![" * (MiB // 3),
+    "css url( never closed": "<style>" + "url(" * (MiB // 4) + "</style>",
+    "css url( in a style attribute": '<div style="' + "url(" * (MiB // 4) + '">',
+    "quoted token of .jpg_": '<script>var a = "' + ".jpg_" * (MiB // 5) + "<</script>",
+}
+
+
+@pytest.mark.timeout(120)  # a hang guard, not a speed check: the old parser ran for hours on these
+@pytest.mark.parametrize("filler", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_markup_is_parsed_in_one_pass(filler):
+    urls = extract_image_urls('<img data-src="/before.jpg">' + filler, "https://shop.test/p")
+    assert urls[:1] == ["https://shop.test/before.jpg"]
+
+
+def test_what_the_parser_cannot_finish_is_still_searched():
+    # An unterminated script at the end, and an unterminated tag: their quoted image URLs are found.
+    page = '<img data-src="/a.jpg"><script>var d = {"pic": "/b.jpg"};'
+    assert extract_image_urls(page, "https://s.test/") == ["https://s.test/a.jpg", "https://s.test/b.jpg"]
+    page = '<img data-src="/a.jpg"><img data-src="/c.png"'
+    assert extract_image_urls(page, "https://s.test/") == ["https://s.test/a.jpg", "https://s.test/c.png"]
+
+
+@pytest.mark.timeout(300)
+def test_a_page_of_20000_image_urls_queues_the_cap(http_server, redis_url, store_url, allow_loopback):
+    """Issue #23: 20,000 URLs on one page became 20,000 jobs (41 MB of Redis)."""
+    from jobs.tasks import crawl
+
+    html = "<html><body>" + "".join(f'<img data-src="/i/{n}.jpg">' for n in range(20_000)) + "</body></html>"
+    http_server.route("/big.html", body=html.encode(), content_type="text/html")
+    conn = Redis.from_url(redis_url)
+    result = crawl(conn, http_server.url("/big.html"))
+    assert result["status"] == "ok" and result["images"] == 20_000
+    assert result["enqueued"] == 500 and result["dropped"] == 19_500
+    assert result["note"] == "page had 20000 image URLs, queued the first 500 (QQSCAN_PAGE_MAX_IMAGES)"
+    assert Queue("scan", connection=conn).count == 500
+
+
+def test_a_nested_json_page_is_a_failed_crawl_with_one_line(
+    http_server, redis_url, store_url, allow_loopback
+):
+    from click.testing import CliRunner
+
+    from jobs.tasks import crawl, get_store
+    from qqscan.cli import cli
+
+    http_server.route("/api/deep", body=nested_json().encode(), content_type="application/json")
+    page = http_server.url("/api/deep")
+    result = crawl(Redis.from_url(redis_url), page)
+    assert result["status"] == "failed" and "JSON nested deeper than 100 levels" in result["error"]
+    assert page in get_store(store_url).source(page)["error"]
+
+    r = CliRunner().invoke(cli, ["crawl", "--now", page])
+    assert r.exit_code == 2 and r.exception is None or isinstance(r.exception, SystemExit)
+    (line,) = r.stderr.splitlines()
+    assert line.startswith(f"{page}: FAILED JSON nested deeper than 100 levels")
+    assert "Traceback" not in r.output

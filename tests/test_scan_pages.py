@@ -89,3 +89,33 @@ def test_bytes_that_are_neither_image_nor_page_keep_their_own_error(shop):
     assert row["error"].startswith("not an image: unrecognised bytes")
     assert row["error"].endswith(shop.url("/download"))  # the fetcher's message, nothing about pages
     assert res.exit_code == 2
+
+
+def test_a_nested_json_page_between_two_images_gets_its_own_error(shop, engine):
+    """Issue #23: JSON nested 200,000 deep raised RecursionError: `qqscan scan` stopped and the URLs after
+    the page were never scanned."""
+    deep = "[" * 200_000 + "]" * 200_000
+    shop.route("/api/deep.json", body=deep.encode(), content_type="application/json")
+    first, page, last = (shop.url(p) for p in ("/img/detail-2.jpg", "/api/deep.json", "/img/detail-1.jpg"))
+    res = CliRunner().invoke(cli, ["scan", "--json", first, page, last])
+    rows = [json.loads(x) for x in res.stdout.splitlines()]
+    assert [r["source"] for r in rows] == [first, page, last]
+    assert rows[0]["error"] is None and rows[2]["error"] is None
+    assert rows[2]["flagged"] and rows[2]["findings"][0]["value"] == "391287654"  # scanned after the page
+    assert "JSON nested deeper than 100 levels" in rows[1]["error"] and "\n" not in rows[1]["error"]
+    assert "Traceback" not in res.stderr and "RecursionError" not in res.output
+    assert res.exit_code == 2
+
+
+def test_a_page_over_the_image_cap_scans_the_first_ones_and_says_so(shop, monkeypatch):
+    monkeypatch.setenv("QQSCAN_PAGE_MAX_IMAGES", "2")
+    shop.route("/img/detail-1.jpg", status=404)  # no OCR needed: every image here is an error
+    shop.route("/img/detail-2.jpg", status=404)
+    page = shop.url("/item.html")
+    res = CliRunner().invoke(cli, ["scan", "--json", page])
+    rows = [json.loads(x) for x in res.stdout.splitlines()]
+    assert [r["source"] for r in rows] == [shop.url("/img/detail-1.jpg"), shop.url("/img/detail-2.jpg")]
+    assert (
+        f"qqscan: {page}: page had 4 image URLs, scanning the first 2 (QQSCAN_PAGE_MAX_IMAGES)" in res.stderr
+    )
+    assert shop.hits["/img/login.jpg"] == 0 and shop.hits["/img/gone.jpg"] == 0
