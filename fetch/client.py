@@ -2,9 +2,12 @@
 can act on.
 
 Two error classes, so an RQ job can decide with one `except`:
-- TransientFetchError: timeouts, connection failures, DNS server failures, 408/425/429 and 5xx.
-  Retry later (RQ `Retry`); `retry_after` carries the server's Retry-After in seconds when it sent one.
-- PermanentFetchError: 4xx, not an image, too large, refused by the guard, bad scheme, too many redirects.
+- TransientFetchError: timeouts, connection failures (a server that hangs up before answering too), DNS
+  server failures, 408/425/429 and 5xx. Retry later (RQ `Retry`); `retry_after` carries the server's
+  Retry-After in seconds when it sent one.
+- PermanentFetchError: 4xx, not an image, too large, refused by the guard, bad scheme, too many redirects,
+  a Content-Encoding we did not offer, and broken HTTP (a head over 16 KiB, bad chunking, a body shorter
+  than its Content-Length): the same server sends the same bytes again.
 
 DNS pinning: each hop's host is resolved and checked once (fetch.netguard.pin), then the request goes to
 that IP: the URL's host is replaced by the IP, the `Host` header keeps the real name, and for https the
@@ -42,6 +45,9 @@ from qqscan.errors import QqscanError
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 TRANSIENT_CODES = {408, 425, 429}
+# httpcore's RemoteProtocolError for a server that closed before answering (restarting, overloaded): the
+# one protocol error worth retrying.
+_HUNG_UP = "Server disconnected without sending a response"
 
 
 class FetchError(QqscanError):
@@ -140,6 +146,16 @@ def _classify_transport_error(
         return PermanentFetchError(f"TLS certificate rejected for {where}: {text}", url=url)
     if isinstance(exc, httpcore.UnsupportedProtocol | httpcore.LocalProtocolError):
         return PermanentFetchError(f"cannot request {where}: {text}", url=url)
+    if isinstance(exc, httpcore.RemoteProtocolError) and not text.startswith(_HUNG_UP):
+        # Malformed or oversized head, bad chunking, a body shorter than its Content-Length: the server
+        # sends the same bytes next time.
+        if text == "Receive buffer too long":  # h11's words for a head over its 16 KiB limit
+            text = "response headers over 16 KiB (too many or too long)"
+        return PermanentFetchError(
+            f"broken HTTP response from {where}: {text}; retrying will not help",
+            url=url,
+            bytes_read=body_bytes,
+        )
     return TransientFetchError(f"connection failed for {where}: {type(exc).__name__}: {text}", url=url)
 
 
@@ -150,6 +166,7 @@ def _read_capped(
     where: str,
     settings: FetchSettings,
     deadline: Deadline,
+    offered: str,  # the request's Accept-Encoding
 ) -> bytes:
     status = resp.status
     declared = headers.get("content-length", "")
@@ -162,7 +179,8 @@ def _read_capped(
             bytes_read=0,
         )
     try:
-        decoder = CappedDecoder(content_coding(headers.get("content-encoding", "")), settings.max_bytes)
+        coding = content_coding(headers.get("content-encoding", ""), offered)
+        decoder = CappedDecoder(coding, settings.max_bytes)
     except EncodingRefused as exc:
         raise PermanentFetchError(f"refused: {exc}: {url}", url=url, status=status) from None
     buf = bytearray()
@@ -262,7 +280,9 @@ def _request(
             )
         if status >= 400 or status < 200:
             raise PermanentFetchError(f"HTTP {status} {reason} from {where}", url=url, status=status)
-        data = _read_capped(resp, headers, url, where, settings, deadline)
+        sent = {k.lower(): v for k, v in request.headers}
+        offered = sent.get(b"accept-encoding", b"identity").decode("latin-1")
+        data = _read_capped(resp, headers, url, where, settings, deadline, offered)
         return Body(
             url=url,
             final_url=url,

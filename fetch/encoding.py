@@ -32,9 +32,11 @@ class CorruptBody(QqscanError):
     """The compressed stream is damaged or cut short; the message says which."""
 
 
-def content_coding(header: str) -> str | None:
-    """The one compression layer named by a Content-Encoding header, None for identity.
-    EncodingRefused for stacked layers or a coding we did not ask for."""
+def content_coding(header: str, offered: str) -> str | None:
+    """The one compression layer named by a Content-Encoding header, None for identity. EncodingRefused
+    for stacked layers, a coding we cannot decode, or one the request's Accept-Encoding (`offered`) did not
+    offer: images are asked for uncompressed, so a gzip body there is 98 KB on the wire for 40 MB of frames
+    and nothing a real image server needs."""
     layers = [t.strip().lower() for t in header.split(",") if t.strip()]
     layers = [t for t in layers if t != "identity"]
     if len(layers) > 1:
@@ -42,9 +44,15 @@ def content_coding(header: str) -> str | None:
             f"Content-Encoding {header.strip()!r} stacks {len(layers)} compression layers; one is accepted "
             "(stacked layers are how compression bombs are built)"
         )
-    if layers and layers[0] not in _WBITS:
-        raise EncodingRefused(f"unsupported Content-Encoding {layers[0]!r}; gzip and deflate are accepted")
-    return layers[0] if layers else None
+    if not layers:
+        return None
+    coding = layers[0]
+    if coding not in _WBITS:
+        raise EncodingRefused(f"unsupported Content-Encoding {coding!r}; gzip and deflate are accepted")
+    asked = {t.split(";", 1)[0].strip().lower() for t in offered.split(",")}
+    if coding not in asked and not (coding == "x-gzip" and "gzip" in asked):
+        raise EncodingRefused(f"Content-Encoding {coding!r} was not asked for (Accept-Encoding: {offered})")
+    return coding
 
 
 class CappedDecoder:

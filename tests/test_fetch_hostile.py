@@ -1,6 +1,7 @@
-"""Hostile servers on loopback (issue 11): compression bombs against the byte cap, and servers that stall
-before the body against the whole-fetch deadline. Bounded in time: every server here gives up within a
-few seconds, and the deadlines under test are about one second."""
+"""Hostile servers on loopback (issues 11 and 23): compression bombs against the byte cap and against the
+encodings a request offers, servers that stall before the body against the whole-fetch deadline, and broken
+HTTP that must not be retried. Bounded in time: every server here gives up within a few seconds, and the
+deadlines under test are about one second."""
 
 from __future__ import annotations
 
@@ -87,15 +88,28 @@ def test_stacked_gzip_is_refused_without_inflating(http_server, stacked_bomb, fe
     assert peak < 8 * MiB, f"peak {peak / MiB:.0f} MiB while refusing a {len(stacked_bomb)} byte bomb"
 
 
-@pytest.mark.parametrize("fetch", [fetch_image, fetch_page], ids=["image", "page"])
-def test_one_gzip_layer_is_capped_while_it_inflates(http_server, fetch):  # noqa: F811
+def test_one_gzip_layer_is_capped_while_it_inflates(http_server):  # noqa: F811
     bomb = gzip_of(zeros(64 * MiB))  # ~64 KB: one read inflates to all 64 MiB unless the decoder is capped
     http_server.route("/bomb", body=bomb, content_type="text/html", headers={"Content-Encoding": "gzip"})
-    raised, peak = peak_alloc(lambda: fetch(http_server.url("/bomb"), settings=settings()))
+    raised, peak = peak_alloc(lambda: fetch_page(http_server.url("/bomb"), settings=settings()))
     assert isinstance(raised, PermanentFetchError), raised
     assert "too large" in str(raised)
     assert MiB < raised.bytes_read <= MiB + 1
     assert peak < 8 * MiB, f"peak {peak / MiB:.0f} MiB for a {MiB:,} byte cap"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "deflate"])
+def test_an_image_sent_compressed_though_asked_for_uncompressed_is_refused(http_server, encoding):  # noqa: F811
+    """Issue #23: a 40 MB frame bomb gzipped is 98 KB on the wire; images are asked for with
+    Accept-Encoding: identity, and a coding not offered is refused before a byte is inflated."""
+    bomb = gzip_of(zeros(64 * MiB), 31 if "gzip" in encoding else 15)
+    http_server.route("/a.gif", body=bomb, content_type="image/gif", headers={"Content-Encoding": encoding})
+    raised, peak = peak_alloc(lambda: fetch_image(http_server.url("/a.gif"), settings=settings()))
+    assert isinstance(raised, PermanentFetchError), raised
+    assert f"Content-Encoding '{encoding}' was not asked for (Accept-Encoding: identity)" in str(raised)
+    assert http_server.url("/a.gif") in str(raised)
+    assert http_server.request_headers["/a.gif"]["accept-encoding"] == "identity"
+    assert peak < 4 * MiB
 
 
 def test_refuses_encodings_it_cannot_decode(http_server):  # noqa: F811
@@ -110,22 +124,21 @@ def test_refuses_encodings_it_cannot_decode(http_server):  # noqa: F811
 )
 def test_one_encoded_layer_within_the_cap_is_decoded(http_server, encoding, wbits):  # noqa: F811
     html = "<html><body><img src='/a.jpg'> 联系 QQ</body></html>".encode()
-    image = png()
     http_server.route(
         "/page", body=gzip_of(lambda: [html], wbits), content_type="text/html; charset=utf-8",
         headers={"Content-Encoding": encoding},
     )  # fmt: skip
-    http_server.route("/a.png", body=gzip_of(lambda: [image], wbits), headers={"Content-Encoding": encoding})
     assert fetch_page(http_server.url("/page"), settings=settings()).text == html.decode()
-    assert fetch_image(http_server.url("/a.png"), settings=settings()).data == image
     assert http_server.request_headers["/page"]["accept-encoding"] == "gzip, deflate"
+    http_server.route("/a.png", body=png(), headers={"Content-Encoding": "identity"})
+    assert fetch_image(http_server.url("/a.png"), settings=settings()).data == png()
 
 
 def test_truncated_gzip_body_is_refused(http_server):  # noqa: F811
-    whole = gzip_of(lambda: [png()])
-    http_server.route("/cut.png", body=whole[:-12], headers={"Content-Encoding": "gzip"})
+    whole = gzip_of(lambda: [b"<html><img src='/a.jpg'></html>" * 20])
+    http_server.route("/cut.html", body=whole[:-12], headers={"Content-Encoding": "gzip"})
     with pytest.raises(PermanentFetchError, match="ends before the end of its gzip stream"):
-        fetch_image(http_server.url("/cut.png"), settings=settings())
+        fetch_page(http_server.url("/cut.html"), settings=settings())
 
 
 # --- one deadline over connect, TLS, headers and body -------------------------------------------------
@@ -189,3 +202,61 @@ def test_the_deadline_spans_redirect_hops(http_server):  # noqa: F811
     http_server.route("/r3", body=png(), delay=0.4)
     with pytest.raises(TransientFetchError, match="QQSCAN_FETCH_DEADLINE"):
         fetch_image(http_server.url("/r0"), settings=settings(max_redirects=5))
+
+
+# --- permanent protocol faults are not retried (issue #23 item 9) -------------------------------------
+
+
+def many_headers(conn: socket.socket, stopping: threading.Event) -> None:
+    """A status line, then 100,000 header lines (1.6 MB of head): no HTTP client should buffer that."""
+    read_request_head(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n")
+    line = b"X-Filler: 0123456\r\n"
+    for _ in range(100):
+        if stopping.is_set():
+            return
+        conn.sendall(line * 1000)
+    conn.sendall(b"Content-Length: 0\r\n\r\n")
+
+
+def short_body(conn: socket.socket, stopping: threading.Event) -> None:
+    """Content-Length says 100,000 bytes; a small PNG comes, then the server closes."""
+    read_request_head(conn)
+    body = png()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n" + body)
+
+
+def broken_chunks(conn: socket.socket, stopping: threading.Event) -> None:
+    """Chunked encoding whose chunk size is not hex."""
+    read_request_head(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+
+
+def hang_up(conn: socket.socket, stopping: threading.Event) -> None:
+    """Read the request and close without a word: a server restarting, worth another try."""
+    read_request_head(conn)
+
+
+@pytest.mark.parametrize(
+    ("handler", "message"),
+    [
+        (many_headers, "broken HTTP response"),
+        (short_body, r"received \d+ bytes, expected 100000"),
+        (broken_chunks, "broken HTTP response"),
+    ],
+    ids=["100k headers", "short Content-Length", "bad chunk size"],
+)
+def test_protocol_faults_are_permanent(raw_server, handler, message):  # noqa: F811
+    """Issue #23: these were TransientFetchError, so a scan job was retried 4 times for nothing."""
+    server = raw_server(handler)
+    url = server.url("/a.png")
+    with pytest.raises(PermanentFetchError, match=message) as exc:
+        fetch_image(url, settings=settings(deadline=10.0))
+    assert url in str(exc.value) and "\n" not in str(exc.value)
+    assert "retrying will not help" in str(exc.value)
+
+
+def test_a_server_that_hangs_up_before_answering_is_still_transient(raw_server):  # noqa: F811
+    server = raw_server(hang_up)
+    with pytest.raises(TransientFetchError, match="disconnected without sending a response"):
+        fetch_image(server.url("/a.png"), settings=settings(deadline=10.0))
