@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from detectors import phone as ph
+from detectors.anchored import AnchoredReader, Decoded, best_number
 from detectors.base import Finding
 from detectors.edges import EdgeEvidence
 from detectors.exclusions import Exclusions
@@ -85,6 +86,7 @@ class TextDetector:
         self.solicit = Solicitations(rules, self.keywords)
         digit_like = {chr(cp) for cp, c in self.tables.cls.items() if c in DIGIT_CLASSES and c != "L"}
         self.speller = Speller(rules, digit_like.__contains__)
+        self.anchored = AnchoredReader(rules)
         self._units = frozenset(u.lower() for u in rules["exclude"]["units"] if u.isascii())
         self._max_block = int(rules["digits"].get("max_lookalike_block", 3))
         # A line without digits needs a QQ / WeChat keyword or a solicitation phrase: a cheap test on the raw
@@ -182,7 +184,7 @@ class TextDetector:
         """Findings in `text` (canonical view `canon`) past the prefilters; `maybe_digits`: the raw digit
         test passed."""
         t = self.tables
-        cls = text.translate(t.cls)
+        cls = raw_cls = text.translate(t.cls)
         has_digits = maybe_digits and self._digits5.search(cls) is not None
         v = Views(text, canon, cls, text.translate(t.value))
         hits = self.keywords.find(v)
@@ -207,8 +209,53 @@ class TextDetector:
                 if sum(1 for i in range(*span) if cls[i] in DIGIT_CLASSES) < self.qq_min:
                     continue
                 findings.extend(self._run_findings(span, v, hits, excluded))
+        if hits:
+            findings = self._anchored(Views(text, canon, raw_cls, v.value), hits, findings)
         findings.extend(self.solicit.find(v, hits, findings, self._conf))
         return _dedupe(findings)
+
+    def _anchored(self, v: Views, hits: Hits, findings: list[Finding]) -> list[Finding]:
+        """Numbers right after a QQ or phone keyword read whatever they are written in (anchored.py): added
+        where the runs found nothing there, or in place of a shorter reading of the same number."""
+        for h in hits:
+            if h.kind not in ("qq", "qq_group", "phone"):
+                continue
+            gap = (self._short_gap if h.short else self._joiners).match(v.canon, h.end)
+            assert gap is not None
+            if gap.end() - h.end > self.max_gap:
+                continue
+            d = best_number(
+                self.anchored.read(v, gap.end()),
+                h.kind if h.kind == "phone" else "qq",
+                self.qq_min,
+                self.qq_max,
+                self.edges.drop(v, untied=False),
+            )
+            if d is None:
+                continue
+            # A price, date, unit ... is what it is after a keyword too (扣扣领袖¥1844.05).
+            c = Candidate(d.positions, d.digits, d.classes)
+            if self.exclusions.check(c, v, tied=True) is not None or self.labels.foreign(v, c.start, hits):
+                continue
+            near = [f for f in findings if f.type != "solicitation" and _overlaps(f, d.start, d.end)]
+            if any(not f.value or len(f.value) >= len(d.digits) or f.value not in d.digits for f in near):
+                continue  # the runs read this number already, or read something else there
+            findings = [f for f in findings if f not in near]
+            findings.append(self._decoded(v, h, d))
+        return findings
+
+    def _decoded(self, v: Views, h: KeywordHit, d: Decoded) -> Finding:
+        if h.kind == "phone":
+            kind, rule, value = "phone", "phone.mobile_decoded", ph.mobile(d.digits) or d.digits
+        else:
+            kind, rule, value = "qq", "qq.keyword_decoded", d.digits
+        extra: dict[str, Any] = {"rules_version": self.version, "_core": (d.start, d.end)}
+        extra |= keyword_extra(v.text, h)
+        extra["disguised"] = True
+        if d.fillers:
+            extra["fillers"] = d.fillers
+        span = (h.start, d.end)
+        return Finding(kind, value, v.text[span[0] : span[1]], self._conf(rule), rule, span, extra=extra)
 
     def _run_findings(
         self, span: tuple[int, int], v: Views, hits: Hits, excluded: list[Excluded] | None
@@ -421,6 +468,11 @@ class TextDetector:
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))
+
+
+def _overlaps(f: Finding, start: int, end: int) -> bool:
+    a, b = f.extra.get("_core", f.span)
+    return a < end and start < b
 
 
 def _chunks(text: str) -> list[tuple[int, int]]:

@@ -104,7 +104,11 @@ class Speller:
         digits = {m.start(): self.digits_of(fold(m.group())) for m in words if m.start() not in taken}
         for m in words:
             found = digits.get(m.start())
-            if found and self._in_run(text, m.start(), m.end(), digits):
+            if (
+                found
+                and not self._glued_to_digits(text, m.start(), m.end())
+                and self._in_run(text, m.start(), m.end(), digits)
+            ):
                 out[m.start()] = (m.end(), "".join(NUMERALS[int(dig)] for _, _, dig in found))
         if not out:
             return None
@@ -151,6 +155,12 @@ class Speller:
                 else:
                     break
         return total >= _MIN_DIGITS
+
+    def _glued_to_digits(self, text: str, s: int, e: int) -> bool:
+        """Letters glued to written digits (san066, jiu7) are an id or a code, not spelled digits."""
+        return (s > 0 and unicodedata.digit(text[s - 1], None) is not None) or (
+            e < len(text) and unicodedata.digit(text[e], None) is not None
+        )
 
     def _keyword(self, text: str, words: list[re.Match[str]], k: int) -> list[tuple[int, int, str]]:
         """Rewrites that turn word k (and the word after it, across one separator) into a contact keyword

@@ -1,0 +1,222 @@
+"""After a strong contact keyword, the next span is read whatever it is made of.
+
+A keyword anchor licenses aggressive decoding (#17): sellers write the number right after 扣扣： or 电话☞ in
+look-alike letters only (lOZSbBg), homophones only, homophones an ordinary reading excludes (时 是 以), digits
+with filler characters between them (3哈9哈1, ⑤唷⑤唷⑥), symbols OCR reads as × or ＊ between digits, or all of
+these at once. Without a keyword the engine's precision rules stand; here the keyword is the evidence, and a
+reading is kept only when it yields a number of the keyword's kind and most of the span decodes.
+
+Reading, left to right from the keyword (past its joiners):
+- a digit is any character the tables give a digit (ASCII, disguised, numerals, spoken forms, homophones,
+  look-alike letters) or a homophone the stop-list keeps out of ordinary text;
+- a separator is any punctuation, symbol, emoji or space but sentence punctuation;
+- a filler is one character that is no digit (or a homophone between two firmer digits: 7吧9), or a run of one
+  character repeated (么么), standing between two digits;
+- anything else ends the span: two different non-digits in a row (a word), sentence punctuation, a letter
+  block that is not all look-alikes, a digit group glued to a unit (24小时), or a group after a separator that
+  starts a dictionary word (391287654 一流服务).
+The span's digit groups are then read as the longest prefix that makes a number of the keyword's kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from detectors import phone as ph
+from detectors import words
+from detectors.normalize import (
+    CLASS_HOMOPHONE,
+    CLASS_LOOKALIKE,
+    CLASS_NUMERAL,
+    DIGIT_CLASSES,
+    SENTENCE_END,
+    Views,
+    _main_readings,
+    digit_readings,
+    symbol_class,
+)
+from detectors.runs import EdgeDrop
+
+_MAX_SPAN = 96  # characters read after a keyword: 11 digits with fillers and separators fit many times
+_FIRM = "DCNSL"
+_TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE + CLASS_NUMERAL
+EVERYDAY = "h"  # class letter of a stop-listed homophone read as a digit after a keyword
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A number read after a keyword: its digits, their positions in the text, and how they were written."""
+
+    digits: str
+    positions: tuple[int, ...]
+    classes: str  # class letter per digit
+    fillers: int
+
+    @property
+    def start(self) -> int:
+        return self.positions[0]
+
+    @property
+    def end(self) -> int:
+        return self.positions[-1] + 1
+
+
+Group = list[tuple[int, str, str]]  # (position, digit, class letter) of consecutive digits
+
+
+@dataclass(frozen=True)
+class Span:
+    """What follows a keyword, read as digit groups, with the positions of the fillers between them."""
+
+    groups: list[Group]
+    fillers: list[int]
+
+
+class AnchoredReader:
+    def __init__(self, rules: dict[str, Any]) -> None:
+        by_reading = digit_readings(rules)
+        readings = _main_readings()
+        # Homophones the ordinary tables leave out because they are everyday words (时 是 以 上): after a
+        # keyword they are digits too.
+        self.extra = {
+            ch: by_reading[readings[ch]]
+            for ch in rules["digits"].get("homophone_stoplist", [])
+            if readings.get(ch) in by_reading
+        }
+        self.units = tuple(sorted({u.lower() for u in rules["exclude"]["units"]}, key=len, reverse=True))
+        self.word_freq = int(rules["qq"].get("edge_word_min_freq", 50))
+        self._sep = re.compile(symbol_class())
+
+    def read(self, v: Views, start: int) -> Span:
+        """The span starting at `start` (v.cls: the tables' classes, before look-alikes are judged)."""
+        groups: list[Group] = [[]]
+        fillers: list[int] = []
+        text, canon = v.text, v.canon
+        n = min(len(text), start + _MAX_SPAN)
+        i = start
+        broken = False  # a separator or filler since the last digit
+        while i < n:
+            digit = self._digit(v, i)
+            if digit is not None and not self._filler_homophone(v, i, groups[-1], n):
+                if not groups[0] and digit[1] in (CLASS_HOMOPHONE, EVERYDAY) and self._word_at(canon, i):
+                    break  # 扣扣领袖: the keyword is followed by a word, not a number
+                if groups[-1] and broken:
+                    if self._starts_word(canon, i, groups[-1]):
+                        break
+                    groups.append([])
+                groups[-1].append((i, *digit))
+                broken = False
+                i += 1
+                continue
+            if not groups[0]:
+                break
+            ch = text[i]
+            if digit is None and (self._sep.fullmatch(ch) or ch == "\n"):
+                broken = True
+                i += 1
+                continue
+            if (ch.isascii() and ch.isalpha()) or ch in SENTENCE_END:
+                break  # a letter block that is not all look-alikes is a word; a sentence ends
+            # One filler character, or one repeated (么么), between two digits.
+            j = i
+            while j < n and text[j] == ch:
+                j += 1
+            if (
+                j >= n
+                or self._unit_at(canon, i)
+                or (self._digit(v, j) is None and not self._sep.fullmatch(text[j]))
+            ):
+                break
+            fillers.extend(range(i, j))
+            broken = True
+            i = j
+        if not groups[-1]:
+            groups.pop()
+        # A group glued to a unit counts something (24小时): it is not the number's.
+        if len(groups) > 1 and self._unit_at(canon, groups[-1][-1][0] + 1):
+            groups.pop()
+        return Span(groups, fillers)
+
+    def _digit(self, v: Views, i: int) -> tuple[str, str] | None:
+        c = v.cls[i]
+        if c in DIGIT_CLASSES:
+            if c == CLASS_LOOKALIKE and not v.canon[i].isalnum() and not _between_digits(v, i):
+                return None  # '|' '!' are digits only between digits
+            return v.value[i], c
+        ch = v.canon[i]
+        return (self.extra[ch], EVERYDAY) if ch in self.extra else None
+
+    def _filler_homophone(self, v: Views, i: int, group: Group, n: int) -> bool:
+        """A homophone between two firmer digits is a filler there (7吧9, ⑤呀⑥), not a digit."""
+        if v.cls[i] != CLASS_HOMOPHONE or not group or group[-1][2] not in _FIRM or group[-1][0] != i - 1:
+            return False
+        j = i
+        while j < n and v.text[j] == v.text[i]:
+            j += 1
+        return j < n and v.cls[j] in _FIRM
+
+    def _unit_at(self, canon: str, i: int) -> bool:
+        return canon.startswith(self.units, i) and not canon.startswith("号", i)
+
+    def _word_at(self, canon: str, i: int) -> bool:
+        return words.longest_word(canon[i : i + 4], self.word_freq) is not None
+
+    def _starts_word(self, canon: str, i: int, previous: Group) -> bool:
+        """The group starting at i after a separator is text: a dictionary word starts there (一流服务)
+        and the group before it was not all homophones."""
+        if all(c == CLASS_HOMOPHONE for _, _, c in previous):
+            return False
+        return self._word_at(canon, i)
+
+
+def _trim(flat: Group, drop: EdgeDrop | None) -> Group:
+    """An everyday homophone (是 时 以) at either end is the word it is, not a digit (扣是95..., ...以后);
+    so is an edge homophone or numeral that `drop` places in the text around it (...7领红包)."""
+    a, b = 0, len(flat)
+    classes = "".join(c for _, _, c in flat)
+    while a < b and flat[a][2] == EVERYDAY:
+        a += 1
+    while b > a and flat[b - 1][2] == EVERYDAY:
+        b -= 1
+    if drop is not None:
+        while b - a > 1 and flat[a][2] in _TRIMMABLE and drop(flat[a][0], flat[a + 1][0], True, classes):
+            a += 1
+        while (
+            b - a > 1
+            and flat[b - 1][2] in _TRIMMABLE
+            and drop(flat[b - 1][0], flat[b - 2][0], False, classes)
+        ):
+            b -= 1
+    return flat[a:b]
+
+
+def _between_digits(v: Views, i: int) -> bool:
+    return 0 < i < len(v.cls) - 1 and v.cls[i - 1] in DIGIT_CLASSES and v.cls[i + 1] in DIGIT_CLASSES
+
+
+def best_number(
+    span: Span, kind: str, qq_min: int, qq_max: int, drop: EdgeDrop | None = None
+) -> Decoded | None:
+    """The longest prefix of whole groups that is a number of the keyword's kind (a QQ number: qq_min to
+    qq_max digits, no leading 0; a mobile, 86 / 0086 before it dropped) with no more fillers than digits.
+    Its ends lose what `drop` (EdgeEvidence) says is text there (...7领红包) and everyday homophones."""
+    best = None
+    taken: Group = []
+    for g in span.groups:
+        taken = taken + g
+        flat = _trim(taken, drop)
+        if not flat:
+            continue
+        digits = "".join(d for _, d, _ in flat)
+        if kind == "phone":
+            ok = ph.mobile(digits) is not None
+        else:
+            ok = qq_min <= len(digits) <= qq_max and digits[0] != "0"
+        fillers = sum(1 for f in span.fillers if f < flat[-1][0])
+        if ok and fillers <= len(digits):
+            best = Decoded(digits, tuple(p for p, _, _ in flat), "".join(c for _, _, c in flat), fillers)
+        if len(digits) > 15:
+            break
+    return best
