@@ -129,7 +129,7 @@ class AnchoredReader:
                 or (self._digit(v, j) is None and not self._sep.fullmatch(text[j]))
             ):
                 break
-            fillers.extend(range(i, j))
+            fillers.append(i)  # a repeated filler (么么, 丨丨丨) counts once
             broken = True
             i = j
         if not groups[-1]:
@@ -142,8 +142,8 @@ class AnchoredReader:
     def _digit(self, v: Views, i: int) -> tuple[str, str] | None:
         c = v.cls[i]
         if c in DIGIT_CLASSES:
-            if c == CLASS_LOOKALIKE and not v.canon[i].isalnum() and not _between_digits(v, i):
-                return None  # '|' '!' are digits only between digits
+            if c == CLASS_LOOKALIKE and not v.canon[i].isalnum() and not _beside_digits(v, i):
+                return None  # '|' '!' are digits only between digits, '|' also beside look-alike letters
             return v.value[i], c
         ch = v.canon[i]
         return (self.extra[ch], EVERYDAY) if ch in self.extra else None
@@ -172,14 +172,17 @@ class AnchoredReader:
 
 
 def _trim(flat: Group, drop: EdgeDrop | None) -> Group:
-    """An everyday homophone (是 时 以) at either end is the word it is, not a digit (扣是95..., ...以后);
-    so is an edge homophone or numeral that `drop` places in the text around it (...7领红包)."""
+    """An everyday homophone (是 时 以) at either end is the word it is, not a digit (扣是95..., ...以后),
+    unless the whole number is homophones; so is an edge homophone or numeral that `drop` places in the text
+    around it (...7领红包)."""
     a, b = 0, len(flat)
     classes = "".join(c for _, _, c in flat)
-    while a < b and flat[a][2] == EVERYDAY:
-        a += 1
-    while b > a and flat[b - 1][2] == EVERYDAY:
-        b -= 1
+    # ... unless the whole number is homophones: then the seller chose them all (以就而善把领把时).
+    if set(classes) - {CLASS_HOMOPHONE, EVERYDAY}:
+        while a < b and flat[a][2] == EVERYDAY:
+            a += 1
+        while b > a and flat[b - 1][2] == EVERYDAY:
+            b -= 1
     if drop is not None:
         while b - a > 1 and flat[a][2] in _TRIMMABLE and drop(flat[a][0], flat[a + 1][0], True, classes):
             a += 1
@@ -192,8 +195,13 @@ def _trim(flat: Group, drop: EdgeDrop | None) -> Group:
     return flat[a:b]
 
 
-def _between_digits(v: Views, i: int) -> bool:
-    return 0 < i < len(v.cls) - 1 and v.cls[i - 1] in DIGIT_CLASSES and v.cls[i + 1] in DIGIT_CLASSES
+def _beside_digits(v: Views, i: int) -> bool:
+    before = i > 0 and v.cls[i - 1] in DIGIT_CLASSES
+    after = i < len(v.cls) - 1 and v.cls[i + 1] in DIGIT_CLASSES
+    if before and after:
+        return True
+    letter = (before and v.canon[i - 1].isalpha()) or (after and v.canon[i + 1].isalpha())
+    return v.canon[i] == "|" and letter and (before or after)
 
 
 def best_number(

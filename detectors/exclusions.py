@@ -67,7 +67,9 @@ class Exclusions:
         s, e = c.start, c.end
         gaps = c.gaps(text, canon)
         n = len(c.digits)
-        if any("**" in g or "×" in g for g in gaps) or (
+        masks = sum(1 for g in gaps if "**" in g or "×" in g)
+        # 138****5678 hides digits; the same mark between every digit (3×9×1×2...) is a separator.
+        if (0 < masks <= 2 and masks < len(gaps)) or (
             s >= 2 and canon[s - 2 : s] in ("**", "××", "xx", "##")
         ):
             return "exclude.masked", "all"

@@ -126,7 +126,11 @@ class KeywordMatcher:
         # All sound patterns in one, without the ASCII bounds (those keep the engine off its fast path).
         bare = [rx.pattern.replace("(?<![a-z])", "").replace("(?![a-z])", "") for _, rx in self._pinyin]
         self._sound_any = re.compile("|".join(bare) or "(?!)")
-        self.channel_words = [w for w, (k, _, _, _) in self._kind_of.items() if k in CONTACT_KINDS]
+        # Words a line without a digit run needs to be read: channels (ids, solicitations, numbers in
+        # disguise after them) and phone keywords (a mobile in disguise after 电话).
+        self.channel_words = [
+            w for w, (k, _, _, _) in self._kind_of.items() if k in (*CONTACT_KINDS, "phone")
+        ]
 
     def keyword_pattern(self, words_: list[str]) -> str:
         """The regex `_literal` is made of, for any subset of the listed words: each word, and contact

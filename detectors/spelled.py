@@ -26,6 +26,7 @@ NUMERALS = "〇一二三四五六七八九"
 # Letters, tone-marked vowels (ā á ǎ à ü ǘ ...) and combining tone marks.
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f\u0300-\u036f]+")
 _MIN_DIGITS = 3  # spelled digits are read only where this many digits stand together
+_FULL_FINALS = [["iu", "iou"], ["ui", "uei"], ["un", "uen"]]
 Digits = list[tuple[int, int, str]]  # (start, end, digit) of each digit word in a folded word
 
 
@@ -63,7 +64,9 @@ class Speller:
         words: dict[str, str] = {}
         for syl, dig in digit_readings(rules).items():
             if len(syl) > 1 and syl != "shi":  # shi is ten (十) when spelled; a lone letter is no digit
-                words[syl] = dig
+                # Pinyin writes iu, ui, un for the finals iou, uei, uen; other romanisations spell them out.
+                for spelling in fuzzy_variants(syl, [], _FULL_FINALS):
+                    words.setdefault(spelling, dig)
         for ch, dig in d["spoken"].items():
             words.setdefault(_main_readings().get(ch, ""), dig)
         for word, dig in d.get("spelled", {}).items():
