@@ -28,6 +28,8 @@ from detectors.normalize import (
 )
 
 CONTACT_KINDS = ("qq", "qq_group", "wechat")
+# A verb and 我 (撩我, 召唤我) or an English word and me (hit me up): the verb is checked with jieba.
+_VERB_ME = re.compile(r"([\u4e00-\u9fff]{1,2})我|(?<![a-z])[a-z]{2,8} me(?: up)?(?![a-z])")
 ChannelGate = Callable[[str], bool]
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 # A written digit; homophones and spoken forms are ordinary characters too.
@@ -90,6 +92,9 @@ class KeywordMatcher:
         # word -> (kind, short, how, form). Later entries win for words listed twice: weakest first.
         self._kind_of: dict[str, tuple[str, bool, str, str]] = {}
         shapes: dict[str, list[str]] = {k.lower(): v for k, v in kw.get("ocr_confusions", {}).items()}
+        # A solicitation phrase (私我, 扫码加我) ties a number after it as a contact verb does.
+        for w in rules.get("solicitation", {}).get("phrases", []):
+            self._kind_of[w.lower()] = ("verb", False, "literal", w.lower())
         for kind, key, short in [
             ("verb", "contact_verbs", False),
             ("phone", "phone", False),
@@ -131,6 +136,12 @@ class KeywordMatcher:
         self.channel_words = [
             w for w, (k, _, _, _) in self._kind_of.items() if k in (*CONTACT_KINDS, "phone")
         ]
+        # Parts of QQ keywords: the characters of the listed ones (扣 企 鹅) and those read like them (球 秋).
+        parts = {c for w in kw.get("qq", []) if len(w) >= 2 for c in w if _CJK.fullmatch(c)}
+        parts |= {
+            c for classes in self.sound_classes[:1] for pos in classes for c in pos if _CJK.fullmatch(c)
+        }
+        self._part_label = re.compile(f"{charset(parts)}(?:账号|帐号|号码|号)")
 
     def keyword_pattern(self, words_: list[str]) -> str:
         """The regex `_literal` is made of, for any subset of the listed words: each word, and contact
@@ -213,7 +224,34 @@ class KeywordMatcher:
                 if self.is_word(m.group()):
                     continue  # 口号, 维新: a word of its own
                 hits.append(KeywordHit(kind, s, e, False, m.group(), "sound", m.group()))
+        hits.extend(self._verbs_me(canon, hits))
+        hits.extend(self._part_labels(canon, hits))
         return Hits([h for h in hits if not self.in_word(h, canon)])
+
+    def _verbs_me(self, canon: str, hits: list[KeywordHit]) -> list[KeywordHit]:
+        """Any verb with 我 / me after it is a contact verb (撩我, 召唤我, 敲我, hit me up, msg me): jieba's
+        part of speech for Chinese, the shape `word me` for English."""
+        out = []
+        for m in _VERB_ME.finditer(canon):
+            s, e = m.span()
+            verb = m.group(1) or ""
+            if verb and not words.tag(verb).startswith("v"):
+                continue
+            if any(h.start < e and s < h.end for h in hits):
+                continue
+            out.append(KeywordHit("verb", s, e, False, m.group(), "verb_me", m.group()))
+        return out
+
+    def _part_labels(self, canon: str, hits: list[KeywordHit]) -> list[KeywordHit]:
+        """A distinctive part or sound of a QQ keyword + 号 / 号码 / 账号 is a QQ keyword (鹅号, 企号码,
+        秋账号), unless the two make a common word (口号)."""
+        out = []
+        for m in self._part_label.finditer(canon):
+            s, e = m.span()
+            if self.is_word(canon[s : s + 2]) or any(h.start < e and s < h.end for h in hits):
+                continue
+            out.append(KeywordHit("qq", s, e, False, m.group(), "part", m.group()))
+        return out
 
     def _key(self, word: str) -> str:
         """The listed form of a matched keyword: decorations dropped unless the word itself has them (微❤)."""

@@ -10,7 +10,7 @@ from typing import Any
 from detectors.base import Finding
 from detectors.edges import EdgeEvidence
 from detectors.keywords import KeywordHit, KeywordMatcher, keyword_extra
-from detectors.normalize import CLASS_HOMOPHONE, CLASS_NUMERAL, CLASS_SPOKEN, Views
+from detectors.normalize import CLASS_HOMOPHONE, CLASS_NUMERAL, CLASS_SPOKEN, Views, symbol_class
 from detectors.rules import rules_version
 
 # WeChat's own rule for ids: a letter, then 5-19 letters, digits, '-' or '_'.
@@ -18,7 +18,8 @@ _ID = re.compile(r"[a-z][-_a-z0-9]{5,19}(?![-_a-z0-9])")
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 # Characters that stand for a digit in a disguised id (贰, 幺, 酒).
 _READ_AS_DIGIT = CLASS_NUMERAL + CLASS_SPOKEN + CLASS_HOMOPHONE
-_GAP = re.compile(r"(?:[\s:：=~\-＞>→/|()（）\[\]【】·@]|号码?|是|为|我的?|加|搜)*")
+# Between the keyword and the id: joiner words, and any punctuation, symbol, emoji or space (微信➡, VX☞).
+_GAP = re.compile(f"(?:{symbol_class()}|\n|号码?|是|为|我的?|加|搜)*")
 
 
 class WechatIds:
