@@ -225,7 +225,10 @@ class KeywordMatcher:
                     continue  # 口号, 维新: a word of its own
                 hits.append(KeywordHit(kind, s, e, False, m.group(), "sound", m.group()))
         hits.extend(self._verbs_me(canon, hits))
-        hits.extend(self._part_labels(canon, hits))
+        parts = self._part_labels(canon, hits)
+        if parts:
+            # 蔻账号 is one keyword, not the short keyword 蔻 and a label.
+            hits = [h for h in hits if not any(p.start <= h.start and h.end <= p.end for p in parts)] + parts
         return Hits([h for h in hits if not self.in_word(h, canon)])
 
     def _verbs_me(self, canon: str, hits: list[KeywordHit]) -> list[KeywordHit]:
@@ -248,7 +251,8 @@ class KeywordMatcher:
         out = []
         for m in self._part_label.finditer(canon):
             s, e = m.span()
-            if self.is_word(canon[s : s + 2]) or any(h.start < e and s < h.end for h in hits):
+            inside = [h for h in hits if h.start < e and s < h.end]
+            if self.is_word(canon[s : s + 2]) or any(not h.short or h.start < s or h.end > e for h in inside):
                 continue
             out.append(KeywordHit("qq", s, e, False, m.group(), "part", m.group()))
         return out
