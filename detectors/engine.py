@@ -397,7 +397,8 @@ class TextDetector:
             a, b = glued
             c = Candidate(c.positions[a:b], digits[a:b], c.classes[a:b])
             digits = c.digits
-        checked = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb")
+        mail = tie is not None and tie.how == "mail"
+        checked = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb", mail=mail)
         reason, scope = checked if checked is not None else (None, "all")
         if reason is None and (labelled or self.labels.foreign(v, c.start, hits)):
             # 货号518264-907, 型号：XJ-40215583: the number is its label's, whatever keyword is around.
@@ -443,6 +444,8 @@ class TextDetector:
             return None, digits
         if kind in ("qq", "qq_group"):
             rule = qq_rule(c, kind, self.rules)
+            if rule == "qq.keyword" and tie is not None and tie.how == "mail":
+                rule = "qq.mailbox"
             return rule, digits
         if mob:
             return "phone.mobile", mob

@@ -59,10 +59,11 @@ class Exclusions:
             "(?:" + "|".join(re.escape(c.lower()) for c in ex["currency"]) + r")\s?[:：]?\s?$"
         )
 
-    def check(self, c: Candidate, v: Views, tied: bool) -> tuple[str, str] | None:
+    def check(self, c: Candidate, v: Views, tied: bool, mail: bool = False) -> tuple[str, str] | None:
         """(rule, scope) of the exclusion that applies to `c`, or None. `tied`: a contact keyword sits right
         before it. scope says which digits the reason is about: "all", or only the "head" / "tail" group
-        (a decimal tail or a unit after the last group says nothing about an earlier group)."""
+        (a decimal tail or a unit after the last group says nothing about an earlier group). `mail`: the
+        number is a mailbox's name (a QQ mail domain follows it)."""
         text, canon = v.text, v.canon
         s, e = c.start, c.end
         gaps = c.gaps(text, canon)
@@ -130,6 +131,8 @@ class Exclusions:
                 # 6.673.581.09, 1,234,567: figures in a table. A '.' at one end only condemns that end.
                 # Says nothing about any one group: shorter readings are still tried.
                 return "exclude.number_list", "none"
+        if mail:
+            return None  # 391287654#qq.com is a mailbox, not a link
         head_url, tail_url = _in_url(canon, s), _in_url(canon, e - 1)
         if head_url or tail_url:
             return "exclude.url", "all" if head_url and tail_url else "head" if head_url else "tail"

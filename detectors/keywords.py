@@ -28,6 +28,13 @@ from detectors.normalize import (
 )
 
 CONTACT_KINDS = ("qq", "qq_group", "wechat")
+# A QQ mailbox's domain after its number: the @ as a sign, a bracketed or bare "at", an "a" (ⓐ), 艾特 (its
+# sound) or 圈a;
+# vip. before qq; the dot as a sign or 点 / dot; c0m for com.
+_MAIL_DOMAIN = re.compile(
+    r"(?:[@＠#]|[\[(（【{<〔]\s*at?\s*[\])）】}>〕]|(?<![a-z])at(?![a-z])|(?<=[0-9\s])a|艾特|圈+a)\s*"
+    r"(?:vip\s*(?:[.。·点]|dot)\s*)?(?:qq|foxmail)\s*(?:[.。·点]|dot|[\[(（]dot[\])）])\s*c[o0]m(?![a-z])"
+)
 # A verb and 我 (撩我, 召唤我) or an English word and me (hit me up): the verb is checked with jieba.
 _VERB_ME = re.compile(r"([\u4e00-\u9fff]{1,2})我|(?<![a-z])[a-z]{2,8} me(?: up)?(?![a-z])")
 ChannelGate = Callable[[str], bool]
@@ -225,11 +232,21 @@ class KeywordMatcher:
                     continue  # 口号, 维新: a word of its own
                 hits.append(KeywordHit(kind, s, e, False, m.group(), "sound", m.group()))
         hits.extend(self._verbs_me(canon, hits))
-        parts = self._part_labels(canon, hits)
-        if parts:
-            # 蔻账号 is one keyword, not the short keyword 蔻 and a label.
-            hits = [h for h in hits if not any(p.start <= h.start and h.end <= p.end for p in parts)] + parts
-        return Hits([h for h in hits if not self.in_word(h, canon)])
+        # 蔻账号 is one keyword, not the short keyword 蔻 and a label; @qq.com one, not @ and qq.
+        wholes = self._part_labels(canon, hits) + self._mail_domains(canon)
+        if wholes:
+            hits = [
+                h for h in hits if not any(w.start <= h.start and h.end <= w.end for w in wholes)
+            ] + wholes
+        return Hits([h for h in hits if h.how == "mail" or not self.in_word(h, canon)])
+
+    def _mail_domains(self, canon: str) -> list[KeywordHit]:
+        """A QQ mail domain after a number makes the number a QQ number (391287654@qq.com, 【at】vip.qq点com,
+        #foxmail.com): the @ written any way, the dot too."""
+        return [
+            KeywordHit("qq", m.start(), m.end(), False, m.group(), "mail", m.group())
+            for m in _MAIL_DOMAIN.finditer(canon)
+        ]
 
     def _verbs_me(self, canon: str, hits: list[KeywordHit]) -> list[KeywordHit]:
         """Any verb with 我 / me after it is a contact verb (撩我, 召唤我, 敲我, hit me up, msg me): jieba's
