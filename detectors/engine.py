@@ -105,6 +105,8 @@ class TextDetector:
         self._joiners = re.compile("(?:" + "|".join(re.escape(j) for j in joiners) + f"|{symbols})*")
         # A short keyword (扣, 微, v) ties only a number right after it, past at most three such symbols.
         self._short_gap = re.compile(f"{symbols}{{0,3}}")
+        # ... and a Latin letter keyword ending its line (Q: / V) ties the number that starts the next one.
+        self._short_gap_line = re.compile(f"{symbols}{{0,3}}\n{symbols}{{0,2}}")
         # Measure words (个 只 次 ...): a numeral right before one is counting, not part of a number.
         self._measure = {u for u in rules["exclude"]["units"] if len(u) == 1 and not u.isascii()}
         q = rules["qq"]
@@ -365,7 +367,9 @@ class TextDetector:
             if h.end <= c.start:
                 gap = v.canon[h.end : c.start]
                 if h.short:
-                    ok = self._short_gap.fullmatch(gap) is not None
+                    ok = self._short_gap.fullmatch(gap) is not None or (
+                        h.word.isascii() and self._short_gap_line.fullmatch(gap) is not None
+                    )
                 else:
                     ok = len(gap) <= self.max_gap and self._joiners.fullmatch(gap) is not None
                 if ok:

@@ -32,7 +32,7 @@ CONTACT_KINDS = ("qq", "qq_group", "wechat")
 # sound) or 圈a;
 # vip. before qq; the dot as a sign or 点 / dot; c0m for com.
 _MAIL_DOMAIN = re.compile(
-    r"(?:[@＠#]|[\[(（【{<〔]\s*at?\s*[\])）】}>〕]|(?<![a-z])at(?![a-z])|(?<=[0-9\s])a|艾特|圈+a)\s*"
+    r"(?:[@＠#]|[\[(（【{<〔]\s*at?\s*[\])）】}>〕]|(?<![a-z])at|(?<=[0-9\s])a|艾特|圈+a)\s*"
     r"(?:vip\s*(?:[.。·点]|dot)\s*)?(?:qq|foxmail)\s*(?:[.。·点]|dot|[\[(（]dot[\])）])\s*c[o0]m(?![a-z])"
 )
 # A verb and 我 (撩我, 召唤我) or an English word and me (hit me up): the verb is checked with jieba.
