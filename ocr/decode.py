@@ -260,7 +260,9 @@ def _read_animation(
     held: dict[int, np.ndarray] = {}  # pixels of the first distinct frames: no second pass when all fit
     held_pixels = stepped = largest = 0
     seen: set[bytes] = set()
-    name = fmt.upper()
+    if not isinstance(im, GifImagePlugin.GifImageFile):  # WebP and APNG say their frame count up front
+        w, h = im.size
+        _check_steps(fmt, im.n_frames, im.n_frames * w * h, (w, h), limits)
     while True:
         index = len(shown)
         if index:
@@ -269,17 +271,8 @@ def _read_animation(
             except EOFError:
                 break
         w, h = _check_size(im, fmt, limits)  # a GIF frame may grow the canvas: checked before it loads
-        if index >= limits.max_animation_frames:
-            raise DecodeError(
-                f"animated {name} has more than {limits.max_animation_frames} frames "
-                "(QQSCAN_MAX_ANIMATION_FRAMES); raise it to scan this file, or export the frames as images"
-            )
         stepped += w * h
-        if stepped > STEP_BUDGET_FRAMES * limits.max_pixels:
-            raise DecodeError(
-                f"animated {name} too large to step through: {index + 1} frames of {w}x{h} pass "
-                f"{STEP_BUDGET_FRAMES}x QQSCAN_MAX_PIXELS; export the frames as images to scan them"
-            )
+        _check_steps(fmt, index + 1, stepped, (w, h), limits)
         im.load()  # WebP decodes (and sets the frame's duration) on load
         largest = max(largest, w * h)
         step = Shown(index, float(im.info.get("duration") or 0), animation.digest(im), animation.sketch(im))
@@ -321,6 +314,20 @@ def _read_animation(
         meta["frames_unread"] = choice.unread
         meta["note"] = f"{len(shown)} frames, {choice.note} ({why})"
     return frames
+
+
+def _check_steps(fmt: str, frames: int, pixels: int, size: tuple[int, int], limits: DecodeLimits) -> None:
+    """The bounds on stepping through an animation (module docstring), for `frames` frames so far."""
+    if frames > limits.max_animation_frames:
+        raise DecodeError(
+            f"animated {fmt.upper()} has more than {limits.max_animation_frames} frames "
+            "(QQSCAN_MAX_ANIMATION_FRAMES); raise it to scan this file, or export the frames as images"
+        )
+    if pixels > STEP_BUDGET_FRAMES * limits.max_pixels:
+        raise DecodeError(
+            f"animated {fmt.upper()} too large to step through: {frames} frames of {size[0]}x{size[1]} "
+            f"pass {STEP_BUDGET_FRAMES}x QQSCAN_MAX_PIXELS; export the frames as images to scan them"
+        )
 
 
 def _check_size(im: Image.Image, fmt: str, limits: DecodeLimits) -> tuple[int, int]:

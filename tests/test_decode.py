@@ -221,12 +221,16 @@ def test_gif_partial_frames_are_composited() -> None:
     assert near(px[5, 5], RED, 0) and near(px[32, 32], BLUE, 0)
 
 
+def slide_colour(i: int) -> tuple[int, int, int]:
+    return (40 + i * 9 % 200, 200 - i * 7 % 150, 90)
+
+
 def slideshow(n: int, marked: int, durations: list[int], fmt: str = "GIF", size: int = 64) -> bytes:
     """`n` different frames (each its own colour and band), frame `marked` alone with a black bar (the
     contact), `durations` in ms."""
     frames = []
     for i in range(n):
-        im = Image.new("RGB", (size, size), (40 + i * 9 % 200, 200 - i * 7 % 150, 90))
+        im = Image.new("RGB", (size, size), slide_colour(i))
         ImageDraw.Draw(im).rectangle([0, i * 3 % size, size - 1, i * 3 % size + 2], fill=WHITE)
         if i == marked:
             ImageDraw.Draw(im).rectangle([8, size // 2, size - 8, size // 2 + 4], fill=(0, 0, 0))
@@ -247,6 +251,8 @@ def test_a_frame_shown_long_is_read_wherever_it_sits(fmt: str) -> None:
             frames = decode_image(data)
             assert marked in [f.index for f in frames], fmt
             assert len(frames) == 8 and frames[0].index == 0
+            for f in frames:  # frames read in the second pass (seeking back) are the right ones
+                assert near(f.pixels[63, 0], slide_colour(f.index), 6), (fmt, f.index)
             meta = frames[0].meta
             assert meta["frames_total"] == 10 and meta["frames_unread"] == 2
             assert "10 different pictures, 8 read (2 of them drawn at random): 2 not read" in meta["note"]
@@ -338,6 +344,15 @@ def test_stepping_through_frames_is_bounded_by_pixels() -> None:
     # 32x32 frames at max_pixels=1024: 16 x max_pixels are 16 frames; the 17th is refused
     with pytest.raises(DecodeError, match=r"animated GIF too large to step through: 17 frames of 32x32"):
         decode_image(animated(colors), DecodeLimits(max_pixels=1024, max_frames=8))
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
+def test_an_animation_over_the_frame_cap_is_an_error_not_a_partial_read(fmt: str) -> None:
+    # WebP and APNG declare their frame count and are refused before stepping; GIF at frame 11.
+    data = slideshow(11, 0, [100] * 11, fmt)
+    with pytest.raises(DecodeError, match=rf"animated {fmt} has more than 10 frames"):
+        decode_image(data, DecodeLimits(max_animation_frames=10))
+    assert len(decode_image(data, DecodeLimits(max_animation_frames=11))) == 8
 
 
 def test_a_frame_bomb_is_refused_at_the_frame_cap() -> None:
