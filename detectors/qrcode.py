@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 from detectors.base import Finding
 
@@ -77,6 +80,42 @@ def qr_finding(payload: str, box: Sequence[Sequence[float]], frame: int = 0) -> 
     )
 
 
+# Query parameters of QQ chat and card links that carry the QQ (or group) number.
+_NUMBER_PARAMS = ("uin", "qq", "group_code", "groupuin")
+_QQ_NUMBER = re.compile(r"[1-9]\d{4,10}")
+
+
+def payload_contacts(payload: str, box: Sequence[Sequence[float]], frame: int = 0) -> list[Finding]:
+    """The contacts a code carries, as the detectors read any other text: the number in a QQ chat or card
+    link's query (uin=, rule qq.qr_link), and whatever the text detectors find in a payload that is not a
+    link (a QR code of "加我QQ 391287654"), each with the code's corners as its box."""
+    from detectors import RULES_VERSION, detect_text
+
+    corners = [[float(x), float(y)] for x, y in box]
+    extra = {"carrier": "qrcode", "rules_version": RULES_VERSION}
+    kind = classify_qr_payload(payload)
+    if kind == "qq":
+        query = parse_qs(urlsplit(payload.strip()).query)
+        for name in _NUMBER_PARAMS:
+            for value in query.get(name, []):
+                if _QQ_NUMBER.fullmatch(value):
+                    return [
+                        Finding("qq", value, payload, 0.99, "qq.qr_link", None, corners, frame, dict(extra))
+                    ]
+        return []
+    if kind != "text":
+        return []
+    found = []
+    for f in detect_text(payload):
+        found.append(replace(f, box=corners, frame=frame, extra={**f.extra, **extra}))
+    return found
+
+
 def qr_findings(codes: Iterable[QrCode]) -> list[Finding]:
-    """One finding per decoded code (ocr.qr.decode_qr already keeps one code per payload and frame)."""
-    return [qr_finding(c.payload, c.box, c.frame) for c in codes]
+    """One finding per decoded code (ocr.qr.decode_qr already keeps one code per payload and frame), and
+    the contacts its payload carries."""
+    out = []
+    for c in codes:
+        out.append(qr_finding(c.payload, c.box, c.frame))
+        out.extend(payload_contacts(c.payload, c.box, c.frame))
+    return out

@@ -57,8 +57,12 @@ def test_decode_and_classify(payload: str, kind: str) -> None:
     img = page(400, 400)
     code = qr_image(payload, 6)
     paste(img, code, 50, 60)
-    (f,) = scan_qr(img, frame=3)
+    f, *carried = scan_qr(img, frame=3)
     assert (f.type, f.value, f.extra["contact_type"], f.frame) == ("qrcode", payload, kind, 3)
+    # A QQ chat or card link with uin= carries the QQ number itself, boxed like the code.
+    assert [(c.type, c.value, c.rule, c.box) for c in carried] == (
+        [("qq", "391287654", "qq.qr_link", f.box)] if "uin=" in payload else []
+    )
     assert f.rule == f"qrcode.{kind}" and f.to_dict()["rules_version"] == detectors.RULES_VERSION
     xs = [p[0] for p in f.box]
     ys = [p[1] for p in f.box]
@@ -88,3 +92,27 @@ def test_no_code() -> None:
     cv2.putText(img, "QQ 391287654", (10, 150), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 0), 2)
     assert scan_qr(img) == []
     assert scan_qr(np.zeros((0, 0, 3), np.uint8)) == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ("mqqwpa://im/chat?chat_type=wpa&uin=391287654&version=1", [("qq", "391287654", "qq.qr_link")]),
+        ("http://wpa.qq.com/msgrd?v=3&uin=391287654&site=qq&menu=yes", [("qq", "391287654", "qq.qr_link")]),
+        (
+            "mqqapi://card/show_pslcard?src_type=internal&uin=60128834&card_type=group",
+            [("qq", "60128834", "qq.qr_link")],
+        ),
+        ("https://qm.qq.com/cgi-bin/qm/qr?k=AbCdEf", []),  # a key, no number in it
+        ("加我QQ：391287654 领优惠", [("qq", "391287654", "qq.keyword")]),  # text: read as any other text
+        ("https://item.taobao.com/item.htm?id=391287654", []),  # a listing link's id is no contact
+    ],
+)
+def test_a_payload_carries_its_contact(payload: str, expected: list[tuple[str, str, str]]) -> None:
+    img = page(400, 400)
+    paste(img, qr_image(payload, 5), 40, 40)
+    code, *carried = scan_qr(img, frame=1)
+    assert code.type == "qrcode" and code.value == payload
+    assert [(c.type, c.value, c.rule) for c in carried] == expected
+    for c in carried:
+        assert c.box == code.box and c.frame == 1 and c.extra["carrier"] == "qrcode"
