@@ -89,28 +89,27 @@ class PageError(QqscanError):
     """A listing page that cannot be read within the bounds above; the message says why."""
 
 
-class _TooDeep(ValueError):
-    pass
+_TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels; not a listing page"
 
 
 def _load_json(text: str) -> Any:
-    """json.loads, with a document nested past the C parser's recursion limit reported as too deep."""
+    """json.loads (ValueError if it is not JSON); PageError past the C parser's recursion limit."""
     try:
         return json.loads(text)
     except RecursionError:
-        raise _TooDeep() from None
+        raise PageError(_TOO_DEEP) from None
 
 
 def json_image_urls(data: Any, *, key: str = "") -> list[str]:
     """Every string value in a JSON document that looks like an image URL, in document order.
-    _TooDeep past MAX_JSON_DEPTH levels."""
+    PageError past MAX_JSON_DEPTH levels."""
     out: list[str] = []
     stack: list[tuple[Any, str, int]] = [(data, key, 0)]
     while stack:
         value, name, depth = stack.pop()
         if isinstance(value, dict | list):
             if depth >= MAX_JSON_DEPTH:
-                raise _TooDeep()
+                raise PageError(_TOO_DEEP)
             items = value.items() if isinstance(value, dict) else ((name, v) for v in value)
             stack.extend(reversed([(v, str(k), depth + 1) for k, v in items]))
         elif isinstance(value, str) and _looks_like_image(value, keyed=bool(IMAGE_KEYS.search(name))):
@@ -135,7 +134,7 @@ def _script_urls(text: str) -> Iterator[str]:
         try:
             yield from json_image_urls(_load_json(body))
             return
-        except ValueError:  # not JSON on its own, or too deep: the pattern still finds quoted URLs
+        except (ValueError, PageError):  # not JSON on its own, or too deep: the pattern finds quoted URLs
             pass
     yield from _quoted_urls(text)
 
@@ -218,8 +217,6 @@ def extract_image_urls(text: str, page_url: str, content_type: str = "text/html"
     if "json" in content_type or body[:1] in "[{":
         try:
             return _resolve(json_image_urls(_load_json(body)), page_url)
-        except _TooDeep:
-            raise PageError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels; not a listing page") from None
         except ValueError:
             pass  # "{" can also start a broken page; parse it as HTML
     parser = _Collector()

@@ -231,6 +231,11 @@ def test_deeply_nested_json_is_a_page_error_not_a_recursion_error(content_type):
     ]
 
 
+def test_deep_json_inside_a_script_is_searched_by_pattern():
+    html = '<img data-src="/a.jpg"><script type="application/json">' + nested_json() + "</script>"
+    assert extract_image_urls(html, "https://s.test/") == ["https://s.test/a.jpg", "https://s.test/x.jpg"]
+
+
 # Markup that made Python 3.11's html.parser (on close) or our patterns search the rest of the page again
 # at every position: 1-4 MiB of each took minutes to hours, or raised out of the parser.
 HOSTILE = {
