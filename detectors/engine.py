@@ -106,7 +106,7 @@ class TextDetector:
         # A short keyword (扣, 微, v) ties only a number right after it, past at most three such symbols.
         self._short_gap = re.compile(f"{symbols}{{0,3}}")
         # ... and a Latin letter keyword ending its line (Q: / V) ties the number that starts the next one.
-        self._short_gap_line = re.compile(f"{symbols}{{0,3}}\n{symbols}{{0,2}}")
+        self._short_gap_line = re.compile(f"(?:{symbols}|\n){{0,3}}\n(?:{symbols}|\n){{0,2}}")
         # Measure words (个 只 次 ...): a numeral right before one is counting, not part of a number.
         self._measure = {u for u in rules["exclude"]["units"] if len(u) == 1 and not u.isascii()}
         q = rules["qq"]

@@ -120,7 +120,8 @@ class KeywordMatcher:
                             self._kind_of[variant] = (kind, False, "shape", w)
         # Contact keywords of two or three characters may carry one or two decorations between them (V.X,
         # Q Q, 微❤信, 扣-扣, 企✨鹅): any punctuation, symbol or space but sentence punctuation.
-        self._decor = re.compile(f"{symbol_class()}{{1,2}}")
+        # A line break counts too: vertical text read one character per line (企\n鹅).
+        self._decor = re.compile(f"(?:{symbol_class()}|\n){{1,2}}")
         self._literal = re.compile(self.keyword_pattern(list(self._kind_of)))
         sounds = _sound_patterns(kw, d)
         self._pinyin = [(kind, rx) for kind, rx, _ in sounds]
