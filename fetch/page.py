@@ -31,7 +31,9 @@ def _decode(data: bytes, declared: str) -> str:
         charset = mb.group(1).decode("ascii") if mb else "utf-8"
     try:
         return data.decode(charset, errors="replace")
-    except LookupError:  # an unknown charset name: utf-8 is right far more often than not
+    except (LookupError, UnicodeError):
+        # An unknown charset name, or a codec that is no text encoding or cannot replace (idna, punycode,
+        # undefined raise even with errors="replace"): utf-8 is right far more often than not.
         return data.decode("utf-8", errors="replace")
 
 

@@ -204,10 +204,19 @@ def _resolve(urls: Iterable[str], base: str) -> list[str]:
         u = (raw or "").strip().strip("'\"")
         if not u or u.startswith(("data:", "javascript:", "about:", "blob:")):
             continue
-        absolute = urljoin(base, u).split("#", 1)[0]
-        if urlsplit(absolute).scheme in ("http", "https"):
+        absolute = _join(base, u)
+        if absolute and urlsplit(absolute).scheme in ("http", "https"):
             out[absolute] = None
     return list(out)
+
+
+def _join(base: str, url: str) -> str | None:
+    """`url` made absolute against `base`, without its fragment; None when urllib cannot parse either
+    (`http://[x/a.jpg`: "Invalid IPv6 URL"), so one broken link costs its page nothing."""
+    try:
+        return urljoin(base, url).split("#", 1)[0]
+    except ValueError:
+        return None
 
 
 def extract_image_urls(text: str, page_url: str, content_type: str = "text/html") -> list[str]:
@@ -227,7 +236,7 @@ def extract_image_urls(text: str, page_url: str, content_type: str = "text/html"
         rest = text
     parser.urls.extend(_quoted_urls(rest))
     parser.urls.extend(_css_urls(rest))
-    base = urljoin(page_url, parser.base) if parser.base else page_url
+    base = (_join(page_url, parser.base) if parser.base else None) or page_url
     return _resolve(parser.urls, base)
 
 

@@ -231,6 +231,12 @@ def test_deeply_nested_json_is_a_page_error_not_a_recursion_error(content_type):
     ]
 
 
+def test_a_url_urllib_cannot_parse_is_skipped_not_raised():
+    # "Invalid IPv6 URL" from urljoin stopped `qqscan scan` like the RecursionError did.
+    html = '<base href="http://[x/"><img src="http://[::1/a.jpg"><img data-src="/b.jpg">'
+    assert extract_image_urls(html, "https://s.test/p") == ["https://s.test/b.jpg"]
+
+
 def test_deep_json_inside_a_script_is_searched_by_pattern():
     html = '<img data-src="/a.jpg"><script type="application/json">' + nested_json() + "</script>"
     assert extract_image_urls(html, "https://s.test/") == ["https://s.test/a.jpg", "https://s.test/x.jpg"]

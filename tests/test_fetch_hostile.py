@@ -134,6 +134,16 @@ def test_one_encoded_layer_within_the_cap_is_decoded(http_server, encoding, wbit
     assert fetch_image(http_server.url("/a.png"), settings=settings()).data == png()
 
 
+@pytest.mark.parametrize("charset", ["idna", "punycode", "undefined", "base64", "no-such-charset"])
+def test_a_page_declaring_a_charset_that_cannot_decode_it_is_read_as_utf8(http_server, charset):  # noqa: F811
+    # idna, punycode and undefined raise UnicodeError even with errors="replace": it escaped the scan.
+    html = "<html><img data-src='/a.jpg'>\xff 联系</html>".encode()
+    http_server.route("/p", body=html, content_type=f"text/html; charset={charset}")
+    assert fetch_page(http_server.url("/p"), settings=settings()).text.startswith(
+        "<html><img data-src='/a.jpg'>"
+    )
+
+
 def test_truncated_gzip_body_is_refused(http_server):  # noqa: F811
     whole = gzip_of(lambda: [b"<html><img src='/a.jpg'></html>" * 20])
     http_server.route("/cut.html", body=whole[:-12], headers={"Content-Encoding": "gzip"})
