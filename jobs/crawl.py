@@ -53,8 +53,7 @@ def _looks_like_image(value: str, *, keyed: bool = False) -> bool:
         return False
     if any(c.isspace() for c in v):
         return False
-    path = urlsplit(v if "://" in v or v.startswith("//") else "x://h/" + v.lstrip("/")).path
-    if IMAGE_EXT.search(path) or IMAGE_EXT.search(v):
+    if IMAGE_EXT.search(v):  # the path's extension is followed by its end, "?" or "#": all in IMAGE_EXT
         return True
     return keyed and v.startswith(("http://", "https://", "//"))
 

@@ -235,6 +235,10 @@ def test_a_url_urllib_cannot_parse_is_skipped_not_raised():
     # "Invalid IPv6 URL" from urljoin stopped `qqscan scan` like the RecursionError did.
     html = '<base href="http://[x/"><img src="http://[::1/a.jpg"><img data-src="/b.jpg">'
     assert extract_image_urls(html, "https://s.test/p") == ["https://s.test/b.jpg"]
+    html = '<a href="http://[x/a.jpg"></a><div data-big="http://[y/c.png"></div><img data-src="/b.jpg">'
+    assert extract_image_urls(html, "https://s.test/p") == ["https://s.test/b.jpg"]
+    doc = '{"img": "http://[bad/a.jpg", "list": [{"pic": "/b.jpg"}]}'
+    assert extract_image_urls(doc, "https://s.test/p", "application/json") == ["https://s.test/b.jpg"]
 
 
 def test_deep_json_inside_a_script_is_searched_by_pattern():
