@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 LONG_MS = 1000.0  # a frame on screen this long is one a viewer reads
-SKETCH_CELLS = 4096  # cells of a sketch grid, about (64 x 64 for a square frame; cells are square)
+SKETCH_CELLS = 4096  # about this many cells in a sketch (64 x 64 for a square frame; cells are square)
 
 
 @dataclass(frozen=True)
