@@ -10,6 +10,7 @@ A keyword glued to a product or everyday word (QQ音乐, 微信读书, 折扣扣
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +103,9 @@ class KeywordMatcher:
         # A solicitation phrase (私我, 扫码加我) ties a number after it as a contact verb does.
         for w in rules.get("solicitation", {}).get("phrases", []):
             self._kind_of[w.lower()] = ("verb", False, "literal", w.lower())
+        # Telephone symbols by their Unicode names (☎ ☏ ℡ 📞 📱 🕿 ...) are phone keywords.
+        for sym in _telephone_symbols():
+            self._kind_of.setdefault(sym, ("phone", False, "symbol", sym))
         for kind, key, short in [
             ("verb", "contact_verbs", False),
             ("phone", "phone", False),
@@ -232,9 +236,9 @@ class KeywordMatcher:
                 if self.is_word(m.group()):
                     continue  # 口号, 维新: a word of its own
                 hits.append(KeywordHit(kind, s, e, False, m.group(), "sound", m.group()))
-        hits.extend(self._verbs_me(canon, hits))
-        # 蔻账号 is one keyword, not the short keyword 蔻 and a label; @qq.com one, not @ and qq.
-        wholes = self._part_labels(canon, hits) + self._mail_domains(canon)
+        # 蔻账号 is one keyword, not the short keyword 蔻 and a label; @qq.com one, not @ and qq; add me one,
+        # not add and me.
+        wholes = self._part_labels(canon, hits) + self._mail_domains(canon) + self._verbs_me(canon, hits)
         if wholes:
             hits = [
                 h for h in hits if not any(w.start <= h.start and h.end <= w.end for w in wholes)
@@ -258,8 +262,9 @@ class KeywordMatcher:
             verb = m.group(1) or ""
             if verb and not words.tag(verb).startswith("v"):
                 continue
-            if any(h.start < e and s < h.end for h in hits):
-                continue
+            inside = [h for h in hits if h.start < e and s < h.end]
+            if any(h.start < s or h.end > e or h.kind != "verb" for h in inside):
+                continue  # part of a longer keyword, or a channel keyword with 我 after it (扣扣我)
             out.append(KeywordHit("verb", s, e, False, m.group(), "verb_me", m.group()))
         return out
 
@@ -333,6 +338,18 @@ class KeywordMatcher:
         if m is not None and (h.short or h.word in self.asking) and words.freq(last + m.group()[:1]) > 0:
             return True  # 微博, 扣子, 加威化: a short keyword that starts a dictionary word is that word
         return False
+
+
+def _telephone_symbols() -> list[str]:
+    """Symbols whose Unicode name says telephone or mobile phone, but for the ones that say it is not."""
+    out = []
+    for cp in [*range(0x2100, 0x2800), *range(0x1F300, 0x1F700)]:
+        name = unicodedata.name(chr(cp), "")
+        if ("TELEPHONE" in name or "MOBILE PHONE" in name) and not any(
+            w in name for w in ("NO ", "OFF", "RECORDER")
+        ):
+            out.append(chr(cp))
+    return out
 
 
 def after_colon(canon: str, end: int) -> int:
