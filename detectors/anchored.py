@@ -27,6 +27,7 @@ from typing import Any
 from detectors import phone as ph
 from detectors import words
 from detectors.normalize import (
+    CLASS_DIGIT,
     CLASS_HOMOPHONE,
     CLASS_LOOKALIKE,
     CLASS_NUMERAL,
@@ -43,6 +44,7 @@ _MAX_SPAN = 96  # characters read after a keyword: 11 digits with fillers and se
 _FIRM = "DCNSL"
 _TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE + CLASS_NUMERAL
 EVERYDAY = "h"  # class letter of a stop-listed homophone read as a digit after a keyword
+_COUNTING = CLASS_DIGIT + CLASS_NUMERAL  # the ways quantities are written (24小时, 七天)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class AnchoredReader:
                     if self._starts_word(canon, i, groups[-1]):
                         break
                     groups.append([])
+                elif groups[-1] and (groups[-1][-1][2] == CLASS_DIGIT) != (digit[1] == CLASS_DIGIT):
+                    groups.append([])  # plain digits after disguised ones start a group (...伍24小时)
                 groups[-1].append((i, *digit))
                 broken = False
                 i += 1
@@ -134,8 +138,14 @@ class AnchoredReader:
             i = j
         if not groups[-1]:
             groups.pop()
-        # A group glued to a unit counts something (24小时): it is not the number's.
-        if len(groups) > 1 and self._unit_at(canon, groups[-1][-1][0] + 1):
+        # A group of plain digits or numerals glued to a unit counts something (24小时, 七天): it is not the
+        # number's. Circled and other disguised digits do not count things (⑦秒回).
+        last = groups[-1] if groups else []
+        if (
+            len(groups) > 1
+            and all(c in _COUNTING for _, _, c in last)
+            and self._unit_at(canon, last[-1][0] + 1)
+        ):
             groups.pop()
         return Span(groups, fillers)
 

@@ -236,8 +236,12 @@ class TextDetector:
             if d is None:
                 continue
             # A price, date, unit ... is what it is after a keyword too (扣扣领袖¥1844.05).
+            # (Units were judged while reading: a circled digit before 秒回 counts nothing.)
             c = Candidate(d.positions, d.digits, d.classes)
-            if self.exclusions.check(c, v, tied=True) is not None or self.labels.foreign(v, c.start, hits):
+            checked = self.exclusions.check(c, v, tied=True)
+            if (checked is not None and checked[0] != "exclude.unit") or self.labels.foreign(
+                v, c.start, hits
+            ):
                 continue
             near = [f for f in findings if f.type != "solicitation" and _overlaps(f, d.start, d.end)]
             if any(not f.value or len(f.value) >= len(d.digits) or f.value not in d.digits for f in near):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from detectors.normalize import CLASS_LETTER, CLASS_LOOKALIKE, Views
+from detectors.normalize import CLASS_DIGIT, CLASS_LETTER, CLASS_LOOKALIKE, CLASS_NUMERAL, Views
 from detectors.phone import MOBILE, is_service_number
 from detectors.runs import Candidate
 
@@ -101,8 +101,12 @@ class Exclusions:
             not tied and n <= self.max_unit_digits and self.unit_untied.match(tail)
         ):
             return "exclude.unit", "tail"
-        if len(dot_gaps) > 0 and self.unit_untied.match(tail) and tail[:1] != " ":
-            # 391287654 24小时在线: a last group glued to a unit counts something; it is not the number's.
+        plain_tail = len(c.classes) - len(c.classes.rstrip(CLASS_DIGIT))
+        switch = 0 < plain_tail < n and c.classes[n - plain_tail - 1] != CLASS_LOOKALIKE
+        counting = c.classes[-1] in (CLASS_DIGIT, CLASS_NUMERAL)  # ⑦秒回 counts nothing
+        if (dot_gaps or switch) and counting and self.unit_untied.match(tail) and tail[:1] != " ":
+            # 391287654 24小时在线, 陆柒...伍24小时: a last group glued to a unit counts something; it is not
+            # the number's.
             return "exclude.unit", "tail"
         if is_service_number(c.digits, self.rules) and not c.disguised:
             # Hotlines are printed to be dialled; one spelled in homophones or numerals is being hidden.

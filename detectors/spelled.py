@@ -79,6 +79,8 @@ class Speller:
         # Latin words the keyword lists already name (weixin, wechat, qq) are read as they are.
         kw = rules["keywords"]
         self._listed = frozenset(w.lower() for key in ("qq", "wechat", "phone") for w in kw.get(key, []))
+        letters = (w for w in self._listed if w.isascii() and w.isalpha())
+        self._listed_by_length = sorted(letters, key=len, reverse=True)
         self._seps = re.compile(symbol_class() + "*")
 
     # -- segmentation -----------------------------------------------------------------------------------
@@ -104,6 +106,8 @@ class Speller:
             for start, end, chars in rewrite:
                 out[start] = (end, chars)
                 taken.add(start)
+        # A listed keyword glued before spelled digits (QQninetwofive...) is read apart from them.
+        words = [self._after_keyword(m) for m in words]
         digits = {m.start(): self.digits_of(fold(m.group())) for m in words if m.start() not in taken}
         for m in words:
             found = digits.get(m.start())
@@ -158,6 +162,14 @@ class Speller:
                 else:
                     break
         return total >= _MIN_DIGITS
+
+    def _after_keyword(self, m: re.Match[str]) -> re.Match[str]:
+        """The part of the word after a listed keyword it starts with, when that part is spelled digits."""
+        word = fold(m.group())
+        for k in self._listed_by_length:
+            if word.startswith(k) and len(word) > len(k) and self.digits_of(word[len(k) :]):
+                return _WORD.match(m.string, m.start() + len(k), m.end()) or m
+        return m
 
     def _glued_to_digits(self, text: str, s: int, e: int) -> bool:
         """Letters glued to written digits (san066, jiu7) are an id or a code, not spelled digits."""
