@@ -3,6 +3,11 @@ change.
 
     .venv/bin/python -m benchmarks.bench_recall --text-only --per-family 300   # detectors alone, seconds
     .venv/bin/python -m benchmarks.bench_recall --per-family 6                 # + images through OCR
+    .venv/bin/python -m benchmarks.bench_recall --round 2 --text-only          # round 2: new variants
+
+`--round 1` (default) is the set the detectors were tuned on, so its numbers stay comparable run to run;
+`--round 2` is the second red team's families (fixtures/redteam/families2.py), variants the detectors
+were not tuned on; `--round all` both.
 
 (a) text: `detectors.detect_text` on the text each case draws (its lines joined by a newline), so a miss
 here is the detector's, not OCR's. (b) images (unless --text-only): each image scanned in-process with
@@ -10,14 +15,17 @@ here is the detector's, not OCR's. (b) images (unless --text-only): each image s
 
 Per family: cases; exact QQ (a QQ label counts only when a `qq` finding has exactly its digits); exact
 (every label type: a finding of the label's type with its value; a solicitation label is met by any
-`solicitation` finding); flagged (positive cases with any finding at all); wrong QQ (`qq` findings whose
+`solicitation` finding; a `not_qq` label, a QQ-shaped number that is no QQ number, is met when no `qq`
+finding has its value); flagged (positive cases with any finding at all); wrong QQ (`qq` findings whose
 value is no label's); other types (finding types the case has no label of); clean flagged (clean cases
 with any finding); and for images "OCR read": a QQ/phone label is read when its digits appear, in order
 and contiguous once every non-digit is dropped, in the OCR text decoded by fixtures.redteam.decode
 (digits of every script, Chinese numerals, homophones, spelled digits, look-alikes), with the lines of a
 frame taken top-to-bottom, or column by column left-to-right or right-to-left; a WeChat label is read
-when its id appears in the OCR text with full-width forms folded and spaces dropped. QR payload labels are
-not counted as read (there is no text to read).
+when its id appears in the OCR text with full-width forms folded and spaces dropped (round 2 also follows
+the notes sellers leave, as fixtures.redteam.decode.readings does, and folds Cyrillic/Greek look-alikes).
+QR payload labels are not counted as read (there is no text to read). "N undrawn" after it counts images
+whose text holds characters no installed font draws (see fixtures.redteam.glyphs.undrawable).
 
 Writes OUT/bench_recall.json (rows, totals, settings), OUT/misses.jsonl (one line per missed label or
 flagged clean case: mode, family, file, layout, text drawn, labels, findings, OCR lines) and, for images,
@@ -33,10 +41,9 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from fixtures.redteam import decode
 from fixtures.redteam.dataset import write_set
-from fixtures.redteam.families import FAMILIES, wechat_shown
 from fixtures.redteam.options import parser as fixture_parser
+from fixtures.redteam.rounds import ALL, recoverable
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "out" / "recall"
@@ -44,24 +51,21 @@ DIGIT_TYPES = ("qq", "phone")
 
 
 def matched(label: dict, findings: list[dict]) -> bool:
-    """A finding of the label's type with exactly its value (any one for a value-less label)."""
+    """A finding of the label's type with exactly its value (any one for a value-less label); for a
+    `not_qq` label, no `qq` finding with its value."""
+    if label["type"] == "not_qq":
+        return not any(f["type"] == "qq" and f["value"] == label["value"] for f in findings)
     return any(
         f["type"] == label["type"] and (label["value"] is None or f["value"] == label["value"])
         for f in findings
     )
 
 
-def ocr_read(label: dict, lines: list[dict], layout: str | None) -> bool | None:
+def ocr_read(label: dict, lines: list[dict], layout: str | None, family: str) -> bool | None:
     """Whether OCR's text still holds the label (None: nothing drawn to read, as for a QR payload)."""
     if label["type"] not in (*DIGIT_TYPES, "wechat") or layout == "qr":
         return None
-    for text in reading_orders(lines):
-        if label["type"] == "wechat":
-            if label["value"].lower() in wechat_shown(text).lower():
-                return True
-        elif label["value"] in decode.digits(text):
-            return True
-    return False
+    return any(recoverable(label, text, family) for text in reading_orders(lines))
 
 
 def reading_orders(lines: list[dict]) -> Iterable[str]:
@@ -106,10 +110,12 @@ class Tally:
                 n["qq"] += 1
                 n["exact_qq"] += ok
             if lines is not None:
-                read = ocr_read(lab, lines, row["layout"])
+                read = ocr_read(lab, lines, row["layout"], row["category"])
                 if read is not None:
                     n["readable"] += 1
                     n["read"] += read
+        if lines is not None and row.get("undrawn"):
+            n["undrawn"] += 1
         if labels:
             n["positive"] += 1
             n["flagged"] += bool(findings)
@@ -154,7 +160,8 @@ def table(title: str, tallies: dict[str, Tally], *, images: bool) -> str:
             _ratio(n["clean_flagged"], n["clean"]),
         ]
         if images:
-            cells[5:5] = [_ratio(n["read"], n["readable"])]
+            undrawn = f", {n['undrawn']} undrawn" if n["undrawn"] else ""
+            cells[5:5] = [_ratio(n["read"], n["readable"]) + undrawn]
             cells.append(f"{t.secs / n['cases']:.2f}" if n["cases"] else "-")
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
@@ -172,7 +179,7 @@ def run_text(rows: list[dict], misses: list[dict]) -> dict[str, Tally]:
 
     tallies: dict[str, Tally] = {}
     for row in rows:
-        if FAMILIES[row["category"]].image_only:
+        if ALL[row["category"]].image_only:
             continue
         t0 = time.perf_counter()
         findings = [f.to_dict() for f in detectors.detect_text(row["line"])]
@@ -240,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         per_family=per_family,
         families=args.families,
         text_only=args.text_only,
+        round_=args.round,
     )
     made = time.perf_counter() - t0
     misses: list[dict] = []
@@ -247,19 +255,25 @@ def main(argv: list[str] | None = None) -> None:
 
     report: dict = {
         "seed": args.seed,
+        "round": args.round if not args.families else None,
+        "families": args.families,
         "per_family": per_family,
         "rules_version": detectors.RULES_VERSION,
         "generate_s": round(made, 1),
     }
     text = with_total(run_text(rows, misses))
     report["text"] = {k: t.to_json() for k, t in text.items()}
-    tables = [table(f"text (detect_text), seed {args.seed}, {per_family} per family", text, images=False)]
+    which = f"families {','.join(args.families)}" if args.families else f"round {args.round}"
+    tables = [
+        table(f"text (detect_text), {which}, seed {args.seed}, {per_family} per family", text, images=False)
+    ]
     if not args.text_only:
         images, meta = run_images(rows, image_dir, misses)
         images = with_total(images)
         report["images"] = {k: t.to_json() for k, t in images.items()}
         report["images_meta"] = meta
-        tables.append(table(f"images (scan_bytes, {meta['engine']}), seed {args.seed}", images, images=True))
+        title = f"images (scan_bytes, {meta['engine']}), {which}, seed {args.seed}"
+        tables.append(table(title, images, images=True))
     (args.out / "bench_recall.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
     )
