@@ -129,6 +129,11 @@ class TextDetector:
         self._digits5_raw = re.compile(f"{digit_like}(?:{sep}{{0,{self.max_sep}}}{digit_like}){{4,}}")
 
     # -- public ---------------------------------------------------------------------------------------
+    @property
+    def joiners(self) -> re.Pattern[str]:
+        """What may stand between a keyword and its number (joiner words, symbols, spaces)."""
+        return self._joiners
+
     def detect(self, text: str, deadline: float | None = None) -> list[Finding]:
         """Findings in `text`. Long text is read in pieces of CHUNK characters cut at line ends, each with
         CONTEXT characters of the text around it, so time and memory grow linearly with the text;

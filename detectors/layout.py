@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from detectors.base import Box, Finding
+from detectors.pairing import pair_findings
 
 if TYPE_CHECKING:
     from detectors.engine import TextDetector
@@ -161,23 +162,34 @@ def detect_in_lines(
         orig = by_frame[frame]
         fl = [lines[k] for k in orig]
         joined = join_lines(fl)
+        found: list[Finding] = []
         for f in detector.detect(joined.text, deadline):
             assert f.span is not None
             idxs = {joined.line_of[i] for i in range(*f.span) if joined.line_of[i] >= 0}
-            if not idxs:
-                continue
-            score = min(fl[i].score for i in idxs)
-            out.append(
-                replace(
-                    f,
-                    box=union_box(fl, idxs),
-                    frame=frame,
-                    confidence=f.confidence * max(0.0, min(1.0, score)),
-                    extra={
-                        **f.extra,
-                        "ocr_score": round(float(score), 4),
-                        "lines": sorted(orig[i] for i in idxs),
-                    },
-                )
-            )
+            if idxs:
+                found.append(_placed(f, fl, idxs, orig, frame))
+        # A keyword box and its number box that reading order keeps apart (a table's header cell).
+        seen = {(f.type, f.value) for f in found}
+        for f, pair in pair_findings(fl, detector):
+            if (f.type, f.value) not in seen:
+                seen.add((f.type, f.value))
+                found.append(_placed(f, fl, {pair.a, pair.b}, orig, frame, paired=True))
+        out.extend(found)
     return out
+
+
+def _placed(
+    f: Finding, fl: Sequence[OcrLine], idxs: set[int], orig: list[int], frame: int, paired: bool = False
+) -> Finding:
+    """The finding with its box (the union of its lines), frame, lines and OCR score."""
+    score = min(fl[i].score for i in idxs)
+    extra = {**f.extra, "ocr_score": round(float(score), 4), "lines": sorted(orig[i] for i in idxs)}
+    if paired:
+        extra["layout"] = "paired"
+    return replace(
+        f,
+        box=union_box(fl, idxs),
+        frame=frame,
+        confidence=f.confidence * max(0.0, min(1.0, score)),
+        extra=extra,
+    )

@@ -106,3 +106,31 @@ def test_solicitation_gets_its_box() -> None:
     (f,) = detectors.detect_lines(lines)
     assert (f.type, f.value) == ("solicitation", None)
     assert f.box == [[10, 40], [90, 40], [90, 60], [10, 60]] and f.extra["lines"] == [1]
+
+
+def test_a_table_header_keyword_and_the_value_under_it() -> None:
+    # The header row is one OCR line; the value cells are lines of their own under it.
+    lines = [
+        line("颜色 尺寸 包装 材质 重量 货号 QQ", 10, 50, w=480),
+        line("2109万像素", 10, 90),
+        line("SC22006011631175", 180, 90, w=150),
+        line(QQ, 380, 90),
+        line("上市时间", 10, 130),
+    ]
+    (f,) = detectors.detect_lines(lines)
+    assert (f.type, f.value, f.extra["layout"]) == ("qq", QQ, "paired")
+    assert f.box == [[10, 50], [560, 50], [560, 110], [10, 110]]
+    # The cell under 货号 is a product code, not the contact: only the QQ column pairs.
+    lines[3] = line("8.5kg", 380, 90)
+    assert detectors.detect_lines(lines) == []
+
+
+def test_a_big_number_beside_a_small_keyword() -> None:
+    # Centres too far apart for one reading row, and another line between them in reading order.
+    lines = [
+        line("扣扣：", 10, 100, h=16),
+        line("正品保证", 10, 80, w=80, h=16),
+        line(QQ, 80, 84, w=300, h=48),
+    ]
+    found = detectors.detect_lines(lines)
+    assert [(f.type, f.value) for f in found] == [("qq", QQ)]
