@@ -10,11 +10,13 @@ Because the mapping is 1:1, a span found in any view is the same span in the ori
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 # Class letters. All ASCII is mapped explicitly, so an unmapped (CJK, emoji ...) character can never be
@@ -118,6 +120,14 @@ def unicode_digits() -> dict[int, int]:
             if "FRACTION" not in unicodedata.name(chr(cp), ""):
                 out[cp] = int(value)
     return out
+
+
+@lru_cache(maxsize=1)
+def glyph_digits() -> dict[str, str]:
+    """Character -> the digit its glyph passes for (detectors/glyphs.json, made by fixtures/glyph_table.py
+    from Unicode's confusables)."""
+    doc = json.loads(Path(__file__).with_name("glyphs.json").read_text("utf-8"))
+    return dict(doc["digits"])
 
 
 @lru_cache(maxsize=1)
@@ -242,6 +252,11 @@ def build_tables(rules: dict[str, Any]) -> Tables:
     for ch, dig in lookalike.items():
         cls[ord(ch)] = CLASS_LOOKALIKE
         value[ord(ch)] = dig
+    # Unicode's confusables of digits and of those letters (Cyrillic З б О, Greek Ο Ι, ℓ ...): glyphs.json.
+    for ch, dig in glyph_digits().items():
+        if ord(ch) not in cls:
+            cls[ord(ch)] = CLASS_LOOKALIKE
+            value[ord(ch)] = dig
     for lo, hi in _COMPAT_RANGES:
         for cp in range(lo, hi + 1):
             nf = unicodedata.normalize("NFKC", chr(cp))

@@ -236,7 +236,8 @@ def _channel_forms(det: TextDetector) -> Iterator[str]:
     preimages: dict[str, list[str]] = {}
     for cp, c in sorted(det.tables.canon.items()):
         preimages.setdefault(c, []).append(chr(cp))
-    decorations = det.rules["keywords"]["keyword_decorations"]
+    # A sample of what may stand between a keyword's characters: spaces, punctuation, symbols, emoji, a line.
+    decorations = " .·・_*~❤♥★☆✿❀-、…✨☆/\n"
     forms = set(km.channel_words)
     for w in km.channel_words:
         if 2 <= len(w) <= 3 and not any(d in w for d in decorations):
