@@ -123,7 +123,10 @@ class AnchoredReader:
                 continue
             if (ch.isascii() and ch.isalpha()) or ch in SENTENCE_END:
                 break  # a letter block that is not all look-alikes is a word; a sentence ends
-            # One filler character, or one repeated (么么), between two digits.
+            # One filler character, or one repeated (么么), between two digits and glued to the one before
+            # (3哈9哈1; not 390713\n满293减10, where text resumes on the next line).
+            if broken:
+                break
             j = i
             while j < n and text[j] == ch:
                 j += 1
