@@ -460,9 +460,12 @@ class TextDetector:
             if rule == "qq.keyword" and tie is not None and tie.how == "mail":
                 rule = "qq.mailbox"
             return rule, digits
-        if mob:
+        # Without a phone keyword, a number in groups is a phone only as people group one: no group of a
+        # single digit among longer ones (130 1400 6 220 is a table row, 0 15494 14382 7 a UPC).
+        grouping_ok = kind == "phone" or _phone_grouping(c.gaps(v.text, v.canon))
+        if mob and grouping_ok:
             return "phone.mobile", mob
-        land = ph.landline(digits)
+        land = ph.landline(digits) if grouping_ok else None
         if land is not None:
             gaps = c.gaps(v.text, v.canon)
             split_at = len(land[0]) - 1
@@ -484,6 +487,16 @@ class TextDetector:
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))
+
+
+def _phone_grouping(gaps: list[str]) -> bool:
+    """Digits split by these gaps make groups all longer than one digit, or all of one digit."""
+    sizes = [1]
+    for g in gaps:
+        if g:
+            sizes.append(0)
+        sizes[-1] += 1
+    return len(sizes) == 1 or min(sizes) > 1 or max(sizes) == 1
 
 
 def _overlaps(f: Finding, start: int, end: int) -> bool:
