@@ -123,11 +123,40 @@ def unicode_digits() -> dict[int, int]:
 
 
 @lru_cache(maxsize=1)
+def _glyphs() -> dict[str, dict[str, str]]:
+    """detectors/glyphs.json, made by fixtures/glyph_table.py from Unicode's confusables."""
+    doc: dict[str, dict[str, str]] = json.loads(Path(__file__).with_name("glyphs.json").read_text("utf-8"))
+    return doc
+
+
 def glyph_digits() -> dict[str, str]:
-    """Character -> the digit its glyph passes for (detectors/glyphs.json, made by fixtures/glyph_table.py
-    from Unicode's confusables)."""
-    doc = json.loads(Path(__file__).with_name("glyphs.json").read_text("utf-8"))
-    return dict(doc["digits"])
+    """Character -> the digit its glyph passes for."""
+    return _glyphs()["digits"]
+
+
+@lru_cache(maxsize=1)
+def letter_forms() -> dict[int, str]:
+    """Code point -> the ASCII letter (lower case) it is written for, where NFKC does not say: letters with
+    tone marks and accents (ē ì -> e i: pinyin written with tones), enclosed, squared and regional-indicator
+    letters by their Unicode names (🅠 🆀 ⒬ 🇶 -> q), and Unicode's confusables of the letters (Cyrillic ԛ е,
+    Greek ν ι -> q e v i; glyphs.json)."""
+    out: dict[int, str] = {}
+    for c, letter in _glyphs()["letters"].items():
+        out[ord(c)] = letter
+        if len(c.upper()) == 1 and c.upper() != c and not c.upper().isascii():
+            out.setdefault(ord(c.upper()), letter)  # the data lists ԛ; Ԛ is its capital
+    for lo, hi in ((0xC0, 0x250), (0x1E00, 0x1F00)):
+        for cp in range(lo, hi):
+            base = unicodedata.normalize("NFD", chr(cp))[0].lower()
+            if base.isascii() and base.isalpha():
+                out[cp] = base
+    named = re.compile(r"(?:LATIN (?:CAPITAL|SMALL) LETTER|REGIONAL INDICATOR SYMBOL LETTER) ([A-Z])$")
+    for lo, hi in ((0x2460, 0x2500), (0x1F100, 0x1F200)):
+        for cp in range(lo, hi):
+            m = named.search(unicodedata.name(chr(cp), ""))
+            if m:
+                out[cp] = m.group(1).lower()
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -208,6 +237,10 @@ def build_tables(rules: dict[str, Any]) -> Tables:
                 canon[cp] = nf.lower()
                 if ord(nf) < 128:
                     cls[cp] = cls[ord(nf)]
+    # Letters in other dress (ē, 🅠, Cyrillic ԛ) read as the letter in keywords and ids: canon only.
+    for cp, letter in letter_forms().items():
+        if cp not in canon or not canon[cp].isascii():
+            canon[cp] = letter
     # Emoji and pictographic symbols between digits are decoration (3❤9🌸1): separators.
     for lo, hi in _SYMBOL_RANGES:
         for cp in range(lo, hi + 1):

@@ -58,6 +58,8 @@ class WechatIds:
                 if h.short or not (colon or h.word in self.explicit):
                     continue
             value = unicodedata.normalize("NFKC", v.text[m.start() : m.end()])
+            if not value.isascii():
+                value = m.group()  # written in look-alike letters (ӏιυ520): the id they spell
             # A trailing dash is nearly always OCR reading a rule or underline after the id.
             if value.endswith("-") and len(value.rstrip("-")) >= 6:
                 value = value.rstrip("-")
