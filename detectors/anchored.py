@@ -105,7 +105,7 @@ class AnchoredReader:
                 if not groups[0] and digit[1] in (CLASS_HOMOPHONE, EVERYDAY) and self._word_at(canon, i):
                     break  # 扣扣领袖: the keyword is followed by a word, not a number
                 if groups[-1] and broken:
-                    if self._starts_word(canon, i, groups[-1]):
+                    if self._starts_word(canon, i, groups[-1]) or self._numbers_item(canon, i):
                         break
                     groups.append([])
                 elif groups[-1] and (groups[-1][-1][2] == CLASS_DIGIT) != (digit[1] == CLASS_DIGIT):
@@ -172,6 +172,17 @@ class AnchoredReader:
 
     def _unit_at(self, canon: str, i: int) -> bool:
         return canon.startswith(self.units, i) and not canon.startswith("号", i)
+
+    def _numbers_item(self, canon: str, i: int) -> bool:
+        """The digits at i start a line and number a list item (\n3. 尺码): the text has moved on."""
+        j = i
+        while j < len(canon) and canon[j].isdigit() and j - i < 3:
+            j += 1
+        k = i - 1
+        while k >= 0 and canon[k] in " \t":
+            k -= 1
+        starts_line = k >= 0 and canon[k] == "\n"
+        return starts_line and 0 < j - i <= 2 and canon[j : j + 1] in (".", "、", ")", "）")
 
     def _word_at(self, canon: str, i: int) -> bool:
         return words.longest_word(canon[i : i + 4], self.word_freq) is not None

@@ -303,8 +303,11 @@ class TextDetector:
         own = gaps[0].strip() if gaps else ""
         lists = [0] + [
             int(
-                any(ch in _LIST_PUNCT for ch in g)
-                and not (tied and short[k] and short[k + 1] and g.strip() == own)
+                (
+                    any(ch in _LIST_PUNCT for ch in g)
+                    and not (tied and short[k] and short[k + 1] and g.strip() == own)
+                )
+                or ("\n" in g and enumerator(v.canon, groups[k + 1]))
             )
             for k, g in enumerate(gaps)
         ]
@@ -487,6 +490,17 @@ class TextDetector:
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))
+
+
+def enumerator(canon: str, group: list[int]) -> bool:
+    """The digit group numbers an item of a list: one or two digits and a mark (3. 4、 5） 6)), not a
+    decimal point before more digits."""
+    end = group[-1] + 1
+    return (
+        len(group) <= 2
+        and canon[end : end + 1] in (".", "、", ")", "）")
+        and not canon[end + 1 : end + 2].isdigit()
+    )
 
 
 def _phone_grouping(gaps: list[str]) -> bool:

@@ -81,6 +81,8 @@ class Exclusions:
             groups = _groups(c, gaps)
             if len(groups) == 4 and all(1 <= len(g) <= 3 and int(g) <= 255 for g in groups):
                 return "exclude.ip", "all"
+        if _is_time(c, gaps):
+            return "exclude.time", "all"  # 9:00-23:00: opening hours
         date_groups = self._date_groups(c, gaps, tied)
         if date_groups:
             # 2008/04/14 13812345678: the date condemns its own groups, not a number after it.
@@ -205,6 +207,17 @@ def _in_url(canon: str, i: int) -> bool:
     while b < len(canon) and canon[b] in _URL_CHARS:
         b += 1
     return any(h in canon[a:b] for h in _URL_HINTS)
+
+
+def _is_time(c: Candidate, gaps: list[str]) -> bool:
+    """A clock time inside the digits: hours (up to 24) and a colon and two-digit minutes (9:00, 23:30)."""
+    groups = _groups(c, gaps)
+    seps = [g for g in gaps if g]
+    for k, sep in enumerate(seps):
+        if sep.strip() in (":", "：") and len(groups[k]) <= 2 and len(groups[k + 1]) == 2:
+            if int(groups[k]) <= 24 and int(groups[k + 1]) <= 59:
+                return True
+    return False
 
 
 def _groups(c: Candidate, gaps: list[str]) -> list[str]:
