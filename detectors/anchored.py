@@ -101,6 +101,14 @@ class AnchoredReader:
         broken = False  # a separator or filler since the last digit
         while i < n:
             digit = self._digit(v, i)
+            counted = groups[-1] and not broken and groups[-1][-1][2] in _COUNTING
+            if (
+                digit is not None
+                and digit[1] in (CLASS_HOMOPHONE, EVERYDAY)
+                and counted
+                and self._unit_at(canon, i)
+            ):
+                break  # 4期免息: the homophone is the unit a plain number counts in
             if digit is not None and not self._filler_homophone(v, i, groups[-1], n):
                 if not groups[0] and digit[1] in (CLASS_HOMOPHONE, EVERYDAY) and self._word_at(canon, i):
                     break  # 扣扣领袖: the keyword is followed by a word, not a number

@@ -105,6 +105,7 @@ class TextDetector:
         self._joiners = re.compile("(?:" + "|".join(re.escape(j) for j in joiners) + f"|{symbols})*")
         # A short keyword (扣, 微, v) ties only a number right after it, past at most three such symbols.
         self._short_gap = re.compile(f"{symbols}{{0,3}}")
+        self._suffixed = re.compile(f"[\u4e00-\u9fff](?:[:：]|{symbols})(?:{self._joiners.pattern})")
         # ... and a Latin letter keyword ending its line (Q: / V) ties the number that starts the next one.
         self._short_gap_line = re.compile(f"(?:{symbols}|\n){{0,3}}\n(?:{symbols}|\n){{0,2}}")
         # Measure words (个 只 次 ...): a numeral right before one is counting, not part of a number.
@@ -243,7 +244,7 @@ class TextDetector:
             # A price, date, unit ... is what it is after a keyword too (扣扣领袖¥1844.05).
             # (Units were judged while reading: a circled digit before 秒回 counts nothing.)
             c = Candidate(d.positions, d.digits, d.classes)
-            checked = self.exclusions.check(c, v, tied=True)
+            checked = self.exclusions.check(c, v, tied=True, qq=h.kind != "phone")
             if (checked is not None and checked[0] != "exclude.unit") or self.labels.foreign(
                 v, c.start, hits
             ):
@@ -383,7 +384,10 @@ class TextDetector:
                         h.word.isascii() and self._short_gap_line.fullmatch(gap) is not None
                     )
                 else:
-                    ok = len(gap) <= self.max_gap and self._joiners.fullmatch(gap) is not None
+                    # 企鹅君：, 鹅子❤: one more character (a nickname's suffix) before a colon or symbol.
+                    ok = len(gap) <= self.max_gap and (
+                        self._joiners.fullmatch(gap) is not None or self._suffixed.fullmatch(gap) is not None
+                    )
                 if ok:
                     best = h
             elif h.start >= c.end and not h.short and h.kind in CONTACT_KINDS:
@@ -414,7 +418,8 @@ class TextDetector:
             c = Candidate(c.positions[a:b], digits[a:b], c.classes[a:b])
             digits = c.digits
         mail = tie is not None and tie.how == "mail"
-        checked = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb", mail=mail)
+        qq = tie is not None and tie.kind in ("qq", "qq_group")
+        checked = self.exclusions.check(c, v, tied=tie is not None and tie.kind != "verb", mail=mail, qq=qq)
         reason, scope = checked if checked is not None else (None, "all")
         if reason is None and (labelled or self.labels.foreign(v, c.start, hits)):
             # 货号518264-907, 型号：XJ-40215583: the number is its label's, whatever keyword is around.

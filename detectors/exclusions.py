@@ -59,11 +59,14 @@ class Exclusions:
             "(?:" + "|".join(re.escape(c.lower()) for c in ex["currency"]) + r")\s?[:：]?\s?$"
         )
 
-    def check(self, c: Candidate, v: Views, tied: bool, mail: bool = False) -> tuple[str, str] | None:
+    def check(
+        self, c: Candidate, v: Views, tied: bool, mail: bool = False, qq: bool = False
+    ) -> tuple[str, str] | None:
         """(rule, scope) of the exclusion that applies to `c`, or None. `tied`: a contact keyword sits right
         before it. scope says which digits the reason is about: "all", or only the "head" / "tail" group
         (a decimal tail or a unit after the last group says nothing about an earlier group). `mail`: the
-        number is a mailbox's name (a QQ mail domain follows it)."""
+        number is a mailbox's name (a QQ mail domain follows it); `qq`: a QQ keyword introduces it (a QQ
+        number may start with 400 or 800, a hotline is not given after 扣扣：)."""
         text, canon = v.text, v.canon
         s, e = c.start, c.end
         gaps = c.gaps(text, canon)
@@ -110,7 +113,7 @@ class Exclusions:
             # 391287654 24小时在线, 陆柒...伍24小时: a last group glued to a unit counts something; it is not
             # the number's.
             return "exclude.unit", "tail"
-        if is_service_number(c.digits, self.rules) and not c.disguised:
+        if is_service_number(c.digits, self.rules) and not c.disguised and not qq:
             # Hotlines are printed to be dialled; one spelled in homophones or numerals is being hidden.
             return "exclude.service_number", "all"
         if self._glued_to_letters(v, s, e, tied):

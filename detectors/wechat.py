@@ -19,7 +19,7 @@ _ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 # Characters that stand for a digit in a disguised id (贰, 幺, 酒).
 _READ_AS_DIGIT = CLASS_NUMERAL + CLASS_SPOKEN + CLASS_HOMOPHONE
 # Between the keyword and the id: joiner words, and any punctuation, symbol, emoji or space (微信➡, VX☞).
-_GAP = re.compile(f"(?:{symbol_class()}|\n|号码|号|码|[账帐]号|是|为|我的?|加|搜)*")
+_GAP = re.compile(f"(?:{symbol_class()}|\n|号码|号|码|[账帐]号|是|为|我的?|加|搜|id(?![a-z]))*")
 
 
 class WechatIds:
