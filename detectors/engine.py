@@ -220,6 +220,8 @@ class TextDetector:
         if hits:
             findings = self._anchored(Views(text, canon, raw_cls, v.value), hits, findings)
         findings.extend(self.solicit.find(v, hits, findings, self._conf))
+        if _REVERSE.search(v.canon):
+            findings = [_read_reversed(f, v.canon) for f in findings]
         return _dedupe(findings)
 
     def _anchored(self, v: Views, hits: Hits, findings: list[Finding]) -> list[Finding]:
@@ -495,6 +497,28 @@ class TextDetector:
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))
+
+
+# A note telling the buyer to read the number backwards (倒着读, 反过来看, 从右往左, read it backwards).
+_REVERSE = re.compile(
+    r"倒着|倒过来|反过来|反着|倒序|从右往左|从右到左|(?<![a-z])(?:reversed?|backwards?)(?![a-z])"
+)
+_REVERSE_REACH = 16  # characters between the note and the number it is about
+
+
+def _read_reversed(f: Finding, canon: str) -> Finding:
+    """A QQ or mobile number next to a reversing note, read backwards: kept when the reversed digits are
+    still a number of its kind."""
+    if f.type not in ("qq", "phone") or not f.value or f.span is None or not f.value.isdigit():
+        return f
+    a, b = f.span
+    near = _REVERSE.search(canon, max(0, a - _REVERSE_REACH), min(len(canon), b + _REVERSE_REACH))
+    if near is None:
+        return f
+    value = f.value[::-1]
+    if (f.type == "phone" and ph.mobile(value) is None) or (f.type == "qq" and value[0] == "0"):
+        return f
+    return replace(f, value=value, rule=f"{f.rule}_reversed", extra={**f.extra, "reversed_by": near.group()})
 
 
 def enumerator(canon: str, group: list[int]) -> bool:
