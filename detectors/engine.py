@@ -195,7 +195,7 @@ class TextDetector:
         cls = raw_cls = text.translate(t.cls)
         has_digits = maybe_digits and self._digits5.search(cls) is not None
         v = Views(text, canon, cls, text.translate(t.value))
-        hits = self.keywords.find(v)
+        hits = self.keywords.find(v, verbs=maybe_digits)
         findings: list[Finding] = []
         if hits:
             findings.extend(self.wechat.find(v, hits, self._conf))

@@ -204,7 +204,9 @@ class KeywordMatcher:
 
         return on_raw, lambda text: on_canon.search(text) is not None
 
-    def find(self, v: Views) -> Hits:
+    def find(self, v: Views, verbs: bool = True) -> Hits:
+        """Keyword hits in the text; `verbs`: also the verb + 我 contact verbs (needed only where a number
+        may follow)."""
         canon = v.canon
         hits: list[KeywordHit] = []
         pos = 0
@@ -238,7 +240,9 @@ class KeywordMatcher:
                 hits.append(KeywordHit(kind, s, e, False, m.group(), "sound", m.group()))
         # 蔻账号 is one keyword, not the short keyword 蔻 and a label; @qq.com one, not @ and qq; add me one,
         # not add and me.
-        wholes = self._part_labels(canon, hits) + self._mail_domains(canon) + self._verbs_me(canon, hits)
+        wholes = self._part_labels(canon, hits) + self._mail_domains(canon)
+        if verbs:
+            wholes += self._verbs_me(canon, hits)
         if wholes:
             hits = [
                 h for h in hits if not any(w.start <= h.start and h.end <= w.end for w in wholes)
@@ -255,17 +259,21 @@ class KeywordMatcher:
 
     def _verbs_me(self, canon: str, hits: list[KeywordHit]) -> list[KeywordHit]:
         """Any verb with 我 / me after it is a contact verb (撩我, 召唤我, 敲我, hit me up, msg me): jieba's
-        part of speech for Chinese, the shape `word me` for English."""
+        part of speech for the one or two characters before 我, the shape `word me` for English."""
         out = []
         for m in _VERB_ME.finditer(canon):
-            s, e = m.span()
-            verb = m.group(1) or ""
-            if verb and not words.tag(verb).startswith("v"):
-                continue
+            e = m.end()
+            if m.group(1):
+                me = m.start(1) + len(m.group(1))
+                s = next((me - n for n in (2, 1) if me - n >= m.start() and _is_verb(canon[me - n : me])), -1)
+                if s < 0:
+                    continue
+            else:
+                s = m.start()
             inside = [h for h in hits if h.start < e and s < h.end]
             if any(h.start < s or h.end > e or h.kind != "verb" for h in inside):
                 continue  # part of a longer keyword, or a channel keyword with 我 after it (扣扣我)
-            out.append(KeywordHit("verb", s, e, False, m.group(), "verb_me", m.group()))
+            out.append(KeywordHit("verb", s, e, False, canon[s:e], "verb_me", canon[s:e]))
         return out
 
     def _part_labels(self, canon: str, hits: list[KeywordHit]) -> list[KeywordHit]:
@@ -350,6 +358,10 @@ def _telephone_symbols() -> list[str]:
         ):
             out.append(chr(cp))
     return out
+
+
+def _is_verb(word: str) -> bool:
+    return words.tag(word).startswith("v")
 
 
 def after_colon(canon: str, end: int) -> int:

@@ -42,10 +42,11 @@ class Labels:
         a, b = m.span(1)
         if any(h.end > a for h in hits.starting_in(a - KEYWORD_REACH, b)):
             return False  # QQ号, 手机号, 联系电话: the label is a contact keyword
-        if any(not h.short and h.kind != "verb" and h.end < start for h in hits.starting_in(b, start)):
+        for h in hits.starting_in(b, start):
             # 货号 QQ 391287654: a contact keyword between label and number introduces it; glued to the
-            # number it is the code's prefix (SKU编码 WX63414003).
-            return False
+            # number, or joined as a code's prefix is, it is that prefix (SKU编码 WX63414003, WX-7982270).
+            if not h.short and h.kind != "verb" and v.canon[h.end : start].strip("-_/.") != "":
+                return False
         if label.endswith("号码") and not label.endswith(self.context):
             return False  # 手机号码, 投诉号码: a phone number's label; 订单号码 is a context word
         for w in self.contact:

@@ -30,6 +30,7 @@ _FULL_FINALS = [["iu", "iou"], ["ui", "uei"], ["un", "uen"]]
 Digits = list[tuple[int, int, str]]  # (start, end, digit) of each digit word in a folded word
 
 
+@lru_cache(maxsize=65536)
 def fold(word: str) -> str:
     """Tone marks dropped, lower case, ü as v: the form pinyin syllables are compared in."""
     word = word.replace("ü", "v").replace("Ü", "v")
@@ -74,6 +75,12 @@ class Speller:
         words.pop("", None)
         self.digit_words = words
         self._longest = max(map(len, words))
+        self._spells_keyword_syllables = lru_cache(maxsize=65536)(
+            lambda folded: any(self._keyword_syllables.issuperset(r) for r in self.syllables_of(folded))
+        )
+        self._digits_cached = lru_cache(maxsize=65536)(
+            lambda folded: _segment(folded, self.digit_words, self._longest)
+        )
         self.patterns = _keyword_patterns(rules)
         self._keyword_syllables = frozenset(s for p in self.patterns for pos in p for s in pos)
         # Latin words the keyword lists already name (weixin, wechat, qq) are read as they are.
@@ -86,7 +93,7 @@ class Speller:
     # -- segmentation -----------------------------------------------------------------------------------
     def digits_of(self, folded: str) -> Digits | None:
         """The word as digit words only (fewest pieces): [(start, end, digit)], or None."""
-        return _segment(folded, self.digit_words, self._longest)
+        return self._digits_cached(folded)
 
     def syllables_of(self, folded: str) -> list[list[str]]:
         """Every way to read the word as pinyin syllables (at most a few)."""
@@ -181,6 +188,8 @@ class Speller:
         """Rewrites that turn word k (and the word after it, across one separator) into a contact keyword
         together with the CJK character on either side: kou kou, QiE, qi鹅, 扣kou, wei xin."""
         m = words[k]
+        if not self._spells_keyword_syllables(fold(m.group())):
+            return []
         group = [m]
         if k + 1 < len(words):
             nxt = words[k + 1]
