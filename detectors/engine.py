@@ -493,7 +493,8 @@ class TextDetector:
             h.kind in (*CONTACT_KINDS, "verb") and c.start - w < h.end <= c.start
             for h in hits.starting_in(c.start - w - KEYWORD_REACH, c.start)
         )
-        return qq_rule(c, kind, self.rules, near=near), digits
+        direct = tie is not None and tie.word.rstrip().endswith(("我", "me"))
+        return qq_rule(c, kind, self.rules, near=near, direct=direct), digits
 
     def _conf(self, rule: str) -> float:
         return float(self.conf.get(rule, 0.5))

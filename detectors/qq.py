@@ -7,7 +7,9 @@ from typing import Any
 from detectors.runs import Candidate
 
 
-def qq_rule(c: Candidate, kind: str | None, rules: dict[str, Any], near: bool = False) -> str | None:
+def qq_rule(
+    c: Candidate, kind: str | None, rules: dict[str, Any], near: bool = False, direct: bool = False
+) -> str | None:
     """The QQ rule for candidate `c` tied to a keyword of `kind` (None: no keyword), or None.
 
     QQ numbers have 5-11 digits and never start with 0. Without a keyword, only a disguised run (numerals,
@@ -24,7 +26,8 @@ def qq_rule(c: Candidate, kind: str | None, rules: dict[str, Any], near: bool = 
     if kind == "qq_group":
         return "qq.group"
     if kind == "verb":
-        return "qq.contact_verb" if n >= 6 else None
+        # A verb asking for contact with me (联系我, 加我, 私我, add me) ties from the shortest QQ length.
+        return "qq.contact_verb" if n >= 6 or (direct and n >= int(q["min_digits"])) else None
     if c.core_disguised:
         need = int(q["min_homophone_disguise_digits"] if c.homophones else q["min_disguise_digits"])
         return "qq.disguise" if n >= need else None
