@@ -5,10 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Fonts for the fixture generator, redis-server for the batch tests, Debian's chromium for the browser
+# Fonts for the fixture generators, redis-server for the batch tests, Debian's chromium for the browser
 # tests (Playwright drives it; never `playwright install`, whose browser CDN CI cannot reach).
 need=()
 fc-list :lang=zh 2>/dev/null | grep -qi "noto" || need+=(fonts-noto-cjk)
+# Colour emoji for the red-team fixtures (fixtures/redteam draws the emoji sellers type; without the font
+# they become badges and the benchmark's images differ from machine to machine).
+fc-list 2>/dev/null | grep -qi "Noto Color Emoji" || need+=(fonts-noto-color-emoji)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
