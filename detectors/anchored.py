@@ -100,6 +100,12 @@ class AnchoredReader:
         i = start
         broken = False  # a separator or filler since the last digit
         while i < n:
+            word_end = self._short_word(v, i, n)
+            if word_end is not None:
+                if groups[0]:
+                    break  # 391287654 is ...: a word after the number ends it
+                i = word_end  # QQ is 391287654: a short word before the number is not its digits
+                continue
             digit = self._digit(v, i)
             counted = groups[-1] and not broken and groups[-1][-1][2] in _COUNTING
             if (
@@ -159,6 +165,18 @@ class AnchoredReader:
         ):
             groups.pop()
         return Span(groups, fillers)
+
+    def _short_word(self, v: Views, i: int, n: int) -> int | None:
+        """The end of a short Latin word starting at i that stands apart from digits (is, so, go, Bob): its
+        look-alike letters are a word. Look-alikes glued to digits, or five and more, are digits."""
+        if not (v.text[i].isascii() and v.text[i].isalpha()) or (i > 0 and v.cls[i - 1] in DIGIT_CLASSES):
+            return None
+        j = i
+        while j < n and v.text[j].isascii() and v.text[j].isalpha():
+            j += 1
+        if j - i >= 5 or (j < len(v.cls) and v.cls[j] in DIGIT_CLASSES):
+            return None
+        return j
 
     def _digit(self, v: Views, i: int) -> tuple[str, str] | None:
         c = v.cls[i]

@@ -472,7 +472,7 @@ class TextDetector:
             return rule, digits
         # Without a phone keyword, a number in groups is a phone only as people group one: no group of a
         # single digit among longer ones (130 1400 6 220 is a table row, 0 15494 14382 7 a UPC).
-        grouping_ok = kind == "phone" or _phone_grouping(c.gaps(v.text, v.canon))
+        grouping_ok = kind == "phone" or _country_code(c, v.canon) or _phone_grouping(c.gaps(v.text, v.canon))
         if mob and grouping_ok:
             return "phone.mobile", mob
         land = ph.landline(digits) if grouping_ok else None
@@ -531,6 +531,15 @@ def enumerator(canon: str, group: list[int]) -> bool:
         and canon[end : end + 1] in (".", "、", ")", "）")
         and not canon[end + 1 : end + 2].isdigit()
     )
+
+
+def _country_code(c: Candidate, canon: str) -> bool:
+    """The number starts with China's calling code written as one (+86, (86), 0086): a phone, however its
+    digits are grouped."""
+    if c.digits.startswith("0086"):
+        return True
+    before = canon[max(0, c.start - 2) : c.start].strip()
+    return c.digits.startswith("86") and before[-1:] in ("+", "(")
 
 
 def _phone_grouping(gaps: list[str]) -> bool:
