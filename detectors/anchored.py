@@ -168,14 +168,15 @@ class AnchoredReader:
 
     def _short_word(self, v: Views, i: int, n: int) -> int | None:
         """The end of a short Latin word starting at i that stands apart from digits (is, so, go, Bob): its
-        look-alike letters are a word. Look-alikes glued to digits, or five and more, are digits."""
+        look-alike letters are a word. A single letter, look-alikes glued to digits, or five and more, are
+        digits."""
         if not (v.text[i].isascii() and v.text[i].isalpha()) or (i > 0 and v.cls[i - 1] in DIGIT_CLASSES):
             return None
         j = i
         while j < n and v.text[j].isascii() and v.text[j].isalpha():
             j += 1
-        if j - i >= 5 or (j < len(v.cls) and v.cls[j] in DIGIT_CLASSES):
-            return None
+        if not 2 <= j - i < 5 or (j < len(v.cls) and v.cls[j] in DIGIT_CLASSES):
+            return None  # a single look-alike among digits (b 9 wǔ ❷) is a digit
         return j
 
     def _digit(self, v: Views, i: int) -> tuple[str, str] | None:
