@@ -157,11 +157,17 @@ class AnchoredReader:
             groups.pop()
         # A group of plain digits or numerals glued to a unit counts something (24小时, 七天): it is not the
         # number's. Circled and other disguised digits do not count things (⑦秒回).
+        # Glued to disguised digits with no separator the digits are the number's own (...①４秒回), unless
+        # two or more stand before a unit of two or more characters: a count OCR ran into the number
+        # (...伍24小时).
         last = groups[-1] if groups else []
+        glued = len(groups) > 1 and last[0][0] == groups[-2][-1][0] + 1
+        unit = self._unit_at(canon, last[-1][0] + 1, 2 if glued else 1) if last else False
         if (
             len(groups) > 1
             and all(c in _COUNTING for _, _, c in last)
-            and self._unit_at(canon, last[-1][0] + 1)
+            and (len(last) >= 2 or not glued)
+            and unit
         ):
             groups.pop()
         return Span(groups, fillers)
@@ -197,8 +203,11 @@ class AnchoredReader:
             j += 1
         return j < n and v.cls[j] in _FIRM
 
-    def _unit_at(self, canon: str, i: int) -> bool:
-        return canon.startswith(self.units, i) and not canon.startswith("号", i)
+    def _unit_at(self, canon: str, i: int, min_len: int = 1) -> bool:
+        """A unit starts at i (of at least `min_len` characters: 小时, not 秒)."""
+        if canon.startswith("号", i):
+            return False
+        return any(canon.startswith(u, i) for u in self.units if len(u) >= min_len)
 
     def _numbers_item(self, canon: str, i: int) -> bool:
         """The digits at i start a line and number a list item (\n3. 尺码): the text has moved on."""

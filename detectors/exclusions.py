@@ -107,9 +107,13 @@ class Exclusions:
         ):
             return "exclude.unit", "tail"
         plain_tail = len(c.classes) - len(c.classes.rstrip(CLASS_DIGIT))
-        switch = 0 < plain_tail < n and c.classes[n - plain_tail - 1] != CLASS_LOOKALIKE
+        # (a tail of one plain digit glued to disguised ones is the number's last digit: ...①４秒回)
+        switch = 1 < plain_tail < n and c.classes[n - plain_tail - 1] != CLASS_LOOKALIKE
         counting = c.classes[-1] in (CLASS_DIGIT, CLASS_NUMERAL)  # ⑦秒回 counts nothing
-        if (dot_gaps or switch) and counting and self.unit_untied.match(tail) and tail[:1] != " ":
+        unit = self.unit_untied.match(tail)
+        # Glued to disguised digits, only a unit of two or more characters (小时) counts: ...④２４秒回.
+        long_unit = unit is not None and len(unit.group().strip()) >= 2
+        if (dot_gaps or (switch and long_unit)) and counting and unit and tail[:1] != " ":
             # 391287654 24小时在线, 陆柒...伍24小时: a last group glued to a unit counts something; it is not
             # the number's.
             return "exclude.unit", "tail"
