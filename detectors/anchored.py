@@ -21,6 +21,7 @@ The span's digit groups are then read as the longest prefix that makes a number 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,8 @@ class AnchoredReader:
             if not groups[0]:
                 break
             ch = text[i]
+            if unicodedata.category(ch) == "Sc":
+                break  # ¥441.99: a price starts
             if digit is None and (self._sep.fullmatch(ch) or ch == "\n"):
                 broken = True
                 i += 1

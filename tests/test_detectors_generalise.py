@@ -75,6 +75,7 @@ def test_a_qq_number_written_any_way_is_read_exactly(text: str) -> None:
         ("WeChat ID shop_abc88 for more", [("wechat", "shop_abc88")]),
         ("电话+86-①~~③~~⑧~~①~~②~~③~~④~~⑤~~⑥~~⑦~~⑧秒回", [("phone", "13812345678")]),
         ("QQ:390713\n满293减10全场包邮", [("qq", "390713")]),  # text resumes on the next line
+        ("售后QQ 60848\n¥441.99", [("qq", "60848")]),  # a price starts on the next line
     ],
 )
 def test_other_contacts_and_neighbours_read_exactly(text: str, expected: list[tuple[str, str]]) -> None:
