@@ -39,7 +39,7 @@ from detectors.normalize import (
     digit_readings,
     symbol_class,
 )
-from detectors.runs import EdgeDrop
+from detectors.runs import Candidate, EdgeDrop
 
 _MAX_SPAN = 96  # characters read after a keyword: 11 digits with fillers and separators fit many times
 _FIRM = "DCNSL"
@@ -50,20 +50,11 @@ _COUNTING = CLASS_DIGIT + CLASS_NUMERAL  # the ways quantities are written (24å°
 
 @dataclass(frozen=True)
 class Decoded:
-    """A number read after a keyword: its digits, their positions in the text, and how they were written."""
+    """A number read after a keyword (its digits, positions and how each was written) and how many filler
+    characters stood between its digits."""
 
-    digits: str
-    positions: tuple[int, ...]
-    classes: str  # class letter per digit
+    number: Candidate
     fillers: int
-
-    @property
-    def start(self) -> int:
-        return self.positions[0]
-
-    @property
-    def end(self) -> int:
-        return self.positions[-1] + 1
 
 
 Group = list[tuple[int, str, str]]  # (position, digit, class letter) of consecutive digits
@@ -287,7 +278,8 @@ def best_number(
             ok = qq_min <= len(digits) <= qq_max and digits[0] != "0"
         fillers = sum(1 for f in span.fillers if f < flat[-1][0])
         if ok and fillers <= len(digits):
-            best = Decoded(digits, tuple(p for p, _, _ in flat), "".join(c for _, _, c in flat), fillers)
+            number = Candidate(tuple(p for p, _, _ in flat), digits, "".join(c for _, _, c in flat))
+            best = Decoded(number, fillers)
         if len(digits) > 15:
             break
     return best

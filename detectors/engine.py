@@ -245,30 +245,31 @@ class TextDetector:
                 continue
             # A price, date, unit ... is what it is after a keyword too (扣扣领袖¥1844.05).
             # (Units were judged while reading: a circled digit before 秒回 counts nothing.)
-            c = Candidate(d.positions, d.digits, d.classes)
+            c = d.number
             checked = self.exclusions.check(c, v, tied=True, qq=h.kind != "phone")
             if (checked is not None and checked[0] != "exclude.unit") or self.labels.foreign(
                 v, c.start, hits
             ):
                 continue
-            near = [f for f in findings if f.type != "solicitation" and _overlaps(f, d.start, d.end)]
-            if any(not f.value or len(f.value) >= len(d.digits) or f.value not in d.digits for f in near):
+            near = [f for f in findings if f.type != "solicitation" and _overlaps(f, c.start, c.end)]
+            if any(not f.value or len(f.value) >= len(c.digits) or f.value not in c.digits for f in near):
                 continue  # the runs read this number already, or read something else there
             findings = [f for f in findings if f not in near]
             findings.append(self._decoded(v, h, d))
         return findings
 
     def _decoded(self, v: Views, h: KeywordHit, d: Decoded) -> Finding:
+        c = d.number
         if h.kind == "phone":
-            kind, rule, value = "phone", "phone.mobile_decoded", ph.mobile(d.digits) or d.digits
+            kind, rule, value = "phone", "phone.mobile_decoded", ph.mobile(c.digits) or c.digits
         else:
-            kind, rule, value = "qq", "qq.keyword_decoded", d.digits
-        extra: dict[str, Any] = {"rules_version": self.version, "_core": (d.start, d.end)}
+            kind, rule, value = "qq", "qq.keyword_decoded", c.digits
+        extra: dict[str, Any] = {"rules_version": self.version, "_core": (c.start, c.end)}
         extra |= keyword_extra(v.text, h)
         extra["disguised"] = True
         if d.fillers:
             extra["fillers"] = d.fillers
-        span = (h.start, d.end)
+        span = (h.start, c.end)
         return Finding(kind, value, v.text[span[0] : span[1]], self._conf(rule), rule, span, extra=extra)
 
     def _run_findings(
