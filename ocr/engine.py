@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ocr import circled
 from ocr.assemble import join_line_pieces
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.vertical import column_box, column_to_row, find_columns, rect
@@ -149,10 +150,22 @@ class OcrEngine:
         order = sorted(range(len(pairs)), key=lambda i: pairs[i][1].shape[1] / pairs[i][1].shape[0])
         for i, (text, score) in zip(order, self.models.recognise([pairs[i][1] for i in order]), strict=True):
             texts[i], scores[i] = text, score
+        self._reread_circled([c for _, c in pairs], texts)
         self._reread_tall(image, texts, scores, polys)
         self._read_columns(image, texts, scores, polys)
         self._extend_lines(image, texts, scores, polys, extension_triggers)
         return [(t, s, q) for t, s, q in zip(texts, scores, polys, strict=True) if t.strip()]
+
+    def _reread_circled(self, crops: list[np.ndarray], texts: list[str]) -> None:
+        """Lines of circled digits decoded again from the step probabilities, with the circled zeros the
+        model has no class for put back (ocr/circled.py); engines that do not expose them are left as read."""
+        probabilities = getattr(self.models, "step_probabilities", None)
+        if probabilities is None:
+            return
+        characters = self.models.characters  # type: ignore[attr-defined]
+        for i, text in enumerate(texts):
+            if circled.wants_second_look(text):
+                texts[i] = circled.decode(probabilities(crops[i]), characters)
 
     def _detect(self, image: np.ndarray) -> list[np.ndarray]:
         h, w = image.shape[:2]

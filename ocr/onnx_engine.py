@@ -22,6 +22,7 @@ from ocr.models import find_onnx_model
 # OpenVINO falls back to its own no-op stub (openvino/tools/ovc/telemetry_utils.py).
 sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[assignment]
 
+
 def _dist_version(dist: str) -> str:
     from importlib.metadata import version
 
@@ -127,6 +128,18 @@ class OnnxModels:
 
         out = self._rec(TextRecInput(img=list(crops)))
         return [(str(t), float(s)) for t, s in zip(out.txts, out.scores, strict=True)]
+
+    @property
+    def characters(self) -> list[str]:
+        """The recogniser's classes, index 0 the CTC blank (the model's own character list)."""
+        return list(self._rec.postprocess_op.character)
+
+    def step_probabilities(self, crop: np.ndarray) -> np.ndarray:
+        """The recogniser's per-step class probabilities for one crop (T x classes), as RapidOCR feeds it."""
+        h, w = crop.shape[:2]
+        _, rec_h, rec_w = self._rec.rec_image_shape
+        norm = self._rec.resize_norm_img(crop, max(rec_w / rec_h, w / max(h, 1)))
+        return np.asarray(self._rec.session(norm[np.newaxis].astype(np.float32))[0])
 
     def describe(self) -> dict[str, Any]:
         return {
