@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from detectors.base import Finding
 from detectors.engine import DetectionTimeout, Excluded, TextDetector
 from detectors.rules import load_rules
-from qqscan.settings import setting
+from ground.settings import setting
 
 if TYPE_CHECKING:
     from ocr.types import OcrLine

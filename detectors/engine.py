@@ -38,7 +38,7 @@ from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, r
 from detectors.solicit import Solicitations
 from detectors.spelled import Speller
 from detectors.wechat import WechatIds
-from qqscan.errors import QqscanError
+from ground.errors import QqscanError
 
 # A keyword followed by a number is introducing that number, not labelling the one before it.
 _NEXT_NUMBER = re.compile(f"[^{DIGIT_CLASSES}]{{0,6}}[{DIGIT_CLASSES}]")

@@ -4,7 +4,7 @@ flags it unless the operator turns that off with QQSCAN_SOLICITATION_FLAGS=0 (de
 from __future__ import annotations
 
 from detectors.base import Finding
-from qqscan.settings import setting
+from ground.settings import setting
 
 ENV_SOLICITATION_FLAGS = "QQSCAN_SOLICITATION_FLAGS"
 

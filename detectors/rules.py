@@ -22,8 +22,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from qqscan.errors import UsageError
-from qqscan.settings import setting
+from ground.errors import UsageError
+from ground.settings import setting
 
 SHIPPED = Path(__file__).with_name("vocab.toml")
 ENV_OVERRIDE = "QQSCAN_RULES"

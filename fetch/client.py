@@ -40,8 +40,8 @@ from fetch.deadline import Deadline, DeadlineBackend
 from fetch.encoding import CappedDecoder, CorruptBody, EncodingRefused, OverCap, content_coding
 from fetch.ratelimit import limiter_for
 from fetch.settings import FetchSettings
+from ground.errors import QqscanError
 from ocr.decode import describe_unaccepted, sniff_format
-from qqscan.errors import QqscanError
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 TRANSIENT_CODES = {408, 425, 429}

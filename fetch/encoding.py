@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 
-from qqscan.errors import QqscanError
+from ground.errors import QqscanError
 
 # zlib window bits: 16 + 15 = gzip wrapper, 15 = zlib wrapper, -15 = raw deflate.
 _WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}

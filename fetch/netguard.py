@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fetch.settings import FetchSettings
-from qqscan.errors import QqscanError
+from ground.errors import QqscanError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

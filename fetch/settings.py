@@ -1,5 +1,5 @@
 """Fetch settings (network guard, limits, deadline, rate per host, TLS), read through the settings table
-(qqscan/settings.py: names, defaults, help); defaults work on one box.
+(ground/settings.py: names, defaults, help); defaults work on one box.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from qqscan.settings import setting
+from ground.settings import setting
 
 # (host, port) -> IP strings. The default is the system resolver; tests can hand in a table to stand in
 # for DNS answers they cannot otherwise produce on loopback (a name that resolves to one address only).

@@ -28,8 +28,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from qqscan.errors import QqscanError
-from qqscan.settings import setting
+from ground.errors import QqscanError
+from ground.settings import setting
 
 MAX_JSON_DEPTH = 100  # product and listing APIs nest a dozen levels; deeper is built to break parsers
 IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp|avif|heic)(?:$|[_?!#@.])", re.I)

@@ -37,10 +37,10 @@ from rq.cron import CronJob, CronScheduler
 from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
 from rq.job import Job
 
+from ground.errors import UsageError
+from ground.settings import setting
 from jobs.queueing import Policy, QueueUnavailable, connect, crawl_kwargs, job_queue
 from jobs.tasks import crawl_page
-from qqscan.errors import UsageError
-from qqscan.settings import setting
 
 
 def _loaded_by_rq_cron() -> bool:

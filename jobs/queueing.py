@@ -1,6 +1,6 @@
 """Queues, job ids and retry policy: the one place that decides how work is put on RQ.
 
-Settings (names, defaults and help in qqscan/settings.py): QQSCAN_REDIS_URL (else RQ_REDIS_URL),
+Settings (names, defaults and help in ground/settings.py): QQSCAN_REDIS_URL (else RQ_REDIS_URL),
 QQSCAN_SCAN_QUEUE, QQSCAN_CRAWL_QUEUE, QQSCAN_JOB_TIMEOUT, QQSCAN_RETRY_MAX, QQSCAN_RETRY_INTERVALS,
 QQSCAN_RECONCILE_INTERVAL, QQSCAN_RECONCILE_MAX.
 
@@ -37,8 +37,8 @@ from rq.exceptions import DeserializationError, DuplicateJobError, NoSuchJobErro
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from qqscan.errors import QqscanError, ServiceUnavailable
-from qqscan.settings import SETTINGS, raw_value, setting
+from ground.errors import QqscanError, ServiceUnavailable
+from ground.settings import SETTINGS, raw_value, setting
 
 if TYPE_CHECKING:
     from store.results import Store
@@ -354,7 +354,7 @@ def _enqueue_unique(queue: Queue, func: str, jid: str, kwargs: dict, policy: Pol
 
 
 def _default_store() -> Store:
-    from jobs.tasks import get_store
+    from store.results import get_store
 
     return get_store()
 

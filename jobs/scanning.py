@@ -74,7 +74,10 @@ class ScanAndStore:
 
     def save(self, result: ScanResult, origin: Origin) -> bool:
         """Store one result with its evidence; False if an identical result was already there."""
-        return self.store.save_scan(result, url=origin.url, replace=self.rescan, **origin.facts())
+        doc = result.to_json(with_lines=True)
+        return self.store.save_scan(
+            doc, result.evidence, url=origin.url, replace=self.rescan, **origin.facts()
+        )
 
     def failed(self, origin: Origin, error: str) -> None:
         """A source that gave no bytes: remembered with its reason."""

@@ -21,25 +21,13 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from store.results import Store
+from store.results import get_store
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from redis import Redis
     from rq.job import Job
-
-_stores: dict[str, Store] = {}
-
-
-def get_store(url: str | None = None) -> Store:
-    """One Store (one connection pool) per process and database URL; jobs reuse it."""
-    from store.database import database_url
-
-    url = url or database_url()
-    if url not in _stores:
-        _stores[url] = Store(url)
-    return _stores[url]
 
 
 def _ms(t0: float) -> int:

@@ -38,11 +38,11 @@ from PIL import (
     features,
 )
 
+from ground.errors import QqscanError
+from ground.settings import SETTINGS, setting
 from ocr import animation
 from ocr.animation import Shown
 from ocr.types import Frame
-from qqscan.errors import QqscanError
-from qqscan.settings import SETTINGS, setting
 
 MiB = 1024 * 1024
 
@@ -87,7 +87,7 @@ _LIMIT_SETTINGS = {
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    # Defaults are the settings table's (qqscan/settings.py): bytes of one image, pixels per frame, frames.
+    # Defaults are the settings table's (ground/settings.py): bytes of one image, pixels per frame, frames.
     max_bytes: int = SETTINGS["QQSCAN_MAX_BYTES"].default
     max_pixels: int = SETTINGS["QQSCAN_MAX_PIXELS"].default
     max_frames: int = SETTINGS["QQSCAN_MAX_FRAMES"].default

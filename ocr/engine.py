@@ -20,12 +20,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ground.errors import UsageError
+from ground.settings import SETTINGS, SettingError, setting
 from ocr import circled
 from ocr.assemble import join_line_pieces
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
 from ocr.vertical import column_box, column_to_row, find_columns, rect
-from qqscan.errors import UsageError
-from qqscan.settings import SETTINGS, SettingError, setting
 
 RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
 
@@ -67,7 +67,7 @@ class TextModels(Protocol):
 
 @dataclass(frozen=True)
 class EngineConfig:
-    # Defaults, choices and the reasons for them are the settings table's (qqscan/settings.py).
+    # Defaults, choices and the reasons for them are the settings table's (ground/settings.py).
     engine: str = SETTINGS["QQSCAN_ENGINE"].default
     cpu_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     det_scale: float | None = None  # detector input size relative to the image; None: the engine's default

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from qqscan.settings import SETTINGS, setting
+from ground.settings import SETTINGS, setting
 
 Step = Callable[[np.ndarray], np.ndarray]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from qqscan.errors import UsageError
-from qqscan.settings import setting
+from ground.errors import UsageError
+from ground.settings import setting
 
 REQUIRED_FILES = ("inference.json", "inference.pdiparams", "inference.yml")
 DEFAULT_DET = "PP-OCRv5_mobile_det"

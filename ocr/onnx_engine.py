@@ -46,7 +46,7 @@ def _rapidocr_config() -> Any:
 def _openvino_precision(wanted: str) -> str:
     """bf16 where the CPU computes it natively (AVX512-BF16 or AMX; OpenVINO reports it as BF16): about
     2.5x faster recognition here. "auto" picks it when available; f32 elsewhere. `wanted` was checked
-    against the setting's choices (qqscan/settings.py)."""
+    against the setting's choices (ground/settings.py)."""
     if wanted != "auto":
         return wanted
     import openvino as ov

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ground.settings import setting
 from ocr.models import find_model
-from qqscan.settings import setting
 
 # Must be set before paddleocr/paddlex are imported: skip the model-hoster reachability check.
 os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from ground.errors import ExitCode, exit_code_for
 from qqscan.engine_option import engine_option
-from qqscan.errors import ExitCode, exit_code_for
 from qqscan.options import (
     database_url_option,
     listing_option,
@@ -46,7 +46,7 @@ def _store() -> Store:
     from store.database import StoreError, database_url
 
     try:
-        from jobs.tasks import get_store
+        from store.results import get_store
 
         return get_store(database_url())
     except StoreError as exc:  # its message names the database (password hidden)

@@ -6,8 +6,8 @@ import importlib
 
 import click
 
+from ground.errors import QqscanError, fail
 from qqscan import __version__
-from qqscan.errors import QqscanError, fail
 
 
 class _Group(click.Group):
@@ -32,7 +32,7 @@ class _Group(click.Group):
 def _load_config(ctx: click.Context, param: click.Parameter, path: str | None) -> str | None:
     """Apply the config file before any subcommand reads its options (their envvars see its values)."""
     if path:
-        from qqscan.settings import SettingError, export_config_file
+        from ground.settings import SettingError, export_config_file
 
         try:
             export_config_file(path)

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from qqscan.errors import ExitCode
+from ground.errors import ExitCode
 
 
 @click.command("doctor")

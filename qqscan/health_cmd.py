@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import click
 
-from qqscan.errors import ExitCode, QqscanError
+from ground.errors import ExitCode, QqscanError
 from qqscan.options import database_url_option, redis_url_option
 
 
@@ -95,7 +95,7 @@ def check_database() -> Check:
 
 
 def check_engine() -> Check:
-    from qqscan.settings import raw_value
+    from ground.settings import raw_value
 
     name = raw_value("QQSCAN_ENGINE") or "default"
 

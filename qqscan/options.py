@@ -1,7 +1,7 @@
 """Options shared by the commands, so a name and its format mean the same everywhere: `--shop`, `--listing`
 (old `--shop-id`/`--listing-id` kept as hidden aliases), `--since` (an age like 1h/2d or an ISO date/time),
 `--url`/`-u` for Redis (read from QQSCAN_REDIS_URL, else rq's RQ_REDIS_URL), and `setting_option`: a flag
-for a setting of the table (qqscan/settings.py), whose variable, type, default and help come from there."""
+for a setting of the table (ground/settings.py), whose variable, type, default and help come from there."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from qqscan.settings import SETTINGS
+from ground.settings import SETTINGS
 
 F = Callable[..., Any]
 _CLICK_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str, "path": str, "url": str}

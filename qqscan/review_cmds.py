@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from qqscan.errors import ExitCode, exit_code_for, fail
+from ground.errors import ExitCode, exit_code_for, fail
 from qqscan.options import database_url_option, shop_option, since_option
 from review.safetext import csv_cell, json_escape_controls, visible
 from store.terms import CONTACT_TYPES, REVIEW_STATUSES
@@ -60,7 +60,7 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 def opened_store() -> Iterator[ReviewStore]:
     """The review store at QQSCAN_DATABASE_URL (or the default), closed afterwards. Store errors and input
     the store refuses (ValueError: a short password, a bad name) become one-line errors: exit 3 when the
-    database cannot be reached, 2 for a URL that can never work, 1 for a refused request (qqscan.errors)."""
+    database cannot be reached, 2 for a URL that can never work, 1 for a refused request (ground.errors)."""
     from store.database import StoreError, StoreUnavailable
     from store.review import ReviewStore
 

@@ -22,8 +22,8 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
+from ground.errors import ExitCode, QqscanError, exit_code_for
 from qqscan.engine_option import engine_option
-from qqscan.errors import ExitCode, QqscanError, exit_code_for
 from qqscan.options import database_url_option, setting_option
 from qqscan.scan_workers import InlineScanner, InterruptWatch, PoolScanner, ScanOptions
 from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qqscan.errors import UsageError
+from ground.errors import UsageError
 
 if TYPE_CHECKING:
     from detectors.allowlist import Allowed

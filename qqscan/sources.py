@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from qqscan.errors import UsageError
+from ground.errors import UsageError
 
 if TYPE_CHECKING:
     from fetch.client import Body

@@ -36,7 +36,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from qqscan.settings import setting
+from ground.settings import setting
 from review.accesslog import USER_KEY
 from review.auth import init_auth
 from review.safetext import visible

@@ -24,8 +24,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from qqscan.errors import ExitCode, UsageError
-from qqscan.settings import setting
+from ground.errors import ExitCode, UsageError
+from ground.settings import setting
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x71717363616E  # "qqscan": PostgreSQL advisory lock id held while migrating

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from detectors.allowlist import Allowed, allowed_by
 from detectors.base import Finding
-from qqscan.errors import UsageError
+from ground.errors import UsageError
 from store.allowlist import (
     AllowList,
     active_entries,

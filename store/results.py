@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -44,10 +44,19 @@ from store.models import (
     utcnow,
 )
 
-if TYPE_CHECKING:
-    from jobs.pipeline import ScanResult
-
 PAGE = 500  # rows per read transaction in results()
+_stores: dict[str, Store] = {}
+
+
+def get_store(url: str | None = None) -> Store:
+    """One Store (one connection pool) per process and database URL, for the jobs and commands that reuse
+    it."""
+    from store.database import database_url
+
+    url = url or database_url()
+    if url not in _stores:
+        _stores[url] = Store(url)
+    return _stores[url]
 
 
 @dataclass(frozen=True)
@@ -191,8 +200,8 @@ class Store(OverDatabase):
 
     def save_scan(
         self,
-        result: ScanResult | Mapping[str, Any],
-        evidence: Sequence[EvidenceBlob] | None = None,
+        result: Mapping[str, Any],
+        evidence: Sequence[EvidenceBlob] = (),
         *,
         url: str | None = None,
         listing_id: str | None = None,
@@ -208,19 +217,15 @@ class Store(OverDatabase):
         replace=True is a rescan: the result under this rules version is overwritten in place (same row,
         its evidence replaced), e.g. after the allow-list changed. The image's review status is kept.
 
-        `result` is a jobs.pipeline.ScanResult. A `scan --json` dict (+ "lines", "rules_version", image
-        meta, and "url"/"listing_id"/"shop_id"/"page_url") is still taken, for seeding tests and
-        benchmarks; one without sha256 (a fetch that failed before any bytes) records its source with
-        the error.
+        `result` is the `scan --json --lines` document of a scan (ScanResult.to_json(with_lines=True)),
+        possibly with "url"/"listing_id"/"shop_id"/"page_url"; one without sha256 (a fetch that failed
+        before any bytes) records its source with the error. The store knows documents, not the pipeline
+        that makes them.
         """
-        if isinstance(result, Mapping):
-            doc = dict(result)
-        else:
-            doc = result.to_json(with_lines=True)
-            evidence = result.evidence if evidence is None else evidence
+        doc = dict(result)
         facts = {"url": url, "listing_id": listing_id, "shop_id": shop_id, "page_url": page_url}
         doc.update({k: v for k, v in facts.items() if v is not None})
-        return self._save_doc(doc, evidence or (), replace=replace)
+        return self._save_doc(doc, evidence, replace=replace)
 
     def _save_doc(self, result: dict[str, Any], evidence: Sequence[EvidenceBlob], *, replace: bool) -> bool:
         sha = result.get("sha256") or ""

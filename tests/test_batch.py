@@ -82,9 +82,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
     try:
         yield url
     finally:
-        from jobs import tasks
+        from store import results as results_module
 
-        store = tasks._stores.pop(url, None)
+        store = results_module._stores.pop(url, None)
         if store is not None:
             store.close()
         with admin.connect() as conn:

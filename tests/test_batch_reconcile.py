@@ -40,9 +40,9 @@ def store(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     s = Store(db_url)
     yield s
     s.close()
-    from jobs import tasks
+    from store import results as results_module
 
-    cached = tasks._stores.pop(db_url, None)  # `qqscan` subprocesses have their own; this is ours
+    cached = results_module._stores.pop(db_url, None)  # `qqscan` subprocesses have their own; this is ours
     if cached is not None:
         cached.close()
 

@@ -63,7 +63,7 @@ def test_config_file_values_reach_the_commands_and_the_environment_wins(tmp_path
 
 
 def test_exit_codes_are_the_documented_numbers() -> None:
-    from qqscan.errors import ExitCode
+    from ground.errors import ExitCode
 
     assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 130]
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")

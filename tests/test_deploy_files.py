@@ -167,12 +167,12 @@ def test_compose_redis_has_aof_and_settings_are_real():
     redis_cmd = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_cmd and "--appendfsync everysec" in redis_cmd
     assert services["worker"]["stop_grace_period"] and services["worker"]["deploy"]["replicas"] >= 1
-    from qqscan.settings import SETTINGS
+    from ground.settings import SETTINGS
 
     for name, service in services.items():
         for key in service.get("environment") or {}:
             if key.startswith("QQSCAN_"):
-                assert key in SETTINGS, f"{name}: {key} is not a setting (qqscan/settings.py)"
+                assert key in SETTINGS, f"{name}: {key} is not a setting (ground/settings.py)"
     worker_url = services["worker"]["environment"]["QQSCAN_DATABASE_URL"]
     assert expand(worker_url).startswith("postgresql+psycopg://")
 

@@ -1,4 +1,4 @@
-"""One root for qqscan's errors (qqscan/errors.py): every exception class the product defines derives from
+"""One root for qqscan's errors (ground/errors.py): every exception class the product defines derives from
 QqscanError and so carries the exit code a command ends with. Checked by parsing the product packages with
 `ast` (nothing is imported): a class is an exception when its bases reach a built-in exception, and rooted
 when they reach QqscanError."""
@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.test_layers import REPO, python_files
 
-PRODUCT = ("qqscan", "ocr", "detectors", "fetch", "store", "jobs", "worker", "review")
+PRODUCT = ("ground", "qqscan", "ocr", "detectors", "fetch", "store", "jobs", "worker", "review")
 BUILTIN_EXCEPTIONS = {
     n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)
 }
@@ -49,7 +49,7 @@ def unrooted(root: Path) -> list[str]:
     for name, (path, _bases) in sorted(classes.items()):
         is_exception = name not in BUILTIN_EXCEPTIONS and reaches(name, BUILTIN_EXCEPTIONS)
         if is_exception and not reaches(name, {"QqscanError"}) and name not in OUTSIDE_ROOT:
-            out.append(f"{path}: {name} does not derive from qqscan.errors.QqscanError")
+            out.append(f"{path}: {name} does not derive from ground.errors.QqscanError")
     return out
 
 
@@ -68,18 +68,18 @@ def test_the_allow_list_is_not_stale() -> None:
 
 def test_the_checker_catches_an_unrooted_error(tmp_path: Path) -> None:
     (tmp_path / "store").mkdir()
-    (tmp_path / "qqscan").mkdir()
-    (tmp_path / "qqscan" / "errors.py").write_text(
+    (tmp_path / "ground").mkdir()
+    (tmp_path / "ground" / "errors.py").write_text(
         "class QqscanError(Exception):\n    pass\nclass UsageError(QqscanError):\n    pass\n", "utf-8"
     )
     (tmp_path / "store" / "x.py").write_text(
         "class Base(ValueError):\n    pass\nclass Sub(Base):\n    pass\n"
-        "from qqscan.errors import UsageError\nclass Good(UsageError, ValueError):\n    pass\n",
+        "from ground.errors import UsageError\nclass Good(UsageError, ValueError):\n    pass\n",
         "utf-8",
     )
     assert unrooted(tmp_path) == [
-        "store/x.py: Base does not derive from qqscan.errors.QqscanError",
-        "store/x.py: Sub does not derive from qqscan.errors.QqscanError",
+        "store/x.py: Base does not derive from ground.errors.QqscanError",
+        "store/x.py: Sub does not derive from ground.errors.QqscanError",
     ]
 
 
@@ -89,7 +89,7 @@ def test_the_checker_catches_an_unrooted_error(tmp_path: Path) -> None:
         ("store.database", "StoreUnavailable", 3),
         ("store.database", "SchemaTooNew", 2),
         ("store.database", "StoreError", 2),
-        ("qqscan.settings", "SettingError", 2),
+        ("ground.settings", "SettingError", 2),
         ("jobs.queueing", "QueueUnavailable", 3),
         ("detectors.rules", "RulesError", 2),
         ("ocr.engine", "EngineError", 2),
@@ -100,7 +100,7 @@ def test_the_checker_catches_an_unrooted_error(tmp_path: Path) -> None:
 def test_each_error_ends_a_command_with_its_exit_code(module: str, cls: str, code: int) -> None:
     import importlib
 
-    from qqscan.errors import ExitCode, QqscanError, exit_code_for
+    from ground.errors import ExitCode, QqscanError, exit_code_for
 
     error_class = getattr(importlib.import_module(module), cls)
     assert issubclass(error_class, QqscanError)
@@ -109,7 +109,7 @@ def test_each_error_ends_a_command_with_its_exit_code(module: str, cls: str, cod
 
 
 def test_third_party_failures_are_mapped_by_name() -> None:
-    from qqscan.errors import ExitCode, exit_code_for
+    from ground.errors import ExitCode, exit_code_for
 
     assert exit_code_for(RedisConnectionError("down")) == ExitCode.UNAVAILABLE
     assert exit_code_for(KeyboardInterrupt()) == ExitCode.INTERRUPTED

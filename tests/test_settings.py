@@ -1,4 +1,4 @@
-"""The settings table (qqscan/settings.py): every `QQSCAN_*` name the code uses is declared there once,
+"""The settings table (ground/settings.py): every `QQSCAN_*` name the code uses is declared there once,
 and the typed accessor parses values or names the variable it cannot parse."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qqscan.settings import SETTINGS, SettingError, export_config_file, setting
+from ground.settings import SETTINGS, SettingError, export_config_file, setting
 from tests.test_layers import python_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ def names_in_code(root: Path) -> set[str]:
     found: set[str] = set()
     for path in python_files(root):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith("tests/") or rel == "qqscan/settings.py":  # the table itself proves nothing
+        if rel.startswith("tests/") or rel == "ground/settings.py":  # the table itself proves nothing
             continue
         found |= set(NAME.findall(path.read_text("utf-8")))
     return found
@@ -31,7 +31,7 @@ def names_in_code(root: Path) -> set[str]:
 def test_every_name_the_code_uses_is_in_the_table_and_none_is_stale() -> None:
     used = names_in_code(REPO)
     assert len(used) > 40  # not vacuous: the walk reads the readers in ocr/, worker/, jobs/ ...
-    assert sorted(used - set(SETTINGS)) == [], "declare these in qqscan/settings.py"
+    assert sorted(used - set(SETTINGS)) == [], "declare these in ground/settings.py"
     assert sorted(set(SETTINGS) - used) == [], "the table lists settings nothing reads"
 
 

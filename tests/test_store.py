@@ -244,7 +244,8 @@ def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_cou
     scanned = ScanResult(source="a.jpg", sha256=SHA_A, findings=[hotline, ask], meta=meta)
     monkeypatch.setenv("QQSCAN_SOLICITATION_FLAGS", "0")  # a solicitation alone does not flag
     url, page = "https://e.com/a.jpg", "https://e.com/item/1"
-    assert store.save_scan(scanned, url=url, shop_id="S1", page_url=page) is True
+    doc = scanned.to_json(with_lines=True)
+    assert store.save_scan(doc, url=url, shop_id="S1", page_url=page) is True
     got = store.result(SHA_A)
     assert got["flagged"] is False  # the hotline is allow-listed, the solicitation does not flag
     assert got["source"] == "a.jpg" and got["urls"] == [url] and got["engine_version"] == "e1"
@@ -255,7 +256,7 @@ def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_cou
     assert types == ",solicitation,"  # the queue's type filter sees live findings only
     # with the policy on, the same findings flag the image (a rescan replaces the result in place)
     monkeypatch.setenv("QQSCAN_SOLICITATION_FLAGS", "1")
-    assert store.save_scan(scanned, url=url, replace=True) is True
+    assert store.save_scan(scanned.to_json(with_lines=True), url=url, replace=True) is True
     assert store.result(SHA_A)["flagged"] is True
 
 

@@ -29,7 +29,7 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from qqscan.errors import UsageError
+from ground.errors import UsageError
 
 log = logging.getLogger("qqscan.worker")
 

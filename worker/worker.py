@@ -37,7 +37,7 @@ Why these pieces (see FACTS.md, RQ section):
   not run but recorded (failed registry with the reason, a log line, the `refused` outcome) and the
   worker takes the next.
 
-Settings (flags of `qqscan worker` override; defaults and help in qqscan/settings.py):
+Settings (flags of `qqscan worker` override; defaults and help in ground/settings.py):
 QQSCAN_WORKER_MAX_JOBS, QQSCAN_WORKER_MAX_RSS_MB, QQSCAN_WATCHDOG_GRACE, QQSCAN_MAINTENANCE_INTERVAL,
 QQSCAN_JOB_HEARTBEAT, QQSCAN_REDIS_RETRY_CAP, QQSCAN_METRICS_PORT (0 = off), QQSCAN_METRICS_HOST.
 """
@@ -65,9 +65,9 @@ from rq.scripts import release_lock
 from rq.utils import ensure_job_list, now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
+from ground.settings import setting
 from jobs.memory import rss_mb
 from jobs.queueing import SERIALIZER, GuardedJob, Policy, enqueue_reconcile, patient, reconcile_due
-from qqscan.settings import setting
 from worker import metrics
 
 log = logging.getLogger("qqscan.worker")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qqscan.errors import UsageError
+from ground.errors import UsageError
 
 MiB = 1024 * 1024
 _TRUE = {"1", "true", "yes", "on"}
@@ -230,7 +230,7 @@ def _lookup(name: str) -> Setting:
     try:
         return SETTINGS[name]
     except KeyError:
-        raise KeyError(f"{name} is not in the settings table (qqscan/settings.py)") from None
+        raise KeyError(f"{name} is not in the settings table (ground/settings.py)") from None
 
 
 def raw_value(name: str, env: Mapping[str, str] | None = None) -> str | None:

@@ -6,7 +6,7 @@ bad setting or config file, unsupported database URL, some input failed); 3 a se
 (Redis or the database cannot be reached); 130 interrupted.
 
 Standard library only, so every layer may import it (tests/test_layers.py: a shared leaf like
-qqscan.settings): every error qqscan raises derives from QqscanError and carries its exit code
+ground.settings): every error qqscan raises derives from QqscanError and carries its exit code
 (tests/test_errors.py checks that no product exception class is left outside the root). EXIT_BY_CLASS maps
 the third-party failures a command can meet (Redis) by qualified name, so mapping them needs
 no heavy import.
