@@ -7,20 +7,15 @@ detectors.qrcode (decoded from pixels by ocr.qr).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from detectors.base import Finding
 from detectors.engine import DetectionTimeout, Excluded, TextDetector
-from detectors.rules import load_rules
 from ground.settings import setting
 
 if TYPE_CHECKING:
     from ocr.types import OcrLine
-
-_DETECTOR = TextDetector(load_rules())
-RULES_VERSION: str = _DETECTOR.version
-# Line endings after which OCR follows a cut line to the right (contact keywords); ocr/ gets them from jobs/.
-EXTENSION_TRIGGERS: frozenset[str] = frozenset(_DETECTOR.rules["keywords"].get("line_extension_endings", ""))
 
 __all__ = [
     "Finding",
@@ -31,18 +26,44 @@ __all__ = [
     "detect_text",
     "detect_lines",
     "explain",
+    "detector",
     "TextDetector",
 ]
 
 
+@cache
+def detector() -> TextDetector:
+    """The detector of this process, built on first use from the rules (vocab.toml and QQSCAN_RULES): its
+    tables take about a second, so importing the package builds nothing."""
+    from detectors.rules import load_rules
+
+    return TextDetector(load_rules())
+
+
+@cache
+def _extension_triggers() -> frozenset[str]:
+    return frozenset(detector().rules["keywords"].get("line_extension_endings", ""))
+
+
+def __getattr__(name: str) -> Any:
+    """RULES_VERSION (the rules version every finding carries) and EXTENSION_TRIGGERS (line endings after
+    which OCR follows a cut line to the right: contact keywords; ocr/ gets them from jobs/) are the
+    detector's, read when first asked for."""
+    if name == "RULES_VERSION":
+        return detector().version
+    if name == "EXTENSION_TRIGGERS":
+        return _extension_triggers()
+    raise AttributeError(f"module 'detectors' has no attribute {name!r}")
+
+
 def detect_text(text: str) -> list[Finding]:
     """Findings in one piece of text (no geometry: box is None)."""
-    return _DETECTOR.detect(text)
+    return detector().detect(text)
 
 
 def explain(text: str) -> list[Excluded]:
     """Candidate numbers in `text` that were rejected, each with the exclusion rule that rejected it."""
-    return _DETECTOR.explain(text)
+    return detector().explain(text)
 
 
 def detect_lines(lines: Sequence[OcrLine], seconds: float | None = None) -> list[Finding]:
@@ -53,4 +74,4 @@ def detect_lines(lines: Sequence[OcrLine], seconds: float | None = None) -> list
     from detectors.layout import detect_in_lines
 
     limit = setting("QQSCAN_DETECT_SECONDS") if seconds is None else seconds
-    return detect_in_lines(lines, _DETECTOR, time.monotonic() + limit)
+    return detect_in_lines(lines, detector(), time.monotonic() + limit)

@@ -6,13 +6,12 @@ import importlib
 
 import click
 
-from ground.errors import QqscanError, fail
+from ground.errors import QqscanError
 from qqscan import __version__
 
 
 class _Group(click.Group):
-    """Subcommands in `lazy` are imported only when run or listed: importing `detectors` builds the rule
-    tables (~0.6 s), which `qqscan scan missing.jpg` must not pay before its one-line answer."""
+    """Subcommands in `lazy` are imported only when run or listed (`qqscan --help` stays fast)."""
 
     lazy = {"detect-text": "detectors.cli:detect_text"}
 
@@ -22,10 +21,7 @@ class _Group(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
             module, attr = self.lazy[cmd_name].split(":")
-            try:  # importing `detectors` loads the rules: a bad QQSCAN_RULES is one line, not a traceback
-                return getattr(importlib.import_module(module), attr)
-            except QqscanError as exc:
-                fail(str(exc), exc.exit_code)
+            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
         return super().get_command(ctx, cmd_name)
 
 
@@ -57,7 +53,21 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli()
+    """Every command's errors end here alike: a qqscan error the command did not report itself (a bad
+    QQSCAN_RULES met when the detector is first built, say) is one line in click's format and its own
+    exit code, never a traceback."""
+    try:
+        code = cli(standalone_mode=False)  # a command's ctx.exit(n) comes back as n here
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        raise SystemExit(1) from None
+    except QqscanError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(int(exc.exit_code)) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 # Subcommands register below, one line each.

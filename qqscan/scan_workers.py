@@ -97,9 +97,13 @@ def scan_one(data: bytes, source: str, engine: Any, opts: ScanOptions) -> ScanRe
 
 
 def _build_engine() -> Any:
+    """The OCR engine, and the detector built beside it, so the first image does not pay for either."""
+    import detectors
     from ocr.engine import get_engine
 
-    return get_engine()
+    engine = get_engine()
+    detectors.detector()
+    return engine
 
 
 class InlineScanner:

@@ -255,7 +255,7 @@ def _channel_forms(det: TextDetector) -> Iterator[str]:
 def test_prefilter_keeps_every_line_the_matcher_finds() -> None:
     """A line without digits reaches the detectors only through the keyword prefilter: it must pass every
     line on which the detectors, run without it, find something."""
-    det = detectors._DETECTOR
+    det = detectors.detector()
     checked = found = 0
     for form in _channel_forms(det):
         for line in (f"{form}：shopabc", f"加我{form}", f"你好，{form}"):

@@ -362,11 +362,13 @@ class ScanWorker(SimpleWorker):
     # --- start: engine first, then RQ's loop -----------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Build and warm the OCR engine in this process, once, before any job is taken."""
+        """Build and warm the OCR engine and the detector in this process, once, before any job is taken."""
+        import detectors
         import ocr.engine
 
         t0 = time.perf_counter()
         engine = ocr.engine.get_engine()
+        detectors.detector()
         self.log.info(  # RQ's logger: configured by `qqscan worker`, `rq worker` and `rq worker-pool` alike
             "qqscan worker pid %d: OCR engine %s ready in %.1f s (builds in this process: %d, rss %.0f MiB)",
             os.getpid(),
