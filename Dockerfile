@@ -22,6 +22,7 @@ RUN apt-get update \
 
 WORKDIR /opt/qqscan
 COPY pyproject.toml README.md ./
+COPY ground/ ground/
 COPY qqscan/ qqscan/
 COPY ocr/ ocr/
 COPY detectors/ detectors/
