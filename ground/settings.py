@@ -81,7 +81,7 @@ class Setting:
     help: str
     component: str  # ocr, detectors, fetch, store, queues, worker, cron, review, cli
     choices: tuple[str, ...] = ()
-    default_text: str = ""  # how README and --help show the default, when repr(default) would mislead
+    default_text: str = ""  # how docs/settings.md and --help show the default where repr(default) misleads
     minimum: float | None = None  # numbers: the smallest value that works (a 0 s heartbeat would spin)
 
     def parse(self, raw: str) -> Any:
@@ -270,7 +270,7 @@ def read_config_file(path: str | Path) -> dict[str, str]:
     values: dict[str, str] = {}
     for key, value in data.items():
         if key not in SETTINGS or key == "QQSCAN_CONFIG":
-            raise SettingError(f"config file {path}: unknown setting {key!r} (see README, Configuration)")
+            raise SettingError(f"config file {path}: unknown setting {key!r} (see docs/settings.md)")
         values[key] = _as_text(key, value)
         SETTINGS[key].parse(values[key])  # a bad value fails now, naming the key
     return values

@@ -29,8 +29,8 @@ def _dist_version(dist: str) -> str:
     return version(dist)
 
 
-# Measured (README): batches of 6 crops, padded to at least 320 px wide; 1-32 and smaller padding showed
-# nothing but noise, and padding changed some reads.
+# Measured (docs/benchmarks.md): batches of 6 crops, padded to at least 320 px wide; 1-32 and smaller
+# padding showed nothing but noise, and padding changed some reads.
 REC_BATCH_SIZE = 6
 REC_MIN_WIDTH = 320
 

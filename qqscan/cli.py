@@ -46,7 +46,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, path: str | None) -
     show_envvar=True,
     expose_value=False,
     callback=_load_config,
-    help="TOML file of QQSCAN_* settings (README, Configuration); the environment overrides it.",
+    help="TOML file of QQSCAN_* settings (docs/settings.md); the environment overrides it.",
 )
 def cli() -> None:
     """Find QQ numbers, phones, WeChat ids and QR codes hidden in product images."""

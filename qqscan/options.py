@@ -25,7 +25,7 @@ def setting_option(
     *decls: str, setting: str, help: str | None = None, export: bool = False, **kw: Any
 ) -> Callable[[F], F]:
     """A flag for the setting `setting`: read from its variable (or the config file, which fills the
-    environment), typed and defaulted as the table says, so flag, variable, config file and README agree.
+    environment), typed and defaulted as the table says, so flag, variable, config file and docs agree.
     `help` replaces the table's text (which names the flag); other keywords go to click.option.
     export=True: the command does not take the value; it becomes the setting's variable, which every reader
     in this process and in its child processes (--jobs workers, RQ work horses) goes through."""

@@ -46,7 +46,7 @@ def test_the_checker_sees_a_new_name(tmp_path: Path) -> None:
 def test_every_row_is_complete() -> None:
     for s in SETTINGS.values():
         assert s.help and s.component and s.type, s.name
-        if s.default is not None and not s.default_text:  # the default README shows is the one used
+        if s.default is not None and not s.default_text:  # the default docs/settings.md shows is the one used
             assert s.parse(s.shown_default) == s.default, s.name
 
 
@@ -124,27 +124,25 @@ def test_a_bad_config_file_is_refused_whole(tmp_path: Path, monkeypatch, text: s
     assert setting("QQSCAN_MAX_BYTES") == 40 * 1024 * 1024
 
 
-def readme_settings(text: str) -> list[str]:
-    """The names in the first column of README's Configuration table."""
-    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+def documented_settings(text: str) -> list[str]:
+    """The names in the first column of the tables of docs/settings.md."""
     names = []
-    for line in section.splitlines():
+    for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("|") and len(cells) > 1:
             names += NAME.findall(cells[0])
     return names
 
 
-def test_readme_documents_every_setting_once_and_nothing_else() -> None:
-    documented = readme_settings((REPO / "README.md").read_text("utf-8"))
+def test_the_settings_page_documents_every_setting_once_and_nothing_else() -> None:
+    documented = documented_settings((REPO / "docs" / "settings.md").read_text("utf-8"))
     assert len(documented) == len(set(documented)), "a setting has two rows"
-    assert sorted(set(SETTINGS) - set(documented)) == [], "add these to README's Configuration table"
-    assert sorted(set(documented) - set(SETTINGS)) == [], "README documents settings the table lacks"
-
-
-def test_the_readme_check_reads_the_first_column_only() -> None:
-    text = (
-        "# x\n## Configuration\n\n| v | d |\n|---|---|\n| `QQSCAN_AA` | see QQSCAN_BB |\n"
-        "## Next\n| `QQSCAN_CC` |"
+    assert sorted(set(SETTINGS) - set(documented)) == [], "add these to the table in docs/settings.md"
+    assert sorted(set(documented) - set(SETTINGS)) == [], (
+        "docs/settings.md documents settings the table lacks"
     )
-    assert readme_settings(text) == ["QQSCAN_AA"]
+
+
+def test_the_settings_check_reads_the_first_column_only() -> None:
+    text = "# x\n\n| v | d |\n|---|---|\n| `QQSCAN_AA` | see QQSCAN_BB |\n"
+    assert documented_settings(text) == ["QQSCAN_AA"]
