@@ -3,7 +3,8 @@ each with its own engine.
 
 The engine is built on the first image that needs it, never before: a run whose sources all fail
 answers without paying the engine's start-up (seconds). Paddle's threads do not survive a fork, so workers
-are spawned, not forked, and build their engine in the process that uses it (FACTS.md).
+are spawned, not forked, and build their engine in the process that uses it (PaddleOCR#14836: oneDNN wants
+the thread that created the engine to run it).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """detect_text: every disguise family yields the exact digits; every exclusion holds and says why.
 
 Vocabulary cases (扣扣/企鹅/🐧, 薇信/维亻言/加卫星/绿泡泡, 叁玖壹, ③⑨①, 伞酒依, 洞幺两拐勾, 136****1234,
-QQ10元礼券) are re-expressed from the public moderation dictionaries summarised in shared/FACTS.md, section
-"Real-world evasion vocabulary"; the numbers are made up here.
+QQ10元礼券) are re-expressed from public moderation dictionaries' evasion vocabulary; the numbers are made
+up here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """ScanWorker: an RQ SimpleWorker that builds the OCR engine once per process and never forks after.
 
-Why these pieces (see FACTS.md, RQ section):
+Why these pieces (RQ 3's SimpleWorker, scheduler and Retry; rq#1088 for a model built once per process):
 - SimpleWorker runs jobs in the worker process: RQ's default Worker forks a work horse per job, and Paddle's
   OpenMP/oneDNN threads do not survive a fork, so the engine would be rebuilt (~3 s) for every image.
 - The engine is built and warmed in `work()` before the first dequeue, so a broken model install fails
