@@ -39,11 +39,10 @@ from detectors.normalize import (
     digit_readings,
     symbol_class,
 )
-from detectors.runs import Candidate, EdgeDrop
+from detectors.runs import FIRM, TRIMMABLE, Candidate, EdgeDrop, enumerator
 
 _MAX_SPAN = 96  # characters read after a keyword: 11 digits with fillers and separators fit many times
-_FIRM = "DCNSL"
-_TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE + CLASS_NUMERAL
+_FIRM = FIRM + CLASS_LOOKALIKE  # digits that are not homophones
 EVERYDAY = "h"  # class letter of a stop-listed homophone read as a digit after a keyword
 _COUNTING = CLASS_DIGIT + CLASS_NUMERAL  # the ways quantities are written (24小时, 七天)
 
@@ -79,7 +78,10 @@ class AnchoredReader:
             for ch in rules["digits"].get("homophone_stoplist", [])
             if readings.get(ch) in by_reading
         }
-        self.units = tuple(sorted({u.lower() for u in rules["exclude"]["units"]}, key=len, reverse=True))
+        units = {u.lower() for u in rules["exclude"]["units"]}
+        # str.startswith takes a tuple: one call per position instead of a loop over the units.
+        self.units = tuple(units)
+        self.long_units = tuple(u for u in units if len(u) >= 2)
         self.word_freq = int(rules["qq"].get("edge_word_min_freq", 50))
         self._sep = re.compile(symbol_class())
 
@@ -156,7 +158,7 @@ class AnchoredReader:
         # (...伍24小时).
         last = groups[-1] if groups else []
         glued = len(groups) > 1 and last[0][0] == groups[-2][-1][0] + 1
-        unit = self._unit_at(canon, last[-1][0] + 1, 2 if glued else 1) if last else False
+        unit = self._unit_at(canon, last[-1][0] + 1, long=glued) if last else False
         if (
             len(groups) > 1
             and all(c in _COUNTING for _, _, c in last)
@@ -197,11 +199,11 @@ class AnchoredReader:
             j += 1
         return j < n and v.cls[j] in _FIRM
 
-    def _unit_at(self, canon: str, i: int, min_len: int = 1) -> bool:
-        """A unit starts at i (of at least `min_len` characters: 小时, not 秒)."""
+    def _unit_at(self, canon: str, i: int, long: bool = False) -> bool:
+        """A unit starts at i (a `long` one is of two characters or more: 小时, not 秒)."""
         if canon.startswith("号", i):
             return False
-        return any(canon.startswith(u, i) for u in self.units if len(u) >= min_len)
+        return canon.startswith(self.long_units if long else self.units, i)
 
     def _numbers_item(self, canon: str, i: int) -> bool:
         """The digits at i start a line and number a list item (\n3. 尺码): the text has moved on."""
@@ -212,7 +214,7 @@ class AnchoredReader:
         while k >= 0 and canon[k] in " \t":
             k -= 1
         starts_line = k >= 0 and canon[k] == "\n"
-        return starts_line and 0 < j - i <= 2 and canon[j : j + 1] in (".", "、", ")", "）")
+        return starts_line and j > i and enumerator(canon, range(i, j))
 
     def _word_at(self, canon: str, i: int) -> bool:
         return words.longest_word(canon[i : i + 4], self.word_freq) is not None
@@ -226,9 +228,8 @@ class AnchoredReader:
 
 
 def _trim(flat: Group, drop: EdgeDrop | None) -> Group:
-    """An everyday homophone (是 时 以) at either end is the word it is, not a digit (扣是95..., ...以后),
-    unless the whole number is homophones; so is an edge homophone or numeral that `drop` places in the text
-    around it (...7领红包)."""
+    """An everyday homophone (是 时 以) at either end is the word it is, not a digit (扣是95..., ...以后);
+    so is an edge homophone or numeral that `drop` places in the text around it (...7领红包)."""
     a, b = 0, len(flat)
     classes = "".join(c for _, _, c in flat)
     # ... unless the whole number is homophones: then the seller chose them all (以就而善把领把时).
@@ -238,12 +239,10 @@ def _trim(flat: Group, drop: EdgeDrop | None) -> Group:
         while b > a and flat[b - 1][2] == EVERYDAY:
             b -= 1
     if drop is not None:
-        while b - a > 1 and flat[a][2] in _TRIMMABLE and drop(flat[a][0], flat[a + 1][0], True, classes):
+        while b - a > 1 and flat[a][2] in TRIMMABLE and drop(flat[a][0], flat[a + 1][0], True, classes):
             a += 1
         while (
-            b - a > 1
-            and flat[b - 1][2] in _TRIMMABLE
-            and drop(flat[b - 1][0], flat[b - 2][0], False, classes)
+            b - a > 1 and flat[b - 1][2] in TRIMMABLE and drop(flat[b - 1][0], flat[b - 2][0], False, classes)
         ):
             b -= 1
     return flat[a:b]

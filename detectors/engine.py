@@ -34,7 +34,7 @@ from detectors.normalize import (
 )
 from detectors.qq import qq_rule
 from detectors.rules import rules_version
-from detectors.runs import Candidate, digit_groups, find_runs, fix_lookalikes, readings
+from detectors.runs import Candidate, digit_groups, enumerator, find_runs, fix_lookalikes, readings
 from detectors.solicit import Solicitations
 from detectors.spelled import Speller
 from detectors.wechat import WechatIds
@@ -521,17 +521,6 @@ def _read_reversed(f: Finding, canon: str) -> Finding:
     if (f.type == "phone" and ph.mobile(value) is None) or (f.type == "qq" and value[0] == "0"):
         return f
     return replace(f, value=value, rule=f"{f.rule}_reversed", extra={**f.extra, "reversed_by": near.group()})
-
-
-def enumerator(canon: str, group: list[int]) -> bool:
-    """The digit group numbers an item of a list: one or two digits and a mark (3. 4、 5） 6)), not a
-    decimal point before more digits."""
-    end = group[-1] + 1
-    return (
-        len(group) <= 2
-        and canon[end : end + 1] in (".", "、", ")", "）")
-        and not canon[end + 1 : end + 2].isdigit()
-    )
 
 
 def _country_code(c: Candidate, canon: str) -> bool:

@@ -47,9 +47,6 @@ _SYMBOL_RANGES = [(0x2190, 0x21FF), (0x2300, 0x23FF), (0x25A0, 0x27BF), (0x2B00,
 _IGNORABLE = "\u200b\u200c\u200d\u2060\ufeff\ufe0f\ufe0e\u20e3"
 
 
-_CJK_BLOCKS = [(0x3400, 0xA000), (0xF900, 0xFB00)]
-
-
 def _is_cjk(ch: str) -> bool:
     cp = ord(ch)
     return 0x3400 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x3134F
@@ -162,10 +159,10 @@ def letter_forms() -> dict[int, str]:
 @lru_cache(maxsize=1)
 def traditional_to_simplified() -> dict[str, str]:
     """Traditional CJK character -> its simplified form, for every character OpenCC's t2s converts to one
-    other character (one call over the CJK blocks, line by line so no phrase rule applies)."""
+    other character (one call over the CJK blocks of the BMP, line by line so no phrase rule applies)."""
     import opencc
 
-    chars = [chr(cp) for lo, hi in _CJK_BLOCKS for cp in range(lo, hi)]
+    chars = [chr(cp) for cp in range(0x3400, 0xFB00) if _is_cjk(chr(cp))]
     out = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
     return {a: b for a, b in zip(chars, out, strict=True) if a != b and len(b) == 1}
 

@@ -19,7 +19,7 @@ from detectors.normalize import (
 )
 
 # Edge characters `drop` may rule out: homophones, look-alikes, and numerals that are words too (一进).
-_TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE + CLASS_NUMERAL
+TRIMMABLE = CLASS_HOMOPHONE + CLASS_LOOKALIKE + CLASS_NUMERAL
 PLAIN = CLASS_DIGIT + CLASS_LOOKALIKE
 FIRM = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL + CLASS_SPOKEN
 _STRONG = CLASS_DIGIT + CLASS_DISGUISED + CLASS_NUMERAL
@@ -120,6 +120,17 @@ def _gaps(p: tuple[int, ...] | list[int], text: str, canon: str) -> list[str]:
     ]
 
 
+def enumerator(canon: str, group: list[int] | range) -> bool:
+    """The digit group numbers an item of a list: one or two digits and a mark (3. 4、 5） 6)), not a
+    decimal point before more digits."""
+    end = group[-1] + 1
+    return (
+        len(group) <= 2
+        and canon[end : end + 1] in (".", "、", ")", "）")
+        and not canon[end + 1 : end + 2].isdigit()
+    )
+
+
 def find_runs(cls: str, max_sep: int) -> list[tuple[int, int]]:
     rx = _run_regex(max_sep)
     return [m.span() for m in rx.finditer(cls)]
@@ -149,9 +160,9 @@ def _trim_edges(pos: list[int], cls: str, drop: EdgeDrop | None) -> list[int]:
         return pos
     classes = "".join(cls[i] for i in pos)
     a, b = 0, len(pos)
-    while a < b - 1 and cls[pos[a]] in _TRIMMABLE and drop(pos[a], pos[a + 1], True, classes):
+    while a < b - 1 and cls[pos[a]] in TRIMMABLE and drop(pos[a], pos[a + 1], True, classes):
         a += 1
-    while b - 1 > a and cls[pos[b - 1]] in _TRIMMABLE and drop(pos[b - 1], pos[b - 2], False, classes):
+    while b - 1 > a and cls[pos[b - 1]] in TRIMMABLE and drop(pos[b - 1], pos[b - 2], False, classes):
         b -= 1
     return pos[a:b]
 

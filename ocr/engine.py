@@ -162,9 +162,9 @@ class OcrEngine:
         probabilities = getattr(self.models, "step_probabilities", None)
         if probabilities is None:
             return
-        characters = self.models.characters  # type: ignore[attr-defined]
         for i, text in enumerate(texts):
             if circled.wants_second_look(text):
+                characters = self.models.characters  # type: ignore[attr-defined]
                 texts[i] = circled.decode(probabilities(crops[i]), characters)
 
     def _detect(self, image: np.ndarray) -> list[np.ndarray]:

@@ -7,6 +7,7 @@ and detector size are ours. Model files are named explicitly, so RapidOCR's down
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -129,9 +130,10 @@ class OnnxModels:
         out = self._rec(TextRecInput(img=list(crops)))
         return [(str(t), float(s)) for t, s in zip(out.txts, out.scores, strict=True)]
 
-    @property
+    @functools.cached_property
     def characters(self) -> list[str]:
-        """The recogniser's classes, index 0 the CTC blank (the model's own character list)."""
+        """The recogniser's classes, index 0 the CTC blank (the model's own character list, 18,708 of them:
+        copied once)."""
         return list(self._rec.postprocess_op.character)
 
     def step_probabilities(self, crop: np.ndarray) -> np.ndarray:
