@@ -3,7 +3,9 @@
 command a service or unit runs is parsed by the real click command (or the module's argparse parser for
 `python -m`; options and their types checked) and its `--help` runs in a subprocess. No docker daemon is
 involved. Redis takes a password (issue 23 item 3): compose's own redis-server arguments run on a real
-redis-server, which refuses a client without it and answers every service's URL."""
+redis-server, which refuses a client without it and answers every service's URL. Issue 21: the database
+password has no default either; the example crawl file is read by `python -m jobs.cron`; the systemd
+worker template gives every instance a port of its own; docs/batch.md's quick start runs as pasted."""
 
 from __future__ import annotations
 
@@ -13,8 +15,11 @@ import importlib.util
 import os
 import re
 import shlex
+import shutil
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,7 @@ import yaml
 from redis import Redis
 from redis.exceptions import AuthenticationError
 
-from tests.redis_server import start_redis
+from tests.redis_server import free_port, start_redis
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -126,6 +131,20 @@ def expand(value: str) -> str:
     """Compose's ${VAR:-default} as the default; systemd's %i/%H as a sample instance."""
     value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
     return value.replace("%i", "1").replace("%H", "box")
+
+
+def unit_argv(exec_start: str, instance: str = "1") -> list[str]:
+    """The argv a unit's ExecStart runs for `instance`: systemd's %i/%H filled in and its $$ read as $;
+    a `/bin/sh -c 'exec ...'` wrapper is run by a real sh, which prints the argv it would exec."""
+    argv = shlex.split(exec_start.replace("%i", instance).replace("%H", "box").replace("$$", "$"))
+    if argv[:2] != ["/bin/sh", "-c"]:
+        return argv
+    assert len(argv) == 3 and argv[2].startswith("exec "), f"{exec_start}: sh -c 'exec ...' expected"
+    shown = subprocess.run(
+        ["sh", "-c", "printf '%s\\n' " + argv[2].removeprefix("exec ")],
+        capture_output=True, text=True, check=True, timeout=10,
+    )  # fmt: skip
+    return shown.stdout.splitlines()
 
 
 class ComposeStops(Exception):
@@ -251,8 +270,133 @@ def test_systemd_units_in_docs_run_real_commands():
             "/etc/systemd/system/qqscan-cron.service"} <= set(units)  # fmt: skip
     for path, unit in units.items():
         service = unit["Service"]
-        argv = shlex.split(expand(service["ExecStart"]))
+        argv = unit_argv(service["ExecStart"])
         assert argv[0].startswith("/opt/qqscan/.venv/bin/"), (path, argv[0])
         check_command([Path(argv[0]).name, *argv[1:]])
         assert service.get("Restart") == "always", path
         assert unit["Install"]["WantedBy"] == "multi-user.target", path
+
+
+def test_systemd_worker_instances_each_get_their_own_metrics_port():
+    """9100 + the instance number, for instances past 9 too (`910%i` made @10's port 91010)."""
+    (worker,) = [u for p, u in unit_files().items() if p.endswith("/qqscan-worker@.service")]
+    ports = {}
+    for n in range(1, 21):
+        argv = unit_argv(worker["Service"]["ExecStart"], str(n))
+        ports[n] = int(argv[argv.index("--metrics-port") + 1])
+        assert argv[argv.index("--name") + 1] == f"box-{n}"
+    assert ports == {n: 9100 + n for n in range(1, 21)}, ports
+
+
+def test_compose_database_password_has_no_default():
+    """Compose stops when POSTGRES_PASSWORD is unset (no `qqscan` fallback), and given one, the database
+    and every service's URL carry it."""
+    text = (REPO / "compose.yaml").read_text(encoding="utf-8")
+    uses = re.findall(r"\$\{POSTGRES_PASSWORD([^}]*)\}", text)
+    assert uses and all(u.startswith(":?") for u in uses), uses
+    services = compose()["services"]
+    ours = {n: s for n, s in services.items() if s.get("image") == OUR_IMAGE}
+    with pytest.raises(ComposeStops, match="POSTGRES_PASSWORD is missing a value: set POSTGRES_PASSWORD"):
+        interpolate(services["postgres"]["environment"]["POSTGRES_PASSWORD"], {})
+    for service in ours.values():
+        with pytest.raises(ComposeStops, match="POSTGRES_PASSWORD"):
+            interpolate(service["environment"]["QQSCAN_DATABASE_URL"], {})
+    from sqlalchemy.engine import make_url
+
+    password = "0123456789abcdef"
+    env = {"POSTGRES_PASSWORD": password}
+    assert interpolate(services["postgres"]["environment"]["POSTGRES_PASSWORD"], env) == password
+    for name, service in ours.items():
+        url = make_url(interpolate(service["environment"]["QQSCAN_DATABASE_URL"], env))
+        assert (url.password, url.host, url.username) == (password, "postgres", "qqscan"), name
+
+
+def test_the_example_crawl_file_is_what_compose_and_python_m_jobs_cron_read(tmp_path):
+    """deploy/crawl.example.toml: `python -m jobs.cron` (the cron service's command) registers each of its
+    targets; compose mounts ./crawl.toml without creating it (a missing file is an error, not an empty
+    folder the scheduler loops on) at the path QQSCAN_CRAWL_FILE names."""
+    example = REPO / "deploy" / "crawl.example.toml"
+    targets = tomllib.loads(example.read_text(encoding="utf-8"))["target"]
+    assert len(targets) >= 2 and any("cron" in t for t in targets) and any("interval" in t for t in targets)
+
+    cron = compose()["services"]["cron"]
+    (mount,) = cron["volumes"]
+    assert mount["type"] == "bind" and mount["source"] == "./crawl.toml" and mount["read_only"] is True
+    assert mount["bind"]["create_host_path"] is False
+    assert cron["environment"]["QQSCAN_CRAWL_FILE"] == mount["target"]
+    docs = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "cp deploy/crawl.example.toml crawl.toml" in docs
+
+    server = start_redis()  # on a loopback port of ours
+    env = {**os.environ, "QQSCAN_CRAWL_FILE": str(example), "QQSCAN_REDIS_URL": server.url}
+    log = tmp_path / "cron.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, *cron["command"][1:]], env=env, cwd=tmp_path, stdout=out, stderr=out
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
+                if log.read_text(errors="replace").count("registered crawl ") == len(targets):
+                    break
+                time.sleep(0.1)
+            text = log.read_text(errors="replace")
+            assert proc.poll() is None, f"python -m jobs.cron exited {proc.returncode}:\n{text}"
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            server.stop()
+    for t in targets:
+        assert f"registered crawl {t['url']} " in text, text
+
+
+# --- docs/batch.md's quick start, pasted (issue 21 item 5) ----------------------------------------------
+
+
+def quick_start_block() -> str:
+    text = (REPO / "docs" / "batch.md").read_text(encoding="utf-8")
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return block
+
+
+def test_batch_quick_start_runs_as_pasted(tmp_path):
+    """Every command of the quick start, in bash with `set -e` (so each one must succeed), in a fresh home:
+    only the Redis port differs (a free one, not 6379). The worker it starts in the background is ended
+    with the shell's process group, the daemonised Redis with redis-cli."""
+    if not shutil.which("redis-server") or not shutil.which("openssl"):
+        pytest.skip("redis-server and openssl are needed (apt-get install redis-server openssl)")
+    block = quick_start_block()
+    port = free_port()
+    assert block.count("--requirepass") == 1 and block.count("localhost:6379") == 1, block
+    pasted = block.replace("redis-server --daemonize yes", f"redis-server --port {port} --daemonize yes")
+    pasted = pasted.replace("localhost:6379", f"localhost:{port}")
+    home = tmp_path / "home"
+    home.mkdir()
+    stop_redis = f'REDISCLI_AUTH="${{REDIS_PASSWORD:-}}" redis-cli -p {port} shutdown nosave >/dev/null 2>&1'
+    script = f"set -euo pipefail\ntrap '{stop_redis} || true' EXIT\n" + pasted
+    env = {
+        "HOME": str(home),
+        "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "QQSCAN_ALLOW_PRIVATE_NETWORKS": "0",
+    }
+    proc = subprocess.Popen(
+        ["bash", "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True, text=True,
+    )  # fmt: skip
+    try:
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the background worker and its scheduler
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 0, out[-4000:]
+    state = home / "qqscan"
+    assert (state / "qqscan.sqlite3").is_file() and (state / "results.jsonl").is_file()
+    assert (state / "urls.txt").read_text().split() == [
+        "https://img.example.com/c.jpg", "https://img.example.com/d.jpg",
+    ]  # fmt: skip
+    assert (state / "appendonlydir").is_dir()  # Redis wrote its AOF where the block said
+    assert "Traceback" not in out, out[-4000:]
