@@ -5,7 +5,8 @@ command a service or unit runs is parsed by the real click command (or the modul
 involved. Redis takes a password (issue 23 item 3): compose's own redis-server arguments run on a real
 redis-server, which refuses a client without it and answers every service's URL. Issue 21: the database
 password has no default either; the example crawl file is read by `python -m jobs.cron`; the systemd
-worker template gives every instance a port of its own; docs/batch.md's quick start runs as pasted."""
+worker template gives every instance a port of its own; the example alert rules use only metrics qqscan
+exports; docs/batch.md's quick start runs as pasted."""
 
 from __future__ import annotations
 
@@ -348,6 +349,147 @@ def test_the_example_crawl_file_is_what_compose_and_python_m_jobs_cron_read(tmp_
             server.stop()
     for t in targets:
         assert f"registered crawl {t['url']} " in text, text
+
+
+# --- metrics: scrape configuration and alert rules (issue 21) ------------------------------------------
+
+PROMQL_WORDS = {  # PromQL keywords and functions that can appear without a parenthesis after them
+    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or", "unless",
+}  # fmt: skip
+PROMETHEUS_OWN = {"up"}  # series Prometheus writes for every target itself
+
+
+def exported_series() -> set[str]:
+    """Every series name a worker's /metrics can carry: the families of worker.metrics (registered at
+    import, scraped on the default registry) and those of its scrape-time collectors, with the sample
+    suffixes of their types."""
+    from prometheus_client import REGISTRY
+
+    from worker import metrics
+
+    families = list(REGISTRY.collect())
+    for collector in (metrics.QueueDepth, metrics.WorkerBusy, metrics.BuildInfo, metrics.ReviewBacklog):
+        families += collector.describe()
+    suffixes = {
+        "counter": ("_total",), "gauge": ("",), "info": ("_info",), "summary": ("_count", "_sum", ""),
+        "histogram": ("_bucket", "_count", "_sum"),
+    }  # fmt: skip
+    return {f.name + sfx for f in families for sfx in suffixes.get(f.type, ("",))}
+
+
+def promql_series(expr: str) -> set[str]:
+    """The series names a PromQL expression selects (label matchers, ranges, strings, numbers, grouping
+    label lists and function names left out)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # strings (label values)
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # ranges
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    names = set()
+    for m in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", expr):
+        if expr[m.end() :].lstrip().startswith("(") or m.group(0) in PROMQL_WORDS:
+            continue  # a function call or a keyword
+        if m.start() > 0 and expr[m.start() - 1].isdigit():
+            continue  # a unit of a number (1e3) or of a duration
+        names.add(m.group(0))
+    return names
+
+
+def test_promql_series_finds_the_metrics_of_an_expression():
+    assert promql_series('sum by (queue) (rate(a_total{x="b c"}[5m])) / ignoring(y) b > 2 * 3600') == {
+        "a_total", "b",
+    }  # fmt: skip
+    assert promql_series('absent(up{job="qqscan-worker"} == 1)') == {"up"}
+
+
+def test_alert_rules_use_only_exported_metrics_and_the_scrape_job_name():
+    """deploy/alerts.yml: three rules (backlog age, no worker, failure ratio), each with what an alert needs,
+    using only series a worker exports (or Prometheus' own `up`) and the scrape job deploy/prometheus.yml
+    defines; compose's Prometheus mounts both where prometheus.yml expects them."""
+    rules_doc = yaml.safe_load((REPO / "deploy" / "alerts.yml").read_text(encoding="utf-8"))
+    rules = [r for g in rules_doc["groups"] for r in g["rules"]]
+    names = {"QqscanReviewBacklogOld", "QqscanNoWorker", "QqscanFailureRatioHigh"}
+    assert {r["alert"] for r in rules} == names
+    exported = exported_series() | PROMETHEUS_OWN
+    assert {"qqscan_review_pending", "qqscan_worker_busy", "qqscan_build_info"} <= exported
+    prom = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text(encoding="utf-8"))
+    (job,) = prom["scrape_configs"]
+    assert job["job_name"] == "qqscan-worker"
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["worker"] and sd["type"] == "A" and sd["port"] == 9100  # each replica a target
+    assert "9100" in [str(p) for p in compose()["services"]["worker"]["expose"]]
+    for rule in rules:
+        used = promql_series(rule["expr"])
+        assert used and used <= exported, (rule["alert"], used - exported)
+        assert rule.get("for") and rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], rule["alert"]
+        for job_name in re.findall(r'job="([^"]*)"', rule["expr"]):
+            assert job_name == job["job_name"], rule["alert"]
+
+    service = compose()["services"]["prometheus"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"] if v.startswith("./")}
+    assert mounts["/etc/prometheus/prometheus.yml"] == "./deploy/prometheus.yml"
+    assert {mounts[f] for f in prom["rule_files"]} == {"./deploy/alerts.yml"}
+    for path in mounts.values():
+        assert (REPO / path).is_file(), path
+
+
+PROMTOOL_TESTS = """
+rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'qqscan_review_pending_oldest_seconds{{instance="w1"}}'
+        values: '3600+0x20 90000+60x30'
+      - series: 'up{{job="qqscan-worker", instance="w1"}}'
+        values: '1x10 0x20'
+      - series: 'qqscan_jobs_total{{outcome="clean", instance="w1"}}'
+        values: '0+10x100'
+      - series: 'qqscan_jobs_total{{outcome="failed", instance="w1"}}'
+        values: '0+1x40 40+5x60'
+      - series: 'qqscan_jobs_total{{outcome="retrying", instance="w1"}}'
+        values: '0+50x100'
+    alert_rule_test:
+      - {{eval_time: 20m, alertname: QqscanReviewBacklogOld, exp_alerts: []}}
+      - eval_time: 40m
+        alertname: QqscanReviewBacklogOld
+        exp_alerts:
+          - exp_labels: {{severity: warning}}
+      - {{eval_time: 12m, alertname: QqscanNoWorker, exp_alerts: []}}
+      - eval_time: 20m
+        alertname: QqscanNoWorker
+        exp_alerts:
+          - exp_labels: {{severity: critical}}
+      - {{eval_time: 75m, alertname: QqscanFailureRatioHigh, exp_alerts: []}}
+      - eval_time: 90m
+        alertname: QqscanFailureRatioHigh
+        exp_alerts:
+          - exp_labels: {{severity: warning}}
+"""
+
+
+def test_alert_rules_pass_promtool_when_it_is_installed(tmp_path):
+    """`promtool check rules` (annotation templates included), and unit tests of the three rules (their
+    expressions, `for` and labels; the annotations' wording is left out) on made-up series: a backlog that
+    passes a day, a worker that goes away, failures that rise from 1 in 11 to 1 in 3 finished jobs (retries
+    not counted; past 20% of a 30-minute rate window at about 52 min, so firing from about 82 min).
+    Skipped without promtool (Debian: the `prometheus` package)."""
+    promtool = os.environ.get("QQSCAN_PROMTOOL") or shutil.which("promtool")
+    if not promtool:
+        pytest.skip("promtool not installed (apt-get install prometheus); the YAML test above still ran")
+    rules = REPO / "deploy" / "alerts.yml"
+    r = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = yaml.safe_load(rules.read_text(encoding="utf-8"))
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    bare = tmp_path / "alerts.yml"
+    bare.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    tests = tmp_path / "alerts_test.yml"
+    tests.write_text(PROMTOOL_TESTS.format(rules=bare), encoding="utf-8")
+    r = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 # --- docs/batch.md's quick start, pasted (issue 21 item 5) ----------------------------------------------
