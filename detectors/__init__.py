@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from detectors.base import Finding
 from detectors.engine import DetectionTimeout, Excluded, TextDetector
-from ground.settings import setting
+from ground.settings import SETTINGS
 
 if TYPE_CHECKING:
     from ocr.types import OcrLine
@@ -32,17 +32,13 @@ __all__ = [
 
 
 @cache
-def detector() -> TextDetector:
-    """The detector of this process, built on first use from the rules (vocab.toml and QQSCAN_RULES): its
-    tables take about a second, so importing the package builds nothing."""
+def detector(rules: str | None = None) -> TextDetector:
+    """The detector for the shipped rules with the override file `rules` (QQSCAN_RULES's value; None: none),
+    built on first use and kept for the process: its tables take about a second, so importing the package
+    builds nothing."""
     from detectors.rules import load_rules
 
-    return TextDetector(load_rules())
-
-
-@cache
-def _extension_triggers() -> frozenset[str]:
-    return frozenset(detector().rules["keywords"].get("line_extension_endings", ""))
+    return TextDetector(load_rules(rules))
 
 
 def __getattr__(name: str) -> Any:
@@ -52,7 +48,7 @@ def __getattr__(name: str) -> Any:
     if name == "RULES_VERSION":
         return detector().version
     if name == "EXTENSION_TRIGGERS":
-        return _extension_triggers()
+        return detector().extension_triggers
     raise AttributeError(f"module 'detectors' has no attribute {name!r}")
 
 
@@ -66,12 +62,15 @@ def explain(text: str) -> list[Excluded]:
     return detector().explain(text)
 
 
-def detect_lines(lines: Sequence[OcrLine], seconds: float | None = None) -> list[Finding]:
-    """Findings in the OCR lines of one image: lines joined in reading order per frame, boxes carried.
-    Past `seconds` (default QQSCAN_DETECT_SECONDS) it raises DetectionTimeout, the image's error."""
+def detect_lines(
+    lines: Sequence[OcrLine], seconds: float | None = None, using: TextDetector | None = None
+) -> list[Finding]:
+    """Findings in the OCR lines of one image by `using` (default: the shipped rules): lines joined in
+    reading order per frame, boxes carried. Past `seconds` (default: QQSCAN_DETECT_SECONDS's default) it
+    raises DetectionTimeout, the image's error."""
     import time
 
     from detectors.layout import detect_in_lines
 
-    limit = setting("QQSCAN_DETECT_SECONDS") if seconds is None else seconds
-    return detect_in_lines(lines, detector(), time.monotonic() + limit)
+    limit = SETTINGS["QQSCAN_DETECT_SECONDS"].default if seconds is None else seconds
+    return detect_in_lines(lines, using or detector(), time.monotonic() + limit)

@@ -77,6 +77,9 @@ class TextDetector:
     def __init__(self, rules: dict[str, Any]) -> None:
         self.rules = rules
         self.version = rules_version(rules)
+        # Line endings after which OCR follows a cut line to the right (contact keywords): ocr/ gets them
+        # from jobs/, which hands them over with this detector.
+        self.extension_triggers = frozenset(rules["keywords"].get("line_extension_endings", ""))
         self.tables = build_tables(rules)
         self.keywords = KeywordMatcher(rules)
         self.exclusions = Exclusions(rules)

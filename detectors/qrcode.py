@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from detectors.base import Finding
 
 if TYPE_CHECKING:
+    from detectors.engine import TextDetector
     from ocr.qr import QrCode
 
 # Payload prefix -> contact type. Order matters: first match wins.
@@ -62,9 +63,12 @@ def classify_qr_payload(payload: str) -> str:
     return "text"
 
 
-def qr_finding(payload: str, box: Sequence[Sequence[float]], frame: int = 0) -> Finding:
-    """The finding for one decoded code: its payload classified, its corners as the box."""
-    from detectors import RULES_VERSION
+def qr_finding(
+    payload: str, box: Sequence[Sequence[float]], frame: int = 0, using: TextDetector | None = None
+) -> Finding:
+    """The finding for one decoded code: its payload classified, its corners as the box. using: the
+    detector whose rules version the finding carries (default: the shipped rules)."""
+    from detectors import detector
 
     kind = classify_qr_payload(payload)
     return Finding(
@@ -76,7 +80,7 @@ def qr_finding(payload: str, box: Sequence[Sequence[float]], frame: int = 0) -> 
         None,
         box=[[float(x), float(y)] for x, y in box],
         frame=frame,
-        extra={"contact_type": kind, "rules_version": RULES_VERSION},
+        extra={"contact_type": kind, "rules_version": (using or detector()).version},
     )
 
 
@@ -85,14 +89,17 @@ _NUMBER_PARAMS = ("uin", "qq", "group_code", "groupuin")
 _QQ_NUMBER = re.compile(r"[1-9]\d{4,10}")
 
 
-def payload_contacts(payload: str, box: Sequence[Sequence[float]], frame: int = 0) -> list[Finding]:
+def payload_contacts(
+    payload: str, box: Sequence[Sequence[float]], frame: int = 0, using: TextDetector | None = None
+) -> list[Finding]:
     """The contacts a code carries, as the detectors read any other text: the number in a QQ chat or card
     link's query (uin=, rule qq.qr_link), and whatever the text detectors find in a payload that is not a
     link (a QR code of "加我QQ 391287654"), each with the code's corners as its box."""
-    from detectors import RULES_VERSION, detect_text
+    from detectors import detector
 
+    using = using or detector()
     corners = [[float(x), float(y)] for x, y in box]
-    extra = {"carrier": "qrcode", "rules_version": RULES_VERSION}
+    extra = {"carrier": "qrcode", "rules_version": using.version}
     kind = classify_qr_payload(payload)
     if kind == "qq":
         query = parse_qs(urlsplit(payload.strip()).query)
@@ -106,16 +113,16 @@ def payload_contacts(payload: str, box: Sequence[Sequence[float]], frame: int = 
     if kind != "text":
         return []
     found = []
-    for f in detect_text(payload):
+    for f in using.detect(payload):
         found.append(replace(f, box=corners, frame=frame, extra={**f.extra, **extra}))
     return found
 
 
-def qr_findings(codes: Iterable[QrCode]) -> list[Finding]:
+def qr_findings(codes: Iterable[QrCode], using: TextDetector | None = None) -> list[Finding]:
     """One finding per decoded code (ocr.qr.decode_qr already keeps one code per payload and frame), and
     the contacts its payload carries."""
     out = []
     for c in codes:
-        out.append(qr_finding(c.payload, c.box, c.frame))
-        out.extend(payload_contacts(c.payload, c.box, c.frame))
+        out.append(qr_finding(c.payload, c.box, c.frame, using))
+        out.extend(payload_contacts(c.payload, c.box, c.frame, using))
     return out

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from ground.errors import UsageError
-from ground.settings import setting
 
 SHIPPED = Path(__file__).with_name("vocab.toml")
 ENV_OVERRIDE = "QQSCAN_RULES"
@@ -77,12 +76,12 @@ def _read(path: Path) -> dict[str, Any]:
 def load_rules(override: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The effective rules: the shipped file, merged with (or replaced by) the override file if given.
 
-    `override` defaults to $QQSCAN_RULES. An override with `replace = true` replaces the shipped file (and
-    must then set every key it has). RulesError, naming the file and the key, for an override that does
-    not fit the shipped file's keys, types and ranges.
+    `override` is QQSCAN_RULES's value (None: the shipped file alone). An override with `replace = true`
+    replaces the shipped file (and must then set every key it has). RulesError, naming the file and the
+    key, for an override that does not fit the shipped file's keys, types and ranges.
     """
     rules = _read(SHIPPED)
-    path = override if override is not None else setting(ENV_OVERRIDE)
+    path = override
     if path:
         extra = _read(Path(path))
         check_override(extra, rules, f"rules file {path}")

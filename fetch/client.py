@@ -343,7 +343,7 @@ def fetch_body(
     """GET `url` through the SSRF guard: every hop resolved, checked and pinned, redirects followed by us,
     the body decoded and capped while streaming, all within one deadline. Raises TransientFetchError /
     PermanentFetchError (module docstring)."""
-    settings = settings or FetchSettings.from_env()
+    settings = settings or FetchSettings.from_settings()
     deadline = Deadline(settings.deadline)
     limiter = limiter_for(settings.rate_per_host, settings.burst_per_host)
     headers = {"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": accept_encoding}

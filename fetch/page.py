@@ -39,7 +39,7 @@ def _decode(data: bytes, declared: str) -> str:
 
 def fetch_page(url: str, *, settings: FetchSettings | None = None) -> Page:
     """GET a listing page. Raises fetch.client.TransientFetchError / PermanentFetchError like fetch_image."""
-    settings = settings or FetchSettings.from_env()
+    settings = settings or FetchSettings.from_settings()
     settings = replace(settings, max_bytes=min(settings.max_bytes, MAX_PAGE_BYTES))
     body = fetch_body(
         url,

@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ground.settings import setting
+from ground.settings import DEFAULTS, Settings
 
 # (host, port) -> IP strings. The default is the system resolver; tests can hand in a table to stand in
 # for DNS answers they cannot otherwise produce on loopback (a name that resolves to one address only).
@@ -28,7 +27,7 @@ def system_resolve(host: str, port: int) -> list[str]:
 
 @dataclass(frozen=True)
 class FetchSettings:
-    """Built by from_env (defaults live in the settings table), so every field but the resolver is given."""
+    """Built by from_settings (defaults are the settings table's): every field but the resolver is given."""
 
     allow_private_networks: bool
     allow_hosts: frozenset[str]
@@ -44,20 +43,19 @@ class FetchSettings:
     resolver: Resolver = system_resolve
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> FetchSettings:
-        env = os.environ if env is None else env
+    def from_settings(cls, settings: Settings = DEFAULTS, **overrides: object) -> FetchSettings:
         values: dict[str, object] = {
-            "allow_private_networks": setting("QQSCAN_ALLOW_PRIVATE_NETWORKS", env),
-            "allow_hosts": frozenset(h.lower() for h in setting("QQSCAN_ALLOW_HOSTS", env)),
-            "max_bytes": setting("QQSCAN_MAX_BYTES", env),
-            "connect_timeout": setting("QQSCAN_FETCH_CONNECT_TIMEOUT", env),
-            "read_timeout": setting("QQSCAN_FETCH_READ_TIMEOUT", env),
-            "deadline": setting("QQSCAN_FETCH_DEADLINE", env),
-            "max_redirects": setting("QQSCAN_FETCH_MAX_REDIRECTS", env),
-            "rate_per_host": setting("QQSCAN_FETCH_RATE", env),
-            "burst_per_host": setting("QQSCAN_FETCH_BURST", env),
-            "ca_bundle": setting("QQSCAN_FETCH_CA_BUNDLE", env),
-            "user_agent": setting("QQSCAN_FETCH_USER_AGENT", env),
+            "allow_private_networks": settings["QQSCAN_ALLOW_PRIVATE_NETWORKS"],
+            "allow_hosts": frozenset(h.lower() for h in settings["QQSCAN_ALLOW_HOSTS"]),
+            "max_bytes": settings["QQSCAN_MAX_BYTES"],
+            "connect_timeout": settings["QQSCAN_FETCH_CONNECT_TIMEOUT"],
+            "read_timeout": settings["QQSCAN_FETCH_READ_TIMEOUT"],
+            "deadline": settings["QQSCAN_FETCH_DEADLINE"],
+            "max_redirects": settings["QQSCAN_FETCH_MAX_REDIRECTS"],
+            "rate_per_host": settings["QQSCAN_FETCH_RATE"],
+            "burst_per_host": settings["QQSCAN_FETCH_BURST"],
+            "ca_bundle": settings["QQSCAN_FETCH_CA_BUNDLE"],
+            "user_agent": settings["QQSCAN_FETCH_USER_AGENT"],
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

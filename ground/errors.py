@@ -66,7 +66,8 @@ def exit_code_for(exc: BaseException, default: ExitCode = ExitCode.USAGE) -> Exi
 
 
 def fail(message: str, code: ExitCode | int) -> NoReturn:
-    """End a click command with `Error: message` on stderr and exit `code` (click's own format)."""
+    """End a click command with `message` on stderr (`qqscan: message`, qqscan.cli's handler) and exit
+    `code`."""
     import click
 
     error = click.ClickException(message)

@@ -1,12 +1,13 @@
 """Every `QQSCAN_*` setting, declared once: name, default, type, help and the component that reads it.
 
-`setting("QQSCAN_MAX_BYTES")` returns the parsed value (the default when unset or empty) and raises
-SettingError naming the variable on a bad value. Values come from the environment, else the default; the
-optional TOML config file (`--config` / `QQSCAN_CONFIG`, keys are the names below) fills the environment
-where it is unset (export_config_file), so child processes see it too.
+A process reads its settings once, at its edge (the CLI, a worker, the web app, `python -m jobs.cron`):
+`Settings.load()` takes the optional TOML config file (`--config` / `QQSCAN_CONFIG`, keys are the names
+below), then the environment, then the command's flags, each over the one before. The frozen `Settings`
+is passed down; `settings["QQSCAN_MAX_BYTES"]` is the parsed value (the default when unset or empty) and
+raises SettingError naming the variable on a bad value. Nothing below the edges reads `os.environ`; a
+library call given no settings uses the table's defaults (`DEFAULTS`).
 
-Every layer reads its settings through this module (tests/test_layers.py lists it as a shared leaf), so it
-stays standard-library only.
+This module is the ground every layer stands on (tests/test_layers.py), so it stays standard-library only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -233,18 +234,72 @@ def _lookup(name: str) -> Setting:
         raise KeyError(f"{name} is not in the settings table (ground/settings.py)") from None
 
 
-def raw_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
-    """The unparsed value from the environment (which the config file fills), or None when unset or empty."""
-    _lookup(name)
-    value = (os.environ if env is None else env).get(name)
-    return value if value is not None and value.strip() != "" else None
+# rq's own variable for its Redis, read when QQSCAN_REDIS_URL is unset (as rq's CLI does).
+_RQ_REDIS_URL = "RQ_REDIS_URL"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting's value for one process, read once at its edge (the CLI, the worker, the web app) and
+    passed down; nothing below reads the environment. `raw` holds the config file's and the environment's
+    text (the environment wins), `flags` the values command-line flags gave (they win over both).
+
+    A value is parsed when asked for, so a bad value fails where it is used, with that component's error,
+    and not in a command that never reads it. Plain dicts inside: it pickles (scan --jobs workers)."""
+
+    raw: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, Any] = field(default_factory=dict)
+    # where per-user data goes ($XDG_DATA_HOME): the default results store lives under it
+    data_home: str = field(default_factory=lambda: str(Path.home() / ".local" / "share"))
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        config_file: str | Path | None = None,
+        flags: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """The config file (`config_file`, else QQSCAN_CONFIG), then the environment, then `flags`.
+        A bad config file raises SettingError now: it is one file the user named."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, str] = {}
+        path = config_file or (environ.get("QQSCAN_CONFIG") or "").strip()
+        if path:
+            raw.update(read_config_file(path))
+        raw.update({k: v for k, v in environ.items() if k in SETTINGS and v.strip() != ""})
+        if "QQSCAN_REDIS_URL" not in raw and (environ.get(_RQ_REDIS_URL) or "").strip():
+            raw["QQSCAN_REDIS_URL"] = environ[_RQ_REDIS_URL]
+        given = {k: v for k, v in (flags or {}).items() if v is not None}
+        data_home = (environ.get("XDG_DATA_HOME") or "").strip()
+        return cls(raw, given, data_home) if data_home else cls(raw, given)
+
+    def __getitem__(self, name: str) -> Any:
+        """The parsed value: a flag's, else the file's or environment's, else the table's default."""
+        spec = _lookup(name)
+        if name in self.flags:
+            return self.flags[name]
+        raw = self.raw.get(name)
+        return spec.default if raw is None else spec.parse(raw)
+
+    def is_set(self, name: str) -> bool:
+        """Whether a flag, the config file or the environment gave `name` (not the table's default)."""
+        _lookup(name)
+        return name in self.flags or name in self.raw
+
+    def with_flags(self, **flags: Any) -> Settings:
+        """These settings with command-line values on top (a None value is not given)."""
+        given = {k: v for k, v in flags.items() if v is not None and _lookup(k)}
+        return Settings(dict(self.raw), {**self.flags, **given}, self.data_home)
+
+
+DEFAULTS = Settings()  # the table's defaults: what a library call that is given no settings uses
 
 
 def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
-    """The parsed value of setting `name` (environment, else default)."""
-    spec = _lookup(name)
-    raw = raw_value(name, env)
-    return spec.default if raw is None else spec.parse(raw)
+    """The parsed value of `name` from `env` (a mapping of variables; default the environment): for an
+    edge that needs one value, and for tests."""
+    return Settings.load(env)[name]
 
 
 def _as_text(name: str, value: Any) -> str:
@@ -274,11 +329,3 @@ def read_config_file(path: str | Path) -> dict[str, str]:
         values[key] = _as_text(key, value)
         SETTINGS[key].parse(values[key])  # a bad value fails now, naming the key
     return values
-
-
-def export_config_file(path: str | Path) -> None:
-    """Put the config file's values into os.environ where a variable is unset (the environment wins), so
-    every reader in this process and its child processes sees them. A bad file applies nothing."""
-    for key, value in read_config_file(path).items():
-        if not os.environ.get(key, "").strip():
-            os.environ[key] = value

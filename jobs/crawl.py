@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ground.errors import QqscanError
-from ground.settings import setting
+from ground.settings import SETTINGS
 
 MAX_JSON_DEPTH = 100  # product and listing APIs nest a dozen levels; deeper is built to break parsers
 IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp|avif|heic)(?:$|[_?!#@.])", re.I)
@@ -260,8 +260,8 @@ class PageLinks:
 def page_image_urls(
     text: str, page_url: str, content_type: str = "text/html", *, cap: int | None = None
 ) -> PageLinks:
-    """extract_image_urls, kept to the first `cap` (default QQSCAN_PAGE_MAX_IMAGES): 20,000 URLs on a page
-    would otherwise be 20,000 jobs. PageError as extract_image_urls."""
+    """extract_image_urls, kept to the first `cap` (QQSCAN_PAGE_MAX_IMAGES; default its default): 20,000
+    URLs on a page would otherwise be 20,000 jobs. PageError as extract_image_urls."""
     urls = extract_image_urls(text, page_url, content_type)
-    cap = setting("QQSCAN_PAGE_MAX_IMAGES") if cap is None else cap
+    cap = SETTINGS["QQSCAN_PAGE_MAX_IMAGES"].default if cap is None else cap
     return PageLinks(urls[:cap], len(urls))

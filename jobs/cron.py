@@ -24,10 +24,9 @@ what to run instead.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +37,8 @@ from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY
 from rq.job import Job
 
 from ground.errors import UsageError
-from ground.settings import setting
-from jobs.queueing import Policy, QueueUnavailable, connect, crawl_kwargs, job_queue
+from ground.settings import DEFAULTS, SettingError, Settings
+from jobs.queueing import Policy, QueueUnavailable, connect, crawl_kwargs, job_queue, redis_url
 from jobs.tasks import crawl_page
 
 
@@ -73,11 +72,10 @@ class CronConfigError(UsageError, ValueError):
     """QQSCAN_CRAWL_* names no target, or a target that cannot be read."""
 
 
-def load_targets(env: Mapping[str, str] | None = None) -> list[Target]:
-    env = os.environ if env is None else env
-    default_cron = setting("QQSCAN_CRAWL_CRON", env)
-    default_interval = None if default_cron else setting("QQSCAN_CRAWL_INTERVAL", env)
-    path = setting("QQSCAN_CRAWL_FILE", env)
+def load_targets(settings: Settings = DEFAULTS) -> list[Target]:
+    default_cron = settings["QQSCAN_CRAWL_CRON"]
+    default_interval = None if default_cron else settings["QQSCAN_CRAWL_INTERVAL"]
+    path = settings["QQSCAN_CRAWL_FILE"]
     targets: list[Target] = []
     if path:
         try:
@@ -98,7 +96,7 @@ def load_targets(env: Mapping[str, str] | None = None) -> list[Target]:
                     interval=int(own_interval) if own_interval else (None if own_cron else default_interval),
                 )
             )
-    for url in setting("QQSCAN_CRAWL_URLS", env):
+    for url in settings["QQSCAN_CRAWL_URLS"]:
         targets.append(Target(url=url, cron=default_cron, interval=default_interval))
     if not targets:
         raise CronConfigError(
@@ -142,7 +140,7 @@ class CrawlCron(CronScheduler):
 
 
 def register_all(targets: list[Target], scheduler: CronScheduler, policy: Policy | None = None) -> list[Any]:
-    policy = policy or Policy.from_env()
+    policy = policy or Policy()
     registered = []
     for t in targets:
         # `or None`: an empty listing_id/shop_id in the file is left out, as it always was.
@@ -178,13 +176,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        targets = load_targets()
-        conn = connect(args.url)
-    except (CronConfigError, QueueUnavailable) as exc:  # one line: what to set
+        settings = Settings.load()  # this command's edge
+        targets = load_targets(settings)
+        conn = connect(args.url or redis_url(settings))
+    except (CronConfigError, QueueUnavailable, SettingError) as exc:  # one line: what to set
         print(f"qqscan cron: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     scheduler = CrawlCron(connection=conn, logging_level=args.logging_level)
-    register_all(targets, scheduler)
+    register_all(targets, scheduler, Policy.from_settings(settings))
     scheduler.start()
     return 0
 

@@ -14,6 +14,7 @@ import detectors
 from detectors.allowlist import Allowed
 from detectors.allowlist import apply as apply_allowlist
 from detectors.base import Finding
+from detectors.engine import TextDetector
 from detectors.qrcode import qr_findings
 from ocr.decode import DecodeError, DecodeLimits, decode_image
 from ocr.engine import OcrEngine
@@ -39,6 +40,8 @@ class ScanResult:
     error: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # width, height, format, frames, bytes
     evidence: list[EvidenceBlob] = field(default_factory=list)  # kept for review (scan_bytes keep_evidence)
+    rules_version: str = ""  # of the detector that read it ("" when nothing was read)
+    solicitation_flags: bool = True  # QQSCAN_SOLICITATION_FLAGS as the scan was made (detectors.policy)
 
     @property
     def live_findings(self) -> list[Finding]:
@@ -48,7 +51,7 @@ class ScanResult:
     @property
     def flagged(self) -> bool:
         """A live finding flags the image under the policy (store.findings, detectors.policy)."""
-        return flags_image(self.findings)
+        return flags_image(self.findings, self.solicitation_flags)
 
     def to_json(self, *, with_lines: bool = False) -> dict[str, Any]:
         """The `scan --json` contract: source, sha256, flagged, findings, ms, error (+ extra keys)."""
@@ -59,7 +62,7 @@ class ScanResult:
             "findings": [f.to_dict() for f in self.findings],
             "ms": self.ms,
             "error": self.error,
-            "rules_version": detectors.RULES_VERSION,
+            "rules_version": self.rules_version or detectors.RULES_VERSION,
             **self.meta,
         }
         if with_lines:
@@ -85,29 +88,35 @@ def scan_bytes(
     shop_id: str | None = None,
     keep_evidence: bool = False,
     sha256: str | None = None,
+    using: TextDetector | None = None,
+    detect_seconds: float | None = None,
+    solicitation_flags: bool = True,
 ) -> ScanResult:
     """Decode, OCR, detect, excuse what the allow-list allows (for this shop), and, with keep_evidence,
     render what review needs while the frames are in memory (flagged images only). Input problems come
-    back as `error`, never as an exception. sha256: the bytes' digest when the caller has it already."""
+    back as `error`, never as an exception. sha256: the bytes' digest when the caller has it already.
+    engine, limits, using (the detector), detect_seconds, solicitation_flags: the settings' parts, as a
+    Scanner (jobs.scanner) holds them; left out, the table's defaults."""
     t0 = time.perf_counter()
     sha = sha256 or hashlib.sha256(data).hexdigest()
     try:
-        frames = decode_image(data, limits or DecodeLimits.from_env())
+        frames = decode_image(data, limits or DecodeLimits())
     except DecodeError as exc:
         return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000))
     from ocr.engine import get_engine
 
     engine = engine or get_engine()
+    using = using or detectors.detector()
     # QR decoding (OpenCV, GIL released) runs beside OCR: the OCR runtime's threads leave a core idle
     # part of the time (Python pre/post-processing between inferences), and QR fills it.
     qr = _QR_POOL.submit(lambda: [c for fr in frames for c in decode_qr(fr.pixels, fr.index)])  # type: ignore[arg-type]
-    lines = read_frames(frames, engine, enhance, extension_triggers=detectors.EXTENSION_TRIGGERS)
+    lines = read_frames(frames, engine, enhance, extension_triggers=using.extension_triggers)
     codes = qr.result()
     try:
-        findings = detectors.detect_lines(lines)
+        findings = detectors.detect_lines(lines, detect_seconds, using)
     except detectors.DetectionTimeout as exc:
         return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000))
-    findings.extend(qr_findings(codes))
+    findings.extend(qr_findings(codes, using))
     apply_allowlist(findings, allow, shop_id)
     first = frames[0]
     meta = {
@@ -118,7 +127,15 @@ def scan_bytes(
         "bytes": len(data),
         "engine_version": engine.version,
     }
-    result = ScanResult(source=source, sha256=sha, findings=findings, lines=lines, meta=meta)
+    result = ScanResult(
+        source=source,
+        sha256=sha,
+        findings=findings,
+        lines=lines,
+        meta=meta,
+        rules_version=using.version,
+        solicitation_flags=solicitation_flags,
+    )
     if keep_evidence and result.flagged:
         from jobs.evidence import keep_evidence as render  # OpenCV encoders; only flagged images pay
 

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,7 +37,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from ground.errors import QqscanError, ServiceUnavailable
-from ground.settings import SETTINGS, raw_value, setting
+from ground.settings import DEFAULTS, SETTINGS, Settings
 
 if TYPE_CHECKING:
     from store.results import Store
@@ -171,10 +170,9 @@ def redact_redis(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if user or ":" in cred else f"{scheme}://***@{host}"
 
 
-def redis_url(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    # RQ_REDIS_URL is rq's own variable (rq worker/info read it): honoured when ours is unset.
-    return raw_value("QQSCAN_REDIS_URL", env) or env.get("RQ_REDIS_URL") or DEFAULT_REDIS_URL
+def redis_url(settings: Settings = DEFAULTS) -> str:
+    # RQ_REDIS_URL, rq's own variable, stands in for ours when unset: Settings.load reads it.
+    return str(settings["QQSCAN_REDIS_URL"] or DEFAULT_REDIS_URL)
 
 
 def connect(url: str | None = None, *, check: bool = True) -> Redis:
@@ -259,7 +257,7 @@ def _default(name: str) -> Any:
 
 @dataclass(frozen=True)
 class Policy:
-    """How URL jobs are queued; from_env reads the settings, a field left out takes the table's default."""
+    """How URL jobs are queued (from_settings); a field left out takes the table's default."""
 
     scan_queue: str = _default("QQSCAN_SCAN_QUEUE")
     crawl_queue: str = _default("QQSCAN_CRAWL_QUEUE")
@@ -270,17 +268,16 @@ class Policy:
     reconcile_max: int = _default("QQSCAN_RECONCILE_MAX")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
-        env = os.environ if env is None else env
+    def from_settings(cls, settings: Settings = DEFAULTS) -> Policy:
         return cls(
-            scan_queue=setting("QQSCAN_SCAN_QUEUE", env),
-            crawl_queue=setting("QQSCAN_CRAWL_QUEUE", env),
-            job_timeout=setting("QQSCAN_JOB_TIMEOUT", env),
-            retry_max=setting("QQSCAN_RETRY_MAX", env),
+            scan_queue=settings["QQSCAN_SCAN_QUEUE"],
+            crawl_queue=settings["QQSCAN_CRAWL_QUEUE"],
+            job_timeout=settings["QQSCAN_JOB_TIMEOUT"],
+            retry_max=settings["QQSCAN_RETRY_MAX"],
             # An empty list (",") falls back to the default intervals.
-            retry_intervals=setting("QQSCAN_RETRY_INTERVALS", env) or _default("QQSCAN_RETRY_INTERVALS"),
-            reconcile_interval=setting("QQSCAN_RECONCILE_INTERVAL", env),
-            reconcile_max=setting("QQSCAN_RECONCILE_MAX", env),
+            retry_intervals=settings["QQSCAN_RETRY_INTERVALS"] or _default("QQSCAN_RETRY_INTERVALS"),
+            reconcile_interval=settings["QQSCAN_RECONCILE_INTERVAL"],
+            reconcile_max=settings["QQSCAN_RECONCILE_MAX"],
         )
 
     def retry(self) -> Retry | None:
@@ -353,12 +350,6 @@ def _enqueue_unique(queue: Queue, func: str, jid: str, kwargs: dict, policy: Pol
     )
 
 
-def _default_store() -> Store:
-    from store.results import get_store
-
-    return get_store()
-
-
 def _scan_kwargs(url: str, listing_id: Any, shop_id: Any, page_url: Any, rescan: bool) -> dict[str, Any]:
     kwargs = {"url": url, "listing_id": listing_id, "shop_id": shop_id, "page_url": page_url}
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
@@ -395,14 +386,14 @@ def enqueue_scans(
     page_url: str | None = None,
     rescan: bool = False,
     policy: Policy | None = None,
-    store: Store | None = None,
+    store: Store,
 ) -> tuple[int, int]:
     """Record each URL as requested in the store, then queue one `jobs.tasks.scan_url` job per URL.
     Returns (enqueued, already queued). rescan: scan bytes already stored again and replace their result
-    (after an allow-list change). store: default the QQSCAN_DATABASE_URL one."""
-    policy = policy or Policy.from_env()
+    (after an allow-list change). store: where the requests are recorded (the results store)."""
+    policy = policy or Policy()
     items = list(dict.fromkeys(urls))
-    (store or _default_store()).record_requests(
+    store.record_requests(
         "scan", items, listing_id=listing_id, shop_id=shop_id, page_url=page_url, rescan=rescan
     )
     queue = job_queue(policy.scan_queue, conn)
@@ -418,13 +409,13 @@ def enqueue_crawls(
     listing_id: str | None = None,
     shop_id: str | None = None,
     policy: Policy | None = None,
-    store: Store | None = None,
+    store: Store,
 ) -> tuple[int, int]:
     """Record each listing page as requested, then queue one `jobs.tasks.crawl_page` job per page.
     Returns (enqueued, already queued)."""
-    policy = policy or Policy.from_env()
+    policy = policy or Policy()
     items = list(dict.fromkeys(urls))
-    (store or _default_store()).record_requests("crawl", items, listing_id=listing_id, shop_id=shop_id)
+    store.record_requests("crawl", items, listing_id=listing_id, shop_id=shop_id)
     queue = job_queue(policy.crawl_queue, conn)
     return _enqueue_each(queue, "crawl", items, lambda url: crawl_kwargs(url, listing_id, shop_id), policy)
 
@@ -440,7 +431,7 @@ def reconcile(conn: Redis, store: Store, policy: Policy | None = None) -> dict[s
     between popping and starting it, its last failure could not be stored). A request re-queued
     `policy.reconcile_max` times is stored as a failed source instead, so each one ends with a result.
     Idempotent and safe next to running workers: enqueueing is unique per URL."""
-    policy = policy or Policy.from_env()
+    policy = policy or Policy()
     queues = {
         "scan": job_queue(policy.scan_queue, conn),
         "crawl": job_queue(policy.crawl_queue, conn),
@@ -513,6 +504,6 @@ def reconcile_due(conn: Redis, policy: Policy) -> bool:
 
 def enqueue_reconcile(conn: Redis, policy: Policy | None = None) -> Job | None:
     """Queue one reconciler run on the crawl queue (cheap, taken before scans); None if one is pending."""
-    policy = policy or Policy.from_env()
+    policy = policy or Policy()
     queue = job_queue(policy.crawl_queue, conn)
     return _enqueue_once(queue, RECONCILE_TASK, RECONCILE_JOB_ID, {}, job_timeout=policy.job_timeout)

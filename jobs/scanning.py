@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from detectors.allowlist import Allowed
     from jobs.pipeline import ScanResult
-    from ocr.engine import OcrEngine
+    from jobs.scanner import Scanner
     from store.results import Store
 
 
@@ -47,11 +47,13 @@ class Outcome:
 
 
 class ScanAndStore:
-    """The rule's steps over one store. `allow` is read on first use and kept: per job in a worker (a
-    moderator's dismissal counts from the next job), per run in `qqscan scan` (a run is one moment)."""
+    """The rule's steps over one store, scanning with `scanner` (its rules version is "the current rules").
+    `allow` is read on first use and kept: per job in a worker (a moderator's dismissal counts from the
+    next job), per run in `qqscan scan` (a run is one moment)."""
 
-    def __init__(self, store: Store, *, rescan: bool = False) -> None:
+    def __init__(self, store: Store, scanner: Scanner, *, rescan: bool = False) -> None:
         self.store = store
+        self.scanner = scanner
         self.rescan = rescan
         self._allow: list[Allowed] | None = None
 
@@ -64,10 +66,8 @@ class ScanAndStore:
     def known(self, data: bytes, origin: Origin, *, sha256: str | None = None) -> str | None:
         """The bytes' sha256 when they already have a result under the current rules (and the source is
         recorded now); None when they need scanning (always, on a rescan). sha256: the digest if known."""
-        import detectors
-
         sha = sha256 or hashlib.sha256(data).hexdigest()
-        if self.rescan or not self.store.has_scan(sha, detectors.RULES_VERSION):
+        if self.rescan or not self.store.has_scan(sha, self.scanner.rules_version):
             return None
         self.store.record_source(origin.url, sha256=sha, **origin.facts())
         return sha
@@ -83,17 +83,14 @@ class ScanAndStore:
         """A source that gave no bytes: remembered with its reason."""
         self.store.record_source(origin.url, error=error, **origin.facts())
 
-    def run(self, data: bytes, origin: Origin, *, engine: OcrEngine | None = None) -> Outcome:
+    def run(self, data: bytes, origin: Origin) -> Outcome:
         """The whole rule for one image's bytes."""
-        from jobs.pipeline import scan_bytes
-
         sha = hashlib.sha256(data).hexdigest()  # once: the known check and the scan both need it
         if self.known(data, origin, sha256=sha) is not None:
             return Outcome("known", sha)
-        result = scan_bytes(
+        result = self.scanner.scan(
             data,
             origin.url,
-            engine=engine,
             allow=self.allow,
             shop_id=origin.shop_id,
             keep_evidence=True,
@@ -106,8 +103,8 @@ class ScanAndStore:
 
 
 def scan_and_store(
-    store: Store, data: bytes, origin: Origin, *, rescan: bool = False, engine: OcrEngine | None = None
+    store: Store, scanner: Scanner, data: bytes, origin: Origin, *, rescan: bool = False
 ) -> Outcome:
     """Known under the current rules → record the source; else scan with the allow-list → save with
     evidence. Idempotent: running it twice stores one scan and one source."""
-    return ScanAndStore(store, rescan=rescan).run(data, origin, engine=engine)
+    return ScanAndStore(store, scanner, rescan=rescan).run(data, origin)

@@ -12,6 +12,10 @@ Failure policy, decided here once:
   failed registry where `rq info` / `qqscan status` show it;
 - the last failed attempt (retries used up, or the worker died running it) is also stored as the URL's
   failure by `record_give_up`, RQ's on_failure callback, so `qqscan results --failed` shows it.
+
+Settings: RQ calls these functions by name with no context of ours, so the worker hands its Scanner (its
+settings, engine and detector) to this module once (`use`) before taking jobs. Run by any other worker
+(plain `rq worker`), this module is that process's edge and reads the settings itself on first use.
 """
 
 from __future__ import annotations
@@ -21,13 +25,49 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from store.results import get_store
+from ground.settings import Settings
+from jobs.scanner import Scanner
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from redis import Redis
     from rq.job import Job
+
+    from jobs.queueing import Policy
+
+
+_scanner: Scanner | None = None
+
+
+def use(scanner: Scanner | None) -> None:
+    """The worker's Scanner, for every job this process (and its forked work horses) runs (None: forget
+    it; the next job reads the settings)."""
+    global _scanner
+    _scanner = scanner
+
+
+def scanner() -> Scanner:
+    global _scanner
+    if _scanner is None:
+        _scanner = Scanner(Settings.load())  # not started by qqscan's worker: this is the edge
+    return _scanner
+
+
+def _policy() -> Policy:
+    from jobs.queueing import Policy
+
+    return Policy.from_settings(scanner().settings)
+
+
+def _connection() -> Redis:
+    """The running job's Redis; a call outside a job connects to QQSCAN_REDIS_URL."""
+    from rq import get_current_job
+
+    from jobs.queueing import connect, redis_url
+
+    job = get_current_job()
+    return job.connection if job else connect(redis_url(scanner().settings))
 
 
 def _ms(t0: float) -> int:
@@ -50,18 +90,19 @@ def scan_url(
     from jobs.scanning import Origin, ScanAndStore, scan_and_store
 
     t0 = time.perf_counter()
-    store = get_store()
+    scan = scanner()
+    store = scan.store()
     origin = Origin(url, listing_id=listing_id, shop_id=shop_id, page_url=page_url)
     out: dict[str, Any] = {"url": url, "pid": os.getpid()}
     try:
-        fetched = fetch_image(url)  # TransientFetchError propagates: RQ retries
+        fetched = fetch_image(url, settings=scan.fetch)  # TransientFetchError propagates: RQ retries
     except PermanentFetchError as exc:
-        ScanAndStore(store).failed(origin, str(exc))
+        ScanAndStore(store, scan).failed(origin, str(exc))
         return {**out, "status": "failed", "error": str(exc), "timings": {"total_ms": _ms(t0)}}
     fetch_ms = _ms(t0)
     # The allow-list is read per job (one small query, only when the bytes need scanning), so a
     # moderator's dismissal counts from the next job.
-    done = scan_and_store(store, fetched.data, origin, rescan=rescan)
+    done = scan_and_store(store, scan, fetched.data, origin, rescan=rescan)
     result = done.result
     if result is None:
         return {
@@ -99,33 +140,37 @@ def crawl_page(
 ) -> dict[str, Any]:
     """RQ job: fetch a listing page (HTML or JSON), extract every product image URL and queue one scan per
     URL. A page that cannot be fetched for good is recorded as a failed source; a transient failure raises."""
-    from rq import get_current_job
-
-    from jobs.queueing import connect
-
-    job = get_current_job()
-    return crawl(job.connection if job else connect(), url, listing_id=listing_id, shop_id=shop_id)
+    return crawl(_connection(), url, listing_id=listing_id, shop_id=shop_id)
 
 
 def crawl(
-    conn: Redis, url: str, *, listing_id: str | None = None, shop_id: str | None = None
+    conn: Redis,
+    url: str,
+    *,
+    listing_id: str | None = None,
+    shop_id: str | None = None,
+    using: Scanner | None = None,
 ) -> dict[str, Any]:
-    """The body of crawl_page with an explicit Redis connection (`qqscan crawl --now` runs it inline)."""
+    """The body of crawl_page with an explicit Redis connection (`qqscan crawl --now` runs it inline with
+    its own Scanner, `using`)."""
     from fetch.client import PermanentFetchError
     from fetch.page import fetch_page
     from jobs.crawl import PageError, page_image_urls
-    from jobs.queueing import enqueue_scans
+    from jobs.queueing import Policy, enqueue_scans
 
+    scan = using or scanner()
+    store = scan.store()
     try:
-        page = fetch_page(url)
-        links = page_image_urls(page.text, page.final_url, page.content_type)
+        page = fetch_page(url, settings=scan.fetch)
+        cap = scan.settings["QQSCAN_PAGE_MAX_IMAGES"]
+        links = page_image_urls(page.text, page.final_url, page.content_type, cap=cap)
     except (PermanentFetchError, PageError) as exc:
         error = f"{exc}: {url}" if isinstance(exc, PageError) else str(exc)
-        get_store().record_source(url, error=error, listing_id=listing_id, shop_id=shop_id)
+        store.record_source(url, error=error, listing_id=listing_id, shop_id=shop_id)
         return {"page": url, "status": "failed", "error": error}
-    store = get_store()
+    policy = Policy.from_settings(scan.settings)
     enqueued, skipped = enqueue_scans(
-        conn, links.urls, listing_id=listing_id, shop_id=shop_id, page_url=url, store=store
+        conn, links.urls, listing_id=listing_id, shop_id=shop_id, page_url=url, policy=policy, store=store
     )
     store.finish_request("crawl", url)  # its images are requested now; they carry on from here
     # "images" is what the page had: the CLI and the worker's outcome line show it beside what was queued.
@@ -162,7 +207,7 @@ def record_give_up(
         reason = f"{name}: {exc}" if exc is not None and str(exc) else name
     attempts = int((job.meta or {}).get("max_attempts") or 1)
     kwargs = job.kwargs
-    get_store().record_source(
+    scanner().store().record_source(
         kwargs["url"],
         error=f"gave up after {attempts} attempt(s): {reason}",
         listing_id=kwargs.get("listing_id"),
@@ -174,9 +219,6 @@ def record_give_up(
 def reconcile_requests() -> dict[str, int]:
     """RQ job queued by the scheduler every QQSCAN_RECONCILE_INTERVAL: re-queue requested URLs with no
     result and no live job (jobs.queueing.reconcile)."""
-    from rq import get_current_job
+    from jobs.queueing import reconcile
 
-    from jobs.queueing import connect, reconcile
-
-    job = get_current_job()
-    return reconcile(job.connection if job else connect(), get_store())
+    return reconcile(_connection(), scanner().store(), _policy())

@@ -39,7 +39,7 @@ from PIL import (
 )
 
 from ground.errors import QqscanError
-from ground.settings import SETTINGS, setting
+from ground.settings import DEFAULTS, SETTINGS, Settings
 from ocr import animation
 from ocr.animation import Shown
 from ocr.types import Frame
@@ -94,10 +94,10 @@ class DecodeLimits:
     max_animation_frames: int = SETTINGS["QQSCAN_MAX_ANIMATION_FRAMES"].default
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> DecodeLimits:
+    def from_settings(cls, settings: Settings = DEFAULTS) -> DecodeLimits:
         """Defaults overridden by QQSCAN_MAX_BYTES / _PIXELS / _FRAMES / _ANIMATION_FRAMES."""
         # SettingError (a ValueError) names a value that is not a whole number or is below 1.
-        return cls(**{field_name: setting(var, environ) for field_name, var in _LIMIT_SETTINGS.items()})
+        return cls(**{field_name: settings[var] for field_name, var in _LIMIT_SETTINGS.items()})
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -154,7 +154,7 @@ def describe_unaccepted(data: bytes) -> str:
 
 def decode_image(data: bytes, limits: DecodeLimits | None = None) -> list[Frame]:
     """Decode bytes into BGR uint8 frames; raise DecodeError for anything unscannable."""
-    limits = limits or DecodeLimits.from_env()
+    limits = limits or DecodeLimits()
     if not data:
         raise DecodeError("empty file (0 bytes)")
     if len(data) > limits.max_bytes:

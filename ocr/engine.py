@@ -21,10 +21,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from ground.errors import UsageError
-from ground.settings import SETTINGS, SettingError, setting
+from ground.settings import DEFAULTS, SETTINGS, SettingError, Settings
 from ocr import circled
 from ocr.assemble import join_line_pieces
 from ocr.extend import absorbed_fragments, accept_extension, extend_right, overlaps_others, wants_extension
+from ocr.models import ModelPaths
 from ocr.vertical import column_box, column_to_row, find_columns, rect
 
 RawLine = tuple[str, float, np.ndarray]  # text, score, 4x2 polygon in the input array's coordinates
@@ -73,16 +74,26 @@ class EngineConfig:
     det_scale: float | None = None  # detector input size relative to the image; None: the engine's default
     onnx_runtime: str = SETTINGS["QQSCAN_ONNX_RUNTIME"].default
     precision: str = SETTINGS["QQSCAN_OV_PRECISION"].default
+    models: ModelPaths = field(default_factory=ModelPaths)
+    paddle_log: str = SETTINGS["QQSCAN_PADDLE_LOG"].default
 
     @classmethod
-    def from_env(cls) -> EngineConfig:
+    def from_settings(cls, settings: Settings = DEFAULTS) -> EngineConfig:
         try:
             return cls(
-                engine=setting("QQSCAN_ENGINE"),
-                cpu_threads=setting("QQSCAN_CPU_THREADS") or (os.cpu_count() or 1),
-                det_scale=setting("QQSCAN_DET_SCALE"),
-                onnx_runtime=setting("QQSCAN_ONNX_RUNTIME"),
-                precision=setting("QQSCAN_OV_PRECISION"),
+                engine=settings["QQSCAN_ENGINE"],
+                cpu_threads=settings["QQSCAN_CPU_THREADS"] or (os.cpu_count() or 1),
+                det_scale=settings["QQSCAN_DET_SCALE"],
+                onnx_runtime=settings["QQSCAN_ONNX_RUNTIME"],
+                precision=settings["QQSCAN_OV_PRECISION"],
+                models=ModelPaths(
+                    onnx_det=settings["QQSCAN_ONNX_DET_MODEL"],
+                    onnx_rec=settings["QQSCAN_ONNX_REC_MODEL"],
+                    models_dir=settings["QQSCAN_MODELS_DIR"],
+                    det_dir=settings["QQSCAN_DET_MODEL_DIR"],
+                    rec_dir=settings["QQSCAN_REC_MODEL_DIR"],
+                ),
+                paddle_log=settings["QQSCAN_PADDLE_LOG"],
             )
         except SettingError as exc:
             raise EngineError(str(exc)) from None
@@ -92,17 +103,22 @@ def build_models(config: EngineConfig) -> TextModels:
     if config.engine == "paddle":
         from ocr.paddle_engine import PaddleModels  # imports paddle: only when asked for
 
-        return PaddleModels(threads=config.cpu_threads)
+        return PaddleModels(threads=config.cpu_threads, paths=config.models, log_level=config.paddle_log)
     from ocr.onnx_engine import OnnxModels
 
-    return OnnxModels(threads=config.cpu_threads, runtime=config.onnx_runtime, precision=config.precision)
+    return OnnxModels(
+        threads=config.cpu_threads,
+        runtime=config.onnx_runtime,
+        precision=config.precision,
+        paths=config.models,
+    )
 
 
 class OcrEngine:
     """Detection + recognition on one image array. Boxes come back in that array's coordinates."""
 
     def __init__(self, config: EngineConfig | None = None) -> None:
-        self.config = config or EngineConfig.from_env()
+        self.config = config or EngineConfig()
         self.pid = os.getpid()
         t0 = time.perf_counter()
         self.models = build_models(self.config)
@@ -259,17 +275,19 @@ class OcrEngine:
         }
 
 
-_engine: OcrEngine | None = None
+_engines: dict[EngineConfig, OcrEngine] = {}
 _lock = threading.Lock()
 builds = 0  # engines built in this process; the worker benchmark reports it
 
 
-def get_engine() -> OcrEngine:
-    """The process's engine, built on first use. A fork inherits the parent's object but not its threads,
-    so a child builds its own."""
-    global _engine, builds
+def get_engine(config: EngineConfig | None = None) -> OcrEngine:
+    """The process's engine for `config` (default: the table's defaults), built on first use. A fork
+    inherits the parent's object but not its threads, so a child builds its own."""
+    global builds
+    config = config or EngineConfig()
     with _lock:
-        if _engine is None or _engine.pid != os.getpid():
-            _engine = OcrEngine()
+        engine = _engines.get(config)
+        if engine is None or engine.pid != os.getpid():
+            engine = _engines[config] = OcrEngine(config)
             builds += 1
-        return _engine
+        return engine

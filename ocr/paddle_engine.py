@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ground.settings import setting
-from ocr.models import find_model
+from ocr.models import ModelPaths, find_model
 
 # Must be set before paddleocr/paddlex are imported: skip the model-hoster reachability check.
 os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
@@ -30,15 +29,15 @@ class PaddleModels:
     name = "paddle"
     default_det_scale = 0.8  # measured: finds 10 px text at 0.64; 0.8 saves ~12% per main image
 
-    def __init__(self, *, threads: int) -> None:
-        self.det, self.rec = find_model("det"), find_model("rec")
+    def __init__(self, *, threads: int, paths: ModelPaths | None = None, log_level: str = "WARNING") -> None:
+        self.det, self.rec = find_model("det", paths), find_model("rec", paths)
         self.threads = threads
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="No ccache found")  # paddle's build-tool nag
             from paddleocr import PaddleOCR  # heavy import, deferred until an engine is really needed
 
             # paddlex resets its logger to INFO on import and logs every model creation.
-            logging.getLogger("paddlex").setLevel(setting("QQSCAN_PADDLE_LOG"))
+            logging.getLogger("paddlex").setLevel(log_level)
             self._ocr = PaddleOCR(
                 text_detection_model_name=self.det.name,
                 text_detection_model_dir=str(self.det.path),

@@ -17,6 +17,7 @@ import click
 from ground.errors import ExitCode, exit_code_for
 from qqscan.engine_option import engine_option
 from qqscan.options import (
+    cli_settings,
     database_url_option,
     listing_option,
     redis_url_option,
@@ -33,10 +34,10 @@ if TYPE_CHECKING:
 
 
 def _redis() -> Redis:
-    from jobs.queueing import QueueUnavailable, connect
+    from jobs.queueing import QueueUnavailable, connect, redis_url
 
     try:
-        return connect()
+        return connect(redis_url(cli_settings()))
     except QueueUnavailable as exc:
         click.echo(f"qqscan: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -48,7 +49,7 @@ def _store() -> Store:
     try:
         from store.results import get_store
 
-        return get_store(database_url())
+        return get_store(database_url(cli_settings()))
     except StoreError as exc:  # its message names the database (password hidden)
         click.echo(f"qqscan: {exc}. Check QQSCAN_DATABASE_URL.", err=True)
         sys.exit(exc.exit_code)  # 3 unreachable; 2 a URL that can never work
@@ -123,7 +124,7 @@ def enqueue(
     _check_urls(items)
     conn = _redis()
     store = _store()  # every URL is recorded there as requested before it goes on Redis
-    policy = Policy.from_env()
+    policy = Policy.from_settings(cli_settings())
     done, skipped = _unavailable_exits(
         enqueue_scans,
         conn,
@@ -162,7 +163,7 @@ def crawl(
     conn = _redis()
     store = _store()
     if not now:
-        policy = Policy.from_env()
+        policy = Policy.from_settings(cli_settings())
         done, skipped = _unavailable_exits(
             enqueue_crawls, conn, items, listing_id=listing_id, shop_id=shop_id, policy=policy, store=store
         )
@@ -172,12 +173,13 @@ def crawl(
         )
         return
     from fetch.client import TransientFetchError
+    from jobs.scanner import Scanner
     from jobs.tasks import crawl as crawl_inline
 
     failed = False
     for url in items:
         try:
-            r = crawl_inline(conn, url, listing_id=listing_id, shop_id=shop_id)
+            r = crawl_inline(conn, url, listing_id=listing_id, shop_id=shop_id, using=Scanner(cli_settings()))
         except TransientFetchError as exc:
             r = {"page": url, "status": "failed", "error": f"{exc} (try again later)"}
         if r["status"] == "ok":
@@ -250,12 +252,14 @@ def worker(
     for noisy in ("httpx", "alembic"):  # a line per request / per migration check drowns the job log
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     given = (*queue_names, *queues)
-    names = [q.strip() for arg in given for q in arg.split(",") if q.strip()] or Policy.from_env().queues
+    default = Policy.from_settings(cli_settings()).queues
+    names = [q.strip() for arg in given for q in arg.split(",") if q.strip()] or default
     conn = _redis()
     _store()  # fail before the 3 s engine build, with the URL, when the database is unreachable
     w = ScanWorker(
         names,
         connection=conn,
+        settings=cli_settings(),
         name=name,
         max_rss_mb=max_rss_mb,
         metrics_port=metrics_port,
@@ -280,9 +284,11 @@ def worker(
 def reconcile() -> None:
     """Queue again every requested URL that has no stored result and no live job (Redis lost it, a worker
     died at the wrong moment). Workers' schedulers also run this every QQSCAN_RECONCILE_INTERVAL seconds."""
+    from jobs.queueing import Policy
     from jobs.queueing import reconcile as run_reconcile
 
-    counts = _unavailable_exits(run_reconcile, _redis(), _store())
+    policy = Policy.from_settings(cli_settings())
+    counts = _unavailable_exits(run_reconcile, _redis(), _store(), policy)
     click.echo(
         f"open requests {counts['open']}: {counts['live']} queued or running, {counts['requeued']} queued "
         f"again, {counts['failed']} stored as failed (re-queued too often)"
@@ -347,7 +353,7 @@ def status(as_json: bool) -> None:
     from jobs.queueing import SERIALIZER, Policy, job_queue
 
     conn = _redis()
-    policy = Policy.from_env()
+    policy = Policy.from_settings(cli_settings())
     queues: dict[str, dict[str, int]] = {}
     for name in policy.queues:
         q = job_queue(name, conn)  # counting runs RQ's clean-ups, which call (guarded) job callbacks

@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import traceback
+from typing import Any
 
 import click
 
-from ground.errors import QqscanError
+from ground.errors import ExitCode, QqscanError, exit_code_for
 from qqscan import __version__
+
+_verbose = False  # `qqscan -v …`: tracebacks for errors (set by the root option, read by the handler)
+
+
+def _report(exc: BaseException) -> int:
+    """The one handler for an error that ends a command: one line `qqscan: message` on stderr (a usage
+    error keeps click's usage and hint lines above it), the exit code from the error's class
+    (ground.errors), and a traceback only with `qqscan -v` for an error qqscan did not expect."""
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        hint = f"Try '{exc.ctx.command_path} {exc.ctx.help_option_names[0]}' for help."
+        click.echo(f"{exc.ctx.get_usage()}\n{hint}\n", err=True)
+    if isinstance(exc, click.ClickException):
+        click.echo(f"qqscan: {exc.format_message()}", err=True)
+        return exc.exit_code
+    if isinstance(exc, click.Abort):  # a prompt met Ctrl-C or the end of its input
+        click.echo("qqscan: aborted", err=True)
+        return 1
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo("qqscan: interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    if isinstance(exc, QqscanError):
+        click.echo(f"qqscan: {exc}", err=True)
+        return int(exc.exit_code)
+    if _verbose:
+        traceback.print_exception(exc)
+    hint = "" if _verbose else " (qqscan -v … shows the traceback)"
+    click.echo(f"qqscan: {type(exc).__name__}: {exc}{hint}", err=True)
+    return int(exit_code_for(exc))
 
 
 class _Group(click.Group):
-    """Subcommands in `lazy` are imported only when run or listed (`qqscan --help` stays fast)."""
+    """Subcommands in `lazy` are imported only when run or listed (`qqscan --help` stays fast). Every
+    command's errors end in one handler (_report), whether run as `qqscan` or by click's test runner."""
 
-    lazy = {"detect-text": "detectors.cli:detect_text"}
+    lazy = {"detect-text": "qqscan.detect_cmd:detect_text"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
@@ -24,17 +56,36 @@ class _Group(click.Group):
             return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
         return super().get_command(ctx, cmd_name)
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        global _verbose
+        _verbose = False
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)  # ctx.exit(n) comes back as n
+        except SystemExit:
+            raise  # a command that chose its exit status (sys.exit) has said what it had to say
+        except BaseException as exc:  # the one handler: everything a command raised ends here
+            sys.exit(_report(exc))
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 def _load_config(ctx: click.Context, param: click.Parameter, path: str | None) -> str | None:
-    """Apply the config file before any subcommand reads its options (their envvars see its values)."""
-    if path:
-        from ground.settings import SettingError, export_config_file
+    """Read the settings once, here at the edge (config file, then environment), before any subcommand
+    reads its options; the commands add their flags and pass them down (qqscan.options.cli_settings)."""
+    from ground.settings import SettingError, Settings
 
-        try:
-            export_config_file(path)
-        except SettingError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    try:
+        ctx.obj = Settings.load(config_file=path)
+    except SettingError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
     return path
+
+
+def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    global _verbose
+    _verbose = _verbose or value
+    return value
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,26 +99,22 @@ def _load_config(ctx: click.Context, param: click.Parameter, path: str | None) -
     callback=_load_config,
     help="TOML file of QQSCAN_* settings (docs/settings.md); the environment overrides it.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_verbose,
+    help="A traceback with an unexpected error.",
+)
 def cli() -> None:
     """Find QQ numbers, phones, WeChat ids and QR codes hidden in product images."""
 
 
 def main() -> None:
-    """Every command's errors end here alike: a qqscan error the command did not report itself (a bad
-    QQSCAN_RULES met when the detector is first built, say) is one line in click's format and its own
-    exit code, never a traceback."""
-    try:
-        code = cli(standalone_mode=False)  # a command's ctx.exit(n) comes back as n here
-    except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
-    except click.Abort:
-        click.echo("Aborted!", err=True)
-        raise SystemExit(1) from None
-    except QqscanError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(int(exc.exit_code)) from None
-    raise SystemExit(code if isinstance(code, int) else 0)
+    """The `qqscan` command (its errors: _report)."""
+    cli()
 
 
 # Subcommands register below, one line each.

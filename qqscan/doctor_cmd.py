@@ -9,6 +9,7 @@ import sys
 import click
 
 from ground.errors import ExitCode
+from qqscan.options import cli_settings
 
 
 @click.command("doctor")
@@ -17,13 +18,14 @@ def doctor(as_json: bool) -> None:
     """Build the OCR engine once and report engine, runtime, models, threads (and oneDNN for paddle)."""
     import cv2
 
-    from ocr.engine import EngineError, get_engine
+    from jobs.scanner import Scanner
+    from ocr.engine import EngineError
     from ocr.models import ModelNotFoundError
 
     try:
-        info = get_engine().describe()
+        info = Scanner(cli_settings()).engine.describe()
     except (ModelNotFoundError, EngineError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"qqscan: {exc}", err=True)
         sys.exit(ExitCode.FOUND)
     info["opencv"] = cv2.__version__
     info["python"] = sys.version.split()[0]

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 import click
 
 from ground.errors import ExitCode, QqscanError
-from qqscan.options import database_url_option, redis_url_option
+from ground.settings import Settings
+from qqscan.options import cli_settings, database_url_option, redis_url_option
 
 
 @dataclass
@@ -49,10 +50,10 @@ def _timed(name: str, target: str, probe: Callable[[], str]) -> Check:
     return Check(name, ok, target, detail, int((time.perf_counter() - t0) * 1000))
 
 
-def check_redis() -> Check:
+def check_redis(settings: Settings) -> Check:
     from jobs.queueing import SERIALIZER, QueueUnavailable, connect, redact_redis, redis_url
 
-    url = redis_url()
+    url = redis_url(settings)
 
     def probe() -> str:
         from rq import Worker
@@ -69,11 +70,11 @@ def check_redis() -> Check:
     return _timed("redis", redact_redis(url), probe)
 
 
-def check_database() -> Check:
+def check_database(settings: Settings) -> Check:
     from store.database import database_url, redact
     from store.results import Store
 
-    url = database_url()
+    url = database_url(settings)
 
     def probe() -> str:
         from pathlib import Path
@@ -94,17 +95,15 @@ def check_database() -> Check:
     return _timed("database", redact(url), probe)
 
 
-def check_engine() -> Check:
-    from ground.settings import raw_value
-
-    name = raw_value("QQSCAN_ENGINE") or "default"
+def check_engine(settings: Settings) -> Check:
+    name = settings["QQSCAN_ENGINE"] if settings.is_set("QQSCAN_ENGINE") else "default"
 
     def probe() -> str:
         import numpy as np
 
-        from ocr.engine import get_engine
+        from jobs.scanner import Scanner
 
-        engine = get_engine()
+        engine = Scanner(settings).engine
         engine.read(np.full((48, 160, 3), 255, dtype=np.uint8))  # built is not enough: it must run
         return f"{engine.version} built and ran"
 
@@ -119,9 +118,10 @@ def check_engine() -> Check:
 def health(as_json: bool, no_engine: bool) -> None:
     """Check Redis (QQSCAN_REDIS_URL), the database (QQSCAN_DATABASE_URL) and the OCR engine: one line
     each; exit 0 when all are ok, 1 otherwise."""
-    checks = [check_redis(), check_database()]
+    settings = cli_settings()
+    checks = [check_redis(settings), check_database(settings)]
     if not no_engine:
-        checks.append(check_engine())
+        checks.append(check_engine(settings))
     ok = all(c.ok for c in checks)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": [asdict(c) for c in checks]}))

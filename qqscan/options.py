@@ -1,12 +1,15 @@
 """Options shared by the commands, so a name and its format mean the same everywhere: `--shop`, `--listing`
 (old `--shop-id`/`--listing-id` kept as hidden aliases), `--since` (an age like 1h/2d or an ISO date/time),
 `--url`/`-u` for Redis (read from QQSCAN_REDIS_URL, else rq's RQ_REDIS_URL), and `setting_option`: a flag
-for a setting of the table (ground/settings.py), whose variable, type, default and help come from there."""
+for a setting of the table (ground/settings.py), whose variable, type, default and help come from there.
+
+The settings of a command are one frozen `Settings` (config file, environment, flags) on click's context:
+the root group loads it (`--config`), a flag given on the command line is added to it, and the command
+passes it down (`cli_settings()`)."""
 
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,37 +18,45 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from ground.settings import SETTINGS
+from ground.settings import SETTINGS, Settings
 
 F = Callable[..., Any]
 _CLICK_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str, "path": str, "url": str}
 
 
+def cli_settings() -> Settings:
+    """The running command's settings: the root group's (config file, environment) with its flags on top.
+    A command invoked without the root group (a test calling it alone) reads them here: the CLI is an edge."""
+    ctx = click.get_current_context()
+    found = ctx.find_object(Settings)
+    if found is None:
+        found = ctx.find_root().obj = Settings.load()
+    return found
+
+
 def setting_option(
     *decls: str, setting: str, help: str | None = None, export: bool = False, **kw: Any
 ) -> Callable[[F], F]:
-    """A flag for the setting `setting`: read from its variable (or the config file, which fills the
-    environment), typed and defaulted as the table says, so flag, variable, config file and docs agree.
-    `help` replaces the table's text (which names the flag); other keywords go to click.option.
-    export=True: the command does not take the value; it becomes the setting's variable, which every reader
-    in this process and in its child processes (--jobs workers, RQ work horses) goes through."""
+    """A flag for the setting `setting`, typed and defaulted as the table says and by the command's settings
+    (config file, then variable), so flag, variable, config file and docs agree. `help` replaces the
+    table's text (which names the flag); other keywords go to click.option.
+    export=True: the command does not take the value; a flag given goes into the command's settings
+    (cli_settings), which the command passes down."""
     s = SETTINGS[setting]
     kind = click.Choice(s.choices, case_sensitive=False) if s.choices else _CLICK_TYPES.get(s.type, str)
+    shown = f"; default: {s.shown_default}" if s.default not in (None, ()) else ""
     options: dict[str, Any] = {
         "type": kind,
-        "default": s.default,
-        "show_default": s.default is not None,
-        "envvar": s.name,
-        "show_envvar": True,
-        "help": help or s.help.replace("`", ""),
+        "default": lambda: cli_settings()[s.name],
+        "show_default": False,  # the bracket below says it as click would, beside the variable
+        "help": f"{help or s.help.replace('`', '')}  [env var: {s.name}{shown}]",
     }
     if export:
 
         def put(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-            # A default stays out of the environment (readers have it); a flag, or rq's RQ_REDIS_URL, goes in.
             source = ctx.get_parameter_source(param.name or "")
             if value not in (None, "") and source is not ParameterSource.DEFAULT:
-                os.environ[s.name] = str(value)
+                ctx.obj = cli_settings().with_flags(**{s.name: value})
             return value
 
         options |= {"expose_value": False, "callback": put}
@@ -123,11 +134,11 @@ def listing_option(help: str, dest: str = "listing") -> Callable[[F], F]:
 redis_url_option = setting_option(
     "--url",
     "-u",
-    setting="QQSCAN_REDIS_URL",
-    envvar=["QQSCAN_REDIS_URL", "RQ_REDIS_URL"],  # rq's own variable too
+    setting="QQSCAN_REDIS_URL",  # rq's own RQ_REDIS_URL too (Settings.load)
     export=True,
     show_default=False,
-    help="Redis URL of the queues, as `rq --url` (default redis://localhost:6379/0).",
+    help="Redis URL of the queues, as `rq --url` (default redis://localhost:6379/0; rq's RQ_REDIS_URL "
+    "is read when QQSCAN_REDIS_URL is unset).",
 )
 
 database_url_option = setting_option(

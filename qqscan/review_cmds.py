@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from ground.errors import ExitCode, exit_code_for, fail
-from qqscan.options import database_url_option, shop_option, since_option
+from qqscan.options import cli_settings, database_url_option, setting_option, shop_option, since_option
 from review.safetext import csv_cell, json_escape_controls, visible
 from store.terms import CONTACT_TYPES, REVIEW_STATUSES
 
@@ -61,11 +61,11 @@ def opened_store() -> Iterator[ReviewStore]:
     """The review store at QQSCAN_DATABASE_URL (or the default), closed afterwards. Store errors and input
     the store refuses (ValueError: a short password, a bad name) become one-line errors: exit 3 when the
     database cannot be reached, 2 for a URL that can never work, 1 for a refused request (ground.errors)."""
-    from store.database import StoreError, StoreUnavailable
+    from store.database import StoreError, StoreUnavailable, database_url
     from store.review import ReviewStore
 
     try:
-        store = ReviewStore()
+        store = ReviewStore(database_url(cli_settings()))
     except StoreError as exc:
         fail(f"{exc}. Check QQSCAN_DATABASE_URL.", exit_code_for(exc))
     try:
@@ -145,11 +145,10 @@ def _reviewer(store: ReviewStore, name: str | None, *, admin: bool = False) -> U
     return user
 
 
-AS_OPTION = click.option(
+AS_OPTION = setting_option(
     "--as",
     "as_user",
-    envvar="QQSCAN_REVIEWER",
-    show_envvar=True,
+    setting="QQSCAN_REVIEWER",
     help="Review account acting (must exist and be enabled).",
 )
 
@@ -213,7 +212,7 @@ def serve(
         run(
             host=host,
             port=port,
-            database_url=None,
+            settings=cli_settings(),
             cookie_secure=cookie_secure,
             threads=threads,
             access_log=log,

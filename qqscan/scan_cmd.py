@@ -24,12 +24,13 @@ from tqdm import tqdm
 
 from ground.errors import ExitCode, QqscanError, exit_code_for
 from qqscan.engine_option import engine_option
-from qqscan.options import database_url_option, setting_option
+from qqscan.options import cli_settings, database_url_option, setting_option
 from qqscan.scan_workers import InlineScanner, InterruptWatch, PoolScanner, ScanOptions
 from qqscan.sources import PageImages, Problem, Source, SourceError, expand, prefetched
 
 if TYPE_CHECKING:
     from jobs.pipeline import ScanResult
+    from jobs.scanner import Scanner
     from qqscan.scan_store import ScanStore
 
 EXIT_CLEAN = ExitCode.OK  # every image scanned, none flagged
@@ -272,13 +273,14 @@ def _result(future: Future[ScanResult]) -> ScanResult:
         raise Fatal("a worker process ended unexpectedly (out of memory? see above); stopping") from exc
 
 
-def _open_store(shop: str | None, listing: str | None, rescan: bool) -> ScanStore:
+def _open_store(target: StoreTarget, scanner: Scanner) -> ScanStore:
     from qqscan.scan_store import ScanStore
     from store.database import StoreError
     from store.results import Store
 
     try:
-        return ScanStore(Store(), shop_id=shop, listing_id=listing, rescan=rescan)
+        store = Store(scanner.database_url)
+        return ScanStore(store, scanner, shop_id=target.shop, listing_id=target.listing, rescan=target.rescan)
     except StoreError as exc:  # before any OCR: nothing would be kept
         raise Fatal(str(exc), exit_code_for(exc, EXIT_STORE_UNAVAILABLE)) from exc
 
@@ -426,20 +428,24 @@ def _scan(
 ) -> None:
     """Check, read, scan, print; what happened is in run.tally."""
     # Imported here, and only what checking needs, so a mistake is answered well under a second.
-    from ocr.decode import DecodeLimits
-    from ocr.enhance import steps_from_env
+    from ground.settings import SETTINGS
+    from jobs.scanner import Scanner
 
+    settings = cli_settings()
     try:
-        steps = steps_from_env(enhance or "")
+        if enhance is not None:
+            settings = settings.with_flags(QQSCAN_ENHANCE=SETTINGS["QQSCAN_ENHANCE"].parse(enhance))
+        _ = Scanner(settings).enhance
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--enhance") from exc
+    scanner = Scanner(settings)
     try:
-        limits = DecodeLimits.from_env()
+        _ = scanner.limits
     except ValueError as exc:
         raise Fatal(str(exc)) from exc
     checked = list(expand(sources, sys.stdin))
     todo = [s for s in checked if isinstance(s, Source)]
-    run.sink = _open_store(store.shop, store.listing, store.rescan) if store else None
+    run.sink = _open_store(store, scanner) if store else None
     for problem in checked:  # answered now, before the engine is built
         if isinstance(problem, Problem):
             run.problem(problem)
@@ -453,24 +459,23 @@ def _scan(
             tqdm.write(f"qqscan: {message}", file=sys.stderr)
 
     opts = ScanOptions(
-        limits=limits,
-        enhance=steps,
+        settings=settings,
         allow=run.sink.allow if run.sink else (),
         shop_id=run.sink.meta["shop_id"] if run.sink else None,
         keep_evidence=run.sink is not None,
         verbose=verbose,
     )
-    scanner = run.scanner = (
-        PoolScanner(jobs, opts, loading) if jobs > 1 else InlineScanner(opts, loading, run.watch)
+    ocr = run.scanner = (
+        PoolScanner(jobs, opts, loading) if jobs > 1 else InlineScanner(scanner, opts, loading, run.watch)
     )
     run.bar = tqdm(
         total=len(todo), unit="img", file=sys.stderr, leave=False, disable=not chatty or len(todo) < 3
     )
     pending: deque[Entry] = deque()
-    for src, data in prefetched(todo, limits.max_bytes, on_page=run.on_page):
-        pending.append(run.prepare(src, data, scanner))
+    for src, data in prefetched(todo, scanner, on_page=run.on_page):
+        pending.append(run.prepare(src, data, ocr))
         run.watch.check()
-        while pending and (len(pending) > scanner.window or pending[0].ready()):
+        while pending and (len(pending) > ocr.window or pending[0].ready()):
             run.finish(pending.popleft())
     while pending:
         run.finish(pending.popleft())

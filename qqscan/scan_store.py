@@ -16,6 +16,7 @@ from qqscan.sources import is_url
 if TYPE_CHECKING:
     from detectors.allowlist import Allowed
     from jobs.pipeline import ScanResult
+    from jobs.scanner import Scanner
     from store.results import Store
 
 
@@ -27,13 +28,14 @@ class ScanStore:
     def __init__(
         self,
         store: Store,
+        scanner: Scanner,
         *,
         shop_id: str | None = None,
         listing_id: str | None = None,
         rescan: bool = False,
     ) -> None:
         self.store = store
-        self.steps = ScanAndStore(store, rescan=rescan)
+        self.steps = ScanAndStore(store, scanner, rescan=rescan)
         self.meta = {"shop_id": shop_id, "listing_id": listing_id}
         self.allow: list[Allowed] = self.steps.allow  # read once per run: a run is one moment in review
 

@@ -25,8 +25,9 @@ from ground.errors import UsageError
 
 if TYPE_CHECKING:
     from detectors.allowlist import Allowed
+    from ground.settings import Settings
     from jobs.pipeline import ScanResult
-    from ocr.decode import DecodeLimits
+    from jobs.scanner import Scanner
 
 
 class EngineFailed(UsageError, RuntimeError):
@@ -68,28 +69,20 @@ class InterruptWatch:
 class ScanOptions:
     """What every scan in a run shares (sent once to each worker process)."""
 
-    limits: DecodeLimits
-    enhance: Sequence[str] = ()
+    settings: Settings  # the command's: each worker process builds its Scanner from them
     allow: Sequence[Allowed] = ()
     shop_id: str | None = None
     keep_evidence: bool = False
     verbose: bool = False
 
 
-def scan_one(data: bytes, source: str, engine: Any, opts: ScanOptions) -> ScanResult:
+def scan_one(data: bytes, source: str, scanner: Scanner, opts: ScanOptions) -> ScanResult:
     """One image through the pipeline; an exception becomes that image's error, not the batch's end."""
-    from jobs.pipeline import failed, scan_bytes
+    from jobs.pipeline import failed
 
     try:
-        return scan_bytes(
-            data,
-            source,
-            engine=engine,
-            limits=opts.limits,
-            enhance=opts.enhance,
-            allow=opts.allow,
-            shop_id=opts.shop_id,
-            keep_evidence=opts.keep_evidence,
+        return scanner.scan(
+            data, source, allow=opts.allow, shop_id=opts.shop_id, keep_evidence=opts.keep_evidence
         )
     except Exception as exc:
         if opts.verbose:
@@ -97,34 +90,32 @@ def scan_one(data: bytes, source: str, engine: Any, opts: ScanOptions) -> ScanRe
         return failed(source, f"scan failed: {type(exc).__name__}: {exc}")
 
 
-def _build_engine() -> Any:
-    """The OCR engine, and the detector built beside it, so the first image does not pay for either."""
-    import detectors
-    from ocr.engine import get_engine
-
-    engine = get_engine()
-    detectors.detector()
-    return engine
-
-
 class InlineScanner:
     """OCR in this process, one image at a time."""
 
     window = 0  # results are ready when submit returns
 
-    def __init__(self, opts: ScanOptions, on_loading: Callable[[str], None], watch: InterruptWatch) -> None:
+    def __init__(
+        self,
+        scanner: Scanner,
+        opts: ScanOptions,
+        on_loading: Callable[[str], None],
+        watch: InterruptWatch,
+    ) -> None:
+        self.scanner = scanner
         self.opts = opts
         self.on_loading = on_loading
         self.watch = watch
-        self.engine: Any = None
+        self.ready = False
         self.engine_seconds: float | None = None
 
     def submit(self, data: bytes, source: str) -> Future[ScanResult]:
-        if self.engine is None:
+        if not self.ready:
             self.on_loading("loading OCR engine…")
             t0 = time.monotonic()
             try:
-                self.engine = _build_engine()
+                self.scanner.warm_up()  # the engine and the detector, so the first image pays for neither
+                self.ready = True
             except Exception as exc:
                 self.watch.check()  # Ctrl-C, turned into another error on its way out
                 if self.opts.verbose:
@@ -133,7 +124,7 @@ class InlineScanner:
             self.watch.check()  # Ctrl-C, swallowed on its way out
             self.engine_seconds = time.monotonic() - t0
         fut: Future[ScanResult] = Future()
-        fut.set_result(scan_one(data, source, self.engine, self.opts))
+        fut.set_result(scan_one(data, source, self.scanner, self.opts))
         return fut
 
     def close(self, *, interrupted: bool = False) -> None:
@@ -146,11 +137,16 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(opts: ScanOptions, cpu_threads: int) -> None:
+    from jobs.scanner import Scanner
+
     # Ctrl-C reaches the whole process group; the parent alone answers it and ends the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("QQSCAN_CPU_THREADS", str(cpu_threads))  # N engines with all cores each thrash
+    settings = opts.settings
+    if not settings.is_set("QQSCAN_CPU_THREADS"):  # N engines with all cores each thrash
+        settings = settings.with_flags(QQSCAN_CPU_THREADS=cpu_threads)
     try:
-        _worker["engine"] = _build_engine()
+        _worker["scanner"] = Scanner(settings)
+        _worker["scanner"].warm_up()
     except Exception as exc:
         if opts.verbose:
             traceback.print_exc(file=sys.stderr)
@@ -162,7 +158,7 @@ def _init_worker(opts: ScanOptions, cpu_threads: int) -> None:
 
 
 def _scan_in_worker(data: bytes, source: str) -> ScanResult:
-    return scan_one(data, source, _worker["engine"], _worker["opts"])
+    return scan_one(data, source, _worker["scanner"], _worker["opts"])
 
 
 class PoolScanner:

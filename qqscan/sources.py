@@ -20,6 +20,7 @@ from ground.errors import UsageError
 
 if TYPE_CHECKING:
     from fetch.client import Body
+    from jobs.scanner import Scanner
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".jfif"}
 PREFETCH = 4  # sources read ahead (files or URLs) while the engine is busy
@@ -109,11 +110,12 @@ def expand(args: Iterable[str], stdin: TextIO) -> Iterator[Source | Problem]:
             yield Source(arg)
 
 
-def load(source: Source, max_bytes: int) -> bytes | PageImages:
+def load(source: Source, scanner: Scanner) -> bytes | PageImages:
     """The bytes of one image; for a URL given on the command line that serves a page (HTML or JSON),
     the image URLs on it, extracted as `qqscan crawl` does. Raises SourceError."""
     if is_url(source.name):
-        return _load_url(source)
+        return _load_url(source, scanner)
+    max_bytes = scanner.limits.max_bytes
     try:
         with open(source.name, "rb") as fh:
             data = fh.read(max_bytes + 1)
@@ -124,23 +126,23 @@ def load(source: Source, max_bytes: int) -> bytes | PageImages:
     return data
 
 
-def _load_url(source: Source) -> bytes | PageImages:
+def _load_url(source: Source, scanner: Scanner) -> bytes | PageImages:
     from fetch.client import FetchError, NotAnImage, fetch_image
 
     try:
-        return fetch_image(source.name).data
+        return fetch_image(source.name, settings=scanner.fetch).data
     except NotAnImage as exc:
         # A 2xx body that is no image may be a listing page; only URLs given by the operator are
         # crawled (one level: a page's own links are images or nothing). The body is parsed, not fetched
         # again.
         if source.page is not None:
             raise SourceError(str(exc)) from exc
-        return _page_images(source.name, str(exc), exc.body)
+        return _page_images(source.name, str(exc), exc.body, scanner.settings["QQSCAN_PAGE_MAX_IMAGES"])
     except FetchError as exc:
         raise SourceError(str(exc)) from exc
 
 
-def _page_images(url: str, not_an_image: str, body: Body) -> PageImages:
+def _page_images(url: str, not_an_image: str, body: Body, cap: int) -> PageImages:
     """The page in `body` parsed as `qqscan crawl` does (fetch.page, jobs.crawl)."""
     from fetch.client import FetchError
     from fetch.page import page_from
@@ -154,7 +156,7 @@ def _page_images(url: str, not_an_image: str, body: Body) -> PageImages:
     if not any(k in page.content_type for k in ("html", "json", "xml")) and text[:1] not in ("<", "{", "["):
         raise SourceError(not_an_image)  # binary or plain text: no page to crawl
     try:
-        links = page_image_urls(page.text, page.final_url, page.content_type)
+        links = page_image_urls(page.text, page.final_url, page.content_type, cap=cap)
     except PageError as exc:
         raise SourceError(f"{not_an_image}; read as a page: {exc}") from exc
     if not links.urls:
@@ -164,7 +166,7 @@ def _page_images(url: str, not_an_image: str, body: Body) -> PageImages:
 
 def prefetched(
     sources: Iterable[Source],
-    max_bytes: int,
+    scanner: Scanner,
     on_page: Callable[[PageImages], None] = lambda page: None,
 ) -> Iterator[tuple[Source, bytes | SourceError]]:
     """Each source with its bytes (or why it has none), in input order, read ahead in background threads.
@@ -172,7 +174,7 @@ def prefetched(
 
     def get(src: Source) -> bytes | PageImages | SourceError:
         try:
-            return load(src, max_bytes)
+            return load(src, scanner)
         except SourceError as exc:
             return exc
 

@@ -36,7 +36,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ground.settings import setting
+from ground.settings import DEFAULTS, Settings
 from review.accesslog import USER_KEY
 from review.auth import init_auth
 from review.safetext import visible
@@ -72,15 +72,18 @@ def create_app(
     *,
     cookie_secure: bool = False,
     config: dict[str, Any] | None = None,
+    settings: Settings = DEFAULTS,
 ) -> Flask:
-    """The review app on `store` (a ReviewStore, a database URL, or None for QQSCAN_DATABASE_URL / the
-    default SQLite file). `cookie_secure` marks the session cookie Secure (HTTPS only). `config` overrides
-    Flask settings and these app settings: SECRET_KEY (default: the store's shared session secret),
-    LOGIN_RATE_LIMIT (failed logins per client address, "5 per minute"), LOGIN_ACCOUNT_LIMIT (failed logins
-    per account from addresses it has not logged in from, "10 per hour"), REVIEW_PROXY_HOPS
-    (QQSCAN_REVIEW_PROXY_HOPS), REVIEW_SESSION_HOURS (12), REVIEW_PER_PAGE (50)."""
+    """The review app on `store` (a ReviewStore, a database URL, or None for the settings' database).
+    `settings`: the process's (`qqscan review serve` reads them). `cookie_secure` marks the session cookie
+    Secure (HTTPS only). `config` overrides Flask settings and these app settings: SECRET_KEY (default: the
+    store's shared session secret), LOGIN_RATE_LIMIT (failed logins per client address, "5 per minute"),
+    LOGIN_ACCOUNT_LIMIT (failed logins per account from addresses it has not logged in from, "10 per
+    hour"), REVIEW_PROXY_HOPS (QQSCAN_REVIEW_PROXY_HOPS), REVIEW_SESSION_HOURS (12), REVIEW_PER_PAGE (50)."""
     if not isinstance(store, ReviewStore):
-        store = ReviewStore(store)
+        from store.database import database_url
+
+        store = ReviewStore(store or database_url(settings))
     app = Flask(__name__)
     app.config.update(
         SESSION_COOKIE_NAME="qqscan_review",
@@ -95,7 +98,7 @@ def create_app(
         MAX_CONTENT_LENGTH=1 << 20,
         LOGIN_RATE_LIMIT="5 per minute",
         LOGIN_ACCOUNT_LIMIT="10 per hour",
-        REVIEW_PROXY_HOPS=setting("QQSCAN_REVIEW_PROXY_HOPS"),
+        REVIEW_PROXY_HOPS=settings["QQSCAN_REVIEW_PROXY_HOPS"],
         REVIEW_SESSION_HOURS=12,
         REVIEW_PER_PAGE=50,
     )

@@ -25,8 +25,10 @@ import logging
 import sys
 from typing import Any, TextIO
 
+from ground.settings import DEFAULTS, Settings
 from review.accesslog import AccessLog
 from review.app import create_app
+from store.database import database_url as db_url
 from store.review import ReviewStore
 
 
@@ -54,6 +56,7 @@ def make_server(
     threads: int = 4,
     access_log: TextIO | None = None,
     verbose: bool = False,
+    settings: Settings = DEFAULTS,
 ) -> tuple[Any, ReviewStore]:
     """The bound (listening, not yet serving) waitress server and its store. OSError when the address is
     in use or not allowed; the store is closed again then."""
@@ -61,9 +64,9 @@ def make_server(
 
     logging.getLogger("waitress.queue").setLevel(logging.DEBUG if verbose else logging.ERROR)
     secure = (not is_loopback(host)) if cookie_secure is None else cookie_secure
-    store = ReviewStore(database_url)
+    store = ReviewStore(database_url or db_url(settings))
     try:
-        app = create_app(store, cookie_secure=secure)
+        app = create_app(store, cookie_secure=secure, settings=settings)
         wsgi: Any = app if access_log is None else AccessLog(app, access_log)
         server = create_server(wsgi, host=host, port=port, threads=threads, ident="qqscan-review")
     except BaseException:
@@ -82,9 +85,12 @@ def run(
     threads: int = 4,
     access_log: TextIO | None = sys.stderr,
     verbose: bool = False,
+    settings: Settings = DEFAULTS,
 ) -> None:
     """Open the store (migrating it if needed), build the app, bind, say where, serve until interrupted."""
-    server, store = make_server(host, port, database_url, cookie_secure, threads, access_log, verbose)
+    server, store = make_server(
+        host, port, database_url, cookie_secure, threads, access_log, verbose, settings
+    )
     try:
         secure = server.qqscan_secure
         print(

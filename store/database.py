@@ -12,9 +12,8 @@ local disk: WAL does not work over network filesystems.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -25,23 +24,30 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from ground.errors import ExitCode, UsageError
-from ground.settings import setting
+from ground.settings import DEFAULTS, Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x71717363616E  # "qqscan": PostgreSQL advisory lock id held while migrating
 
 
-def default_database_url(env: Mapping[str, str] | None = None) -> str:
-    """A file under the user's data dir, not the working directory, so the CLI and workers started
-    from different folders on one box share one store."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return "sqlite:///" + str(Path(base) / "qqscan" / "qqscan.sqlite3")
+_DEFAULT_FILE = Path("qqscan") / "qqscan.sqlite3"
 
 
-def database_url(env: Mapping[str, str] | None = None) -> str:
+def default_database_url(settings: Settings = DEFAULTS) -> str:
+    """A file under the user's data dir ($XDG_DATA_HOME, read with the settings), not the working
+    directory, so the CLI and workers started from different folders on one box share one store."""
+    return "sqlite:///" + str(Path(settings.data_home) / _DEFAULT_FILE)
+
+
+def _is_default_file(url: str) -> bool:
+    """The default file's folder is ours to create; any other SQLite path must exist (a typo is an error)."""
+    path = url.removeprefix("sqlite:///")
+    return path != url and Path(path).parts[-2:] == _DEFAULT_FILE.parts
+
+
+def database_url(settings: Settings = DEFAULTS) -> str:
     """QQSCAN_DATABASE_URL, or the default file."""
-    return setting("QQSCAN_DATABASE_URL", env) or default_database_url(env)
+    return str(settings["QQSCAN_DATABASE_URL"] or default_database_url(settings))
 
 
 class StoreError(UsageError):
@@ -147,7 +153,7 @@ class Database(_Closable):
                 f"unsupported database {self.safe_url}: QQSCAN_DATABASE_URL must be a SQLite or "
                 "PostgreSQL URL (sqlite:///path or postgresql://user@host/db)"
             )
-        self.engine = _make_engine(self.url, create_folder=self.url == default_database_url())
+        self.engine = _make_engine(self.url, create_folder=_is_default_file(self.url))
         self.dialect = self.engine.dialect.name
         self.migrated = False  # True when this open applied migrations
         try:
@@ -265,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--autogenerate", action="store_true")
     p.add_argument("--url", default=None, help="database URL (default: QQSCAN_DATABASE_URL)")
     args = p.parse_args(argv)
-    url = args.url or database_url()
+    url = args.url or database_url(Settings.load())  # a command: its edge reads the environment
     if args.action == "upgrade":
         store = Database(url)
         done = "migrated" if store.migrated else "no change"

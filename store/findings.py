@@ -29,15 +29,18 @@ def live_findings(findings: Iterable[F] | None) -> list[F]:
     return [f for f in findings or () if is_live(f)]
 
 
-def flags(finding: Finding | Mapping[str, Any]) -> bool:
+def flags(finding: Finding | Mapping[str, Any], solicitation_flags: bool = True) -> bool:
     """Does this finding flag its image (live, and flagging under the policy)?"""
     if not is_live(finding):
         return False
-    if isinstance(finding, Finding):
-        return policy.flags(finding)
-    kind = str(finding.get("type") or "")
-    return policy.flags(Finding(type=kind, value=finding.get("value"), text="", confidence=0.0, rule=""))
+    if not isinstance(finding, Finding):
+        kind = str(finding.get("type") or "")
+        finding = Finding(type=kind, value=finding.get("value"), text="", confidence=0.0, rule="")
+    return policy.flags(finding, solicitation_flags)
 
 
-def flags_image(findings: Iterable[Finding | Mapping[str, Any]] | None) -> bool:
-    return any(flags(f) for f in findings or ())
+def flags_image(
+    findings: Iterable[Finding | Mapping[str, Any]] | None, solicitation_flags: bool = True
+) -> bool:
+    """solicitation_flags: QQSCAN_SOLICITATION_FLAGS's value (detectors.policy)."""
+    return any(flags(f, solicitation_flags) for f in findings or ())

@@ -50,7 +50,7 @@ _stores: dict[str, Store] = {}
 
 def get_store(url: str | None = None) -> Store:
     """One Store (one connection pool) per process and database URL, for the jobs and commands that reuse
-    it."""
+    it. url: default the default file (callers with settings pass `database_url(settings)`)."""
     from store.database import database_url
 
     url = url or database_url()

@@ -14,6 +14,18 @@ from tests.helpers_http import http_server  # noqa: F401
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _fresh_job_settings():
+    """RQ jobs run in-process by a test read the settings of that test: the Scanner a worker (or a first job)
+    handed to jobs.tasks is dropped afterwards, as a new worker process would start without it."""
+    yield
+    import sys
+
+    tasks = sys.modules.get("jobs.tasks")
+    if tasks is not None:
+        tasks.use(None)
+
+
 @pytest.fixture(scope="session")
 def engine():
     from ocr.engine import get_engine

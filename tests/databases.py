@@ -45,3 +45,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def env_store() -> Any:
+    """The results store this test's environment names (QQSCAN_DATABASE_URL), read as an edge reads it: the
+    store a CLI command or a worker started now would use."""
+    from ground.settings import Settings
+    from store.database import database_url
+    from store.results import get_store
+
+    return get_store(database_url(Settings.load()))
+
+
+def enqueue_scans(conn: Any, urls: Any, **kw: Any) -> tuple[int, int]:
+    """jobs.queueing.enqueue_scans recording the requests in env_store(), as `qqscan enqueue` does."""
+    from jobs.queueing import enqueue_scans as enqueue
+
+    return enqueue(conn, urls, **{"store": env_store(), **kw})
+
+
+def enqueue_crawls(conn: Any, urls: Any, **kw: Any) -> tuple[int, int]:
+    from jobs.queueing import enqueue_crawls as enqueue
+
+    return enqueue(conn, urls, **{"store": env_store(), **kw})

@@ -25,7 +25,8 @@ from redis import Redis
 from rq.job import JobStatus
 from sqlalchemy import create_engine, text
 
-from jobs.queueing import Policy, enqueue_scans, fetch_job, job_id, job_queue
+from jobs.queueing import Policy, fetch_job, job_id, job_queue
+from tests.databases import enqueue_scans
 from tests.helpers_http import LoopbackServer, Route
 from tests.pg import PG_URL, pg_unreachable
 
@@ -122,7 +123,7 @@ def restore_signals() -> Iterator[None]:
 
 
 def store_for(url: str) -> Any:
-    from jobs.tasks import get_store
+    from store.results import get_store
 
     return get_store(url)
 
@@ -130,7 +131,7 @@ def store_for(url: str) -> Any:
 def run_worker_inprocess(redis: str, **work: Any) -> Any:
     from worker.worker import ScanWorker
 
-    w = ScanWorker(Policy.from_env().queues, connection=Redis.from_url(redis))
+    w = ScanWorker(Policy().queues, connection=Redis.from_url(redis))
     w.work(burst=True, with_scheduler=True, **work)
     return w
 
@@ -390,7 +391,7 @@ def test_sigterm_lets_the_current_job_finish_then_exits(
 def test_a_crawl_job_queues_the_pages_images_and_the_same_worker_scans_them(
     env, http_server, images, sqlite_db, redis_url, restore_signals
 ):
-    from jobs.queueing import enqueue_crawls
+    from tests.databases import enqueue_crawls
 
     page = (
         '<html><body><img src="/blank.gif" data-ks-lazyload="/qq.png">'
@@ -509,6 +510,7 @@ def test_recycling_after_max_jobs_and_above_the_memory_ceiling(
 
 
 def test_cron_config_registers_a_crawl_per_target_and_enqueues_due_ones(tmp_path, redis_url, monkeypatch):
+    from ground.settings import Settings
     from jobs.cron import CrawlCron, load_targets, register_all
 
     targets = tmp_path / "crawl.toml"
@@ -521,7 +523,7 @@ def test_cron_config_registers_a_crawl_per_target_and_enqueues_due_ones(tmp_path
     monkeypatch.setenv("QQSCAN_CRAWL_URLS", "https://other.test/a, https://other.test/b")
     conn = Redis.from_url(redis_url)
     sched = CrawlCron(connection=conn)
-    register_all(load_targets(), sched)  # what `python -m jobs.cron` does before its loop
+    register_all(load_targets(Settings.load()), sched)  # what `python -m jobs.cron` does before its loop
 
     jobs = {j.kwargs["url"]: j for j in sched.get_jobs()}
     assert set(jobs) == {

@@ -63,7 +63,7 @@ def test_a_redis_that_lost_everything_loses_no_url(redis_url, store):
     assert sorted(queued(conn)) == sorted(job_id("scan", u) for u in URLS[1:])
     job = fetch_job(job_id("scan", URLS[1]), conn)
     assert job.kwargs == {"url": URLS[1], "shop_id": "S1", "page_url": "https://shop.test/p"}
-    assert job.retries_left == Policy.from_env().retry_max  # a fresh job: full retries, give-up callback
+    assert job.retries_left == Policy().retry_max  # a fresh job: full retries, give-up callback
     assert job.failure_callback is not None
 
     assert reconcile(conn, store) == {"open": 2, "live": 2, "requeued": 0, "failed": 0}  # queued: left alone
@@ -104,14 +104,14 @@ def test_requests_reopen_when_asked_again_and_crawls_count_too(redis_url, store)
     assert crawl.func_name == "jobs.tasks.crawl_page" and crawl.kwargs == {"url": page, "shop_id": "S9"}
 
 
-def test_a_request_requeued_too_often_is_stored_as_failed(redis_url, store, monkeypatch):
-    monkeypatch.setenv("QQSCAN_RECONCILE_MAX", "1")
+def test_a_request_requeued_too_often_is_stored_as_failed(redis_url, store):
+    policy = Policy(reconcile_max=1)  # QQSCAN_RECONCILE_MAX=1
     conn = Redis.from_url(redis_url)
     enqueue_scans(conn, URLS[:1], listing_id="L1", store=store)
     conn.flushall()
-    assert reconcile(conn, store)["requeued"] == 1
+    assert reconcile(conn, store, policy)["requeued"] == 1
     conn.flushall()
-    assert reconcile(conn, store) == {"open": 1, "live": 0, "requeued": 0, "failed": 1}
+    assert reconcile(conn, store, policy) == {"open": 1, "live": 0, "requeued": 0, "failed": 1}
     source = store.source(URLS[0])
     assert source["error"].startswith("no result after 1 re-queues") and source["listing_id"] == "L1"
     assert store.request("scan", URLS[0])["done_at"] is not None

@@ -172,7 +172,8 @@ def test_crawl_cli_queues_crawl_jobs_with_deterministic_ids(redis_url, store_url
 def test_a_page_refused_by_the_ssrf_guard_is_a_failed_source_not_an_exception(
     http_server, redis_url, store_url, monkeypatch
 ):
-    from jobs.tasks import crawl, get_store
+    from jobs.tasks import crawl
+    from store.results import get_store
 
     monkeypatch.delenv("QQSCAN_ALLOW_PRIVATE_NETWORKS", raising=False)
     http_server.route("/item/1.html", body=LISTING.encode(), content_type="text/html")
@@ -196,7 +197,7 @@ def test_a_page_that_is_an_image_is_refused_with_a_hint(http_server, redis_url, 
 MiB = 1024 * 1024
 
 
-def test_a_page_keeps_the_first_image_urls_up_to_the_cap_and_counts_the_rest(monkeypatch):
+def test_a_page_keeps_the_first_image_urls_up_to_the_cap_and_counts_the_rest():
     from jobs.crawl import page_image_urls
 
     html = "".join(f'<img data-src="/i/{n}.jpg">' for n in range(600))
@@ -204,8 +205,7 @@ def test_a_page_keeps_the_first_image_urls_up_to_the_cap_and_counts_the_rest(mon
     assert links.found == 600 and links.dropped == 100
     assert links.urls == [f"https://shop.test/i/{n}.jpg" for n in range(500)]  # page order
     assert links.note("queued") == "page had 600 image URLs, queued the first 500 (QQSCAN_PAGE_MAX_IMAGES)"
-    monkeypatch.setenv("QQSCAN_PAGE_MAX_IMAGES", "2")
-    assert page_image_urls(html, "https://shop.test/p").urls == [
+    assert page_image_urls(html, "https://shop.test/p", cap=2).urls == [
         "https://shop.test/i/0.jpg",
         "https://shop.test/i/1.jpg",
     ]
@@ -294,8 +294,9 @@ def test_a_nested_json_page_is_a_failed_crawl_with_one_line(
 ):
     from click.testing import CliRunner
 
-    from jobs.tasks import crawl, get_store
+    from jobs.tasks import crawl
     from qqscan.cli import cli
+    from store.results import get_store
 
     http_server.route("/api/deep", body=nested_json().encode(), content_type="application/json")
     page = http_server.url("/api/deep")

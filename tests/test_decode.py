@@ -368,15 +368,17 @@ def test_a_frame_bomb_is_refused_at_the_frame_cap() -> None:
 # --- limits ---------------------------------------------------------------------------------------------
 
 
-def test_limits_from_env() -> None:
+def test_limits_from_settings() -> None:
+    from ground.settings import Settings
+
     env = {"QQSCAN_MAX_BYTES": "1000", "QQSCAN_MAX_PIXELS": "5_000", "QQSCAN_MAX_FRAMES": "2"}
     env["QQSCAN_MAX_ANIMATION_FRAMES"] = "30"
-    lim = DecodeLimits.from_env(env)
+    lim = DecodeLimits.from_settings(Settings.load(env))
     assert lim == DecodeLimits(max_bytes=1000, max_pixels=5000, max_frames=2, max_animation_frames=30)
-    assert DecodeLimits.from_env({}) == DecodeLimits()
+    assert DecodeLimits.from_settings(Settings.load({})) == DecodeLimits()
     assert DecodeLimits().max_bytes == 40 * 1024 * 1024
     with pytest.raises(ValueError, match="QQSCAN_MAX_FRAMES"):
-        DecodeLimits.from_env({"QQSCAN_MAX_FRAMES": "many"})
+        DecodeLimits.from_settings(Settings.load({"QQSCAN_MAX_FRAMES": "many"}))
 
 
 def test_byte_cap_checked_first() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -20,6 +21,7 @@ from detectors.base import Finding
 from detectors.engine import TextDetector
 from fixtures.disguise_text import FAMILIES, Case, generate
 from fixtures.product_text import pages
+from ground.settings import Settings
 from jobs.pipeline import ScanResult
 from ocr.types import OcrLine
 
@@ -213,17 +215,15 @@ def test_grouped_digits_across_two_boxes_and_two_lines() -> None:
             assert ("qq", case.value) in [(f.type, f.value) for f in detectors.detect_lines(lines)], case
 
 
-def test_solicitation_flags_an_image_by_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_solicitation_flags_an_image_by_policy() -> None:
     (sol,) = detectors.detect_text("扫码加我")
     result = ScanResult(source="x.png", sha256="0" * 64, findings=[sol])
-    assert policy.solicitation_flags() and result.flagged
-    monkeypatch.setenv(policy.ENV_SOLICITATION_FLAGS, "0")
-    assert not result.flagged
+    assert policy.flags(sol) and result.flagged
+    assert not replace(result, solicitation_flags=False).flagged  # QQSCAN_SOLICITATION_FLAGS=0
     qq = detectors.detect_text("QQ：391287654")
-    assert ScanResult(source="x.png", sha256="0" * 64, findings=[sol, *qq]).flagged
-    monkeypatch.setenv(policy.ENV_SOLICITATION_FLAGS, "maybe")
+    assert ScanResult(source="x.png", sha256="0" * 64, findings=[sol, *qq], solicitation_flags=False).flagged
     with pytest.raises(ValueError, match="QQSCAN_SOLICITATION_FLAGS"):
-        policy.solicitation_flags()
+        Settings.load({"QQSCAN_SOLICITATION_FLAGS": "maybe"})["QQSCAN_SOLICITATION_FLAGS"]
 
 
 def _channel_forms(det: TextDetector) -> Iterator[str]:

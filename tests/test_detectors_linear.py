@@ -77,7 +77,7 @@ def test_scan_bytes_turns_a_detection_timeout_into_the_images_error(monkeypatch:
 
     from jobs import pipeline
 
-    def slow(lines: object) -> None:
+    def slow(*args: object) -> None:
         raise detectors.DetectionTimeout("contact detection stopped (time limit; QQSCAN_DETECT_SECONDS)")
 
     monkeypatch.setattr(pipeline.detectors, "detect_lines", slow)

@@ -60,7 +60,12 @@ def test_override_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     path = tmp_path / "env.toml"
     path.write_text('[keywords]\nwechat = ["绿信"]\n', "utf-8")
     monkeypatch.setenv("QQSCAN_RULES", str(path))
-    assert "绿信" in load_rules()["keywords"]["wechat"]
+    from ground.settings import Settings
+    from jobs.scanner import Scanner
+
+    scanner = Scanner(Settings.load())  # the edge reads the variable; the detector is built from it
+    assert "绿信" in scanner.detector.rules["keywords"]["wechat"]
+    assert "绿信" not in load_rules()["keywords"]["wechat"]  # given no file, the shipped rules alone
 
 
 def test_bad_override_says_which_file(tmp_path: Path) -> None:
@@ -221,5 +226,5 @@ def test_detect_text_with_a_bad_rules_file_says_so_in_one_line(tmp_path: Path, t
     )
     err = proc.stderr.decode("utf-8")
     assert proc.returncode == 2, err
-    assert len(err.splitlines()) == 1 and err.startswith(f"Error: rules file {path}"), err
+    assert len(err.splitlines()) == 1 and err.startswith(f"qqscan: rules file {path}"), err
     assert said in err and "Traceback" not in err and proc.stdout == b""

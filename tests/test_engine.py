@@ -86,8 +86,9 @@ def test_engine_build_never_touches_the_network(tmp_path, name):
         def no_child(self, *a, **k):
             attempts.append("child process " + repr(self)); raise OSError("child processes disabled by test")
         multiprocessing.Process.start = no_child
-        from ocr.engine import get_engine
-        e = get_engine()
+        from ground.settings import Settings
+        from jobs.scanner import Scanner
+        e = Scanner(Settings.load()).engine  # this script is an edge: it reads QQSCAN_ENGINE
         print(json.dumps({"attempts": attempts, "engine": e.name, "onednn": e.onednn,
                           "cache": os.path.exists(os.path.expanduser("~/.paddlex/official_models"))}))
         """
@@ -101,24 +102,21 @@ def test_engine_build_never_touches_the_network(tmp_path, name):
     assert report == {"attempts": [], "engine": name, "onednn": onednn, "cache": False}
 
 
-def test_unknown_engine_or_runtime_is_a_clear_error(monkeypatch):
+def test_unknown_engine_or_runtime_is_a_clear_error():
+    from ground.settings import Settings
     from ocr.engine import EngineConfig, EngineError
 
-    monkeypatch.setenv("QQSCAN_ENGINE", "tesseract")
     with pytest.raises(EngineError, match="choose one of onnx, paddle"):
-        EngineConfig.from_env()
-    monkeypatch.setenv("QQSCAN_ENGINE", "onnx")
-    monkeypatch.setenv("QQSCAN_ONNX_RUNTIME", "tensorrt")
+        EngineConfig.from_settings(Settings.load({"QQSCAN_ENGINE": "tesseract"}))
     with pytest.raises(EngineError, match="openvino, onnxruntime"):
-        EngineConfig.from_env()
+        EngineConfig.from_settings(Settings.load({"QQSCAN_ONNX_RUNTIME": "tensorrt"}))
 
 
-def test_missing_onnx_model_is_a_clear_error(tmp_path, monkeypatch):
-    from ocr.models import ModelNotFoundError, find_onnx_model
+def test_missing_onnx_model_is_a_clear_error(tmp_path):
+    from ocr.models import ModelNotFoundError, ModelPaths, find_onnx_model
 
-    monkeypatch.setenv("QQSCAN_ONNX_REC_MODEL", str(tmp_path / "nope.onnx"))
     with pytest.raises(ModelNotFoundError, match="QQSCAN_ONNX_REC_MODEL"):
-        find_onnx_model("rec")
+        find_onnx_model("rec", ModelPaths(onnx_rec=str(tmp_path / "nope.onnx")))
 
 
 def test_engine_is_built_once_per_process(engine):
@@ -128,12 +126,11 @@ def test_engine_is_built_once_per_process(engine):
     assert engine_mod.builds == 1
 
 
-def test_missing_model_folder_is_a_clear_error(tmp_path, monkeypatch):
-    from ocr.models import ModelNotFoundError, find_model
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    from ocr.models import ModelNotFoundError, ModelPaths, find_model
 
-    monkeypatch.setenv("QQSCAN_DET_MODEL_DIR", str(tmp_path))
     try:
-        find_model("det")
+        find_model("det", ModelPaths(det_dir=str(tmp_path)))
     except ModelNotFoundError as exc:
         assert "inference.pdiparams" in str(exc)
     else:

@@ -15,6 +15,7 @@ from fetch import netguard
 from fetch.client import PermanentFetchError, TransientFetchError, fetch_image
 from fetch.ratelimit import HostRateLimiter
 from fetch.settings import FetchSettings
+from ground.settings import Settings
 from tests.helpers_http import LoopbackServer, http_server  # noqa: F401  (pytest fixture)
 
 
@@ -27,7 +28,7 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (40, 20)) -> bytes:
 def open_settings(**kw: object) -> FetchSettings:
     """Guard off (as with QQSCAN_ALLOW_PRIVATE_NETWORKS=1), no rate limit, short timeouts."""
     base: dict[str, object] = {"allow_private_networks": True, "rate_per_host": 0, "connect_timeout": 2.0}
-    return FetchSettings.from_env({}, **{**base, **kw})
+    return FetchSettings.from_settings(Settings(), **{**base, **kw})
 
 
 def guarded(server: LoopbackServer, **kw: object) -> FetchSettings:
@@ -37,7 +38,7 @@ def guarded(server: LoopbackServer, **kw: object) -> FetchSettings:
         "rate_per_host": 0,
         "connect_timeout": 2.0,
     }
-    return FetchSettings.from_env({}, **{**base, **kw})
+    return FetchSettings.from_settings(Settings(), **{**base, **kw})
 
 
 # --- happy path and sniffing -------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def test_fetches_png_from_loopback_with_private_networks_allowed(http_server, mo
     png = image_bytes("PNG")
     http_server.route("/a.png", body=png, content_type="application/octet-stream")  # header is not trusted
     monkeypatch.setenv("QQSCAN_ALLOW_PRIVATE_NETWORKS", "1")
-    got = fetch_image(http_server.url("/a.png"))
+    got = fetch_image(http_server.url("/a.png"), settings=FetchSettings.from_settings(Settings.load()))
     assert got.data == png
     assert got.content_type == "image/png"
     assert got.status == 200
@@ -193,7 +194,8 @@ def test_too_many_redirects_is_permanent(http_server):  # noqa: F811
 def test_guard_refuses_internal_targets_without_connecting(http_server):  # noqa: F811
     http_server.route("/a.png", body=image_bytes("PNG"))
     p = http_server.port
-    settings = FetchSettings.from_env({}, rate_per_host=0, connect_timeout=2.0)  # guard on, nothing allowed
+    # the guard on, nothing allowed
+    settings = FetchSettings.from_settings(Settings(), rate_per_host=0, connect_timeout=2.0)
     cases = {
         f"http://127.0.0.1:{p}/a.png": "127.0.0.1 is a loopback address",
         f"http://localhost:{p}/a.png": "localhost resolves to 127.0.0.1, which is a loopback address",
@@ -292,8 +294,8 @@ def test_tries_the_next_checked_address_when_one_refuses_the_connection(http_ser
     # 127.0.0.2 is loopback too (Linux answers for all of 127/8) but nothing listens there on this port.
     resolver = _table_resolver({"two.cdn.test": ["127.0.0.2", "127.0.0.1"]})
     allow = frozenset({f"127.0.0.2:{http_server.port}", http_server.host})
-    settings = FetchSettings.from_env(
-        {}, allow_hosts=allow, resolver=resolver, rate_per_host=0, connect_timeout=2.0
+    settings = FetchSettings.from_settings(
+        Settings(), allow_hosts=allow, resolver=resolver, rate_per_host=0, connect_timeout=2.0
     )
     assert fetch_image(f"http://two.cdn.test:{http_server.port}/a.png", settings=settings).data == png
 
@@ -308,7 +310,8 @@ def test_name_with_any_private_answer_is_refused(http_server):  # noqa: F811
 
 def test_unknown_host_is_permanent():
     with pytest.raises(PermanentFetchError, match="cannot resolve host 'no-such-host.invalid'"):
-        fetch_image("http://no-such-host.invalid/a.png", settings=FetchSettings.from_env({}, rate_per_host=0))
+        settings = FetchSettings.from_settings(Settings(), rate_per_host=0)
+        fetch_image("http://no-such-host.invalid/a.png", settings=settings)
 
 
 @pytest.mark.parametrize(
@@ -418,6 +421,7 @@ def test_allow_hosts_from_the_environment(http_server, monkeypatch):  # noqa: F8
     monkeypatch.delenv("QQSCAN_ALLOW_PRIVATE_NETWORKS", raising=False)
     monkeypatch.setenv("QQSCAN_ALLOW_HOSTS", f"cdn.example.com, {http_server.host}")
     monkeypatch.setenv("QQSCAN_FETCH_RATE", "0")
-    assert fetch_image(http_server.url("/a.png")).data == png
+    settings = FetchSettings.from_settings(Settings.load())  # as an edge reads them
+    assert fetch_image(http_server.url("/a.png"), settings=settings).data == png
     with pytest.raises(PermanentFetchError, match="refused"):
-        fetch_image("http://127.0.0.1:1/a.png")  # same IP, another port: not on the list
+        fetch_image("http://127.0.0.1:1/a.png", settings=settings)  # same IP, another port: not on the list

@@ -11,6 +11,7 @@ import pytest
 from fetch import netguard
 from fetch.client import PermanentFetchError, fetch_image
 from fetch.settings import FetchSettings
+from ground.settings import Settings
 from tests.helpers_http import http_server  # noqa: F401  (pytest fixture)
 
 ALWAYS_REFUSED = {
@@ -33,7 +34,8 @@ ALWAYS_REFUSED = {
 
 
 def private_on(**kw: object) -> FetchSettings:
-    return FetchSettings.from_env({"QQSCAN_ALLOW_PRIVATE_NETWORKS": "1"}, rate_per_host=0, **kw)
+    settings = Settings(flags={"QQSCAN_ALLOW_PRIVATE_NETWORKS": True})
+    return FetchSettings.from_settings(settings, rate_per_host=0, **kw)
 
 
 @pytest.fixture
@@ -64,10 +66,10 @@ def test_switch_from_the_environment_still_refuses_metadata(monkeypatch, loopbac
     http_server.route("/ok", body=b"\x89PNG\r\n\x1a\n")
     monkeypatch.setenv("QQSCAN_ALLOW_PRIVATE_NETWORKS", "1")
     monkeypatch.delenv("QQSCAN_ALLOW_HOSTS", raising=False)
-    settings = FetchSettings.from_env()
+    settings = FetchSettings.from_settings(Settings.load())  # as an edge reads them
     assert netguard.pin(http_server.url("/ok"), settings).ips == ("127.0.0.1",)  # intranet: open
     with pytest.raises(netguard.BlockedAddress, match="169.254.169.254"):
-        netguard.pin("http://169.254.169.254/", FetchSettings.from_env())
+        netguard.pin("http://169.254.169.254/", settings)
 
 
 def test_a_name_resolving_to_metadata_is_refused(loopback_only):
@@ -110,4 +112,4 @@ def test_allow_hosts_naming_the_address_is_the_only_exception(loopback_only):
 
 def test_guard_on_names_the_range_too():
     with pytest.raises(netguard.BlockedAddress, match=r"link-local address \(fe80::/10\)"):
-        netguard.pin("http://[fe80::9]/", FetchSettings.from_env({}, rate_per_host=0))
+        netguard.pin("http://[fe80::9]/", FetchSettings.from_settings(Settings(), rate_per_host=0))

@@ -18,6 +18,7 @@ from PIL import Image
 from fetch.client import PermanentFetchError, TransientFetchError, fetch_image
 from fetch.page import fetch_page
 from fetch.settings import FetchSettings
+from ground.settings import Settings
 from tests.helpers_http import http_server, raw_server, read_request_head  # noqa: F401  (fixtures)
 
 MiB = 1024 * 1024
@@ -50,7 +51,7 @@ def settings(**kw: object) -> FetchSettings:
         "connect_timeout": 8.0,
         "read_timeout": 8.0,
     }
-    return FetchSettings.from_env({}, **{**base, **kw})
+    return FetchSettings.from_settings(Settings(), **{**base, **kw})
 
 
 def peak_alloc(fn: Callable[[], object]) -> tuple[BaseException | None, int]:

@@ -184,3 +184,60 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path, rel: str, source
 @pytest.mark.parametrize(("rel", "source"), ALLOWED)
 def test_the_checker_lets_allowed_imports_pass(tmp_path: Path, rel: str, source: str) -> None:
     assert violations(_tree(tmp_path, rel, source)) == []
+
+
+# Where the settings are read: only at a process's edge. Each entry says which edge it is; everything else
+# is handed a Settings object (ground.settings) or one of the configs built from it.
+SETTINGS_EDGES: dict[str, str] = {
+    "ground/settings.py": "Settings.load itself",
+    "qqscan/cli.py": "the CLI's root group reads them once (config file, environment)",
+    "qqscan/options.py": "a CLI command invoked without the root group (a test calling it alone)",
+    "worker/worker.py": "a worker built by `rq worker-pool` reads its own",
+    "jobs/tasks.py": "job functions run by a worker that did not hand its Scanner over (plain `rq worker`)",
+    "jobs/cron.py": "`python -m jobs.cron`",
+    "store/database.py": "`python -m store.database` (maintainers' migration command)",
+    "store/migrations/env.py": "Alembic's own CLI",
+}
+# os.environ outside ground/settings.py: not a qqscan setting, each with its reason.
+ENVIRON_ALLOWED: dict[str, str] = {
+    "ocr/paddle_engine.py": "PaddleX's own switch (no model-hoster check), set before PaddleX is imported",
+}
+_READS = ("Settings.load(", "setting(")
+
+
+def settings_reads(root: Path) -> list[str]:
+    """`path:line: what` for every read of the environment or of the settings outside the edges."""
+    out = []
+    for path in python_files(root):
+        rel = path.relative_to(root).as_posix()
+        if rel.split("/", 1)[0] not in LAYERS or "/" not in rel:
+            continue  # tests/, benchmarks/ and fixtures/ are edges of their own
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            environ = "os.environ" in code or "os.getenv" in code
+            if environ and rel not in (*ENVIRON_ALLOWED, "ground/settings.py"):
+                out.append(f"{rel}:{n}: reads os.environ")
+            if any(r in code and f"def {r}" not in code for r in _READS) and rel not in SETTINGS_EDGES:
+                out.append(f"{rel}:{n}: reads the settings below an edge (take a Settings object instead)")
+    return out
+
+
+def test_settings_are_read_only_at_the_edges() -> None:
+    assert settings_reads(REPO) == []
+
+
+def test_settings_edges_are_not_stale() -> None:
+    for rel in [*SETTINGS_EDGES, *ENVIRON_ALLOWED]:
+        text = (REPO / rel).read_text("utf-8")
+        assert any(r in text for r in (*_READS, "os.environ")), f"{rel} no longer reads settings: drop it"
+
+
+def test_the_settings_check_catches_a_library_read(tmp_path: Path) -> None:
+    (tmp_path / "fetch").mkdir()
+    (tmp_path / "fetch" / "x.py").write_text("import os\nTIMEOUT = os.environ.get('QQSCAN_FETCH_DEADLINE')\n")
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "y.py").write_text("from ground.settings import Settings\nS = Settings.load()\n")
+    assert settings_reads(tmp_path) == [
+        "fetch/x.py:2: reads os.environ",
+        "jobs/y.py:2: reads the settings below an edge (take a Settings object instead)",
+    ]

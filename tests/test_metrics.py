@@ -287,20 +287,20 @@ def test_a_failing_database_leaves_the_backlog_out_and_the_scrape_whole(url, red
     assert backlog._db is None  # opened again at the next scrape
 
 
-def test_build_info_reads_the_package_version_and_the_rules_version(tmp_path, monkeypatch):
-    """Read from the settings when not given: the rules version is the one the worker's detector carries
-    (the shipped rules with the QQSCAN_RULES override), known without building a detector."""
+def test_build_info_reads_the_package_version_and_the_rules_version(tmp_path):
+    """Read from the worker's settings when not given: the rules version is the one the worker's detector
+    carries (the shipped rules with the QQSCAN_RULES override), known without building a detector."""
     from importlib.metadata import version
 
     from detectors.engine import TextDetector
     from detectors.rules import load_rules, rules_version
+    from ground.settings import Settings
     from worker.metrics import BuildInfo
 
     override = tmp_path / "rules.toml"
     override.write_text('[keywords]\nwechat = ["绿信"]\n', "utf-8")
-    monkeypatch.setenv("QQSCAN_RULES", str(override))
-    monkeypatch.setenv("QQSCAN_ENGINE", "paddle")
-    samples = scrape_registry(BuildInfo())
+    settings = Settings.load({"QQSCAN_RULES": str(override), "QQSCAN_ENGINE": "paddle"})
+    samples = scrape_registry(BuildInfo(settings=settings))
     (key,) = [k for k in samples if k[0] == "qqscan_build_info"]
     assert samples[key] == 1
     labels = dict(key[1])

@@ -29,7 +29,8 @@ from rq import Callback, Queue
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer, PickleSerializer
 
-from jobs.queueing import enqueue_scans, job_id, reconcile
+from jobs.queueing import job_id, reconcile
+from tests.databases import enqueue_scans
 from tests.test_batch import (  # noqa: F401  (fixtures)
     REPO,
     cli,
@@ -138,7 +139,7 @@ def test_json_jobs_naming_code_off_the_allow_list_do_not_run(
     q.enqueue("os.system", f"touch {shlex.quote(str(marks['os']))}", job_id="forged-os-system")
     q.enqueue("subprocess.call", ["touch", str(marks["subprocess"])], job_id="forged-subprocess")
     # A project function that is not a job: opening a store creates its SQLite file.
-    q.enqueue("jobs.tasks.get_store", f"sqlite:///{marks['project']}", job_id="forged-project-function")
+    q.enqueue("store.results.get_store", f"sqlite:///{marks['project']}", job_id="forged-project-function")
     # A job function on the list with a callback that is not.
     q.enqueue(
         "jobs.tasks.reconcile_requests",
@@ -160,7 +161,7 @@ def test_json_jobs_naming_code_off_the_allow_list_do_not_run(
     expected = {
         "forged-os-system": "function 'os.system' is not one of qqscan's job functions",
         "forged-subprocess": "function 'subprocess.call' is not one of qqscan's job functions",
-        "forged-project-function": "function 'jobs.tasks.get_store' is not one of qqscan's job functions",
+        "forged-project-function": "function 'store.results.get_store' is not one of qqscan's job functions",
         "forged-callback": f"success callback '{__name__}.leave_marker' is not one of qqscan's callbacks",
         "forged-unreadable": "its hash cannot be read (ValueError: 'pwned' is not a valid JobStatus)",
     }
@@ -286,7 +287,7 @@ def test_the_batch_path_runs_on_a_redis_that_needs_credentials(
         connect(bare)
     assert "127.0.0.1" in str(refused.value) and "QQSCAN_REDIS_URL" in str(refused.value)
 
-    conn = connect()
+    conn = connect(server.url)
     enqueue_scans(conn, [image_url])
     enqueue_reconcile(conn)
     w = run_worker_inprocess(server.url)  # with its spawned scheduler, which rebuilds the connection

@@ -556,9 +556,10 @@ def test_guessing_one_account_from_many_addresses_is_stopped_without_locking_out
     assert len(failed) == 10  # refused attempts never reached the password check
 
 
-def test_behind_a_trusted_proxy_each_client_has_its_own_limit(store, monkeypatch):
-    monkeypatch.setenv("QQSCAN_REVIEW_PROXY_HOPS", "1")
-    app = create_app(store)
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(store):
+    from ground.settings import Settings
+
+    app = create_app(store, settings=Settings.load({"QQSCAN_REVIEW_PROXY_HOPS": "1"}))
     proxy = "127.0.0.1"  # every request reaches the app from the reverse proxy
     attacker = client_at(app, proxy, forwarded="203.0.113.5")
     for _ in range(5):

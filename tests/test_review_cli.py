@@ -753,16 +753,16 @@ def test_serve_options(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     log = Path(url.removeprefix("sqlite:///")).with_name("access.log")
     ok(run(url, "review", "serve", "--port", "0", "--access-log", str(log)))
     logs = [c.pop("access_log") for c in calls]
+    from store.database import database_url
+
+    # the command's settings go down to the app: the store of --database-url (run passes it), read once
+    assert {database_url(c.pop("settings")) for c in calls} == {url}
     assert calls == [
-        {"host": "127.0.0.1", "port": 8080, "database_url": None, "cookie_secure": None, "threads": 4,
-         "verbose": False},
-        {"host": "0.0.0.0", "port": 9000, "database_url": None, "cookie_secure": True, "threads": 8,
-         "verbose": False},
-        {"host": "127.0.0.1", "port": 8080, "database_url": None, "cookie_secure": False, "threads": 4,
-         "verbose": True},
-        {"host": "127.0.0.1", "port": 0, "database_url": None, "cookie_secure": None, "threads": 4,
-         "verbose": False},
-    ]  # fmt: skip
+        {"host": "127.0.0.1", "port": 8080, "cookie_secure": None, "threads": 4, "verbose": False},
+        {"host": "0.0.0.0", "port": 9000, "cookie_secure": True, "threads": 8, "verbose": False},
+        {"host": "127.0.0.1", "port": 8080, "cookie_secure": False, "threads": 4, "verbose": True},
+        {"host": "127.0.0.1", "port": 0, "cookie_secure": None, "threads": 4, "verbose": False},
+    ]
     assert logs[0] is not None and logs[2] is None and logs[3].name == str(log) and logs[3].closed
     r = run(url, "review", "serve", "--access-log", str(log.parent / "missing" / "a.log"))
     assert r.exit_code == 1 and "cannot open the access log" in r.output
@@ -870,7 +870,7 @@ def test_serve_on_a_port_in_use_fails_with_one_line_and_no_serving_line(url: str
         )
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
-        f"Error: cannot serve on 127.0.0.1:{port}: Address already in use"
+        f"qqscan: cannot serve on 127.0.0.1:{port}: Address already in use"
     ], r.stderr
     assert "serving" not in r.stderr
 

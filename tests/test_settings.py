@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ground.settings import SETTINGS, SettingError, export_config_file, setting
+from ground.settings import SETTINGS, SettingError, Settings, setting
 from tests.test_layers import python_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,19 +90,43 @@ def test_an_unknown_name_is_a_programming_error() -> None:
         setting("QQSCAN_NOPE", {})
 
 
-def test_config_file_values_apply_and_the_environment_wins(tmp_path: Path, monkeypatch) -> None:
+def test_config_file_then_environment_then_flags(tmp_path: Path) -> None:
     path = tmp_path / "qqscan.toml"
     path.write_text(
-        'QQSCAN_FETCH_RATE = 2\nQQSCAN_SCAN_QUEUE = "big"\nQQSCAN_RETRY_INTERVALS = [1, 5]\n', "utf-8"
+        'QQSCAN_FETCH_RATE = 2\nQQSCAN_SCAN_QUEUE = "big"\nQQSCAN_RETRY_INTERVALS = [1, 5]\n'
+        'QQSCAN_JOB_TIMEOUT = 60\n',
+        "utf-8",
     )
-    monkeypatch.setenv("QQSCAN_FETCH_RATE", "")  # unset (empty), restored after the test
-    monkeypatch.setenv("QQSCAN_RETRY_INTERVALS", "")
-    monkeypatch.setenv("QQSCAN_SCAN_QUEUE", "env")
-    assert setting("QQSCAN_FETCH_RATE") == 5.0
-    export_config_file(path)
-    assert setting("QQSCAN_FETCH_RATE") == 2.0
-    assert setting("QQSCAN_RETRY_INTERVALS") == (1, 5)
-    assert setting("QQSCAN_SCAN_QUEUE") == "env"
+    env = {"QQSCAN_FETCH_RATE": "", "QQSCAN_SCAN_QUEUE": "env", "QQSCAN_JOB_TIMEOUT": "90"}  # "" = unset
+    settings = Settings.load(env, config_file=path, flags={"QQSCAN_JOB_TIMEOUT": 120})
+    assert settings["QQSCAN_FETCH_RATE"] == 2.0  # the file fills what the environment leaves unset
+    assert settings["QQSCAN_RETRY_INTERVALS"] == (1, 5)
+    assert settings["QQSCAN_SCAN_QUEUE"] == "env"  # the environment wins over the file
+    assert settings["QQSCAN_JOB_TIMEOUT"] == 120  # and a flag over both
+    assert settings["QQSCAN_MAX_BYTES"] == 40 * 1024 * 1024 and not settings.is_set("QQSCAN_MAX_BYTES")
+    # QQSCAN_CONFIG names the file when no path is given; the file is read once, here
+    from_variable = Settings.load({"QQSCAN_CONFIG": str(path)})
+    assert from_variable["QQSCAN_SCAN_QUEUE"] == "big"
+    assert from_variable.with_flags(QQSCAN_SCAN_QUEUE="x")["QQSCAN_SCAN_QUEUE"] == "x"
+
+
+def test_settings_are_read_once_and_nothing_writes_the_environment(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    path = tmp_path / "qqscan.toml"
+    path.write_text("QQSCAN_FETCH_RATE = 2\n", "utf-8")
+    monkeypatch.delenv("QQSCAN_FETCH_RATE", raising=False)
+    monkeypatch.setenv("QQSCAN_SCAN_QUEUE", "first")
+    settings = Settings.load(config_file=path)
+    monkeypatch.setenv("QQSCAN_SCAN_QUEUE", "later")  # a change after the edge read is not seen below it
+    assert settings["QQSCAN_SCAN_QUEUE"] == "first"
+    assert "QQSCAN_FETCH_RATE" not in os.environ  # the file's values stay in the object
+
+
+def test_rq_redis_url_stands_in_for_ours_when_unset() -> None:
+    assert Settings.load({"RQ_REDIS_URL": "redis://rq:1/0"})["QQSCAN_REDIS_URL"] == "redis://rq:1/0"
+    both = {"RQ_REDIS_URL": "redis://rq:1/0", "QQSCAN_REDIS_URL": "redis://ours:2/0"}
+    assert Settings.load(both)["QQSCAN_REDIS_URL"] == "redis://ours:2/0"
 
 
 @pytest.mark.parametrize(
@@ -113,15 +137,11 @@ def test_config_file_values_apply_and_the_environment_wins(tmp_path: Path, monke
         ("QQSCAN_MAX_BYTES = \n", "is not valid TOML"),
     ],
 )
-def test_a_bad_config_file_is_refused_whole(tmp_path: Path, monkeypatch, text: str, message: str) -> None:
+def test_a_bad_config_file_is_refused_whole(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "qqscan.toml"
     path.write_text("QQSCAN_FETCH_RATE = 2\n" + text, "utf-8")  # a good key first: nothing may apply
-    monkeypatch.setenv("QQSCAN_FETCH_RATE", "")
-    monkeypatch.setenv("QQSCAN_MAX_BYTES", "")
     with pytest.raises(SettingError, match=re.escape(message)):
-        export_config_file(path)
-    assert setting("QQSCAN_FETCH_RATE") == 5.0
-    assert setting("QQSCAN_MAX_BYTES") == 40 * 1024 * 1024
+        Settings.load({}, config_file=path)
 
 
 def documented_settings(text: str) -> list[str]:

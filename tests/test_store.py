@@ -210,7 +210,10 @@ def test_a_database_from_a_newer_qqscan_is_refused(db_url):
 def test_default_database_is_a_file_under_the_user_data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("QQSCAN_DATABASE_URL", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    with Store() as store:
+    from ground.settings import Settings
+    from store.database import database_url
+
+    with Store(database_url(Settings.load())) as store:  # as a command or worker started now opens it
         assert store.db.url == f"sqlite:///{tmp_path / 'data' / 'qqscan' / 'qqscan.sqlite3'}"
         assert store.save_scan(result())
     assert (tmp_path / "data" / "qqscan" / "qqscan.sqlite3").is_file()
@@ -233,7 +236,9 @@ def test_save_then_results_round_trip_in_the_scan_json_shape(store):
     assert not store.has_scan(SHA_B, "2026.11.1")
 
 
-def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_count(store, monkeypatch):
+def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_count(store):
+    from dataclasses import replace
+
     from detectors.base import Finding
     from jobs.pipeline import ScanResult
     from store.models import Scan
@@ -241,8 +246,10 @@ def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_cou
     hotline = Finding("phone", "4008208820", "400-820-8820", 0.9, "phone.hotline", extra={"allowed_by": 3})
     ask = Finding("solicitation", None, "加我私聊", 0.7, "solicitation.verb")
     meta = {"width": 10, "height": 20, "format": "jpeg", "frames": 1, "bytes": 5, "engine_version": "e1"}
-    scanned = ScanResult(source="a.jpg", sha256=SHA_A, findings=[hotline, ask], meta=meta)
-    monkeypatch.setenv("QQSCAN_SOLICITATION_FLAGS", "0")  # a solicitation alone does not flag
+    # QQSCAN_SOLICITATION_FLAGS=0: a solicitation alone does not flag
+    scanned = ScanResult(
+        source="a.jpg", sha256=SHA_A, findings=[hotline, ask], meta=meta, solicitation_flags=False
+    )
     url, page = "https://e.com/a.jpg", "https://e.com/item/1"
     doc = scanned.to_json(with_lines=True)
     assert store.save_scan(doc, url=url, shop_id="S1", page_url=page) is True
@@ -255,7 +262,7 @@ def test_a_typed_scan_result_is_saved_with_its_source_and_only_live_findings_cou
         types = conn.execute(Scan.__table__.select().with_only_columns(Scan.finding_types)).scalar_one()
     assert types == ",solicitation,"  # the queue's type filter sees live findings only
     # with the policy on, the same findings flag the image (a rescan replaces the result in place)
-    monkeypatch.setenv("QQSCAN_SOLICITATION_FLAGS", "1")
+    scanned = replace(scanned, solicitation_flags=True)  # QQSCAN_SOLICITATION_FLAGS=1
     assert store.save_scan(scanned.to_json(with_lines=True), url=url, replace=True) is True
     assert store.result(SHA_A)["flagged"] is True
 

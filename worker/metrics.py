@@ -37,6 +37,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ground.errors import UsageError
+from ground.settings import DEFAULTS, Settings
 
 log = logging.getLogger("qqscan.worker")
 
@@ -244,15 +245,6 @@ class WorkerBusy(Collector):
         yield busy
 
 
-def _setting(settings: Any, name: str) -> Any:
-    """A setting's value from the settings the worker handed over, else read here (ground.settings)."""
-    if settings is not None:
-        return settings[name]
-    from ground.settings import setting
-
-    return setting(name)
-
-
 class BuildInfo(Collector):
     """`qqscan_build_info{version,engine,rules_version}` = 1. version: the installed package's; engine and
     rules_version as given, else from the settings: QQSCAN_ENGINE, and the version of the rules the
@@ -262,7 +254,7 @@ class BuildInfo(Collector):
     value cannot be read (a bad setting or rules file, which also stops the worker's warm-up)."""
 
     def __init__(
-        self, engine: str | None = None, rules_version: str | None = None, settings: Any = None
+        self, engine: str | None = None, rules_version: str | None = None, settings: Settings = DEFAULTS
     ) -> None:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -277,7 +269,7 @@ class BuildInfo(Collector):
     def _engine(self) -> str:
         if self.engine is None:
             try:
-                self.engine = str(_setting(self.settings, "QQSCAN_ENGINE"))
+                self.engine = str(self.settings["QQSCAN_ENGINE"])
             except Exception as exc:
                 log.debug("build info: engine setting unreadable: %s", exc)
                 return "unknown"
@@ -288,7 +280,7 @@ class BuildInfo(Collector):
             try:
                 from detectors.rules import load_rules, rules_version
 
-                self.rules_version = rules_version(load_rules(_setting(self.settings, "QQSCAN_RULES")))
+                self.rules_version = rules_version(load_rules(self.settings["QQSCAN_RULES"]))
             except Exception as exc:
                 log.debug("build info: rules unreadable: %s", exc)
                 return "unknown"
@@ -322,7 +314,7 @@ class ReviewBacklog(Collector):
     3 s connect timeout unless it sets one) and opened again after a failure; while it fails the two are
     left out and `qqscan_database_up` is 0. Every worker reports the same backlog: take `max`."""
 
-    def __init__(self, url: str | None = None, settings: Any = None) -> None:
+    def __init__(self, url: str | None = None, settings: Settings = DEFAULTS) -> None:
         self.url = url
         self.settings = settings
         self._db: Any = None
@@ -335,9 +327,7 @@ class ReviewBacklog(Collector):
 
         with self._lock:
             if self._db is None:
-                url = self.url or _setting(self.settings, "QQSCAN_DATABASE_URL")
-                if not url:  # the default file
-                    url = database_url() if self.settings is None else database_url(self.settings)
+                url = self.url or database_url(self.settings)
                 u = make_url(url)
                 if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
                     url = u.update_query_dict({"connect_timeout": "3"}).render_as_string(hide_password=False)
@@ -404,12 +394,12 @@ def serve(
     engine: str | None = None,
     rules_version: str | None = None,
     database_url: str | None = None,
-    settings: Any = None,
+    settings: Settings = DEFAULTS,
 ) -> int:
     """Start the /metrics HTTP server on a thread of this process (once); returns the bound port.
     `engine`, `rules_version`: the build info's labels; `database_url`: where the review backlog is read.
-    Each one not given is read from `settings` (the worker's ground.settings.Settings; None: read here)
-    when first scraped: QQSCAN_ENGINE, QQSCAN_RULES (BuildInfo), QQSCAN_DATABASE_URL or the default file."""
+    Each one not given is read from `settings` (the worker's; default the table's defaults) when first
+    scraped: QQSCAN_ENGINE, QQSCAN_RULES (BuildInfo), QQSCAN_DATABASE_URL or the default file."""
     global _served
     if _served is not None:
         return _served[0]

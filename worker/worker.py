@@ -39,7 +39,9 @@ Why these pieces (RQ 3's SimpleWorker, scheduler and Retry; rq#1088 for a model 
 
 Settings (flags of `qqscan worker` override; defaults and help in ground/settings.py):
 QQSCAN_WORKER_MAX_JOBS, QQSCAN_WORKER_MAX_RSS_MB, QQSCAN_WATCHDOG_GRACE, QQSCAN_MAINTENANCE_INTERVAL,
-QQSCAN_JOB_HEARTBEAT, QQSCAN_REDIS_RETRY_CAP, QQSCAN_METRICS_PORT (0 = off), QQSCAN_METRICS_HOST.
+QQSCAN_JOB_HEARTBEAT, QQSCAN_REDIS_RETRY_CAP, QQSCAN_METRICS_PORT (0 = off), QQSCAN_METRICS_HOST. The worker
+is an edge: `qqscan worker` hands it the settings it read; built by `rq worker-pool`, it reads them itself.
+It builds one Scanner (jobs.scanner) from them and hands it to the jobs it runs (jobs.tasks.use).
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ from rq.scripts import release_lock
 from rq.utils import ensure_job_list, now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
-from ground.settings import setting
+from ground.settings import Settings
 from jobs.memory import rss_mb
 from jobs.queueing import SERIALIZER, GuardedJob, Policy, enqueue_reconcile, patient, reconcile_due
+from jobs.scanner import Scanner
 from worker import metrics
 
 log = logging.getLogger("qqscan.worker")
@@ -94,7 +97,7 @@ def _run_scheduler(scheduler: SpawnedScheduler, level: int, parent_pid: int) -> 
     if not _die_with_parent(parent_pid):
         return  # orphaned at birth: exit before taking the scheduler lock
     logging.basicConfig(level=level, format="%(asctime)s scheduler %(message)s", datefmt="%H:%M:%S")
-    scheduler.reconcile_policy = Policy.from_env()  # read once, not on every tick (each second)
+    scheduler.reconcile_policy = scheduler.policy  # set here: a burst worker's inline pass does not queue it
     run(scheduler)
 
 
@@ -127,6 +130,7 @@ class SpawnedScheduler(RQScheduler):
 
     # Set in the spawned process only (a burst worker's inline pass does not queue the reconciler).
     reconcile_policy: Policy | None = None
+    policy: Policy = Policy()  # the worker's, pickled with the scheduler into its process
 
     def start(self) -> Any:
         self._status = self.Status.STARTED
@@ -274,17 +278,21 @@ class ScanWorker(SimpleWorker):
         self,
         queues: Any,
         *args: Any,
+        settings: Settings | None = None,
         max_rss_mb: float | None = None,
         watchdog_grace: float | None = None,
         metrics_port: int | None = None,
         metrics_host: str | None = None,
         **kwargs: Any,
     ) -> None:
+        settings = settings if settings is not None else Settings.load()  # rq worker-pool: its edge
+        self.scanner = Scanner(settings)
+        self.policy = Policy.from_settings(settings)
         if "maintenance_interval" not in kwargs:
             # RQ's default (10 min) is how late an abandoned job is noticed; half a minute is cheap.
-            kwargs["maintenance_interval"] = setting("QQSCAN_MAINTENANCE_INTERVAL")
+            kwargs["maintenance_interval"] = settings["QQSCAN_MAINTENANCE_INTERVAL"]
         if "job_monitoring_interval" not in kwargs:
-            kwargs["job_monitoring_interval"] = setting("QQSCAN_JOB_HEARTBEAT")
+            kwargs["job_monitoring_interval"] = settings["QQSCAN_JOB_HEARTBEAT"]
         # rq's CLI and worker pool pass their defaults (pickle, rq.job.Job) and queues built with them: jobs
         # are read as JSON GuardedJobs whatever comes in (a GuardedJob subclass is kept, as tests use).
         kwargs["serializer"] = SERIALIZER
@@ -296,25 +304,26 @@ class ScanWorker(SimpleWorker):
         # retries with backoff until Redis answers, instead of RQ's loop quitting mid-job.
         patient(
             self.connection,
-            cap=setting("QQSCAN_REDIS_RETRY_CAP"),
+            cap=settings["QQSCAN_REDIS_RETRY_CAP"],
             # A busy worker keeps waiting (its job is finished, then it leaves); an idle one leaves.
             stop_requested=lambda: (
                 self._shutdown_requested_date is not None and self.get_state() != WorkerStatus.BUSY
             ),
         )
-        self.max_rss_mb = max_rss_mb if max_rss_mb is not None else setting("QQSCAN_WORKER_MAX_RSS_MB")
+        self.max_rss_mb = max_rss_mb if max_rss_mb is not None else settings["QQSCAN_WORKER_MAX_RSS_MB"]
         # 0 is a real choice here (kill a stuck job right at its timeout), so it is not replaced.
         self.watchdog_grace = (
-            watchdog_grace if watchdog_grace is not None else setting("QQSCAN_WATCHDOG_GRACE")
+            watchdog_grace if watchdog_grace is not None else settings["QQSCAN_WATCHDOG_GRACE"]
         )
         self.recycle_reason: str | None = None
         self._watchdog: Watchdog | None = None
         self._heartbeat: JobHeartbeat | None = None
         self.metrics_port = (  # 0: no metrics endpoint
-            metrics_port if metrics_port is not None else setting("QQSCAN_METRICS_PORT")
+            metrics_port if metrics_port is not None else settings["QQSCAN_METRICS_PORT"]
         )
         self._metrics_from_env = metrics_port is None  # `rq worker-pool`: every worker sees the same port
-        self.metrics_host = metrics_host or setting("QQSCAN_METRICS_HOST")
+        self.metrics_host = metrics_host or settings["QQSCAN_METRICS_HOST"]
+        self.max_jobs_setting = settings["QQSCAN_WORKER_MAX_JOBS"]
         self.summary = metrics.Summary()
         self._job_exc: BaseException | None = None
 
@@ -363,12 +372,12 @@ class ScanWorker(SimpleWorker):
 
     def warm_up(self) -> None:
         """Build and warm the OCR engine and the detector in this process, once, before any job is taken."""
-        import detectors
+        import jobs.tasks
         import ocr.engine
 
         t0 = time.perf_counter()
-        engine = ocr.engine.get_engine()
-        detectors.detector()
+        engine = self.scanner.warm_up()
+        jobs.tasks.use(self.scanner)
         self.log.info(  # RQ's logger: configured by `qqscan worker`, `rq worker` and `rq worker-pool` alike
             "qqscan worker pid %d: OCR engine %s ready in %.1f s (builds in this process: %d, rss %.0f MiB)",
             os.getpid(),
@@ -384,10 +393,16 @@ class ScanWorker(SimpleWorker):
 
     def work(self, *args: Any, max_jobs: int | None = None, **kwargs: Any) -> bool:  # type: ignore[override]
         if max_jobs is None:  # `rq worker-pool` cannot pass it: take it from the environment
-            max_jobs = setting("QQSCAN_WORKER_MAX_JOBS") or None  # 0 means no limit, as unset does
+            max_jobs = self.max_jobs_setting or None  # 0 means no limit, as unset does
         if self.metrics_port:  # before the engine build, so queue depth is scrapeable while it loads
             try:
-                metrics.serve(self.metrics_port, self.metrics_host, self.connection, self.queue_names())
+                metrics.serve(
+                    self.metrics_port,
+                    self.metrics_host,
+                    self.connection,
+                    self.queue_names(),
+                    settings=self.scanner.settings,
+                )
             except metrics.MetricsPortError as exc:
                 if not self._metrics_from_env:
                     raise  # asked for on the command line: say so and stop
@@ -426,6 +441,7 @@ class ScanWorker(SimpleWorker):
             log_format=log_format,
             serializer=self.serializer,
         )
+        self.scheduler.policy = self.policy
         self.scheduler.acquire_locks()
         if self.scheduler.acquired_locks:
             if burst:

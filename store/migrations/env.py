@@ -12,6 +12,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from ground.settings import Settings
 from store.database import database_url
 from store.models import Base
 
@@ -29,7 +30,7 @@ def run(conn) -> None:  # type: ignore[no-untyped-def]
 if connection is not None:
     run(connection)
 else:
-    url = config.get_main_option("sqlalchemy.url") or database_url()
+    url = config.get_main_option("sqlalchemy.url") or database_url(Settings.load())  # alembic's CLI: an edge
     engine = create_engine(url)
     with engine.begin() as conn:
         run(conn)

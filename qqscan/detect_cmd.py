@@ -15,14 +15,17 @@ import click
 )
 def detect_text(as_json: bool, explain: bool) -> None:
     """Read UTF-8 text on stdin (one item per line) and print the contacts found, in input order."""
-    import detectors
+    from jobs.scanner import Scanner
+    from qqscan.options import cli_settings
+
+    detector = Scanner(cli_settings()).detector  # the shipped rules and QQSCAN_RULES
 
     out = sys.stdout
     stdin = click.get_text_stream("stdin", encoding="utf-8", errors="replace")
     for raw in stdin:
         line = raw.rstrip("\r\n")
-        findings = detectors.detect_text(line)
-        rejected = detectors.explain(line) if explain else []
+        findings = detector.detect(line)
+        rejected = detector.explain(line) if explain else []
         if as_json:
             obj: dict = {"text": line, "findings": [f.to_dict() for f in findings]}
             if explain:
