@@ -1,10 +1,10 @@
 """QR codes in pixels: payload + corners. zxing-cpp first, OpenCV (headless build) only where zxing located
 a code it could not read. Payload meaning: detectors/qrcode.py.
 
-zxing-cpp is ~5-10x faster than OpenCV's classic detector here (benchmarks/bench_qr.py: ms, not tens to
-hundreds of ms) and reads what OpenCV does not: round/dotted modules and rounded finder patterns (contact
-cards, QR beautifiers), small codes in a corner of a big image, light-on-dark codes. Its wrapper releases the
-GIL while it reads, so the QR thread in jobs/pipeline.py still runs beside OCR, and for far less time."""
+zxing-cpp is 5-13x faster than the OpenCV-only decoder here (benchmarks/bench_qr.py, docs/benchmarks.md)
+and reads what OpenCV does not: round/dotted modules and rounded finder patterns (contact cards, QR
+beautifiers), small codes in a corner of a big image, light-on-dark codes. Its wrapper releases the GIL
+while it reads, so the QR thread in jobs/pipeline.py still runs beside OCR, and for far less time."""
 
 from __future__ import annotations
 
@@ -47,14 +47,15 @@ class QrCode:
 
 def _payload(r: Any) -> str:
     """The code's text. zxing transcodes by the code's ECI, its Kanji mode or a charset guess (UTF-8 among
-    them); Binary content (bytes no charset explains) is kept as UTF-8 when it is printable UTF-8, else in
-    zxing's human-readable form (Latin-1, control bytes as <NUL>/<GS>...): never raises, never a NUL byte."""
+    them). Binary content (a binary ECI, or bytes with control characters) is kept as UTF-8 when it is
+    UTF-8 without control characters other than line breaks and tabs, else in zxing's human-readable form
+    (Latin-1, control bytes as <NUL>, <GS> ...): a string, never an exception, no NUL from a binary code."""
     if r.content_type == zxingcpp.ContentType.Binary:
         try:
             text = r.bytes.decode("utf-8")
         except UnicodeDecodeError:
             return r.text
-        return text if text.isprintable() else r.text
+        return text if all(ch.isprintable() or ch in "\t\r\n" for ch in text) else r.text
     return r.text
 
 

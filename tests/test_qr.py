@@ -102,7 +102,8 @@ def zxing_code(content: str | bytes, module: int = 6) -> np.ndarray:
 
 def test_binary_payloads_come_back_as_printable_text() -> None:
     # UTF-8 text written as raw bytes: zxing's own transcoding would give Latin-1 mojibake.
-    assert [c.payload for c in decode_qr(zxing_code("加我QQ 391287654".encode()))] == ["加我QQ 391287654"]
+    for text in ("加我QQ 391287654", "店铺客服\n加我QQ 391287654"):
+        assert [c.payload for c in decode_qr(zxing_code(text.encode()))] == [text]
     # Bytes that are no UTF-8 (GBK) or carry control characters: a string, never an exception or a NUL.
     for raw in ("加我QQ 391287654".encode("gbk"), b"abc\x00def\x1d"):
         (code,) = decode_qr(zxing_code(raw))
