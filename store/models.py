@@ -9,6 +9,8 @@ decisions  append-only log of moderators' decisions (who, what, when, note); an 
 blobs, evidence   rendered frames and crops kept at scan time for review (content-addressed)
 users, allowlist, audit, settings   the review app's accounts, feedback into detection (entries for every
            shop asked for by a moderator wait for an admin), audit log
+contacts, contact_images, contact_shops, contact_decisions   (0007) each canonical contact value found, the
+           images and shops it was seen in, and the decisions taken on it (store/contacts.py)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -158,6 +161,10 @@ class Decision(Base):
     action: Mapped[str] = mapped_column(String(8), default="decide", server_default="decide")
     previous_status: Mapped[str | None] = mapped_column(String(16))
     undoes: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    # 0007: the decision on a contact this image decision is part of (its undo undoes them together)
+    contact_decision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_decisions.id"), index=True
+    )
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'violation', 'false_positive', 'escalated')", name="status"),
@@ -318,3 +325,82 @@ class ReviewSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+# --- contacts (migration 0007) ----------------------------------------------------------------------------
+
+
+class Contact(Base):
+    """One contact value (type + canonical value) across every image that carried it. `key` is the sha256
+    of "type\0value" (a QR payload can be longer than a btree index entry allows). `images` and `shops`
+    are counters kept with the link tables below (raised only when a link row is inserted, in the same
+    transaction), so the contacts page sorts by spread without aggregating; sources, listings and pending
+    images are derived by query when a page shows them (store/contacts.py)."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    # "new" | "seller" (confirmed as a seller's: known contact) | "allowed" | "escalated"
+    status: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
+    auto_confirm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    images: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    shops: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint("status IN ('new', 'seller', 'allowed', 'escalated')", name="status"),
+        Index("ix_contacts_shops", "shops", "id"),
+        Index("ix_contacts_images", "images", "id"),
+        Index("ix_contacts_last_seen", "last_seen", "id"),
+    )
+
+
+class ContactImage(Base):
+    """An image whose stored result carried the contact; live = a finding the allow-list did not excuse
+    in the image's latest stored result (an allowed one links the image but does not count as pending)."""
+
+    __tablename__ = "contact_images"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    image_sha256: Mapped[str] = mapped_column(
+        ForeignKey("images.sha256", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ContactShop(Base):
+    """A shop one of the contact's images was seen in (a source with that shop_id)."""
+
+    __tablename__ = "contact_shops"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ContactDecision(Base):
+    """A decision on a contact, appended like image decisions: it sets the contact's status and decides
+    its pending images (their decisions point here, so undo takes them back as one action). An undo is a
+    new row (action "undo") pointing at the one it undoes."""
+
+    __tablename__ = "contact_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(8), default="decide")  # "decide" | "undo"
+    decision: Mapped[str] = mapped_column(String(16))  # the images' status it set
+    status: Mapped[str] = mapped_column(String(16))  # the contact's status after it
+    previous_status: Mapped[str] = mapped_column(String(16))
+    auto_confirm: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_auto_confirm: Mapped[bool] = mapped_column(Boolean, default=False)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    undoes: Mapped[int | None] = mapped_column(ForeignKey("contact_decisions.id"))
