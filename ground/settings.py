@@ -210,6 +210,9 @@ _TABLE = [
     _s("METRICS_PORT", 0, "int", "worker", "Prometheus endpoint port of a worker (0 = off); "
        "`worker --metrics-port`", minimum=0),
     _s("METRICS_HOST", "127.0.0.1", "str", "worker", "address the metrics endpoint binds"),
+    _s("LOG_FORMAT", "text", "str", "worker", "a worker's log lines: `text` (ISO-8601 time, level, logger, "
+       "message) or `json` (one object per line, for log shippers); `worker --log-format`",
+       choices=("text", "json")),
     # Scheduled crawls (rq cron jobs.cron)
     _s("CRAWL_FILE", None, "path", "cron", "a TOML file with one `[[target]]` table per page to crawl"),
     _s("CRAWL_URLS", (), "list", "cron", "page URLs to crawl on the default schedule (commas or spaces)"),

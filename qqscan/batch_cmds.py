@@ -198,7 +198,9 @@ def crawl(
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
 @click.argument("queue_names", nargs=-1, metavar="[QUEUE]...")
 @click.option("--queues", "queues", multiple=True, help="Queues to listen on (repeat or comma list).")
-@click.option("--quiet", "-q", is_flag=True, help="Warnings and errors only (as `rq worker -q`).")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Job outcome lines, warnings and errors only (as `rq worker -q`)."
+)
 @setting_option("--max-jobs", setting="QQSCAN_WORKER_MAX_JOBS", help="Exit after N jobs (recycle).")
 @setting_option(
     "--max-rss-mb", setting="QQSCAN_WORKER_MAX_RSS_MB", help="Exit after a job leaves RSS above M MiB."
@@ -222,7 +224,8 @@ def crawl(
     setting="QQSCAN_METRICS_HOST",
     help="Address the metrics endpoint listens on (0.0.0.0 in a container).",
 )
-@click.option("--logging-level", "-l", default="INFO", show_default=True)
+@click.option("--logging-level", "-l", default="INFO", show_default=True, help="DEBUG adds RQ's own lines.")
+@setting_option("--log-format", setting="QQSCAN_LOG_FORMAT", export=True)
 def worker(
     queue_names: tuple[str, ...],
     burst: bool,
@@ -239,18 +242,13 @@ def worker(
     """Run a scan worker on QUEUEs (default: crawl, then scan): builds the OCR engine once, then takes jobs
     until stopped (SIGTERM finishes the current job first). Run several, on one box or many, against the
     same Redis and database."""
-    import logging
-
     from jobs.queueing import Policy
+    from worker import logs
     from worker.worker import ScanWorker
 
     if quiet:
-        logging_level = "WARNING"
-    logging.basicConfig(
-        level=logging_level.upper(), format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"
-    )
-    for noisy in ("httpx", "alembic"):  # a line per request / per migration check drowns the job log
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging_level = "INFO"  # the outcome lines are INFO; the handler drops the rest
+    logs.configure(logging_level.upper(), cli_settings()["QQSCAN_LOG_FORMAT"], quiet=quiet)
     given = (*queue_names, *queues)
     default = Policy.from_settings(cli_settings()).queues
     names = [q.strip() for arg in given for q in arg.split(",") if q.strip()] or default

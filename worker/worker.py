@@ -71,7 +71,7 @@ from ground.settings import Settings
 from jobs.memory import rss_mb
 from jobs.queueing import SERIALIZER, GuardedJob, Policy, enqueue_reconcile, patient, reconcile_due
 from jobs.scanner import Scanner
-from worker import metrics
+from worker import logs, metrics
 
 log = logging.getLogger("qqscan.worker")
 
@@ -96,7 +96,7 @@ def _run_scheduler(scheduler: SpawnedScheduler, level: int, parent_pid: int) -> 
 
     if not _die_with_parent(parent_pid):
         return  # orphaned at birth: exit before taking the scheduler lock
-    logging.basicConfig(level=level, format="%(asctime)s scheduler %(message)s", datefmt="%H:%M:%S")
+    logs.configure(level, scheduler.log_kind)
     scheduler.reconcile_policy = scheduler.policy  # set here: a burst worker's inline pass does not queue it
     run(scheduler)
 
@@ -131,6 +131,7 @@ class SpawnedScheduler(RQScheduler):
     # Set in the spawned process only (a burst worker's inline pass does not queue the reconciler).
     reconcile_policy: Policy | None = None
     policy: Policy = Policy()  # the worker's, pickled with the scheduler into its process
+    log_kind: str = "text"  # the worker's log format (worker.logs), for the scheduler's process
 
     def start(self) -> Any:
         self._status = self.Status.STARTED
@@ -286,6 +287,8 @@ class ScanWorker(SimpleWorker):
         **kwargs: Any,
     ) -> None:
         settings = settings if settings is not None else Settings.load()  # rq worker-pool: its edge
+        logs.demote_rq()  # one line per job at INFO, whoever configured the log
+        self.log_kind = settings["QQSCAN_LOG_FORMAT"]
         self.scanner = Scanner(settings)
         self.policy = Policy.from_settings(settings)
         if "maintenance_interval" not in kwargs:
@@ -428,8 +431,8 @@ class ScanWorker(SimpleWorker):
         self,
         burst: bool = False,
         logging_level: str | None = "INFO",
-        date_format: str = "%H:%M:%S",
-        log_format: str = "%(asctime)s %(message)s",
+        date_format: str = logs.DATE_FORMAT,
+        log_format: str = logs.TEXT_FORMAT,
     ) -> None:
         """RQ's _start_scheduler with SpawnedScheduler in place of RQScheduler (same lock and burst logic).
         Later restarts by maintenance go through the same object's start(), so they spawn too."""
@@ -442,6 +445,7 @@ class ScanWorker(SimpleWorker):
             serializer=self.serializer,
         )
         self.scheduler.policy = self.policy
+        self.scheduler.log_kind = self.log_kind
         self.scheduler.acquire_locks()
         if self.scheduler.acquired_locks:
             if burst:
@@ -558,6 +562,9 @@ class ScanWorker(SimpleWorker):
             outcome.label,
             f" {outcome.detail}" if outcome.detail else "",
             seconds * 1000,
+            # the outcome's fields for `--log-format json`; also what `-q` keeps (worker.logs)
+            extra={"job": {"job_id": job.id, "function": job.func_name, "target": what,
+                           "outcome": outcome.label, "ms": int(seconds * 1000)}},
         )
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
