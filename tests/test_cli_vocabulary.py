@@ -171,9 +171,10 @@ def test_worker_takes_queue_names_as_arguments_and_q_means_quiet_like_rq(
     env = dict(os.environ, QQSCAN_DATABASE_URL=f"sqlite:///{tmp_path / 'q.db'}")
     qqscan = str(Path(sys.executable).parent / "qqscan")
     base = [qqscan, "worker", "--burst", "--without-scheduler", "--engine", "onnx"]
-    loud = subprocess.run([*base, "nightly"], env=env, capture_output=True, text=True, timeout=120)
+    debug = [*base, "-l", "DEBUG", "nightly"]
+    loud = subprocess.run(debug, env=env, capture_output=True, text=True, timeout=120)
     assert loud.returncode == 0, loud.stderr
-    assert "Listening on nightly" in loud.stderr, loud.stderr  # only the queue named, not crawl/scan
+    assert "Listening on nightly" in loud.stderr, loud.stderr  # RQ's line (DEBUG): only the queue named
     quiet = subprocess.run([*base, "-q", "nightly"], env=env, capture_output=True, text=True, timeout=120)
     assert quiet.returncode == 0 and "nightly" not in quiet.stderr, quiet.stderr  # INFO lines are gone
 
