@@ -346,9 +346,8 @@ def results(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
 def status(as_json: bool) -> None:
     """Queue depths, started/scheduled/failed jobs, workers, and recent throughput from the store."""
-    from rq import Worker
-
-    from jobs.queueing import SERIALIZER, Policy, job_queue
+    from jobs.queueing import Policy, job_queue
+    from worker.presence import presence
 
     conn = _redis()
     policy = Policy.from_settings(cli_settings())
@@ -363,10 +362,13 @@ def status(as_json: bool) -> None:
             "failed": q.failed_job_registry.count,
             "finished": q.finished_job_registry.count,
         }
-    workers = Worker.all(connection=conn, serializer=SERIALIZER)
-    busy = sum(1 for w in workers if w.get_state() == "busy")
-    out: dict[str, Any] = {"queues": queues, "workers": len(workers), "busy_workers": busy}
+    seen = presence(conn, policy.queues)
+    warning = seen.warning()
+    out: dict[str, Any] = {"queues": queues, "workers": seen.workers, "busy_workers": seen.busy}
+    out["warnings"] = [warning] if warning else []
     out["store"] = _store().stats()
+    if warning:
+        click.echo(f"qqscan: warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(out, default=str))
         return
@@ -376,7 +378,7 @@ def status(as_json: bool) -> None:
             f"{name:<10} {c['queued']:>7} {c['started']:>8} {c['scheduled']:>6} "
             f"{c['failed']:>7} {c['finished']:>7}"
         )
-    click.echo(f"workers: {len(workers)} ({busy} busy)")
+    click.echo(f"workers: {seen.workers} ({seen.busy} busy)")
     s = out["store"]
     click.echo(
         f"store: {s['images']} images, {s['scans']} scans ({s['flagged']} flagged), "

@@ -1,5 +1,7 @@
-"""`qqscan health`: can this box work? Redis (the queues), the database (the store) and the OCR engine, one
-line per check, exit 0 when all answer and 1 otherwise; `--json` for probes and scripts.
+"""`qqscan health`: can this box work? Redis (the queues), the workers (jobs waiting with too few workers
+registered fail it; `--local-worker`: this host's worker is alive, for a worker container's healthcheck),
+the database (the store) and the OCR engine, one line per check, exit 0 when all answer and 1 otherwise;
+`--json` for probes and scripts.
 
 Each check catches everything its library can raise and reports the first line of it: a health command
 that dies with a traceback when the thing it checks is down would be no health command."""
@@ -70,6 +72,32 @@ def check_redis(settings: Settings) -> Check:
     return _timed("redis", redact_redis(url), probe)
 
 
+def check_workers(settings: Settings, minimum: int, local: bool) -> Check:
+    """Jobs waiting with fewer than `minimum` workers registered fail; with `local`, so does a host with no
+    live worker of its own (its process gone, or no heartbeat within RQ's worker_ttl)."""
+    from jobs.queueing import Policy, connect, redact_redis, redis_url
+
+    url = redis_url(settings)
+
+    def probe() -> str:
+        from worker.presence import presence
+
+        conn = connect(url)
+        try:
+            seen = presence(conn, Policy.from_settings(settings).queues)
+        finally:
+            conn.close()
+        said = f"{seen.workers} registered ({seen.busy} busy), {seen.waiting} job(s) waiting"
+        if local and not seen.local:
+            stale = f" (stale: {', '.join(seen.local_stale)})" if seen.local_stale else ""
+            raise CheckFailed(f"no live worker on this host{stale}; {said}")
+        if (why := seen.warning(minimum)) is not None:
+            raise CheckFailed(why)
+        return f"{said}" + (f"; alive here: {', '.join(seen.local)}" if local else "")
+
+    return _timed("workers", redact_redis(url), probe)
+
+
 def check_database(settings: Settings) -> Check:
     from store.database import database_url, redact
     from store.results import Store
@@ -115,11 +143,28 @@ def check_engine(settings: Settings) -> Check:
 @database_url_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, and each check.")
 @click.option("--no-engine", is_flag=True, help="Skip the OCR engine check (it takes seconds).")
-def health(as_json: bool, no_engine: bool) -> None:
-    """Check Redis (QQSCAN_REDIS_URL), the database (QQSCAN_DATABASE_URL) and the OCR engine: one line
-    each; exit 0 when all are ok, 1 otherwise."""
+@click.option(
+    "--workers",
+    "minimum",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Fail when jobs wait and fewer workers than this are registered (0: do not check).",
+)
+@click.option(
+    "--local-worker",
+    is_flag=True,
+    help="Also fail unless a worker of this host is alive (process running, heartbeat within RQ's "
+    "worker_ttl): a worker container's healthcheck.",
+)
+def health(as_json: bool, no_engine: bool, minimum: int, local_worker: bool) -> None:
+    """Check Redis (QQSCAN_REDIS_URL), the workers, the database (QQSCAN_DATABASE_URL) and the OCR engine:
+    one line each; exit 0 when all are ok, 1 otherwise."""
     settings = cli_settings()
-    checks = [check_redis(settings), check_database(settings)]
+    checks = [check_redis(settings)]
+    if checks[0].ok and (minimum or local_worker):
+        checks.append(check_workers(settings, minimum, local_worker))
+    checks.append(check_database(settings))
     if not no_engine:
         checks.append(check_engine(settings))
     ok = all(c.ok for c in checks)

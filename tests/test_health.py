@@ -49,9 +49,10 @@ def test_all_answer_exit_0_and_json(redis_url, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads(r.stdout)
     assert doc["ok"] is True
-    assert [(c["name"], c["ok"]) for c in doc["checks"]] == [("redis", True), ("database", True)]
+    names = [(c["name"], c["ok"]) for c in doc["checks"]]
+    assert names == [("redis", True), ("workers", True), ("database", True)]  # no job waits: no worker needed
     assert doc["checks"][0]["target"] == redis_url and "worker(s) registered" in doc["checks"][0]["detail"]
-    assert doc["checks"][1]["detail"].startswith("schema ")
+    assert doc["checks"][2]["detail"].startswith("schema ")
 
 
 def test_redis_down_and_database_unreachable_are_one_line_each_exit_1(tmp_path):
@@ -91,3 +92,50 @@ def test_healthz_needs_no_login_and_says_only_ok_or_unavailable(store, tmp_path)
     resp = client.get("/healthz")
     assert resp.status_code == 503 and resp.get_json() == {"status": "unavailable"}
     assert str(tmp_path) not in resp.get_data(as_text=True)
+
+
+def test_jobs_waiting_without_a_worker_fail_health_and_status_warns(redis_url, tmp_path):
+    db = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    env = {"QQSCAN_DATABASE_URL": db}
+    queued = subprocess.run(
+        [QQSCAN, "enqueue", "https://img.example.com/a.png"], env={**os.environ, **env}, capture_output=True
+    )
+    assert queued.returncode == 0
+    r = health("--no-engine", **env)
+    assert r.returncode == 1
+    (line,) = [ln for ln in r.stdout.splitlines() if " workers " in ln]
+    assert line.startswith("FAIL") and "1 job(s) wait and 0 worker(s) are registered" in line
+    assert health("--no-engine", "--workers", "0", **env).returncode == 0  # not asked: not checked
+    status = subprocess.run(
+        [QQSCAN, "status", "--json"], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
+    assert status.returncode == 0 and "start `qqscan worker`" in status.stderr
+    assert json.loads(status.stdout)["warnings"] == [status.stderr.strip().removeprefix("qqscan: warning: ")]
+
+
+def test_local_worker_liveness_follows_the_worker_process(redis_url, tmp_path):
+    """The worker container's healthcheck: ok while this host's worker runs, FAIL once its process is gone
+    (its registration is still in Redis: a SIGKILL leaves it behind)."""
+    import signal
+    import time
+
+    db = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    env = {**os.environ, "QQSCAN_DATABASE_URL": db}
+    assert health("--no-engine", "--local-worker", QQSCAN_DATABASE_URL=db).returncode == 1  # none yet
+    worker = subprocess.Popen(
+        [QQSCAN, "worker", "--without-scheduler", "--engine", "onnx"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while (r := health("--no-engine", "--local-worker", QQSCAN_DATABASE_URL=db)).returncode != 0:
+            assert worker.poll() is None and time.monotonic() < deadline, r.stdout
+            time.sleep(1)
+        assert "alive here: " in r.stdout
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+    r = health("--no-engine", "--local-worker", QQSCAN_DATABASE_URL=db)
+    assert r.returncode == 1 and "no live worker on this host (stale: " in r.stdout, r.stdout

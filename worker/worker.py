@@ -101,7 +101,7 @@ def _run_scheduler(scheduler: SpawnedScheduler, level: int, parent_pid: int) -> 
     run(scheduler)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """A process with this pid exists on this host and is not a zombie."""
     try:
         os.kill(pid, 0)
@@ -170,7 +170,7 @@ class SpawnedScheduler(RQScheduler):
             if (
                 pid
                 and host == self.hostname
-                and not _pid_alive(pid)
+                and not pid_alive(pid)
                 and release_lock(self.connection, key, holder)
             ):
                 log.warning("scheduler lock for %s taken over from dead scheduler pid %d", queue_name, pid)
@@ -344,7 +344,7 @@ class ScanWorker(SimpleWorker):
         if data and b"death" not in data:
             pid = int(data.get(b"pid") or 0)
             host = (data.get(b"hostname") or b"").decode(errors="replace")
-            if pid and host == self.hostname and (pid == os.getpid() or not _pid_alive(pid)):
+            if pid and host == self.hostname and (pid == os.getpid() or not pid_alive(pid)):
                 log.warning(
                     "worker name %s: registration of dead pid %d on %s taken over", self.name, pid, host
                 )
