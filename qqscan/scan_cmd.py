@@ -70,7 +70,7 @@ class Tally:
         else:
             self.clean += 1
 
-    def summary(self, engine_seconds: float | None) -> str:
+    def summary(self, engine_seconds: float | None, stored_in: str | None = None) -> str:
         took = time.monotonic() - self.started
         rate = self.scanned / took if took > 0 else 0.0
         kinds = ", ".join(f"{t} {n}" for t, n in sorted(self.types.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -79,10 +79,14 @@ class Tally:
         if self.known:
             outcomes.append(f"{self.known} known from the store")
         load = f", OCR engine load {engine_seconds:.1f} s" if engine_seconds is not None else ""
-        return (
+        where = f"; results in {stored_in}" if stored_in else ""
+        line = (
             f"qqscan: {', '.join(outcomes)}; {self.scanned} image{'s' if self.scanned != 1 else ''} "
-            f"scanned in {took:.1f} s ({rate:.2f} images/s{load})"
+            f"scanned in {took:.1f} s ({rate:.2f} images/s{load}){where}"
         )
+        if self.errors and self.flagged:  # exit 2 says "input failed": the flagged images must not drown
+            line += f"\nqqscan: exit 2: {self.errors} input(s) failed; {self.flagged} image(s) were flagged"
+        return line
 
     def status(self, exit_zero: bool) -> int:
         if self.errors:
@@ -118,14 +122,16 @@ def describe(result: ScanResult, page: str | None = None) -> str:
         if f.box:
             where = f" at ({int(f.box[0][0])},{int(f.box[0][1])})"
         frame = f" frame {f.frame}" if f.frame else ""
-        parts.append(f"{f.type} {f.value} [{f.rule}{frame}{where}] {f.text!r}")
+        value = f" {f.value}" if f.value is not None else ""  # a solicitation has no value
+        parts.append(f"{f.type}{value} [{f.rule}{frame}{where}] {f.text!r}")
     return f"FLAGGED  {src}: " + "; ".join(parts) + (f" ({allowed} allow-listed)" if allowed else "")
 
 
 def describe_known(source: str, stored: dict[str, Any], page: str | None = None) -> str:
-    state = "flagged" if stored.get("flagged") else "clean"
+    # a clean image has nothing to review: its review status says nothing
+    state = f"flagged, review {stored.get('review_status')}" if stored.get("flagged") else "clean"
     src = source + (f" (page {page})" if page else "")
-    return f"known    {src}: already in the store ({state}, review {stored.get('review_status')})"
+    return f"known    {src}: already in the store ({state})"
 
 
 class Run:
@@ -405,7 +411,9 @@ def scan(
         sys.exit(EXIT_FAILED)  # not 1, which means "flagged"
     run.close(interrupted=False)
     if not quiet:
-        click.echo(run.tally.summary(run.scanner.engine_seconds if run.scanner else None), err=True)
+        stored_in = run.sink.store.db.safe_url if run.sink else None
+        engine_seconds = run.scanner.engine_seconds if run.scanner else None
+        click.echo(run.tally.summary(engine_seconds, stored_in), err=True)
     sys.exit(status)
 
 

@@ -7,6 +7,7 @@ every session at once. Account changes and ended sessions are appended to the au
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -23,8 +24,13 @@ from store.models import ReviewSession, Setting, User, utcnow
 from store.terms import ROLES
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the user does not exist, so a login for an unknown name costs the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a login for an unknown name costs the same time.
+    Made on first use (an argon2 hash takes ~0.15 s): commands that never check a password skip it."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class UserExists(StoreError):
@@ -105,7 +111,7 @@ class Accounts:
         """The user when the password is right and the account enabled; None otherwise (same cost)."""
         with self.db.read() as conn:
             row = conn.execute(select(User).where(User.name == name)).first()
-        stored = row.password_hash if row else _DUMMY_HASH
+        stored = row.password_hash if row else _dummy_hash()
         try:
             _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):

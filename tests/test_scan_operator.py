@@ -130,12 +130,13 @@ def test_mixed_batch_summary_and_output_file(tmp_path, fixture_dir, engine):
     assert res.stdout == ""
     lines = out.read_text(encoding="utf-8").splitlines()
     assert [ln.split()[0] for ln in lines] == ["ERROR", "FLAGGED", "clean", "ERROR"]  # refused one first
-    summary = res.stderr.strip().splitlines()[-1]
+    summary, why = res.stderr.strip().splitlines()[-2:]
     assert re.fullmatch(
         r"qqscan: 1 flagged \(qq 1\), 1 clean, 2 errors; 3 images scanned in [\d.]+ s "
         r"\([\d.]+ images/s(, OCR engine load [\d.]+ s)?\)",
         summary,
     ), summary
+    assert why == "qqscan: exit 2: 2 input(s) failed; 1 image(s) were flagged"  # the flag is not lost
 
 
 def test_quiet_prints_only_what_needs_attention(tmp_path, fixture_dir, engine):
@@ -201,3 +202,13 @@ def test_ctrl_c_while_the_engine_loads_is_one_line_and_exit_130(fixture_dir):
     assert "qqscan: interrupted" in text and "Traceback" not in text
     assert len([ln for ln in text.splitlines() if ln.strip()]) == 2, text  # loading…, interrupted
     assert stdout == b""
+
+
+def test_a_solicitation_line_names_no_value():
+    import detectors
+    from jobs.pipeline import ScanResult
+    from qqscan.scan_cmd import describe
+
+    (ask,) = detectors.detect_text("扫码加我")
+    line = describe(ScanResult(source="a.png", sha256="0" * 64, findings=[ask]))
+    assert line.startswith("FLAGGED  a.png: solicitation [solicitation.") and "None" not in line, line

@@ -119,6 +119,9 @@ def test_a_second_run_finds_the_bytes_known_and_scans_nothing(stored, engine, mo
     assert res.exit_code == 1, res.output  # known, and flagged
     assert [ln.split()[0] for ln in res.stdout.splitlines()] == ["known"] * 3
     assert (store.count("scans"), store.count("evidence"), store.count("blobs")) == before
+    for line in res.stdout.splitlines():  # a clean one has no review to speak of
+        assert line.endswith(("(clean)", "(flagged, review pending)")), line
+    assert res.stderr.strip().endswith(f"; results in {store.db.safe_url}"), res.stderr  # where it wrote
 
 
 def test_the_allowlist_from_review_is_honoured_for_its_shop_only(engine, fixture_dir, tmp_path, monkeypatch):
