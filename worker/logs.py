@@ -61,6 +61,11 @@ _demoter = _DemoteRq()
 
 
 def demote_rq() -> None:
+    # A line logged from a signal handler (RQ's warm-shutdown message) while the main thread is writing one
+    # fails with "reentrant call"; logging's error report then writes to stderr again from the handler and
+    # can fail the same way, ending the handler before it stops the worker (seen once: an idle worker with
+    # Redis down took a second SIGTERM). Without the report, the handler goes on to its stop.
+    logging.raiseExceptions = False
     for name in RQ_LOGGERS:
         logger = logging.getLogger(name)
         if _demoter not in logger.filters:
