@@ -25,8 +25,9 @@ from store.allowlist import (
     needs_approval,
     pending_entries,
 )
+from store.audit import Audit
 from store.database import Database, StoreError
-from store.models import Decision, Image, Source, utcnow
+from store.models import Contact, ContactDecision, Decision, Image, Source, utcnow
 from store.terms import REVIEW_STATUSES
 
 
@@ -54,9 +55,10 @@ class FalsePositive:
 class Decisions:
     """Decisions, undo and history over one Database; false positives add to `allowlist`."""
 
-    def __init__(self, db: Database, allowlist: AllowList) -> None:
+    def __init__(self, db: Database, allowlist: AllowList, audit: Audit | None = None) -> None:
         self.db = db
         self.allowlist = allowlist
+        self.audit = audit or Audit(db)
 
     def record(
         self, sha256: str, status: str, *, reviewer: str, note: str | None = None, action: str = "decide"
@@ -133,27 +135,7 @@ class Decisions:
         action: str,
         undoes: int | None = None,
     ) -> int:
-        prev = conn.execute(select(Image.review_status).where(Image.sha256 == sha256)).scalar()
-        if prev is None:
-            raise DecisionRefused(f"no image {sha256} in the store")
-        now = utcnow()
-        conn.execute(
-            update(Image).where(Image.sha256 == sha256).values(review_status=status, reviewed_at=now)
-        )
-        return conn.execute(
-            self.db.insert(Decision)
-            .values(
-                image_sha256=sha256,
-                status=status,
-                reviewer=reviewer,
-                note=note,
-                decided_at=now,
-                action=action,
-                previous_status=prev,
-                undoes=undoes,
-            )
-            .returning(Decision.id)
-        ).scalar_one()
+        return decide_image(self.db, conn, sha256, status, reviewer, note, action, undoes)
 
     def record_many(self, shas: Sequence[str], status: str, *, reviewer: str, note: str | None = None) -> int:
         """One bulk decision over many images, all or nothing. Returns how many images it covered."""
@@ -166,7 +148,9 @@ class Decisions:
 
     def undo_last(self, reviewer: str) -> dict[str, Any] | None:
         """Undo `reviewer`'s most recent decision that is not undone yet, by appending a decision back to
-        the status it replaced. Refused when someone else changed that image since. None: nothing to undo."""
+        the status it replaced. Refused when someone else changed that image since. None: nothing to undo.
+        When that decision was on a contact (store/contacts.py), the whole of it is undone as one action
+        (`_undo_contact`)."""
         undone = aliased(Decision)
         with self.db.write() as conn:
             last = conn.execute(
@@ -179,6 +163,11 @@ class Decisions:
                 .order_by(Decision.id.desc())
                 .limit(1)
             ).first()
+            group = _last_contact_decision(conn, reviewer)
+            if group is not None and (
+                last is None or last.contact_decision_id == group.id or group.decided_at >= last.decided_at
+            ):
+                return self._undo_contact(conn, group, reviewer)
             if last is None:
                 return None
             current = conn.execute(
@@ -209,6 +198,104 @@ class Decisions:
             "allow_entries": left,
         }
 
+    def _undo_contact(self, conn: Connection, group: Any, reviewer: str) -> dict[str, Any]:
+        """Undo a decision on a contact as one action: the contact's status and auto-confirm go back, and
+        each image it decided goes back to its previous status, unless someone else decided that image
+        since (left as it is and listed in "skipped"). Refused when someone else decided the contact since.
+        Audited as contact_undo."""
+        undone = aliased(Decision)
+        taken_back = conn.execute(
+            select(Decision)
+            .where(Decision.contact_decision_id == group.id, ~exists().where(undone.undoes == Decision.id))
+            .order_by(Decision.image_sha256)
+        ).all()
+        shas = [d.image_sha256 for d in taken_back]
+        if shas:  # images before the contact row, as every writer (store/contacts.py)
+            conn.execute(
+                select(Image.sha256).where(Image.sha256.in_(shas)).order_by(Image.sha256).with_for_update()
+            ).all()
+        contact = conn.execute(select(Contact).where(Contact.id == group.contact_id).with_for_update()).one()
+        newer = conn.execute(
+            select(ContactDecision.reviewer)
+            .where(ContactDecision.contact_id == contact.id, ContactDecision.id > group.id)
+            .order_by(ContactDecision.id.desc())
+            .limit(1)
+        ).first()
+        if newer is not None and newer[0] != reviewer:
+            raise DecisionRefused(f"cannot undo: contact {contact.id} was decided after you by {newer[0]}")
+        now = utcnow()
+        back_id = conn.execute(
+            self.db.insert(ContactDecision)
+            .values(
+                contact_id=contact.id,
+                action="undo",
+                decision=group.decision,
+                status=group.previous_status,
+                previous_status=contact.status,
+                auto_confirm=group.previous_auto_confirm,
+                previous_auto_confirm=contact.auto_confirm,
+                reviewer=reviewer,
+                decided_at=now,
+                undoes=group.id,
+            )
+            .returning(ContactDecision.id)
+        ).scalar_one()
+        conn.execute(
+            update(Contact)
+            .where(Contact.id == contact.id)
+            .values(
+                status=group.previous_status,
+                auto_confirm=group.previous_auto_confirm,
+                decided_by=reviewer,
+                decided_at=now,
+            )
+        )
+        images, skipped, left = [], [], []
+        for d in taken_back:
+            current = conn.execute(select(Image.review_status).where(Image.sha256 == d.image_sha256)).scalar()
+            other = conn.execute(
+                select(Decision.reviewer)
+                .where(Decision.image_sha256 == d.image_sha256, Decision.id > d.id)
+                .order_by(Decision.id.desc())
+                .limit(1)
+            ).first()
+            if current != d.status or (other is not None and other[0] != reviewer):
+                skipped.append(d.image_sha256)
+                continue
+            back = d.previous_status or "pending"
+            decide_image(
+                self.db,
+                conn,
+                d.image_sha256,
+                back,
+                reviewer,
+                None,
+                "undo",
+                undoes=d.id,
+                contact_decision=back_id,
+            )
+            images.append(d.image_sha256)
+            left += decision_entries(conn, d.id)
+        # An allow-list entry the contact decision made stays in force, as after any undo; it is reported
+        # under its own key (the image-decision offer to remove entries takes an image decision's id).
+        detail = {"undone": group.id, "contact_decision": back_id, "images": len(images), "skipped": skipped}
+        self.audit.append(conn, reviewer, "contact_undo", f"contact:{contact.id}", detail)
+        return {
+            "id": back_id,
+            "contact": contact.id,
+            "type": contact.type,
+            "value": contact.value,
+            "sha256": None,
+            "undone": group.id,
+            "from": group.status,
+            "to": group.previous_status,
+            "decision": group.decision,
+            "images": images,
+            "skipped": skipped,
+            "allow_entries": [],
+            "contact_allow_entries": left,
+        }
+
     def history(
         self, *, reviewer: str | None = None, sha256: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
@@ -223,6 +310,56 @@ class Decisions:
                 decision_dict(d)
                 for d in conn.execute(q.order_by(Decision.id.desc()).offset(offset).limit(limit))
             ]
+
+
+def decide_image(
+    db: Database,
+    conn: Connection,
+    sha256: str,
+    status: str,
+    reviewer: str,
+    note: str | None,
+    action: str,
+    undoes: int | None = None,
+    contact_decision: int | None = None,
+) -> int:
+    """Append one image decision inside the caller's transaction and set the image's status: the one
+    write every decision goes through (single, bulk, undo, a contact's, the known-contact rule's)."""
+    prev = conn.execute(select(Image.review_status).where(Image.sha256 == sha256)).scalar()
+    if prev is None:
+        raise DecisionRefused(f"no image {sha256} in the store")
+    now = utcnow()
+    conn.execute(update(Image).where(Image.sha256 == sha256).values(review_status=status, reviewed_at=now))
+    return conn.execute(
+        db.insert(Decision)
+        .values(
+            image_sha256=sha256,
+            status=status,
+            reviewer=reviewer,
+            note=note,
+            decided_at=now,
+            action=action,
+            previous_status=prev,
+            undoes=undoes,
+            contact_decision_id=contact_decision,
+        )
+        .returning(Decision.id)
+    ).scalar_one()
+
+
+def _last_contact_decision(conn: Connection, reviewer: str) -> Any:
+    """`reviewer`'s newest decision on a contact that is not undone, or None."""
+    undone = aliased(ContactDecision)
+    return conn.execute(
+        select(ContactDecision)
+        .where(
+            ContactDecision.reviewer == reviewer,
+            ContactDecision.action != "undo",
+            ~exists().where(undone.undoes == ContactDecision.id),
+        )
+        .order_by(ContactDecision.id.desc())
+        .limit(1)
+    ).first()
 
 
 def _check_status(status: str) -> None:

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, func, or_, select
+from sqlalchemy import Connection, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from store.contacts import known_contact
 from store.database import Database
 from store.decisions import decision_dict
 from store.findings import is_live, live_findings
@@ -102,9 +103,10 @@ class ReviewQueue:
 
     @staticmethod
     def _order(q: Select[Any], sort: str) -> Select[Any]:
+        # Images that carry a known contact (one confirmed as a seller's) come first, in either order.
         if sort == "confidence":
-            return q.order_by(Scan.max_confidence.desc(), Scan.id.desc())
-        return q.order_by(Scan.id.desc())  # ids grow with insertion: newest scan first
+            return q.order_by(_known().desc(), Scan.max_confidence.desc(), Scan.id.desc())
+        return q.order_by(_known().desc(), Scan.id.desc())  # ids grow with insertion: newest scan first
 
     def page(self, f: QueueFilter | None = None, *, page: int = 1, per_page: int = 50) -> QueuePage:
         f = f or QueueFilter()
@@ -112,7 +114,9 @@ class ReviewQueue:
         base = self._filtered(self._latest_flagged(), f)
         with self.db.read() as conn, Session(conn) as session:
             rows = session.execute(
-                self._order(base, f.sort).offset((page - 1) * per_page).limit(per_page)
+                self._order(base.add_columns(_known().label("known")), f.sort)
+                .offset((page - 1) * per_page)
+                .limit(per_page)
             ).all()
             items = self._queue_items(conn, rows)
             counts = self._counts(conn, f)
@@ -179,6 +183,7 @@ class ReviewQueue:
                     "shops": sorted({s.shop_id for s in srcs if s.shop_id}),
                     "thumb": thumbs.get(scan.id),
                     "closeup": closeup,
+                    "known": bool(getattr(r, "known", False)),
                 }
             )
         return out
@@ -190,20 +195,26 @@ class ReviewQueue:
             cur = conn.execute(
                 self._latest_flagged()
                 .where(Image.sha256 == sha256)
-                .with_only_columns(Scan.id, Scan.max_confidence)
+                .with_only_columns(Scan.id, Scan.max_confidence, _known())
             ).first()
             if cur is None:
                 return None
             q = self._filtered(self._latest_flagged(), f).where(Image.sha256 != sha256)
-            conf = cur.max_confidence or 0.0
+            conf, k, known = cur.max_confidence or 0.0, _known(), int(cur[2])
             if f.sort == "confidence":
                 c = func.coalesce(Scan.max_confidence, 0.0)
                 after = or_(c < conf, and_(c == conf, Scan.id < cur.id))
                 before = or_(c > conf, and_(c == conf, Scan.id > cur.id))
-                order = (c.desc(), Scan.id.desc()) if direction > 0 else (c.asc(), Scan.id.asc())
+                order = (
+                    (k.desc(), c.desc(), Scan.id.desc())
+                    if direction > 0
+                    else (k.asc(), c.asc(), Scan.id.asc())
+                )
             else:
                 after, before = Scan.id < cur.id, Scan.id > cur.id
-                order = (Scan.id.desc(),) if direction > 0 else (Scan.id.asc(),)
+                order = (k.desc(), Scan.id.desc()) if direction > 0 else (k.asc(), Scan.id.asc())
+            # known-contact images first: "after" = less known, or as known and after in the sort
+            after, before = or_(k < known, and_(k == known, after)), or_(k > known, and_(k == known, before))
             q = q.where(after if direction > 0 else before).order_by(None).order_by(*order).limit(1)
             row = conn.execute(q.with_only_columns(Image.sha256)).first()
             return row[0] if row else None
@@ -356,6 +367,11 @@ class ReviewQueue:
                         "confidence": f.get("confidence"),
                         "rules_version": r.Scan.rules_version,
                     }
+
+
+def _known() -> Any:
+    """1 when the image carries a known contact, else 0 (a sort key both backends order the same)."""
+    return case((known_contact(), 1), else_=0)
 
 
 def _like_literal(s: str) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, aliased
 
 from detectors.allowlist import Allowed
 from store.allowlist import active_entries
+from store.contacts import link_scan, link_sighting
 from store.database import OverDatabase
 from store.findings import flags_image, live_findings
 from store.models import (
@@ -197,6 +198,8 @@ class Store(OverDatabase):
                 page_url=page_url,
                 error=error,
             )
+            if sha256:
+                link_sighting(self.db, conn, sha256, shop_id)
 
     def save_scan(
         self,
@@ -267,10 +270,13 @@ class Store(OverDatabase):
             # it; rowcount is unreliable next to the implicit RETURNING SQLAlchemy adds for the key).
             row = conn.execute(ins.returning(Scan.id)).first()
             if row is None:
+                link_sighting(self.db, conn, sha, meta.get("shop_id"))  # seen again, maybe in a new shop
                 return False
             if replace:
                 conn.execute(delete(Evidence).where(Evidence.scan_id == row[0]))
             self._save_evidence(conn, row[0], evidence)
+            # Contacts in the same transaction: a result and its contacts commit (or roll back) together.
+            link_scan(self.db, conn, sha, findings)
             return True
 
     def _save_evidence(self, conn: Connection, scan_id: int, evidence: Sequence[EvidenceBlob]) -> None:

@@ -1,6 +1,7 @@
 """ReviewStore: the review state (web app and `qqscan review`) over one Database, split by concern:
 accounts and login sessions (store/accounts.py), decisions with undo (store/decisions.py), the allow-list
-(store/allowlist.py), the audit log (store/audit.py) and the queue's reads (store/queue.py).
+(store/allowlist.py), the audit log (store/audit.py), the queue's reads (store/queue.py) and contacts
+across images and shops (store/contacts.py).
 
 Everything a person does is appended, never rewritten: decisions (an undo is a new row that points at the
 one it undoes), allow-list removals (a timestamp on the entry), logins and account changes (audit rows).
@@ -14,6 +15,7 @@ from __future__ import annotations
 from store.accounts import Accounts
 from store.allowlist import AllowList
 from store.audit import Audit
+from store.contacts import Contacts
 from store.database import Database, OverDatabase
 from store.decisions import Decisions
 from store.queue import ReviewQueue
@@ -28,8 +30,9 @@ class ReviewStore(OverDatabase):
         self.audit = Audit(self.db)
         self.accounts = Accounts(self.db, self.audit)
         self.allowlist = AllowList(self.db, self.audit)
-        self.decisions = Decisions(self.db, self.allowlist)
+        self.decisions = Decisions(self.db, self.allowlist, self.audit)
         self.queue = ReviewQueue(self.db)
+        self.contacts = Contacts(self.db, self.audit, self.allowlist)
 
 
 def pending_by_age(

@@ -11,3 +11,7 @@ CONTACT_TYPES = ("qq", "qq_group", "phone", "wechat", "qrcode", "solicitation")
 REVIEW_STATUSES = ("pending", "violation", "false_positive", "escalated")
 DECISIONS = ("violation", "false_positive", "escalated")  # what a moderator can decide ("pending" = reset)
 ROLES = ("moderator", "admin")  # review accounts; the users table's check constraint holds the same
+# A contact's status (store/contacts.py): "seller" = confirmed as a seller's (a known contact); the contacts
+# table's check constraint (migration 0007) holds the same four.
+CONTACT_STATUSES = ("new", "seller", "allowed", "escalated")
+CONTACT_SORTS = ("shops", "images", "newest")  # the contacts page's orders: spread first
