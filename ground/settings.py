@@ -224,6 +224,9 @@ _TABLE = [
     _s("REVIEW_PROXY_HOPS", 0, "int", "review", "reverse proxies in front of `qqscan review serve` whose "
        "X-Forwarded-For gives the client address (login limits, audit, sessions); 0 = none, the socket's "
        "peer is the client. Set it only when the app is reachable through those proxies alone", minimum=0),
+    _s("KNOWN_CONTACT_AUTO_CONFIRM", False, "bool", "review", "confirming a contact as a seller's (web app "
+       "or `qqscan contacts decide`) also confirms, as they are stored, later images that carry it (decided "
+       "by `rule known-contact`, audited as auto_confirm); off: they only go first in the queue, badged"),
     _s("CONFIG", None, "path", "cli", "a TOML file of settings (keys are these names); the environment "
        "overrides it; also `qqscan --config`"),
 ]
