@@ -219,6 +219,9 @@ _TABLE = [
     _s("CRAWL_CRON", None, "str", "cron", "default crawl schedule as a cron expression (local time)"),
     _s("CRAWL_INTERVAL", 3600, "int", "cron", "default crawl schedule in seconds, when no cron expression"),
     # Review and CLI
+    _s("REVIEW_TOKEN", None, "str", "review", "a personal token (`qqscan users token NAME`) proving the "
+       "`--as` account of terminal decisions without typing its password (scripts); revoked by logging the "
+       "account out everywhere"),
     _s("REVIEWER", None, "str", "review", "the account terminal decisions are made as "
        "(`qqscan review decide --as`)"),
     _s("REVIEW_PROXY_HOPS", 0, "int", "review", "reverse proxies in front of `qqscan review serve` whose "

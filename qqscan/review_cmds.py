@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,7 +130,9 @@ def resolve(store: ReviewStore, prefix: str) -> str:
 
 
 def _reviewer(store: ReviewStore, name: str | None, *, admin: bool = False) -> UserInfo:
-    """The enabled account acting here; an admin one when `admin`."""
+    """The enabled account acting here, proven by its password (asked on a terminal) or its personal token
+    (QQSCAN_REVIEW_TOKEN); an admin one when `admin`. Who proved it from where (OS user, host) goes to the
+    audit log. Anything less is refused (exit 1) before anything is written."""
     if not name:
         raise click.UsageError("say who you are: --as NAME or QQSCAN_REVIEWER=NAME (a review account)")
     user = next((u for u in store.accounts.users() if u.name == name), None)
@@ -142,7 +145,36 @@ def _reviewer(store: ReviewStore, name: str | None, *, admin: bool = False) -> U
         raise click.ClickException(f"review account {name!r} is disabled")
     if admin and not user.is_admin:
         raise click.ClickException(f"{name} is a {user.role}: editing the allow-list needs an admin account")
+    _authenticate(store, user)
     return user
+
+
+def _authenticate(store: ReviewStore, user: UserInfo) -> None:
+    import getpass
+    import socket
+
+    token = cli_settings()["QQSCAN_REVIEW_TOKEN"]
+    if token:
+        proven, how = store.accounts.session_user(user.id, token) is not None, "token"
+    elif _interactive():
+        password = click.prompt(f"Password for {user.name}", hide_input=True, err=True)
+        proven, how = store.accounts.verify(user.name, password) is not None, "password"
+    else:
+        fail(
+            f"acting as {user.name} needs its password (asked on a terminal) or its personal token in "
+            f"QQSCAN_REVIEW_TOKEN (`qqscan users token {user.name}`)",
+            ExitCode.FOUND,
+        )
+    if not proven:
+        what = "wrong password" if how == "password" else "the token is not theirs, or expired or revoked"
+        fail(f"cannot act as {user.name}: {what}", ExitCode.FOUND)
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        os_user = str(os.getuid())
+    detail = {"auth": how, "os_user": os_user, "host": socket.gethostname()}
+    with store.db.write() as conn:
+        store.audit.append(conn, user.name, "terminal_auth", None, detail)
 
 
 AS_OPTION = setting_option(

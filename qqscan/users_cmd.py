@@ -60,6 +60,34 @@ def _password_for(store: ReviewStore, name: str, password_stdin: bool, *, exists
     return read_password(name, password_stdin)
 
 
+@users.command("token")
+@click.argument("name")
+@click.option("--days", type=click.FloatRange(min=0.01, max=366), default=90, show_default=True)
+@STDIN_OPTION
+def token(name: str, days: float, password_stdin: bool) -> None:
+    """A personal token for NAME's terminal decisions (QQSCAN_REVIEW_TOKEN), after NAME's password.
+    Printed once (only its hash is kept); listed under `sessions`, ended by `logout`."""
+    import getpass
+    import socket
+
+    with _account_store() as store:
+        user = next((u for u in store.accounts.users() if u.name == name), None)
+        if user is None or user.disabled:
+            raise click.ClickException(f"no enabled user {name!r}")
+        if password_stdin:
+            password = read_password(name, True)
+        else:
+            password = click.prompt(f"Password for {name}", hide_input=True, err=True)
+        if store.accounts.verify(name, password) is None:
+            raise click.ClickException(f"cannot issue a token for {name}: wrong password")
+        label = f"qqscan terminal token ({getpass.getuser()}@{socket.gethostname()})"
+        issued = store.accounts.issue_token(user.id, days=days, label=label)
+        with store.db.write() as conn:
+            store.audit.append(conn, name, "token_issued", name, {"days": days, "label": label})
+    click.echo(issued)
+    say(f"token for {name}, valid {days:g} days: export QQSCAN_REVIEW_TOKEN=... (shown once)", err=True)
+
+
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per account.")
 def list_(as_json: bool) -> None:

@@ -163,6 +163,11 @@ class Accounts:
             )
         return token
 
+    def issue_token(self, user_id: int, *, days: float, label: str) -> str:
+        """A personal token for terminal decisions: a session that lasts `days` and is listed (with
+        `label`), ended and revoked like a browser's (`log out everywhere` ends it too)."""
+        return self.start_session(user_id, hours=days * 24, user_agent=label)
+
     def session_user(self, user_id: int, token: str | None) -> UserInfo | None:
         """The user of a live session: the token's row exists, is the user's and has not expired. None
         for a logged-out, ended, expired or foreign token (or none)."""

@@ -106,9 +106,29 @@ def seeded(url: str) -> str:
     return url
 
 
+_tokens: dict[tuple[str, str], str] = {}
+
+
+def token_for(url: str, name: str) -> str:
+    """NAME's personal token, issued as `qqscan users token NAME` does (after its password)."""
+    if (url, name) not in _tokens:
+        args = ["users", "token", name, "--password-stdin"]
+        r = CliRunner().invoke(cli, args, input=PW + "\n", env={"QQSCAN_DATABASE_URL": url})
+        assert r.exit_code == 0, r.output
+        _tokens[url, name] = r.stdout.strip()
+    return _tokens[url, name]
+
+
 def run(url: str, *args: str, input: str | None = None, env: dict[str, str | None] | None = None) -> Result:
+    """`qqscan ARGS` on the store at url. The account named by --as (or QQSCAN_REVIEWER) proves itself with
+    its personal token, unless the test sets QQSCAN_REVIEW_TOKEN itself."""
     full_env: dict[str, str | None] = {"QQSCAN_DATABASE_URL": url, "QQSCAN_REVIEWER": None}
     full_env.update(env or {})
+    acting = args[args.index("--as") + 1] if "--as" in args[:-1] else full_env.get("QQSCAN_REVIEWER")
+    if acting and "QQSCAN_REVIEW_TOKEN" not in full_env:
+        with ReviewStore(url) as s:
+            known = any(u.name == acting and not u.disabled for u in s.accounts.users())
+        full_env["QQSCAN_REVIEW_TOKEN"] = token_for(url, acting) if known else None
     return CliRunner().invoke(cli, list(args), input=input, env=full_env, catch_exceptions=False)
 
 
@@ -399,6 +419,31 @@ def test_decide_needs_a_real_enabled_user(seeded: str) -> None:
     with store(seeded) as s:
         assert Store(s.db).count("decisions") == 0
         assert s.queue.page(QueueFilter(status=None)).counts["pending"] == 4
+
+
+def test_acting_as_an_account_needs_its_password_or_token(seeded: str) -> None:
+    """Issue #21 item 7: --as alone proves nothing. Without a terminal to ask the password on and without a
+    token, or with a wrong or revoked token, the command exits 1 and writes nothing."""
+    decide = ("review", "decide", SHA_B, "--status", "violation", "--as", "root")
+    r = run(seeded, *decide, env={"QQSCAN_REVIEW_TOKEN": None})
+    assert r.exit_code == 1 and "needs its password" in r.output and "qqscan users token root" in r.output
+    r = run(seeded, *decide, env={"QQSCAN_REVIEW_TOKEN": token_for(seeded, "bob")})  # bob's is not root's
+    assert r.exit_code == 1 and "cannot act as root" in r.output
+    wrong = run(seeded, "users", "token", "root", "--password-stdin", input="not the password\n")
+    assert wrong.exit_code == 1 and "wrong password" in wrong.output and wrong.stdout.count("\n") <= 1
+    with store(seeded) as s:
+        assert Store(s.db).count("decisions") == 0
+        assert not [a for a in s.audit.log(limit=1000) if a["action"] == "terminal_auth"]
+    ok(run(seeded, *decide))  # with root's own token
+    with store(seeded) as s:
+        (auth,) = [a for a in s.audit.log(actor="root") if a["action"] == "terminal_auth"]
+        assert auth["detail"]["auth"] == "token"
+        assert auth["detail"]["host"] and auth["detail"]["os_user"]
+    ok(run(seeded, "users", "logout", "root"))  # log out everywhere: the token goes too
+    revoked = {"QQSCAN_REVIEW_TOKEN": token_for(seeded, "root")}
+    r = run(seeded, *decide[:4], "pending", "--as", "root", env=revoked)
+    assert r.exit_code == 1 and "expired or revoked" in r.output
+    assert status_of(seeded, SHA_B) == "violation"
 
 
 def test_bulk_decide_and_undo(seeded: str) -> None:
