@@ -144,3 +144,6 @@ from qqscan.users_cmd import users as _users  # noqa: E402
 
 cli.add_command(_review)
 cli.add_command(_users)
+from qqscan.contacts_cmd import contacts as _contacts  # noqa: E402
+
+cli.add_command(_contacts)
