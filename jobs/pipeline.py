@@ -107,8 +107,9 @@ def scan_bytes(
 
     engine = engine or get_engine()
     using = using or detectors.detector()
-    # QR decoding (zxing-cpp, OpenCV as fallback; both release the GIL) runs beside OCR: the OCR runtime's threads leave a core idle
-    # part of the time (Python pre/post-processing between inferences), and QR fills it.
+    # QR decoding (zxing-cpp, OpenCV as fallback; both release the GIL) runs beside OCR: the OCR runtime's
+    # threads leave a core idle part of the time (Python pre/post-processing between inferences), and QR
+    # fills it.
     qr = _QR_POOL.submit(lambda: [c for fr in frames for c in decode_qr(fr.pixels, fr.index)])  # type: ignore[arg-type]
     lines = read_frames(frames, engine, enhance, extension_triggers=using.extension_triggers)
     codes = qr.result()
