@@ -404,3 +404,61 @@ class ContactDecision(Base):
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     undoes: Mapped[int | None] = mapped_column(ForeignKey("contact_decisions.id"))
+
+
+# --- near-duplicate images (migration 0008; store/neardup.py) ---------------------------------------------
+
+HASH_BANDS = 16  # a 256-bit hash as 16 bands of 16 bits, one indexed column each (multi-index hashing)
+
+
+class ImageHash(Base):
+    """A perceptual hash of an image's first frame (ocr/phash.py): variant 0 of the whole frame, 1 of what a
+    uniform frame surrounds (when it has one). b00..b15 are its 16-bit bands, b00 the first 4 hex digits:
+    a hash within 16 * (r + 1) - 1 bits of another equals it within r bits in at least one band, so the
+    lookup asks each band's index for the few values near the query's (store/neardup.py)."""
+
+    __tablename__ = "image_hashes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    image_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256", ondelete="CASCADE"))
+    variant: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))  # 64 hex digits, PDQ's order
+    quality: Mapped[int] = mapped_column(Integer)  # 0..100: PDQ's gradient quality of the 64x64
+    b00: Mapped[int] = mapped_column(Integer)
+    b01: Mapped[int] = mapped_column(Integer)
+    b02: Mapped[int] = mapped_column(Integer)
+    b03: Mapped[int] = mapped_column(Integer)
+    b04: Mapped[int] = mapped_column(Integer)
+    b05: Mapped[int] = mapped_column(Integer)
+    b06: Mapped[int] = mapped_column(Integer)
+    b07: Mapped[int] = mapped_column(Integer)
+    b08: Mapped[int] = mapped_column(Integer)
+    b09: Mapped[int] = mapped_column(Integer)
+    b10: Mapped[int] = mapped_column(Integer)
+    b11: Mapped[int] = mapped_column(Integer)
+    b12: Mapped[int] = mapped_column(Integer)
+    b13: Mapped[int] = mapped_column(Integer)
+    b14: Mapped[int] = mapped_column(Integer)
+    b15: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("image_sha256", "variant", name="uq_image_hashes_image_variant"),
+        *(Index(f"ix_image_hashes_b{i:02d}", f"b{i:02d}") for i in range(HASH_BANDS)),
+    )
+
+
+class ImageGroup(Base):
+    """An image's near-duplicate group, set once when its first hash is stored: the group of the nearest
+    image stored before it within the distance (its own sha256 when there was none), and the rejected image
+    it re-uploads (a near-duplicate whose review status was "violation" then), if any."""
+
+    __tablename__ = "image_groups"
+
+    image_sha256: Mapped[str] = mapped_column(
+        ForeignKey("images.sha256", ondelete="CASCADE"), primary_key=True
+    )
+    group_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    nearest_sha256: Mapped[str | None] = mapped_column(String(64))
+    distance: Mapped[int | None] = mapped_column(Integer)  # bits to nearest_sha256
+    reupload_of: Mapped[str | None] = mapped_column(String(64), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
