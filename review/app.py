@@ -101,6 +101,7 @@ def create_app(
         REVIEW_PROXY_HOPS=settings["QQSCAN_REVIEW_PROXY_HOPS"],
         REVIEW_SESSION_HOURS=12,
         REVIEW_PER_PAGE=50,
+        KNOWN_CONTACT_AUTO_CONFIRM=bool(settings["QQSCAN_KNOWN_CONTACT_AUTO_CONFIRM"]),
     )
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):

@@ -38,6 +38,7 @@ from typing import Any
 from flask import Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from review import contacts_views
 from review.auth import current_store
 from store.decisions import DecisionRefused, ScopeRefused
 from store.findings import is_live
@@ -270,6 +271,7 @@ def detail(sha: str) -> Any:
         seen=last,
         decisions=DECISIONS,
         offer=undone_offer(item),
+        contacts=store.contacts.of_image(sha),
     )
 
 
@@ -382,6 +384,8 @@ def undo() -> Any:
     if done is None:
         flash("Nothing to undo: you have no decision left to take back.", "info")
         return redirect(back, 303)
+    if done.get("contact") is not None:  # a decision on a contact: undone whole (store/decisions.py)
+        return _undone_contact(done)
     flash(
         f"Undone: {done['sha256'][:12]} is back to {done['to'].replace('_', ' ')} "
         f"(was {done['from'].replace('_', ' ')}).",
@@ -394,6 +398,20 @@ def undo() -> Any:
               f"{stays}: " + "; ".join(describe_entry(e) for e in left) + ".", "info")  # fmt: skip
         return redirect(url_for("detail", sha=done["sha256"], undone=done["undone"], **params), 303)
     return redirect(url_for("detail", sha=done["sha256"], **params), 303)
+
+
+def _undone_contact(done: dict[str, Any]) -> Any:
+    n, skipped = len(done["images"]), done["skipped"]
+    said = f"Undone: contact {done['type']} {done['value']} is back to {done['to']} and {n} image"
+    said += f"{'s' if n != 1 else ''} to their previous status."
+    if skipped:
+        said += " Left as others decided them since: " + ", ".join(s[:12] for s in skipped) + "."
+    flash(said, "ok")
+    left = done.get("contact_allow_entries") or []
+    if left:
+        flash("The allow-list entry it made stays in force: " + "; ".join(describe_entry(e) for e in left)
+              + ". An admin removes it on the allow-list page.", "info")  # fmt: skip
+    return redirect(url_for("contact", cid=done["contact"]), 303)
 
 
 def describe_entry(e: dict[str, Any]) -> str:
@@ -492,3 +510,4 @@ def register(app: Flask) -> None:
     app.add_url_rule("/undo/allow", "undo_allow", undo_allow, methods=["POST"])
     app.add_url_rule("/history", "history", history)
     app.add_url_rule("/blob/<sha>", "blob", blob)
+    contacts_views.register(app)

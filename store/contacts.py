@@ -398,6 +398,17 @@ class Contacts:
             "timeline": timeline,
         }
 
+    def of_image(self, sha256: str) -> list[dict[str, Any]]:
+        """The contacts an image carries (live or allow-listed here), most shops first."""
+        q = (
+            select(*Contact.__table__.c, ContactImage.live)
+            .join(ContactImage, ContactImage.contact_id == Contact.id)
+            .where(ContactImage.image_sha256 == sha256)
+            .order_by(Contact.shops.desc(), Contact.id)
+        )
+        with self.db.read() as conn:
+            return [{**_contact_dict(r), "live": bool(r.live)} for r in conn.execute(q)]
+
     def search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
         """Contacts a pasted number or id names: its canonical value under every type (raw digits with
         spaces, dashes or +86 find the QQ number and the phone), then values containing it."""
