@@ -411,7 +411,7 @@ class Contacts:
 
     def search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
         """Contacts a pasted number or id names: its canonical value under every type (raw digits with
-        spaces, dashes or +86 find the QQ number and the phone), then values containing it."""
+        spaces, dashes or +86 find the QQ number and the phone); when none is, values containing it."""
         text = (text or "").strip()[:500]
         if not text:
             return []
@@ -422,7 +422,7 @@ class Contacts:
             rows = list(exact)
             digits = re.sub(r"\D", "", text)
             needle = digits if len(digits) >= 5 and len(digits) >= len(re.sub(r"\s", "", text)) - 4 else text
-            if len(needle) >= 4 and len(rows) < limit:
+            if len(needle) >= 4 and not rows:  # a whole value found is the answer; else values containing it
                 like = (
                     "%" + needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 )
