@@ -342,7 +342,7 @@ class Contacts:
                 .limit(image_limit)
             ).all()
             shas = [r.image_sha256 for r in rows]
-            thumbs = _thumbs(conn, shas)
+            pictures = _pictures(conn, shas, c.type, c.value)
             shops_of: dict[str, set[str]] = {s: set() for s in shas}
             if shas:
                 for sha, shop in conn.execute(
@@ -372,7 +372,8 @@ class Contacts:
                 "review_status": r.review_status,
                 "width": r.width,
                 "height": r.height,
-                "thumb": thumbs.get(r.image_sha256),
+                "thumb": pictures[r.image_sha256].get("thumb"),
+                "closeup": pictures[r.image_sha256].get("closeup"),
                 "shops": sorted(shops_of[r.image_sha256]),
             }
             for r in rows
@@ -604,19 +605,40 @@ class Contacts:
         }
 
 
-def _thumbs(conn: Connection, shas: Sequence[str]) -> dict[str, str]:
-    """Each image's first kept frame (its newest scan's), for thumbnails."""
+def _pictures(conn: Connection, shas: Sequence[str], kind: str, value: str) -> dict[str, dict[str, str]]:
+    """Per image, from its newest scan: "thumb", the first kept frame, and "closeup", the crop around the
+    first finding that carries this contact (the evidence box at thumbnail size)."""
     if not shas:
         return {}
     newer = aliased(Scan)  # the newest-scan anti-join of store.results (which imports this module)
     newest = ~exists().where(newer.image_sha256 == Scan.image_sha256, newer.id > Scan.id)
-    out: dict[str, str] = {}
+    scans = {
+        row.id: row
+        for row in conn.execute(
+            select(Scan.id, Scan.image_sha256, Scan.findings).where(Scan.image_sha256.in_(list(shas)), newest)
+        )
+    }
+    out: dict[str, dict[str, str]] = {s: {} for s in shas}
+    if not scans:
+        return out
     q = (
-        select(Scan.image_sha256, Evidence.blob_sha256)
-        .join(Evidence, Evidence.scan_id == Scan.id)
-        .where(Scan.image_sha256.in_(list(shas)), newest, Evidence.kind == "frame")
-        .order_by(Evidence.frame.desc())  # the last write per image wins: its lowest frame
+        select(Evidence.scan_id, Evidence.kind, Evidence.finding, Evidence.blob_sha256)
+        .where(Evidence.scan_id.in_(list(scans)))
+        .order_by(Evidence.frame.desc())  # the last write per scan wins: its lowest frame
     )
-    for sha, blob in conn.execute(q):
-        out[sha] = blob
+    crops: dict[int, dict[int, str]] = {}
+    for scan_id, ev_kind, index, blob in conn.execute(q):
+        if ev_kind == "frame":
+            out[scans[scan_id].image_sha256]["thumb"] = blob
+        else:
+            crops.setdefault(scan_id, {})[index] = blob
+    for scan_id, row in scans.items():
+        for i, f in enumerate(row.findings or []):
+            if (
+                i in crops.get(scan_id, {})
+                and f.get("type") == kind
+                and canonical(kind, f.get("value")) == value
+            ):
+                out[row.image_sha256]["closeup"] = crops[scan_id][i]
+                break
     return out

@@ -26,9 +26,11 @@ def sha(n: str) -> str:
 
 
 def frame() -> list[EvidenceBlob]:
-    data = png(300, 400)
-    return [EvidenceBlob(kind="frame", frame=0, finding=-1, content_type="image/png", data=data, width=300,
-                         height=400)]  # fmt: skip
+    """A kept frame and a crop around finding 0, as jobs.evidence keeps them."""
+    return [
+        EvidenceBlob("frame", 0, -1, "image/png", png(300, 400), 300, 400),
+        EvidenceBlob("crop", 0, 0, "image/png", png(120, 40), 120, 40, scale=2.0),
+    ]
 
 
 @pytest.fixture
@@ -73,9 +75,9 @@ def test_a_contact_across_three_shops_decided_undone_and_known_in_the_queue(site
     assert page.locator("#contact-shops li").count() == 3
     thumbs = page.locator("#thumbs .contact-thumb")
     assert thumbs.count() == 3
-    assert all(
-        page.locator("#thumbs img").nth(i).evaluate("i => i.complete && i.naturalWidth > 0") for i in range(3)
-    )
+    pictures = page.locator("#thumbs img.thumb-closeup, #thumbs img.thumb-large")
+    assert pictures.count() == 6  # each image's close-up of the number and its page
+    assert all(pictures.nth(i).evaluate("i => i.complete && i.naturalWidth > 0") for i in range(6))
     contact_url = page.url
 
     page.fill("#contact-note", "same seller QQ in three shops")
