@@ -346,8 +346,8 @@ def results(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
 def status(as_json: bool) -> None:
     """Queue depths, started/scheduled/failed jobs, workers, and recent throughput from the store."""
+    from jobs.presence import presence
     from jobs.queueing import Policy, job_queue
-    from worker.presence import presence
 
     conn = _redis()
     policy = Policy.from_settings(cli_settings())

@@ -80,7 +80,7 @@ def check_workers(settings: Settings, minimum: int, local: bool) -> Check:
     url = redis_url(settings)
 
     def probe() -> str:
-        from worker.presence import presence
+        from jobs.presence import presence
 
         conn = connect(url)
         try:

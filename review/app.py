@@ -107,6 +107,7 @@ def create_app(
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = store.accounts.secret_key()
     app.extensions["qqscan_review_store"] = store
+    app.extensions["qqscan_settings"] = settings  # the dashboard reaches Redis with them
     hops = int(app.config["REVIEW_PROXY_HOPS"])
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
@@ -118,10 +119,11 @@ def create_app(
     init_auth(app)  # login check, then the login rate limit: both before the CSRF check
     CSRFProtect(app)
 
-    from review import admin, views
+    from review import admin, dashboard, views
 
     views.register(app)
     admin.register(app)
+    dashboard.register(app)
 
     app.after_request(_security_headers)
     app.after_request(_note_user)

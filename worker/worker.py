@@ -46,6 +46,7 @@ It builds one Scanner (jobs.scanner) from them and hands it to the jobs it runs 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -69,6 +70,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 
 from ground.settings import Settings
 from jobs.memory import rss_mb
+from jobs.presence import LAST_JOB_FIELD, RSS_FIELD, pid_alive
 from jobs.queueing import SERIALIZER, GuardedJob, Policy, enqueue_reconcile, patient, reconcile_due
 from jobs.scanner import Scanner
 from worker import logs, metrics
@@ -99,21 +101,6 @@ def _run_scheduler(scheduler: SpawnedScheduler, level: int, parent_pid: int) -> 
     logs.configure(level, scheduler.log_kind)
     scheduler.reconcile_policy = scheduler.policy  # set here: a burst worker's inline pass does not queue it
     run(scheduler)
-
-
-def pid_alive(pid: int) -> bool:
-    """A process with this pid exists on this host and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 _fork_hook = False
@@ -566,6 +553,10 @@ class ScanWorker(SimpleWorker):
             extra={"job": {"job_id": job.id, "function": job.func_name, "target": what,
                            "outcome": outcome.label, "ms": int(seconds * 1000)}},
         )
+        # the dashboard's "last job" and RSS per worker, beside RQ's own fields of this worker's registration
+        last = {"id": job.id, "outcome": outcome.label, "target": str(what)[:300], "at": utcformat(now())}
+        fields = {LAST_JOB_FIELD: json.dumps(last), RSS_FIELD: f"{rss_mb():.0f}"}
+        self.connection.hset(self.key, mapping=fields)
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         # The job body is over: no renewal may race RQ's bookkeeping that ends it.
