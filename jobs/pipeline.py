@@ -18,6 +18,7 @@ from detectors.engine import TextDetector
 from detectors.qrcode import qr_findings
 from ocr.decode import DecodeError, DecodeLimits, decode_image
 from ocr.engine import OcrEngine
+from ocr.phash import neardup_hashes
 from ocr.qr import decode_qr
 from ocr.reader import read_frames
 from ocr.types import OcrLine
@@ -38,7 +39,7 @@ class ScanResult:
     lines: list[OcrLine] = field(default_factory=list)
     ms: int = 0
     error: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)  # width, height, format, frames, bytes
+    meta: dict[str, Any] = field(default_factory=dict)  # width, height, format, frames, bytes, phash
     evidence: list[EvidenceBlob] = field(default_factory=list)  # kept for review (scan_bytes keep_evidence)
     rules_version: str = ""  # of the detector that read it ("" when nothing was read)
     solicitation_flags: bool = True  # QQSCAN_SOLICITATION_FLAGS as the scan was made (detectors.policy)
@@ -127,6 +128,11 @@ def scan_bytes(
         "frames": len(frames),
         "bytes": len(data),
         "engine_version": engine.version,
+        # perceptual hashes of the first frame: Store.save_scan links near-duplicates (store/neardup.py)
+        "phash": [
+            {"hash": h.hex, "quality": h.quality}
+            for h in neardup_hashes(first.pixels)  # type: ignore[arg-type]
+        ],
     }
     result = ScanResult(
         source=source,

@@ -133,32 +133,49 @@ def pdq_hash(pixels: np.ndarray) -> Pdq:
 
 FRAME_TOL = 4  # grey levels a frame line's pixels may stray from the frame colour (JPEG keeps flat areas)
 FRAME_OFF = 0.02  # share of a line allowed outside that (a speck, a compression artefact)
-FRAME_RING = 8  # lines past the frame still mostly frame colour (JPEG ringing, one 8x8 block): taken too
+FRAME_RING = 8  # JPEG's block side: ringing stays inside the blocks the frame's edge crosses
 
 
-def frame_inside(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of what a uniform frame surrounds, or None when the image has none.
-
-    A frame: lines of one colour (the median of the outermost pixels) on all four sides, each line with at
-    most 2% of its pixels off by more than 4 grey levels, at most a quarter of the image per side. A page's
-    own blank margin counts as a frame too: a bordered copy loses its border and that margin alike."""
-    grey = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY) if pixels.ndim == 3 else pixels
-    h, w = grey.shape
+def _peel(grey: np.ndarray, ring: bool) -> tuple[int, int, int, int]:
+    """Lines of the perimeter's colour on each side (top, bottom, left, right), at most a quarter a side."""
     colour = int(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
 
-    def depth(lines: np.ndarray) -> int:  # lines from the outside in
+    def depth(lines: np.ndarray, from_end: bool) -> int:  # lines from the outside in
         off = (np.abs(lines[: len(lines) // 4].astype(np.int16) - colour) > FRAME_TOL).mean(axis=1)
         outside = off > FRAME_OFF
         k = int(outside.argmax()) if outside.any() else len(off)
-        stop = min(len(off), k + FRAME_RING)
-        while 0 < k < stop and off[k] <= 0.5:
+        # JPEG rings inside the 8x8 blocks an added frame's edge crosses: the frame lines of the block where
+        # the picture starts are taken while mostly frame colour (never past that block: the picture's own
+        # lines start there and may be as sparse, e.g. text).
+        n = len(lines)
+        while ring and 0 < k < len(off) and off[k] <= 0.5 and ((n - k) if from_end else k) % FRAME_RING:
             k += 1
         return k
 
-    top, bottom, left, right = depth(grey), depth(grey[::-1]), depth(grey.T), depth(grey.T[::-1])
-    if min(top, bottom, left, right) == 0:
-        return None
-    return top, h - bottom, left, w - right
+    return depth(grey, False), depth(grey[::-1], True), depth(grey.T, False), depth(grey.T[::-1], True)
+
+
+def frame_layers(pixels: np.ndarray, layers: int = 3) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of what each uniform frame around the picture surrounds, outermost first;
+    [] when the picture runs to its edges.
+
+    A frame: lines of one colour (the median of the outermost pixels), each line with at most 2% of its
+    pixels off by more than 4 grey levels, at most a quarter of the image per side, on any of the sides (a
+    page whose text runs into its right edge has a margin on three). Peeled up to `layers` times, each
+    with the new perimeter's colour: a white border around a page's near-white margin may come off with
+    the margin or before it, depending on a few grey levels, so every layer is kept (neardup_hashes)."""
+    grey = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY) if pixels.ndim == 3 else pixels
+    top, bottom, left, right = 0, grey.shape[0], 0, grey.shape[1]
+    out: list[tuple[int, int, int, int]] = []
+    for attempt in range(layers):
+        if bottom - top < 2 * MIN_DIM or right - left < 2 * MIN_DIM:
+            break
+        t, b, lf, r = _peel(grey[top:bottom, left:right], ring=attempt == 0)
+        if not (t or b or lf or r):
+            break
+        top, bottom, left, right = top + t, bottom - b, left + lf, right - r
+        out.append((top, bottom, left, right))
+    return out
 
 
 def area_hash(pixels: np.ndarray) -> Pdq:
@@ -171,13 +188,14 @@ def area_hash(pixels: np.ndarray) -> Pdq:
 
 
 def neardup_hashes(pixels: np.ndarray) -> list[Pdq]:
-    """The hashes a scan stores for one frame: the whole frame's, then the inside of its frame if it has one
-    (store/neardup.py matches an image when any of its hashes is near any of the other's)."""
+    """The hashes a scan stores for one frame: the whole frame's, then the inside of each uniform frame
+    around it (frame_layers), without repeats. store/neardup.py matches two images when any hash of one is
+    near any hash of the other, so a copy framed once more than the original still meets it."""
     out = [area_hash(pixels)]
-    inside = frame_inside(pixels)
-    if inside is not None:
-        top, bottom, left, right = inside
-        out.append(area_hash(pixels[top:bottom, left:right]))
+    for top, bottom, left, right in frame_layers(pixels):
+        h = area_hash(pixels[top:bottom, left:right])
+        if h not in out:
+            out.append(h)
     return out
 
 

@@ -44,6 +44,7 @@ from store.models import (
     Source,
     utcnow,
 )
+from store.neardup import link as link_hashes
 
 PAGE = 500  # rows per read transaction in results()
 _stores: dict[str, Store] = {}
@@ -244,6 +245,8 @@ class Store(OverDatabase):
         findings = list(result.get("findings") or [])
         with self.db.write() as conn:
             self._ensure_image(conn, sha, result)
+            # Perceptual hashes and the near-duplicate group, with the image (idempotent; store/neardup.py).
+            link_hashes(self.db, conn, sha, list(result.get("phash") or []))
             if source:
                 self._upsert_source(conn, source, sha256=sha, error=None, **meta)
             ins = self.db.insert(Scan).values(
