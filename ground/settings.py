@@ -277,6 +277,7 @@ class Settings:
         if path:
             raw.update(read_config_file(path))
         raw.update({k: v for k, v in environ.items() if k in SETTINGS and v.strip() != ""})
+        raw.update(_from_files(environ, raw))
         if "QQSCAN_REDIS_URL" not in raw and (environ.get(_RQ_REDIS_URL) or "").strip():
             raw["QQSCAN_REDIS_URL"] = environ[_RQ_REDIS_URL]
         given = {k: v for k, v in (flags or {}).items() if v is not None}
@@ -303,6 +304,23 @@ class Settings:
 
 
 DEFAULTS = Settings()  # the table's defaults: what a library call that is given no settings uses
+
+
+def _from_files(environ: Mapping[str, str], given: Mapping[str, str]) -> dict[str, str]:
+    """`NAME_FILE=path` gives NAME the file's content (Docker/Kubernetes secrets: a URL with a password
+    stays out of the environment and `docker inspect`), unless NAME itself is set; one trailing newline is
+    dropped. An unreadable file is a SettingError naming the variable."""
+    out = {}
+    for name in SETTINGS:
+        path = (environ.get(f"{name}_FILE") or "").strip()
+        if not path or name in given:
+            continue
+        try:
+            text = Path(path).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingError(f"{name}_FILE={path}: {getattr(exc, 'strerror', None) or exc}") from None
+        out[name] = text.removesuffix("\n").removesuffix("\r")
+    return out
 
 
 def setting(name: str, env: Mapping[str, str] | None = None) -> Any:

@@ -166,3 +166,14 @@ def test_the_settings_page_documents_every_setting_once_and_nothing_else() -> No
 def test_the_settings_check_reads_the_first_column_only() -> None:
     text = "# x\n\n| v | d |\n|---|---|\n| `QQSCAN_AA` | see QQSCAN_BB |\n"
     assert documented_settings(text) == ["QQSCAN_AA"]
+
+
+def test_a_setting_can_come_from_a_file_named_by_its_file_variable(tmp_path: Path) -> None:
+    secret = tmp_path / "db_url"
+    secret.write_text("postgresql://qqscan:s3cret@db/qqscan\n", "utf-8")  # as a secrets mount holds it
+    settings = Settings.load({"QQSCAN_DATABASE_URL_FILE": str(secret)})
+    assert settings["QQSCAN_DATABASE_URL"] == "postgresql://qqscan:s3cret@db/qqscan"
+    both = {"QQSCAN_DATABASE_URL_FILE": str(secret), "QQSCAN_DATABASE_URL": "sqlite:///x.db"}
+    assert Settings.load(both)["QQSCAN_DATABASE_URL"] == "sqlite:///x.db"  # the variable itself wins
+    with pytest.raises(SettingError, match="QQSCAN_REDIS_URL_FILE=.*missing"):
+        Settings.load({"QQSCAN_REDIS_URL_FILE": str(tmp_path / "missing")})
