@@ -212,14 +212,23 @@ def _known_rule(db: Database, conn: Connection, sha256: str) -> None:
     Audit(db).append(conn, AUTO_REVIEWER, "auto_confirm", sha256, detail)
 
 
+def _pending() -> Any:
+    """Image.review_status is "pending", written so that SQLite (no statistics) starts from the contact's
+    links rather than from every pending image through ix_images_review_status (40 ms -> 1 ms for a page
+    of 50 contacts over 2,000 pending images); PostgreSQL plans the same either way."""
+    return func.coalesce(Image.review_status, "") == "pending"
+
+
 def known_contact() -> Any:
-    """WHERE clause: the Image row carries (live) a contact confirmed as a seller's."""
-    return exists().where(
-        ContactImage.image_sha256 == Image.sha256,
-        ContactImage.live.is_(True),
-        ContactImage.contact_id == Contact.id,
-        Contact.status == "seller",
+    """WHERE clause: the Image row carries (live) a contact confirmed as a seller's. An IN over the known
+    contacts' images, which both backends evaluate once per query, not a correlated EXISTS per queue row
+    (SQLite, 2,000 pending: queue page 63 ms with EXISTS, 27 ms with IN, 26 ms without the order)."""
+    known = (
+        select(ContactImage.image_sha256)
+        .join(Contact, Contact.id == ContactImage.contact_id)
+        .where(Contact.status == "seller", ContactImage.live.is_(True))
     )
+    return Image.sha256.in_(known)
 
 
 # --- reads and decisions ---------------------------------------------------------------------------------
@@ -268,7 +277,7 @@ class Contacts:
         pending = (
             select(ci.contact_id, func.count())
             .join(Image, Image.sha256 == ci.image_sha256)
-            .where(ci.contact_id.in_(list(ids)), ci.live.is_(True), Image.review_status == "pending")
+            .where(ci.contact_id.in_(list(ids)), ci.live.is_(True), _pending())
             .group_by(ci.contact_id)
         )
         for cid, n in conn.execute(pending):
@@ -520,7 +529,7 @@ class Contacts:
             pending = (
                 select(ci.image_sha256)
                 .join(Image, Image.sha256 == ci.image_sha256)
-                .where(ci.contact_id == contact_id, ci.live.is_(True), Image.review_status == "pending")
+                .where(ci.contact_id == contact_id, ci.live.is_(True), _pending())
                 .order_by(ci.image_sha256)
             )
             shas = list(conn.execute(pending).scalars())
