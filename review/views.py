@@ -38,7 +38,7 @@ from typing import Any
 from flask import Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from review import contacts_views
+from review import contacts_views, neardup_views
 from review.auth import current_store
 from store.decisions import DecisionRefused, ScopeRefused
 from store.findings import is_live
@@ -272,6 +272,7 @@ def detail(sha: str) -> Any:
         decisions=DECISIONS,
         offer=undone_offer(item),
         contacts=store.contacts.of_image(sha),
+        **neardup_views.context(store, sha),
     )
 
 
@@ -510,4 +511,5 @@ def register(app: Flask) -> None:
     app.add_url_rule("/undo/allow", "undo_allow", undo_allow, methods=["POST"])
     app.add_url_rule("/history", "history", history)
     app.add_url_rule("/blob/<sha>", "blob", blob)
+    neardup_views.register(app)
     contacts_views.register(app)
