@@ -299,3 +299,30 @@ def test_concurrent_writers_sharing_contacts_lose_and_double_nothing(db_url):
     results = Store(db_url)
     assert results.count("scans") == n_writers * per_writer
     results.close()
+
+
+def test_a_rescan_that_allow_lists_the_value_unlinks_it_from_pending(stores):
+    store, review = stores
+    image = sha("rescanned")
+    store.save_scan(doc(image, finding("qq", "391287654"), finding("wechat", "Shop1")))
+    cid = review.contacts.resolve("qq:391287654")
+    assert review.contacts.get(cid)["pending"] == 1
+    # the allow-list changed and the image was scanned again in place (scan --store --rescan)
+    store.save_scan(doc(image, finding("qq", "391287654", allowed_by=1)), replace=True)
+    qq, wechat = review.contacts.get(cid), review.contacts.get(review.contacts.resolve("wechat:shop1"))
+    assert (qq["images"], qq["pending"], qq["image_list"][0]["live"]) == (1, 0, False)
+    assert (wechat["images"], wechat["pending"]) == (1, 0)  # no longer in the newest result
+    review.contacts.decide(cid, "violation", reviewer="mod")
+    assert store.result(image)["review_status"] == "pending"  # only images where it counts are decided
+    assert review.queue.page(QueueFilter()).items == []  # not flagged any more
+
+
+def test_escalating_a_contact_escalates_its_images_but_does_not_make_it_known(stores):
+    store, review = stores
+    shas = save_in_shops(store, ["s1", "s2"])
+    cid = review.contacts.resolve("391287654")
+    assert review.contacts.decide(cid, "escalated", reviewer="mod")["status"] == "escalated"
+    assert [store.result(s)["review_status"] for s in shas] == ["escalated", "escalated"]
+    store.save_scan(doc(sha("later"), finding("qq", "391287654")))
+    (item,) = review.queue.page(QueueFilter()).items
+    assert item["known"] is False
