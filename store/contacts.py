@@ -84,6 +84,17 @@ def canonical(kind: str, value: Any) -> str | None:
     return text or None
 
 
+def plain_digits(text: str) -> str:
+    """Every character Unicode gives a digit value (③, ３, ❾, 三, 〇 ...) as its ASCII digit, so a number
+    pasted as a listing disguised it finds its contact; ASCII text is returned as it is."""
+    if text.isascii():
+        return text
+    from detectors.normalize import unicode_digits  # built once per process, on the first such search
+
+    table = unicode_digits()
+    return "".join(str(table[ord(ch)]) if ord(ch) in table else ch for ch in text)
+
+
 def contact_key(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}\0{value}".encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -421,8 +432,9 @@ class Contacts:
 
     def search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
         """Contacts a pasted number or id names: its canonical value under every type (raw digits with
-        spaces, dashes or +86 find the QQ number and the phone); when none is, values containing it."""
-        text = (text or "").strip()[:500]
+        spaces, dashes or +86 find the QQ number and the phone; disguised digits such as ③⑨①, ３９１ or
+        三九一 are read as digits); when none is, values containing it."""
+        text = plain_digits((text or "").strip()[:500])
         if not text:
             return []
         keys = {contact_key(kind, v) for kind in (*DIGIT_TYPES, "wechat") if (v := canonical(kind, text))}

@@ -100,7 +100,7 @@ def test_one_value_in_three_shops_is_one_contact_with_three_shops(stores):
     assert sorted(i["sha256"] for i in full["image_list"]) == sorted(shas)
     assert [s["shop_id"] for s in full["shop_list"]] == ["s1", "s2", "s3", "s4"]
     # search: canonical, raw with spaces, a part of it
-    for text in ("391287654", "391 287 654", "QQ: 391-287-654", "2876"):
+    for text in ("391287654", "391 287 654", "QQ: 391-287-654", "2876", "扣扣 ③⑨①２８７六五四"):
         assert [x["id"] for x in review.contacts.search(text)] == [c["id"]], text
     assert review.contacts.search("999999") == []
     assert review.contacts.resolve("qq:391 287 654") == c["id"]
