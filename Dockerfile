@@ -35,6 +35,7 @@ COPY store/ store/
 COPY jobs/ jobs/
 COPY worker/ worker/
 COPY review/ review/
+COPY api/ api/
 
 # psycopg for PostgreSQL (the compose store) either way.
 # Default: the project's dependencies from pyproject.toml less paddlepaddle and paddleocr, then the project

@@ -147,3 +147,8 @@ cli.add_command(_users)
 from qqscan.contacts_cmd import contacts as _contacts  # noqa: E402
 
 cli.add_command(_contacts)
+from qqscan.api_cmd import api as _api  # noqa: E402
+from qqscan.tokens_cmd import tokens as _tokens  # noqa: E402
+
+cli.add_command(_api)
+cli.add_command(_tokens)

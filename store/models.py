@@ -462,3 +462,21 @@ class ImageGroup(Base):
     distance: Mapped[int | None] = mapped_column(Integer)  # bits to nearest_sha256
     reupload_of: Mapped[str | None] = mapped_column(String(64), index=True)
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- HTTP API tokens (migration 0009) ---------------------------------------------------------------------
+
+
+class ApiToken(Base):
+    """A client of the HTTP API (`qqscan tokens add`): only the sha256 of its secret is kept. `scopes` is a
+    comma list (scan, read); `rate_per_minute` caps its requests; revoked tokens fail at once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(64))
+    rate_per_minute: Mapped[int] = mapped_column(Integer, default=600)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from store.accounts import Accounts
 from store.allowlist import AllowList
+from store.api_tokens import ApiTokens
 from store.audit import Audit
 from store.contacts import Contacts
 from store.database import Database, OverDatabase
@@ -33,6 +34,7 @@ class ReviewStore(OverDatabase):
         self.decisions = Decisions(self.db, self.allowlist, self.audit)
         self.queue = ReviewQueue(self.db)
         self.contacts = Contacts(self.db, self.audit, self.allowlist)
+        self.tokens = ApiTokens(self.db, self.audit)  # the HTTP API's clients (api/)
 
 
 def pending_by_age(
