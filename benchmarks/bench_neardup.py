@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import itertools
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -199,6 +200,8 @@ def scale(args: argparse.Namespace) -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+        if path is not None and not args.db:
+            shutil.rmtree(path.parent, ignore_errors=True)  # ~700 MB at 1,000,000 hashes
 
 
 def threshold(args: argparse.Namespace) -> None:

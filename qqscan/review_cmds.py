@@ -424,6 +424,11 @@ def show(sha: str, as_json: bool) -> None:
     metavar="SHOP",
     help="With --allow: allow-list the values in this shop only (a shop every decided image was seen in).",
 )
+@click.option(
+    "--with-neardups",
+    is_flag=True,
+    help="Also decide the images' pending near-duplicates (docs/near-duplicates.md), all together.",
+)
 def decide(
     shas: tuple[str, ...],
     status: str,
@@ -431,6 +436,7 @@ def decide(
     as_user: str | None,
     allow: bool,
     allow_shop: str | None,
+    with_neardups: bool,
 ) -> None:
     """Decide one or more images (hashes or prefixes). Several are decided together: all or nothing."""
     if allow and status != "false_positive":
@@ -440,6 +446,12 @@ def decide(
     with opened_store() as store:
         user = _reviewer(store, as_user)
         full = list(dict.fromkeys(resolve(store, s) for s in shas))  # every hash resolves before any write
+        if with_neardups:
+            from store.neardup import NearDups
+
+            near = NearDups(store.db)
+            found = [n["sha256"] for sha in full for n in near.near(sha) if n["review_status"] == "pending"]
+            full = list(dict.fromkeys(full + found))
         if allow:
             _decide_and_allow(store, full, user.name, note, allow_shop)
             return

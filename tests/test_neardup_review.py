@@ -8,6 +8,7 @@ images and a seller's copies of them (tests/test_neardup.py)."""
 from __future__ import annotations
 
 from store.results import Store
+from store.review import ReviewStore
 from tests.test_neardup import originals
 from tests.test_review_app import (  # noqa: F401  (fixtures)
     PASSWORD,
@@ -64,3 +65,25 @@ def test_a_group_decision_needs_a_decided_status(alice, store):
     missing = "0" * 64
     resp = alice.post(f"/image/{missing}/neardups", data={"csrf_token": csrf, "status": "violation"})
     assert resp.status_code == 404
+
+
+def test_review_decide_with_neardups_decides_the_pending_copies_too(tmp_path):
+    from tests.test_review_cli import PW, ok, run
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    with ReviewStore(url) as s:
+        s.accounts.add("alice", PW, "admin")
+    (original, altered), (other, _) = originals()[0], originals()[1]
+    with Store(url) as results:
+        for d in (original, other, altered["half"], altered["jpeg_q40"]):
+            results.save_scan(d)
+    with ReviewStore(url) as s:
+        s.decisions.record(altered["jpeg_q40"]["sha256"], "false_positive", reviewer="alice")
+    out = ok(run(url, "review", "decide", original["sha256"][:12], "--status", "violation", "--with-neardups",
+                 "--as", "alice"))  # fmt: skip
+    assert out.output.count("-> violation") == 2
+    with Store(url) as results:
+        status = {r["sha256"]: r["review_status"] for r in results.results()}
+    assert status[original["sha256"]] == status[altered["half"]["sha256"]] == "violation"
+    assert status[altered["jpeg_q40"]["sha256"]] == "false_positive"  # decided before: kept
+    assert status[other["sha256"]] == "pending"
