@@ -74,8 +74,8 @@ class ScanResult:
         return out
 
 
-def failed(source: str, error: str, sha256: str = "", ms: int = 0) -> ScanResult:
-    return ScanResult(source=source, sha256=sha256, error=error, ms=ms)
+def failed(source: str, error: str, sha256: str = "", ms: int = 0, rules_version: str = "") -> ScanResult:
+    return ScanResult(source=source, sha256=sha256, error=error, ms=ms, rules_version=rules_version)
 
 
 def scan_bytes(
@@ -98,16 +98,16 @@ def scan_bytes(
     back as `error`, never as an exception. sha256: the bytes' digest when the caller has it already.
     engine, limits, using (the detector), detect_seconds, solicitation_flags: the settings' parts, as a
     Scanner (jobs.scanner) holds them; left out, the table's defaults."""
+    using = using or detectors.detector()  # its rules version goes on every result, an error's too
     t0 = time.perf_counter()
     sha = sha256 or hashlib.sha256(data).hexdigest()
     try:
         frames = decode_image(data, limits or DecodeLimits())
     except DecodeError as exc:
-        return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000))
+        return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000), using.version)
     from ocr.engine import get_engine
 
     engine = engine or get_engine()
-    using = using or detectors.detector()
     # QR decoding (zxing-cpp, OpenCV as fallback; both release the GIL) runs beside OCR: the OCR runtime's
     # threads leave a core idle part of the time (Python pre/post-processing between inferences), and QR
     # fills it.
@@ -117,7 +117,7 @@ def scan_bytes(
     try:
         findings = detectors.detect_lines(lines, detect_seconds, using)
     except detectors.DetectionTimeout as exc:
-        return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000))
+        return failed(source, str(exc), sha, int((time.perf_counter() - t0) * 1000), using.version)
     findings.extend(qr_findings(codes, using))
     apply_allowlist(findings, allow, shop_id)
     first = frames[0]

@@ -151,18 +151,8 @@ class Decisions:
         the status it replaced. Refused when someone else changed that image since. None: nothing to undo.
         When that decision was on a contact (store/contacts.py), the whole of it is undone as one action
         (`_undo_contact`)."""
-        undone = aliased(Decision)
         with self.db.write() as conn:
-            last = conn.execute(
-                select(Decision)
-                .where(
-                    Decision.reviewer == reviewer,
-                    Decision.action != "undo",
-                    ~exists().where(undone.undoes == Decision.id),
-                )
-                .order_by(Decision.id.desc())
-                .limit(1)
-            ).first()
+            last = _newest_not_undone(conn, Decision, reviewer)
             group = _last_contact_decision(conn, reviewer)
             if group is not None and (
                 last is None or last.contact_decision_id == group.id or group.decided_at >= last.decided_at
@@ -347,19 +337,25 @@ def decide_image(
     ).scalar_one()
 
 
-def _last_contact_decision(conn: Connection, reviewer: str) -> Any:
-    """`reviewer`'s newest decision on a contact that is not undone, or None."""
-    undone = aliased(ContactDecision)
+def _newest_not_undone(conn: Connection, model: Any, reviewer: str) -> Any:
+    """`reviewer`'s newest row of `model` (Decision or ContactDecision) that is not an undo and is not
+    undone, or None."""
+    undone = aliased(model)
     return conn.execute(
-        select(ContactDecision)
+        select(model)
         .where(
-            ContactDecision.reviewer == reviewer,
-            ContactDecision.action != "undo",
-            ~exists().where(undone.undoes == ContactDecision.id),
+            model.reviewer == reviewer,
+            model.action != "undo",
+            ~exists().where(undone.undoes == model.id),
         )
-        .order_by(ContactDecision.id.desc())
+        .order_by(model.id.desc())
         .limit(1)
     ).first()
+
+
+def _last_contact_decision(conn: Connection, reviewer: str) -> Any:
+    """`reviewer`'s newest decision on a contact that is not undone, or None."""
+    return _newest_not_undone(conn, ContactDecision, reviewer)
 
 
 def _check_status(status: str) -> None:

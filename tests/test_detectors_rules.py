@@ -228,3 +228,14 @@ def test_detect_text_with_a_bad_rules_file_says_so_in_one_line(tmp_path: Path, t
     assert proc.returncode == 2, err
     assert len(err.splitlines()) == 1 and err.startswith(f"qqscan: rules file {path}"), err
     assert said in err and "Traceback" not in err and proc.stdout == b""
+
+
+def test_an_unreadable_image_carries_the_rules_version_of_the_detector_that_was_asked(tmp_path: Path) -> None:
+    from detectors.engine import TextDetector
+    from jobs.pipeline import scan_bytes
+
+    path = tmp_path / "extra.toml"
+    path.write_text('[keywords]\nwechat = ["绿信"]\n', "utf-8")
+    det = TextDetector(load_rules(path))
+    doc = scan_bytes(b"not an image", "x.png", using=det).to_json()
+    assert doc["error"] and doc["rules_version"] == det.version != TextDetector(load_rules()).version
