@@ -28,17 +28,16 @@ import argparse
 import hashlib
 import itertools
 import random
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
+from benchmarks.benchdb import analyze, bench_database, pct, relation_sizes
 from store.database import Database
 from store.models import Image, ImageHash
 from store.neardup import DISTANCE, candidates_query, find, hash_row, link
@@ -83,11 +82,6 @@ def load(db: Database, n: int, rng: random.Random) -> tuple[list[str], float]:
             conn.execute(Image.__table__.insert(), images)
             conn.execute(ImageHash.__table__.insert(), rows)
     return hashes, time.perf_counter() - t0
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def lookups(db: Database, hashes: list[str], count: int, rng: random.Random) -> dict[str, Any]:
@@ -144,21 +138,7 @@ def inserts(db: Database, hashes: list[str], count: int, rng: random.Random) -> 
 
 def sizes(db: Database, path: Path | None) -> dict[str, Any]:
     mb = 1024 * 1024
-    with db.read() as conn:
-        if db.dialect == "postgresql":
-            rows = conn.execute(
-                text(
-                    "SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c "
-                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = current_schema() AND c.relname LIKE '%image_hashes%'"
-                )
-            ).all()
-        else:
-            try:
-                q = "SELECT name, SUM(pgsize) FROM dbstat WHERE name LIKE '%image_hashes%' GROUP BY name"
-                rows = conn.execute(text(q)).all()
-            except Exception:  # SQLite built without dbstat: the file's size only
-                rows = []
+    rows = relation_sizes(db, "%image_hashes%")
     table = sum(size for name, size in rows if not name.startswith("ix_") and "pk" not in name)
     bands = sum(size for name, size in rows if name.startswith("ix_image_hashes_b"))
     out = {"table_mb": round(table / mb, 1), "band_indexes_mb": round(bands / mb, 1)}
@@ -169,39 +149,15 @@ def sizes(db: Database, path: Path | None) -> dict[str, Any]:
 
 def scale(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
-    schema, path = None, None
-    if args.db and args.db.startswith("postgresql"):
-        schema = f"qqscan_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.db, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{args.db}?options=-csearch_path%3D{schema}"
-    else:
-        path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
-        url = args.db or f"sqlite:///{path}"
-    db = Database(url)
-    try:
+    with bench_database(args.db) as (db, path):
         hashes, load_s = load(db, args.hashes, rng)
-        if db.dialect == "postgresql":
-            with db.write() as conn:
-                conn.execute(text("ANALYZE image_hashes"))
-        else:
-            with db.write() as conn:
-                conn.execute(text("ANALYZE"))
+        analyze(db)
         print(f"{db.dialect}: {args.hashes:,} hashes loaded in {load_s:.1f} s "
               f"({load_s / args.hashes * 1e6:.0f} us each, batches of {BATCH:,})")  # fmt: skip
         found = lookups(db, hashes, args.queries, rng)
         print(f"lookup (distance <= {DISTANCE}, {args.queries} queries):", found)
         print("insert one result:", inserts(db, hashes, args.inserts, rng))
         print("size:", sizes(db, path))
-    finally:
-        db.close()
-        if schema:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-        if path is not None and not args.db:
-            shutil.rmtree(path.parent, ignore_errors=True)  # ~700 MB at 1,000,000 hashes
 
 
 def threshold(args: argparse.Namespace) -> None:
